@@ -1,0 +1,1 @@
+"""crispscrape : export d'un compte Crisp en fichiers JSONL, avec Scrapy."""

@@ -1,0 +1,1 @@
+"""Commandes Scrapy du projet (remplace crawl pour le code de sortie)."""

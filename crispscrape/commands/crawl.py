@@ -1,0 +1,55 @@
+"""La commande ``scrapy crawl`` de crispscrape : celle de Scrapy, plus deux garanties.
+
+1. Un identifiant passé en réglage (-s CRISP_KEY_PROD=…) est retiré des réglages et placé
+   dans l'environnement du processus avant la création du crawler : Scrapy journalise les
+   réglages modifiés au démarrage, le secret n'y apparaîtra donc jamais.
+2. Le code de sortie dit comment l'export s'est terminé (Scrapy renvoie 0 même quand
+   l'araignée s'arrête sur une erreur) :
+   0 = terminé ; 1 = échec (configuration, argument, fichier d'entrée, identifiants refusés,
+   ressources en échec) ; 2 = interrompu proprement (quota, Ctrl-C) : relancer pour reprendre.
+"""
+
+from __future__ import annotations
+
+import os
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+
+from crispscrape.config import SECRET_NAMES
+
+RESUMABLE_REASONS = {"quota", "shutdown"}
+
+
+def exit_code(stats: dict) -> int:
+    """Code de sortie d'après les statistiques finales du crawl."""
+    reason = stats.get("finish_reason")
+    if reason in RESUMABLE_REASONS:
+        return 2
+    if reason != "finished" or stats.get("crisp_api/failed"):
+        return 1
+    return 0
+
+
+class Command(ScrapyCrawlCommand):
+    def process_options(self, args, opts):
+        super().process_options(args, opts)
+        for name in SECRET_NAMES:
+            value = self.settings.get(name)
+            if value:
+                os.environ[name] = str(value)
+                # Priorité maximale : personne ne peut le remettre dans les réglages.
+                self.settings.set(name, None, priority=100)
+
+    def run(self, args, opts):
+        crawlers = []
+        original = self._create_crawler
+
+        def create_and_remember(spname):
+            crawler = original(spname)
+            crawlers.append(crawler)
+            return crawler
+
+        self._create_crawler = create_and_remember
+        super().run(args, opts)
+        if self.exitcode == 0 and crawlers and crawlers[0].stats is not None:
+            self.exitcode = exit_code(crawlers[0].stats.get_stats())

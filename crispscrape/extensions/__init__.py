@@ -1,0 +1,1 @@
+"""Extensions Scrapy du projet."""

@@ -1,0 +1,1 @@
+"""Middlewares de téléchargement : authentification, réessais et ralentissement."""

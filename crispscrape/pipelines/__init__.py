@@ -1,0 +1,1 @@
+"""Pipelines : déduplication puis écriture des fichiers JSONL."""

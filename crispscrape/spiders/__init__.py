@@ -1,0 +1,1 @@
+"""Araignées Scrapy : une par export (conversations, messages, utilisateurs)."""

@@ -1,0 +1,42 @@
+"""Fichiers d'état et de reprise (``*.state.json``) : lus au départ, réécrits atomiquement.
+
+Un état illisible n'est jamais écrasé en silence : perdre un état peut faire croire complet
+un fichier qui ne l'est pas. L'araignée s'arrête alors avec un message clair, et
+``-a reset=1`` permet de repartir de zéro en connaissance de cause.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from crispscrape.storage import StorageError, atomic_write_json, read_json
+
+
+class StateFile:
+    """Un dictionnaire persistant : ``load()`` au départ, ``save()`` à chaque étape sûre."""
+
+    def __init__(self, path: Path, description: str = "Fichier d'état"):
+        self.path = Path(path)
+        self.description = description
+        self.data: dict[str, Any] = {}
+
+    def load(self) -> dict[str, Any]:
+        """Charge l'état (vide s'il n'existe pas) ; StorageError s'il est corrompu."""
+        data = read_json(self.path, self.description)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise StorageError(
+                f"{self.description} inattendu ({self.path}) : un objet JSON est attendu. "
+                "Il n'a pas été modifié ; relancez avec -a reset=1 pour repartir de zéro."
+            )
+        self.data = data
+        return data
+
+    def save(self) -> None:
+        atomic_write_json(self.path, self.data)
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.data = {}

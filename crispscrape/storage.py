@@ -1,0 +1,116 @@
+"""Fichiers de l'export : écriture atomique, lecture JSONL tolérante, noms de fichiers sûrs.
+
+Règle de la maison : un fichier de l'utilisateur n'est jamais tronqué ni réécrit à moitié.
+On écrit un fichier temporaire dans le même répertoire, on le synchronise sur disque (fsync),
+puis on le substitue d'un coup (os.replace) : après un arrêt brutal, on trouve soit
+l'ancien contenu complet, soit le nouveau complet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+class StorageError(Exception):
+    """Fichier illisible ou inutilisable : le message (en français) est pour l'utilisateur."""
+
+
+# Un session_id sert de nom de fichier : seuls ces caractères passent, et jamais en tête un
+# point (fichiers cachés, « . », « .. », fichiers temporaires). Tout autre identifiant est
+# refusé plutôt que transformé, pour que le nom du fichier reste l'identifiant lui-même.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+
+
+def safe_name(identifier: Any) -> str | None:
+    """L'identifiant s'il peut servir tel quel de nom de fichier, sinon None."""
+    if isinstance(identifier, str) and _SAFE_NAME.fullmatch(identifier):
+        return identifier
+    return None
+
+
+def dumps_line(obj: Any) -> str:
+    """Une ligne JSONL : l'objet tel quel, caractères Unicode lisibles, sans saut de ligne."""
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_lines(path: Path, lines: Iterable[str]) -> None:
+    """Remplace ``path`` par ces lignes, d'un seul coup (temporaire, fsync, os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.writelines(lines)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Remplace un petit fichier JSON (état) d'un seul coup."""
+    atomic_write_lines(path, [json.dumps(obj, ensure_ascii=False, indent=2) + "\n"])
+
+
+def append_lines(path: Path, lines: Iterable[str]) -> None:
+    """Ajoute des lignes complètes à la fin d'un fichier, puis les synchronise sur disque.
+
+    Après un arrêt brutal, seule la dernière ligne peut être incomplète : les lecteurs
+    ci-dessous la reconnaissent et l'ignorent en le signalant.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8", newline="\n") as handle:
+        handle.writelines(lines)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_json(path: Path, what: str) -> Any | None:
+    """Contenu d'un fichier JSON, None s'il n'existe pas ; StorageError s'il est illisible."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise StorageError(f"{what} illisible ({path}) : {exc}.") from exc
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise StorageError(
+            f"{what} corrompu ({path}) : {exc}. Il n'a pas été modifié ; corrigez-le, "
+            "ou relancez avec -a reset=1 pour repartir de zéro."
+        ) from exc
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, Any | None, str]]:
+    """Parcourt un fichier JSONL : (numéro de ligne, objet ou None si illisible, texte brut).
+
+    Les lignes vides sont sautées. Lecture en flux : la mémoire ne dépend pas de la taille.
+    """
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield number, json.loads(raw), raw
+            except ValueError:
+                yield number, None, raw
