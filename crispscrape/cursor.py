@@ -1,0 +1,96 @@
+"""État de reprise de l'export des messages : ``conversations/messages/messages.jsonl.state.json``.
+
+Contenu (compatible avec le mess.py d'origine, qui n'écrivait que ``next_index``) :
+
+- ``next_index`` : position, dans conversations.jsonl, de la prochaine conversation à
+  traiter (parmi les lignes utilisables) ; ``next_session_id`` : son identifiant, pour
+  la retrouver si conversations.jsonl a été retrié entre deux exécutions ;
+- ``incomplete`` : {session_id: plus ancien timestamp du fichier} des conversations dont
+  le fichier existe mais ne remonte pas encore jusqu'au premier message (pagination
+  interrompue par le quota, un arrêt ou un échec). Elles sont reprises en premier.
+
+Avec plusieurs conversations en cours, le curseur est la « marée basse » : il n'avance au
+delà d'une conversation qu'une fois son fichier écrit sur disque (ou son interruption notée).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crispscrape.state import StateFile
+from crispscrape.storage import StorageError
+
+
+class MessagesCursor:
+    def __init__(self, path: Path):
+        self.state = StateFile(path, "Fichier d'état des messages")
+        self.next_index = 0
+        self.next_session_id: str | None = None
+        self.incomplete: dict[str, int | None] = {}
+        # Conversations choisies par le curseur dans cette exécution, par rang.
+        self._tracked: dict[int, tuple[int, str]] = {}
+        self._settled: set[int] = set()
+        self._low = 0
+        self._after: tuple[int, str | None] | None = None
+
+    def load(self, reset: bool) -> None:
+        data = self.state.load()
+        index = data.get("next_index", 0)
+        incomplete = data.get("incomplete", {})
+        if not isinstance(index, int) or index < 0 or not isinstance(incomplete, dict):
+            raise StorageError(
+                f"Fichier d'état des messages inattendu ({self.state.path}) : « next_index » "
+                "doit être un entier positif et « incomplete » un objet. Il n'a pas été modifié ; "
+                "relancez avec -a reset=1 pour repartir de la première conversation."
+            )
+        self.incomplete = incomplete
+        if reset:
+            # reset oublie le curseur, jamais les conversations incomplètes : les oublier
+            # ferait passer leurs fichiers partiels pour complets.
+            return
+        self.next_index = index
+        session_id = data.get("next_session_id")
+        self.next_session_id = session_id if isinstance(session_id, str) else None
+
+    # --- Sélection de cette exécution --------------------------------------------
+    def track(self, rank: int, index: int, session_id: str) -> None:
+        self._tracked[rank] = (index, session_id)
+
+    def selection_done(self, next_index: int, next_session_id: str | None) -> None:
+        """Position qui suit la dernière conversation choisie (après un tour complet, 0)."""
+        self._after = (next_index, next_session_id)
+        self._advance()
+
+    # --- Progrès ------------------------------------------------------------------
+    def mark_incomplete(self, session_id: str, oldest: int | None) -> None:
+        """À noter AVANT d'écrire un fichier partiel : l'inverse pourrait le faire croire complet."""
+        self.incomplete[session_id] = oldest
+        self.save()
+
+    def settle(self, rank: int | None, session_id: str, complete: bool) -> None:
+        """Le fichier de la conversation est sur disque : le curseur peut la dépasser."""
+        if complete:
+            self.incomplete.pop(session_id, None)
+        if rank is not None:
+            self._settled.add(rank)
+            self._advance()
+        self.save()
+
+    def _advance(self) -> None:
+        while self._low in self._settled:
+            self._low += 1
+        if self._low in self._tracked:
+            self.next_index, self.next_session_id = self._tracked[self._low]
+        elif self._after is not None and self._low == len(self._tracked):
+            self.next_index, self.next_session_id = self._after
+        elif self._low and self._low == len(self._tracked):
+            # Tout ce qui a été choisi est fait, la suite n'est pas encore lue.
+            self.next_index, self.next_session_id = self._tracked[self._low - 1][0] + 1, None
+
+    def save(self) -> None:
+        self.state.data = {
+            "next_index": self.next_index,
+            "next_session_id": self.next_session_id,
+            "incomplete": self.incomplete,
+        }
+        self.state.save()
