@@ -1,0 +1,196 @@
+"""Pannes simulées : latence, limitation de débit, quota journalier, erreurs 5xx,
+coupures de connexion et réponses abîmées.
+
+Les tirages aléatoires viennent d'un générateur initialisé par la graine : à suite
+d'appels identique, pannes identiques.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, fields, replace
+
+from aiohttp import web
+
+from .envelope import (
+    JSON_CONTENT_TYPE, CrispError, dumps, error_body, json_response, raw_response, success_body,
+)
+
+RATE_LIMIT_STATUSES = (429, 420, 422)
+_STATUS_PHRASES = {420: "Enhance Your Calm", 422: "Unprocessable Entity", 429: "Too Many Requests"}
+_RATIO_FIELDS = (
+    "non_json_429_ratio", "error_rate", "latency_spike_ratio", "reset_ratio",
+    "truncated_ratio", "error_envelope_ratio", "wrong_type_ratio", "broken_message_ratio",
+)
+
+
+def _html_page(status: int, phrase: str) -> bytes:
+    """Page d'erreur d'un répartiteur de charge : ce n'est pas du JSON."""
+    title = f"{status} {phrase}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+    ).encode("ascii")
+
+
+@dataclass(frozen=True)
+class FaultOptions:
+    """Réglages des pannes ; chaque *_ratio est une probabilité par appel API."""
+
+    latency_ms: float = 0
+    rate_limit: float = 0  # requêtes par seconde (seau à jetons), 0 = illimité
+    rate_limit_status: int = 429
+    non_json_429_ratio: float = 0.5
+    retry_after: int | None = None  # secondes ; None = pas d'en-tête, comme Crisp
+    quota: int = 0  # appels permis avant 423 quota_limit_exceeded, 0 = illimité
+    error_rate: float = 0
+    latency_spike_ms: float = 0
+    latency_spike_ratio: float = 0
+    reset_ratio: float = 0
+    truncated_ratio: float = 0
+    error_envelope_ratio: float = 0
+    wrong_type_ratio: float = 0
+    broken_message_ratio: float = 0
+
+    def updated(self, changes: dict) -> "FaultOptions":
+        """Nouvelle configuration ; ValueError (message en français) si invalide."""
+        known = {field.name for field in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ValueError(f"option(s) de panne inconnue(s) : {', '.join(unknown)}")
+        values = {}
+        for name, value in changes.items():
+            if name == "retry_after" and value is None:
+                values[name] = None
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{name} doit être un nombre positif ou nul")
+            if name in _RATIO_FIELDS and value > 1:
+                raise ValueError(f"{name} doit être compris entre 0 et 1")
+            if name == "rate_limit_status" and value not in RATE_LIMIT_STATUSES:
+                raise ValueError("rate_limit_status doit valoir 429, 420 ou 422")
+            if name in ("quota", "rate_limit_status"):
+                value = int(value)
+            if name == "retry_after":
+                value = math.ceil(value)  # Retry-After n'accepte que des secondes entières
+            values[name] = value
+        return replace(self, **values)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class FaultState:
+    """Pannes en cours : options, seau à jetons, compteur de quota, tirages."""
+
+    def __init__(self, options: FaultOptions, seed: int) -> None:
+        self.initial = options
+        self.options = options
+        self._rng = random.Random(f"{seed}:faults")
+        self.quota_used = 0
+        self._refill_bucket()
+
+    def configure(self, changes: dict) -> FaultOptions:
+        self.options = self.options.updated(changes)
+        if "rate_limit" in changes:
+            self._refill_bucket()
+        return self.options
+
+    def restore(self) -> FaultOptions:
+        """Revient aux options du lancement (ligne de commande)."""
+        self.options = self.initial
+        self._refill_bucket()
+        return self.options
+
+    def reset_quota(self) -> None:
+        self.quota_used = 0
+
+    def _chance(self, ratio: float) -> bool:
+        return ratio > 0 and self._rng.random() < ratio
+
+    # ------------------------------------------------------------- avant traitement
+
+    def delay_seconds(self) -> float:
+        """Latence fixe, plus un pic occasionnel plus long que le délai d'un client."""
+        delay = self.options.latency_ms
+        if self._chance(self.options.latency_spike_ratio):
+            delay += self.options.latency_spike_ms
+        return delay / 1000
+
+    def should_reset(self) -> bool:
+        return self._chance(self.options.reset_ratio)
+
+    def _refill_bucket(self) -> None:
+        # Capacité d'une seconde de débit : une courte rafale passe, pas davantage.
+        self._tokens = max(1.0, self.options.rate_limit)
+        self._bucket_time = time.monotonic()
+
+    def take_token(self) -> bool:
+        """Consomme un jeton ; faux si le débit est dépassé."""
+        rate = self.options.rate_limit
+        if rate <= 0:
+            return True
+        now = time.monotonic()
+        self._tokens = min(max(1.0, rate), self._tokens + (now - self._bucket_time) * rate)
+        self._bucket_time = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        return False
+
+    def rate_limited_response(self) -> web.Response:
+        """429 (ou 420/422), corps JSON ou page HTML selon non_json_429_ratio."""
+        status = self.options.rate_limit_status
+        phrase = _STATUS_PHRASES[status]
+        headers = {}
+        if self.options.retry_after is not None:
+            headers["Retry-After"] = str(self.options.retry_after)
+        if self._chance(self.options.non_json_429_ratio):
+            return raw_response(status, _html_page(status, phrase), "text/html", reason=phrase, headers=headers)
+        body = error_body("rate_limited", "Trop de requêtes, ralentissez.", "rate")
+        return json_response(status, body, reason=phrase, headers=headers)
+
+    def check_quota(self) -> None:
+        """Compte l'appel ; CrispError 423 une fois le quota épuisé."""
+        quota = self.options.quota
+        if quota and self.quota_used >= quota:
+            raise CrispError("quota_limit_exceeded", "Quota journalier de requêtes dépassé.", "quota")
+        self.quota_used += 1
+
+    def server_error_response(self) -> web.Response | None:
+        """Erreur 5xx aléatoire : 500 en JSON, 502/503 en HTML (répartiteur de charge)."""
+        if not self._chance(self.options.error_rate):
+            return None
+        status = self._rng.choice((500, 502, 503))
+        if status == 500:
+            return json_response(500, error_body("internal_error", "Erreur interne simulée.", "server"))
+        phrase = {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}[status]
+        return raw_response(status, _html_page(status, phrase), "text/html", reason=phrase)
+
+    # ------------------------------------------------------------- après traitement
+
+    def success_response(self, status: int, data: object, kind: str) -> web.Response:
+        """Réponse de succès, éventuellement abîmée (une seule panne par réponse)."""
+        options = self.options
+        if self._chance(options.truncated_ratio):
+            body = dumps(success_body(data))
+            return raw_response(status, body[: max(1, len(body) // 2)], JSON_CONTENT_TYPE)
+        if self._chance(options.error_envelope_ratio):
+            return json_response(200, error_body("internal_error", "Erreur simulée dans une réponse 200.", "server"))
+        if self._chance(options.wrong_type_ratio):
+            data = {"items": data} if isinstance(data, list) else [data]
+        elif kind == "messages" and data and self._chance(options.broken_message_ratio):
+            data = self._break_messages(data)
+        return json_response(status, success_body(data))
+
+    def _break_messages(self, batch: list[dict]) -> list[dict]:
+        """Retire l'empreinte ou l'horodatage de quelques messages (copies)."""
+        broken = list(batch)
+        victims = self._rng.sample(range(len(batch)), max(1, len(batch) // 10))
+        for position in victims:
+            message = dict(broken[position])
+            message.pop(self._rng.choice(("fingerprint", "timestamp")), None)
+            broken[position] = message
+        return broken

@@ -1,0 +1,130 @@
+"""Application aiohttp du bac à sable : l'API Crisp /v1 et son cycle de vie.
+
+Tout l'état (données, pannes, compteurs) vit dans l'objet Sandbox (state.py)
+rangé dans l'application : deux serveurs d'un même processus ne partagent rien.
+"""
+
+from __future__ import annotations
+
+
+import asyncio
+import os
+import signal
+import socket
+import struct
+import time
+from pathlib import Path
+
+from aiohttp import web
+
+from . import api
+from .admin import setup_admin
+from .envelope import CrispError, json_response
+from .stats import RESET_STATUS
+from .state import SANDBOX, Sandbox, SandboxConfig
+
+
+def _abort(request: web.Request) -> None:
+    """Coupe la connexion sans réponse : SO_LINGER à 0 envoie un RST au client."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+async def _answer(request: web.Request, sandbox: Sandbox, match: api.RouteMatch | None, kind: str) -> web.Response | None:
+    """Chaîne de traitement d'un appel API ; None si la connexion a été coupée.
+
+    Ordre : latence, coupure, débit (le répartiteur de charge, avant toute
+    authentification), jeton, quota, 5xx aléatoire, route, puis réponse éventuellement abîmée.
+    """
+    faults = sandbox.faults
+    delay = faults.delay_seconds()
+    if delay > 0:
+        await asyncio.sleep(delay)
+    if faults.should_reset():
+        _abort(request)
+        return None
+    if not faults.take_token():
+        return faults.rate_limited_response()
+    try:
+        sandbox.check_access(request.headers)
+        faults.check_quota()
+        failure = faults.server_error_response()
+        if failure is not None:
+            return failure
+        if match is None:
+            raise CrispError("not_found", "Route inconnue.", "route")
+        if match.params["website_id"] != sandbox.config.website_id:
+            raise CrispError("not_subscribed", "Le plugin n'est pas installé sur ce site.", "website")
+        result = match.route.handler(sandbox.dataset, match.params, request.query)
+    except CrispError as error:
+        return json_response(error.status, error.body())
+    return faults.success_response(result.status, result.data, kind)
+
+
+async def handle_api(request: web.Request) -> web.StreamResponse:
+    """Point d'entrée de toutes les requêtes /v1 (routes connues ou non)."""
+    sandbox = request.app[SANDBOX]
+    arrival = time.monotonic()
+    match = api.resolve(request.method, request.raw_path)
+    kind = match.route.kind if match else "other"
+    sandbox.stats.record_call(kind, match.params.get("session_id") if match and kind == "messages" else None)
+    response = await _answer(request, sandbox, match, kind)
+    if response is None:
+        sandbox.stats.record_status(RESET_STATUS, arrival)
+        return web.Response()  # jamais envoyée : la connexion est déjà fermée
+    sandbox.stats.record_status(response.status, arrival)
+    return response
+
+
+def build_app(sandbox: Sandbox) -> web.Application:
+    """Application complète : API /v1 et API d'administration /_admin."""
+    app = web.Application()
+    app[SANDBOX] = sandbox
+    app.router.add_route("*", "/v1/{tail:.*}", handle_api)
+    setup_admin(app)
+    return app
+
+
+def _write_port_file(path: str, port: int) -> None:
+    """Écriture atomique : le lecteur ne voit jamais un fichier à moitié écrit."""
+    target = Path(path)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.write_text(f"{port}\n", encoding="utf-8")
+    os.replace(temporary, target)
+
+
+def _log(message: str) -> None:
+    print(message, flush=True)
+
+
+async def serve(config: SandboxConfig, host: str, port: int, port_file: str | None = None) -> None:
+    """Sert jusqu'à SIGTERM ou SIGINT, puis s'arrête proprement."""
+    sandbox = Sandbox(config)
+    runner = web.AppRunner(build_app(sandbox), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
+    await site.start()
+    actual_port = runner.addresses[0][1]
+    shown_host = f"[{host}]" if ":" in host else host
+    _log(f"SANDBOX_URL=http://{shown_host}:{actual_port}/v1")
+    if port_file:
+        _write_port_file(port_file, actual_port)
+    _log(
+        f"Bac à sable Crisp à l'écoute sur {shown_host}:{actual_port} : "
+        f"{config.conversations} conversations, graine {config.seed}, site {config.website_id}."
+    )
+    _log(f"Administration : http://{shown_host}:{actual_port}/_admin/stats")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        _log(f"Arrêt du bac à sable ({sandbox.stats.calls} appels API reçus).")
+        await runner.cleanup()
