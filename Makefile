@@ -4,7 +4,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo-data
-DEMO_PORT ?= 8799
 
 .PHONY: demo test bench clean
 
@@ -17,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m crispscrape.demo --data-dir $(DEMO_DIR) --port $(DEMO_PORT)
+	$(PY) -m crispscrape.demo --data-dir $(DEMO_DIR)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
