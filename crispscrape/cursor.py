@@ -31,6 +31,7 @@ class MessagesCursor:
         self._tracked: dict[int, tuple[int, str]] = {}
         self._settled: set[int] = set()
         self._low = 0
+        self._selected = 0
         self._after: tuple[int, str | None] | None = None
 
     def load(self, reset: bool) -> None:
@@ -55,6 +56,7 @@ class MessagesCursor:
     # --- Sélection de cette exécution --------------------------------------------
     def track(self, rank: int, index: int, session_id: str) -> None:
         self._tracked[rank] = (index, session_id)
+        self._selected = max(self._selected, rank + 1)
 
     def selection_done(self, next_index: int, next_session_id: str | None) -> None:
         """Position qui suit la dernière conversation choisie (après un tour complet, 0)."""
@@ -77,15 +79,19 @@ class MessagesCursor:
         self.save()
 
     def _advance(self) -> None:
+        passed = None
         while self._low in self._settled:
+            # Derrière la marée basse, plus rien n'est utile : la mémoire reste bornée.
+            self._settled.discard(self._low)
+            passed = self._tracked.pop(self._low)
             self._low += 1
         if self._low in self._tracked:
             self.next_index, self.next_session_id = self._tracked[self._low]
-        elif self._after is not None and self._low == len(self._tracked):
+        elif self._after is not None and self._low == self._selected:
             self.next_index, self.next_session_id = self._after
-        elif self._low and self._low == len(self._tracked):
+        elif passed is not None:
             # Tout ce qui a été choisi est fait, la suite n'est pas encore lue.
-            self.next_index, self.next_session_id = self._tracked[self._low - 1][0] + 1, None
+            self.next_index, self.next_session_id = passed[0] + 1, None
 
     def save(self) -> None:
         self.state.data = {

@@ -1,5 +1,5 @@
 """Raccourci pour les tests : le lanceur du bac à sable vit dans crispscrape/sandbox/process.py."""
 
-from crispscrape.sandbox.process import SandboxProcess, start_sandbox
+from crispscrape.sandbox.process import ROOT, SandboxProcess, start_sandbox
 
-__all__ = ["SandboxProcess", "start_sandbox"]
+__all__ = ["ROOT", "SandboxProcess", "start_sandbox"]

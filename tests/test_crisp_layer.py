@@ -285,3 +285,32 @@ def test_throttle_wait_cap_stops_cleanly_with_quota_reason(sandbox_factory, data
     assert "Ralentissement trop long" in result.log
     state = data_dir / "conversations" / "messages" / "messages.jsonl.state.json"
     assert state.exists()
+
+
+def test_throttled_request_is_never_abandoned_and_waits_longer_each_time():
+    from crispscrape.middlewares.throttle import CrispRetryMiddleware
+
+    crawler = get_crawler(settings_dict={**PROJECT_SETTINGS, "RETRY_TIMES": 2})
+    crawler.stats.open_spider()
+    middleware = CrispRetryMiddleware.from_crawler(crawler)
+    request = Request("http://127.0.0.1:1/v1/website/s/conversations/1")
+    waits = []
+    for attempt in range(1, 13):  # bien au-delà de RETRY_TIMES
+        retry = middleware.process_response(request, Response(request.url, status=429))
+        assert isinstance(retry, Request), f"abandon au {attempt}e refus"
+        assert retry.meta["crisp_throttled"] == attempt
+        waits.append(retry.meta["crisp_backoff"])
+        request = retry
+    # Recul exponentiel (avec gigue) jusqu'au plafond de 60 s.
+    assert waits[0] <= 1.0 and waits[5] >= 16.0 and max(waits) <= 60.0
+    assert crawler.stats.get_value("crisp_throttle/throttled") == 12
+    assert crawler.stats.get_value("crisp_throttle/wait_seconds") == round(sum(waits), 3)
+    # Une erreur 5xx, elle, reste limitée à RETRY_TIMES.
+    from scrapy import Spider
+
+    crawler.spider = Spider.from_crawler(crawler, name="essai")
+    plain = Request("http://127.0.0.1:1/v1/website/s/conversations/2")
+    for _ in range(2):
+        plain = middleware.process_response(plain, Response(plain.url, status=503))
+        assert isinstance(plain, Request)
+    assert isinstance(middleware.process_response(plain, Response(plain.url, status=503)), Response)
