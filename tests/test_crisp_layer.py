@@ -168,25 +168,20 @@ def test_missing_credentials_refused_before_any_call(sandbox, data_dir):
     assert sandbox.admin("/_admin/stats")["calls"] == 0
 
 
-def test_wrong_key_stops_after_a_single_call(sandbox, data_dir):
+@pytest.mark.parametrize("variable,value,reason,message", [
+    ("CRISP_KEY_PROD", "mauvaise-cle", "unauthorized", "Identifiants Crisp refusés (HTTP 401)"),
+    ("ID_SITE_CRISP", "00000000-0000-0000-0000-000000000000", "not_subscribed",
+     "n'est pas lié à ce plugin"),
+])
+def test_refused_access_stops_after_a_single_call(sandbox, data_dir, variable, value, reason,
+                                                  message):
     write_conversations(sandbox, data_dir)
-    env = {**sandbox.env(), "CRISP_KEY_PROD": "mauvaise-cle"}
-    result = run_crawl("messages", data_dir, env, args={"nb": 30})
+    result = run_crawl("messages", data_dir, {**sandbox.env(), variable: value}, args={"nb": 30})
     assert result.returncode == 1
-    assert result.reason == "unauthorized"
-    assert "Identifiants Crisp refusés (HTTP 401)" in result.log
+    assert result.reason == reason
+    assert message in result.log
     assert sandbox.admin("/_admin/stats")["calls"] == 1
     assert "mauvaise-cle" not in result.log
-
-
-def test_website_not_bound_stops_after_a_single_call(sandbox, data_dir):
-    write_conversations(sandbox, data_dir)
-    env = {**sandbox.env(), "ID_SITE_CRISP": "00000000-0000-0000-0000-000000000000"}
-    result = run_crawl("messages", data_dir, env, args={"nb": 30})
-    assert result.returncode == 1
-    assert result.reason == "not_subscribed"
-    assert "n'est pas lié à ce plugin" in result.log
-    assert sandbox.admin("/_admin/stats")["calls"] == 1
 
 
 def test_key_given_as_setting_never_reaches_the_log(sandbox, data_dir):
