@@ -118,6 +118,7 @@ def test_retry_after_seconds_and_http_date():
     ({"finish_reason": "finished", "crisp_api/failed": 2}, 1),
     ({"finish_reason": "quota"}, 2),
     ({"finish_reason": "shutdown"}, 2),
+    ({"finish_reason": "cancelled"}, 2),
     ({"finish_reason": "unauthorized"}, 1),
     ({"finish_reason": "bad_argument"}, 1),
 ])

@@ -6,7 +6,8 @@
 2. Le code de sortie dit comment l'export s'est terminé (Scrapy renvoie 0 même quand
    l'araignée s'arrête sur une erreur) :
    0 = terminé ; 1 = échec (configuration, argument, fichier d'entrée, identifiants refusés,
-   ressources en échec) ; 2 = interrompu proprement (quota, Ctrl-C) : relancer pour reprendre.
+   ressources en échec) ; 2 = interrompu proprement (quota, Ctrl-C, JSON-RPC) : relancer
+   pour reprendre.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
 from crispscrape.config import SECRET_NAMES
 
-RESUMABLE_REASONS = {"quota", "shutdown"}
+# "cancelled" : fermeture demandée par JSON-RPC sans raison précise.
+RESUMABLE_REASONS = {"quota", "shutdown", "cancelled"}
 
 
 def exit_code(stats: dict) -> int:

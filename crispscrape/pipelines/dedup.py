@@ -11,17 +11,10 @@ from __future__ import annotations
 from scrapy.exceptions import DropItem
 
 from crispscrape.items import MessageItem
+from crispscrape.pipelines.base import CrawlerPipeline
 
 
-class MessageDedupPipeline:
-    def __init__(self, crawler):
-        self.crawler = crawler
-        self.stats = crawler.stats
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
-
+class MessageDedupPipeline(CrawlerPipeline):
     def process_item(self, item, spider=None):
         if not isinstance(item, MessageItem):
             return item

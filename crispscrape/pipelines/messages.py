@@ -13,19 +13,15 @@ from __future__ import annotations
 import logging
 
 from crispscrape.items import ConversationDone, MessageItem
+from crispscrape.pipelines.base import CrawlerPipeline
 
 logger = logging.getLogger(__name__)
 
 
-class MessageFilePipeline:
+class MessageFilePipeline(CrawlerPipeline):
     def __init__(self, crawler):
-        self.crawler = crawler
-        self.stats = crawler.stats
+        super().__init__(crawler)
         self.progress_every = crawler.settings.getint("CRISP_PROGRESS_EVERY")
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
 
     def process_item(self, item, spider=None):
         spider = self.crawler.spider

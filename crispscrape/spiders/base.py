@@ -124,6 +124,11 @@ class CrispSpider(scrapy.Spider):
         self.logger.error(message)
         raise CloseSpider(reason)
 
+    def abort(self, reason: str, message: str) -> None:
+        """Comme stop(), mais depuis un gestionnaire de signal, où CloseSpider est sans effet."""
+        self.logger.error(message)
+        asyncio.ensure_future(self.crawler.engine.close_spider_async(reason=reason))
+
     # --- Requêtes et réponses -----------------------------------------------------
     def api_request(self, url: str, callback, **kwargs) -> scrapy.Request:
         """Requête vers l'API, avec le traitement d'erreurs commun."""
@@ -209,12 +214,14 @@ REASON_TEXT = {
     "finished": "export terminé.",
     "quota": "quota atteint, arrêt propre ; relancez plus tard pour reprendre exactement ici.",
     "shutdown": "arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé ; relancez pour reprendre.",
+    "cancelled": "arrêt demandé par JSON-RPC, état sauvegardé ; relancez pour reprendre.",
     "unauthorized": "identifiants refusés.",
     "forbidden": "accès refusé.",
     "not_subscribed": "site non lié au plugin.",
     "config_error": "configuration incomplète.",
     "bad_argument": "argument invalide.",
     "input_error": "fichier d'entrée ou d'état inutilisable.",
+    "output_error": "écriture impossible dans le répertoire de données.",
 }
 
 
