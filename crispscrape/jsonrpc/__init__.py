@@ -11,7 +11,7 @@ Organisation :
 - ``client`` : le client du paquet, importable sans préparation.
 
 Importer ce paquet suffit pour que ``from scrapy_jsonrpc.jsonrpc import
-jsonrpc_client_call`` fonctionne ensuite (voir docs/jsonrpc.md).
+jsonrpc_client_call`` fonctionne ensuite (voir le README, « Suivre et piloter un crawl en cours »).
 """
 
 from crispscrape.jsonrpc.compat import load_scrapy_jsonrpc

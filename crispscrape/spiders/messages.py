@@ -28,6 +28,7 @@ from crispscrape.cursor import MessagesCursor
 from crispscrape.items import ConversationDone, MessageItem
 from crispscrape.spiders.base import CrispSpider
 from crispscrape.storage import StorageError, iter_jsonl, safe_name
+from crispscrape.stores.conversations import session_id_of, unwrap
 
 
 @dataclass
@@ -38,14 +39,6 @@ class ConversationFetch:
     rank: int | None
     before: int | None = None
     seen: set[int] = field(default_factory=set)
-
-
-def conversation_of(line_object):
-    """L'objet conversation d'une ligne, y compris les lignes enveloppées {"data": {...}}."""
-    if isinstance(line_object, dict) and isinstance(line_object.get("data"), dict) \
-            and "session_id" not in line_object:
-        return line_object["data"]
-    return line_object
 
 
 class MessagesSpider(CrispSpider):
@@ -86,9 +79,8 @@ class MessagesSpider(CrispSpider):
         stats = self.crawler.stats
         index = 0
         for number, line_object, _ in iter_jsonl(self.conversations_path):
-            conversation = conversation_of(line_object)
-            session_id = conversation.get("session_id") if isinstance(conversation, dict) else None
-            if not isinstance(session_id, str) or not session_id:
+            session_id = session_id_of(unwrap(line_object))
+            if session_id is None:
                 if report:
                     stats.inc_value("messages/ignored_invalid_lines")
                     self.logger.warning("conversations.jsonl, ligne %d ignorée : JSON illisible "

@@ -1,0 +1,61 @@
+"""Vérifie, avant tout appel à l'API, qu'une sortie pourra être écrite.
+
+Pourquoi avant : découvrir après des centaines d'appels que le répertoire est en lecture
+seule gaspille le quota. Pourquoi par un vrai essai d'écriture : ``os.access`` ment pour
+root et ne voit ni les systèmes de fichiers montés en lecture seule, ni les quotas.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from crispscrape.storage import StorageError
+
+
+def _reason(exc: OSError) -> str:
+    """Cause lisible d'une erreur système (strerror est traduit par le système, pas Python)."""
+    return exc.strerror or exc.__class__.__name__
+
+
+def check_output(directory: Path, path: Path) -> None:
+    """Crée ``directory`` si besoin et vérifie qu'on peut y écrire ``path`` ; StorageError sinon.
+
+    Rien n'est modifié dans un fichier existant : l'essai se fait sur un fichier temporaire
+    supprimé aussitôt.
+    """
+    for parent in [directory, *directory.parents]:
+        # Un fichier ordinaire à la place d'un répertoire : mkdir donnerait un message obscur.
+        if parent.exists() and not parent.is_dir():
+            raise StorageError(
+                f"Impossible d'écrire dans {directory} : {parent} existe mais n'est pas un "
+                "répertoire. Rien n'a été modifié ; déplacez ce fichier ou choisissez un autre "
+                "répertoire de données (CRISP_DATA_DIR)."
+            )
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StorageError(
+            f"Impossible de créer le répertoire {directory} : {_reason(exc)}. Rien n'a été "
+            "modifié ; vérifiez les droits ou choisissez un autre répertoire (CRISP_DATA_DIR)."
+        ) from exc
+    if path.exists() and not path.is_file():
+        raise StorageError(
+            f"{path} existe mais n'est pas un fichier (c'est un répertoire ?). Rien n'a été "
+            "modifié ; renommez-le ou supprimez-le puis relancez."
+        )
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".crispscrape-essai-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise StorageError(
+            f"Le répertoire {directory} n'est pas accessible en écriture : {_reason(exc)}. "
+            "Rien n'a été modifié ; vérifiez les droits ou l'espace disque."
+        ) from exc
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise StorageError(
+            f"{path} n'est pas accessible en lecture et écriture. Rien n'a été modifié ; "
+            "vérifiez ses droits."
+        )

@@ -1,0 +1,174 @@
+"""``utilisateurs/utilisateurs.jsonl`` et son état (e-mails sans fiche).
+
+Le fichier : un profil par ligne (l'objet ``data`` renvoyé par l'API), unique par e-mail
+sans tenir compte de la casse, trié par e-mail (casefold) à la fin de l'exécution. Les
+profils y sont AJOUTÉS au fil de l'eau (ligne complète + fsync) ; le tri final remplace le
+fichier d'un coup.
+
+Le script d'origine (users.py) écrivait l'enveloppe entière ``{"error", "reason", "data"}`` :
+ces lignes sont comprises telles quelles et normalisées en objets ``data`` à la prochaine
+réécriture, sans perdre aucun profil.
+
+L'état (``utilisateurs.jsonl.state.json``) retient les e-mails sans fiche (404), pour ne pas
+les redemander à chaque exécution, et les e-mails dont la fiche porte une autre adresse.
+Les e-mails ne servent JAMAIS de nom de fichier : ils ne sortent pas de ces deux fichiers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from crispscrape.state import StateFile
+from crispscrape.storage import StorageError, append_lines, atomic_write_lines, dumps_line
+from crispscrape.stores.jsonl import load_and_repair
+
+WHAT = "Fichier des utilisateurs"
+FORMAT = 1
+
+
+def email_key(email: Any) -> str | None:
+    """Clé de dédoublonnage d'une adresse : casefold, espaces retirés ; None si ce n'en est pas une.
+
+    Une valeur sans « @ » n'est pas une adresse : elle n'est jamais envoyée à l'API (un
+    identifiant « . » ou « .. » changerait même de route une fois l'URL normalisée).
+    """
+    if not isinstance(email, str):
+        return None
+    email = email.strip()
+    if "@" not in email:
+        return None
+    return email.casefold()
+
+
+def profile_of(line_object: Any) -> Any:
+    """Le profil d'une ligne : l'objet ``data`` d'une enveloppe du script d'origine, sinon la ligne."""
+    if isinstance(line_object, dict) and "email" not in line_object \
+            and isinstance(line_object.get("data"), dict):
+        return line_object["data"]
+    return line_object
+
+
+def profile_key(profile: Any) -> str | None:
+    return email_key(profile.get("email")) if isinstance(profile, dict) else None
+
+
+class UsersFile:
+    """utilisateurs.jsonl en mémoire (une ligne par e-mail), ses écritures et son état."""
+
+    def __init__(self, path: Path, state_path: Path, logger: logging.Logger, stats):
+        self.path = Path(path)
+        self.state = StateFile(state_path, "Fichier d'état des utilisateurs")
+        self.logger = logger
+        self.stats = stats
+        self.entries: dict[str, str] = {}
+        # Lignes JSON valides sans e-mail exploitable : gardées telles quelles, en fin de fichier.
+        self.foreign: list[str] = []
+        self.not_found: set[str] = set()
+        # E-mail demandé -> e-mail de la fiche reçue ("" si la fiche n'en porte pas).
+        self.aliases: dict[str, str] = {}
+        self.count_at_load = 0
+        self.needs_rewrite = False
+        self.touched = False
+
+    # --- Chargement ----------------------------------------------------------------------
+    def load(self) -> None:
+        self._load_state()
+        content = load_and_repair(self.path, WHAT, self.logger)
+        if content.fragment is not None:
+            self.stats.inc_value("users/truncated_line_repaired")
+        previous = None
+        foreign_seen = False
+        for line in content.lines:
+            profile = profile_of(line.obj)
+            key = profile_key(profile)
+            if key is None:
+                foreign_seen = True
+                self.foreign.append(line.text)
+                self.stats.inc_value("users/foreign_lines")
+                self.logger.warning("%s, ligne %d : objet sans e-mail exploitable, conservé tel "
+                                    "quel en fin de fichier.", self.path, line.number)
+                continue
+            if profile is not line.obj or foreign_seen or key in self.entries \
+                    or (previous is not None and key < previous):
+                # Enveloppe, doublon ou désordre : la réécriture finale corrigera.
+                self.needs_rewrite = True
+            if key in self.entries:
+                self.stats.inc_value("users/duplicates_removed")
+            # En cas de doublon, la ligne la plus basse (ajoutée le plus tard) l'emporte.
+            self.entries[key] = dumps_line(profile)
+            previous = key
+        self.count_at_load = len(self.entries)
+
+    def _load_state(self) -> None:
+        data = self.state.load()
+        not_found = data.get("not_found", [])
+        aliases = data.get("aliases", {})
+        if not isinstance(not_found, list) or not all(isinstance(e, str) for e in not_found) \
+                or not isinstance(aliases, dict) \
+                or not all(isinstance(v, str) for v in aliases.values()):
+            raise StorageError(
+                f"Fichier d'état des utilisateurs inattendu ({self.state.path}) : « not_found » "
+                "doit être une liste d'e-mails et « aliases » un objet. Il n'a pas été modifié ; "
+                "corrigez-le, ou relancez avec -a reset=1 pour repartir de zéro."
+            )
+        self.not_found = {email.casefold() for email in not_found}
+        self.aliases = {key.casefold(): value.casefold() for key, value in aliases.items()}
+
+    # --- Consultation ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def is_present(self, key: str) -> bool:
+        return key in self.entries or key in self.aliases
+
+    def is_not_found(self, key: str) -> bool:
+        return key in self.not_found
+
+    # --- Écritures ---------------------------------------------------------------------------
+    def add(self, profile: dict, requested_key: str) -> bool:
+        """Ajoute un profil (append + fsync) ; False s'il était déjà présent sous son e-mail."""
+        self.touched = True
+        key = profile_key(profile)
+        added = key is None or key not in self.entries
+        if added:
+            text = dumps_line(profile)
+            append_lines(self.path, [text])
+            if key is None:
+                self.foreign.append(text)
+            else:
+                self.entries[key] = text
+                self.needs_rewrite = True
+        if key != requested_key:
+            # La fiche porte une autre adresse (ou aucune) : on retient que cette demande est
+            # satisfaite, sinon elle serait refaite à chaque exécution. Après l'ajout : un
+            # arrêt brutal entre les deux fait redemander la fiche, jamais la perdre.
+            self.aliases[requested_key] = key or ""
+            self._save_state()
+        return added
+
+    def mark_not_found(self, key: str) -> None:
+        self.touched = True
+        self.not_found.add(key)
+        self._save_state()
+
+    def _save_state(self) -> None:
+        data = {k: v for k, v in self.state.data.items() if k not in ("not_found", "aliases")}
+        data.update({"format": FORMAT, "not_found": sorted(self.not_found),
+                     "aliases": dict(sorted(self.aliases.items()))})
+        self.state.data = data
+        self.state.save()
+
+    def finish(self) -> bool:
+        """Réécriture finale triée par e-mail (casefold), si elle change quelque chose."""
+        if not (self.touched and self.needs_rewrite):
+            return False
+        ordered = [self.entries[key] for key in sorted(self.entries)]
+        atomic_write_lines(self.path, ordered + self.foreign)
+        self.needs_rewrite = False
+        return True
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.state.delete()
