@@ -82,6 +82,10 @@ EXTENSIONS = {
     "scrapy.extensions.throttle.AutoThrottle": None,
     "crispscrape.extensions.throttle.CrispAutoThrottle": 0,
     "crispscrape.extensions.statsfile.StatsFile": 900,
+    # Les données vont dans CRISP_DATA_DIR et nulle part ailleurs : scrapyd ajoute FEEDS
+    # quand items_dir est défini, et un flux Scrapy (-o) copierait sinon chaque message
+    # hors du répertoire de données (et dans un dossier que scrapyd purge).
+    "scrapy.extensions.feedexport.FeedExporter": None,
     # Une seule surface de contrôle à distance : JSON-RPC (désactivé par défaut).
     "crispscrape.jsonrpc.webservice.SecureWebService": 500,
 }
