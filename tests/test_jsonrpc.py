@@ -11,7 +11,6 @@ import asyncio
 import base64
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -32,10 +31,10 @@ if str(ROOT) not in sys.path:
 
 import crispscrape.jsonrpc  # noqa: E402,F401 - rend scrapy_jsonrpc importable
 from scrapy_jsonrpc.jsonrpc import JsonRpcError, jsonrpc_client_call  # noqa: E402
+from tests.live import LISTENING_RE, LiveLog, Secrets  # noqa: E402
 
 PAGES = 600
 LATENCY = 0.05
-LISTENING_RE = re.compile(r"Service JSON-RPC à l'écoute sur (\S+):(\d+)")
 
 SPIDER_SOURCE = '''
 import base64
@@ -134,20 +133,7 @@ def slow_site():
 # --- Crawl en sous-processus ----------------------------------------------------------
 
 
-class Secrets:
-    """Valeurs factices, uniques à la session, qu'aucune réponse ne doit contenir."""
-
-    def __init__(self) -> None:
-        self.identifier = f"fake-ident-{uuid.uuid4().hex}"
-        self.key = f"fake-key-{uuid.uuid4().hex}"
-        self.basic = base64.b64encode(f"{self.identifier}:{self.key}".encode()).decode()
-
-    def assert_absent(self, text: str) -> None:
-        for value in (self.identifier, self.key, self.basic):
-            assert value not in text, f"secret divulgué dans : {text[:300]}"
-
-
-class CrawlRun:
+class CrawlRun(LiveLog):
     """Un ``scrapy runspider`` du spider de test, avec son journal lu en direct."""
 
     def __init__(self, workdir: Path, site_url: str, secrets: Secrets, **settings: str) -> None:
@@ -182,41 +168,8 @@ class CrawlRun:
             "CRISP_KEY_PROD": secrets.key,
             "JSONRPC_TEST_MARKERS": str(self.markers),
         })
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(command, cwd=workdir, env=env, text=True,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self._reader = threading.Thread(target=self._read_log, daemon=True)
-        self._reader.start()
-
-    def _read_log(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def wait_listening(self, timeout: float = 20) -> tuple[str, int]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = LISTENING_RE.search(self.log)
-            if match:
-                return match.group(1), int(match.group(2))
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        pytest.fail(f"le service JSON-RPC n'a pas démarré :\n{self.log[-3000:]}")
-
-    def wait_exit(self, timeout: float = 30) -> int:
-        code = self.process.wait(timeout)
-        self._reader.join(5)
-        return code
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+        super().__init__(subprocess.Popen(command, cwd=workdir, env=env, text=True,
+                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
 
 
 @pytest.fixture(scope="module")

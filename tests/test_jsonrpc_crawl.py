@@ -9,18 +9,13 @@ JSON-RPC (l'état doit être sauvegardé et une relance doit tout compléter).
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import json
 import os
-import re
-import signal
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
@@ -28,13 +23,13 @@ import pytest
 import crispscrape.jsonrpc  # noqa: F401 - rend scrapy_jsonrpc importable sous Scrapy 2
 from scrapy_jsonrpc.jsonrpc import JsonRpcError, jsonrpc_client_call
 from tests.crawling import read_jsonl, run_crawl, start_crawl
+from tests.live import LiveLog, Secrets
 from tests.messages_support import assert_matches_truth, messages_file, write_conversations
 from tests.sandbox_process import start_sandbox
 
 CONVERSATIONS = 100
 LATENCY_MS = 150
 LONG_MESSAGES = 2000
-LISTENING_RE = re.compile(r"Service JSON-RPC à l'écoute sur (\S+):(\d+)")
 SECRET_SETTING_NAMES = ("CRISP_KEY_PROD", "CRISP_IDENTIFIER_PROD", "CRISP_TOKEN_KEY",
                         "CRISP_TOKEN_ID", "JSONRPC_TOKEN")
 # Réglages lus aussi, sans être secrets par leur nom : leur valeur ne doit rien trahir.
@@ -42,58 +37,6 @@ OTHER_SETTING_NAMES = ("DEFAULT_REQUEST_HEADERS", "ID_SITE_CRISP", "CRISP_API_UR
 SETTINGS_READERS = ("get", "getbool", "getint", "getfloat", "getlist", "getdict")
 
 
-class Secrets:
-    """Identifiants uniques du bac à sable, et le jeton Basic qu'ils forment."""
-
-    def __init__(self) -> None:
-        self.identifier = f"ident-{uuid.uuid4().hex}"
-        self.key = f"cle-{uuid.uuid4().hex}"
-        self.basic = base64.b64encode(f"{self.identifier}:{self.key}".encode()).decode()
-
-    def assert_absent(self, text: str, where: str) -> None:
-        for label, value in (("identifiant", self.identifier), ("clé", self.key),
-                             ("jeton Basic", self.basic)):
-            assert value not in text, f"{label} Crisp trouvé dans {where}"
-
-
-class RunningCrawl:
-    """Un ``scrapy crawl messages`` en cours, avec son journal lu au fil de l'eau."""
-
-    def __init__(self, process) -> None:
-        self.process = process
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        self.base = ""
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    @property
-    def log(self) -> str:
-        return "".join(self.lines)
-
-    def wait_listening(self, timeout: float = 30) -> tuple[str, int]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            match = LISTENING_RE.search(self.log)
-            if match:
-                return match.group(1), int(match.group(2))
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        pytest.fail(f"le service JSON-RPC n'a pas démarré :\n{self.log[-3000:]}")
-
-    def wait_exit(self, timeout: float = 30) -> int:
-        code = self.process.wait(timeout)
-        self._reader.join(10)
-        return code
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +87,7 @@ def crawl(slow_sandbox, data_dir, conversations, secrets):
         "CONCURRENT_REQUESTS": "2",
         "CRISP_KEY_PROD": secrets.key,
     })
-    run = RunningCrawl(process)
+    run = LiveLog(process)
     host, port = run.wait_listening()
     run.base = f"http://{host}:{port}"
     yield run
@@ -170,11 +113,11 @@ def rpc_text(url: str, method: str, params: list) -> str:
     return http(url, body.encode())[1]
 
 
-def requests_sent(run: RunningCrawl) -> int:
+def requests_sent(run: LiveLog) -> int:
     return jsonrpc_client_call(run.base + "/crawler/stats", "get_value", "crisp_api/requests", 0)
 
 
-def wait_for_rise(run: RunningCrawl, value: int, timeout: float = 5) -> int:
+def wait_for_rise(run: LiveLog, value: int, timeout: float = 5) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         current = requests_sent(run)

@@ -32,7 +32,7 @@ def test_full_export_equals_truth(sandbox, data_dir):
     assert_matches_truth(sandbox, data_dir, ids)
     assert result.stats["messages/files"] == len(ids)
     assert "Récapitulatif messages" in result.log
-    assert f"Fichiers .jsonl de conversation dans" in result.log
+    assert "Fichiers .jsonl de conversation dans" in result.log
     # Économie d'appels : le minimum, plus au plus un appel de chevauchement par conversation
     # longue (la milliseconde du plus ancien message est redemandée pour ne rien perdre).
     calls = sandbox.admin("/_admin/stats")["calls"]

@@ -13,20 +13,19 @@ Déroulé (une seule instance de chaque pour tout le module) :
 
 from __future__ import annotations
 
-import base64
 import configparser
 import hashlib
 import json
 import re
 import subprocess
 import sys
-import uuid
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from tests.crawling import read_jsonl
+from tests.live import Secrets
 from tests.messages_support import assert_matches_truth
 from tests.sandbox_process import start_sandbox
 from tests.scrapyd_process import (
@@ -62,20 +61,6 @@ def tree_snapshot(directory: Path) -> dict[str, str]:
 
 
 # --- Mise en place (une fois pour le module) ----------------------------------------------
-
-
-class Secrets:
-    """Identifiants du bac à sable : uniques, pour qu'une fuite se voie à coup sûr."""
-
-    def __init__(self) -> None:
-        self.identifier = f"ident-{uuid.uuid4().hex}"
-        self.key = f"cle-{uuid.uuid4().hex}"
-        self.basic = base64.b64encode(f"{self.identifier}:{self.key}".encode()).decode()
-
-    def assert_absent(self, text: str, where: str) -> None:
-        for label, value in (("identifiant", self.identifier), ("clé", self.key),
-                             ("jeton Basic", self.basic)):
-            assert value not in text, f"{label} Crisp trouvé dans {where}"
 
 
 @pytest.fixture(scope="module")
