@@ -13,7 +13,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crispscrape.storage import append_lines, atomic_write_lines, dumps_line, iter_jsonl
+from crispscrape.storage import (
+    StorageError, append_lines, atomic_write_lines, dumps_line, iter_jsonl,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +115,15 @@ class MessageArchive:
         record = SessionRecord(session_id, path, position)
         if not path.exists():
             return record
+        if not path.is_file():
+            raise StorageError(f"{path} n'est pas un fichier : la conversation {session_id} ne "
+                               "peut pas être exportée. Déplacez-le puis relancez.")
         record.exists = True
-        for number, message, raw in iter_jsonl(path):
+        try:
+            lines = list(iter_jsonl(path))
+        except OSError as exc:
+            raise StorageError(f"{path} illisible : {exc.strerror}.") from exc
+        for number, message, raw in lines:
             if not isinstance(message, dict):
                 logger.warning("%s, ligne %d illisible (tronquée ?) : la conversation sera "
                                "reprise depuis le début pour la compléter.", path.name, number)

@@ -35,6 +35,33 @@ class MessagesCursor:
         self._after: tuple[int, str | None] | None = None
 
     def load(self, reset: bool) -> None:
+        try:
+            data = self._read()
+        except StorageError:
+            if not reset:
+                raise
+            self._recover()
+            return
+        index, incomplete = data.get("next_index", 0), data.get("incomplete", {})
+        self.incomplete = incomplete
+        if reset:
+            # reset oublie le curseur, jamais les conversations incomplètes : les oublier
+            # ferait passer leurs fichiers partiels pour complets.
+            return
+        self.next_index = index
+        session_id = data.get("next_session_id")
+        self.next_session_id = session_id if isinstance(session_id, str) else None
+
+    def _recover(self) -> None:
+        """reset=1 sur un état illisible : mis de côté, et tous les fichiers existants
+        sont revérifiés jusqu'au premier message (on ne sait plus lesquels sont partiels)."""
+        aside = self.state.path.with_name(self.state.path.name + ".illisible")
+        if self.state.path.is_file():
+            self.state.path.replace(aside)
+        directory = self.state.path.parent
+        self.incomplete = {p.stem: None for p in directory.glob("*.jsonl") if p.is_file()}
+
+    def _read(self) -> dict:
         data = self.state.load()
         index = data.get("next_index", 0)
         incomplete = data.get("incomplete", {})
@@ -44,14 +71,7 @@ class MessagesCursor:
                 "doit être un entier positif et « incomplete » un objet. Il n'a pas été modifié ; "
                 "relancez avec -a reset=1 pour repartir de la première conversation."
             )
-        self.incomplete = incomplete
-        if reset:
-            # reset oublie le curseur, jamais les conversations incomplètes : les oublier
-            # ferait passer leurs fichiers partiels pour complets.
-            return
-        self.next_index = index
-        session_id = data.get("next_session_id")
-        self.next_session_id = session_id if isinstance(session_id, str) else None
+        return data
 
     # --- Sélection de cette exécution --------------------------------------------
     def track(self, rank: int, index: int, session_id: str) -> None:

@@ -8,6 +8,7 @@ l'ancien contenu complet, soit le nouveau complet.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -90,8 +91,10 @@ def read_json(path: Path, what: str) -> Any | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise StorageError(f"{what} illisible ({path}) : {exc}.") from exc
+    except OSError as exc:
+        raise StorageError(f"{what} illisible ({path}) : {exc.strerror}.") from exc
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -106,7 +109,7 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any | None, str]]:
 
     Les lignes vides sont sautées. Lecture en flux : la mémoire ne dépend pas de la taille.
     """
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
@@ -114,3 +117,49 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any | None, str]]:
                 yield number, json.loads(raw), raw
             except ValueError:
                 yield number, None, raw
+
+
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp")
+
+
+def remove_stale_temporaries(directory: Path) -> int:
+    """Supprime les temporaires d'écritures atomiques interrompues (arrêt brutal)."""
+    removed = 0
+    if not directory.is_dir():
+        return 0
+    for path in directory.iterdir():
+        if _TEMP_NAME.fullmatch(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def check_writable(directory: Path, what: str) -> None:
+    """Crée le répertoire si besoin et vérifie qu'on peut y écrire ; StorageError sinon."""
+    try:
+        if directory.exists() and not directory.is_dir():
+            raise StorageError(f"{what} ({directory}) existe mais n'est pas un répertoire : "
+                               "déplacez ce fichier. Aucun appel n'a été fait.")
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        raise StorageError(f"{what} ({directory}) inutilisable en écriture : {exc.strerror}. "
+                           "Vérifiez les droits. Aucun appel n'a été fait.") from exc
+
+
+def hold_lock(directory: Path, what: str) -> int:
+    """Verrou exclusif (flock) sur un répertoire, tenu jusqu'à la fin du processus.
+
+    Deux exports simultanés dans le même répertoire se disputeraient l'état et les fichiers
+    temporaires : le second refuse de démarrer. Le verrou porte sur le répertoire lui-même
+    (aucun fichier ajouté à l'arborescence) et disparaît avec le processus, même tué.
+    """
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StorageError(f"Un autre {what} est déjà en cours dans {directory} : attendez sa fin "
+                           "avant de relancer. Aucun appel n'a été fait.") from None
+    return fd

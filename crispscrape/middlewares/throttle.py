@@ -58,10 +58,36 @@ class CrispRetryMiddleware(RetryMiddleware):
         # concurrence pendant l'attente, les autres continuent (au rythme du slot).
         delay = request.meta.pop("crisp_backoff", 0)
         if delay:
-            await asyncio.sleep(delay)
-        if self.quota_reached:
-            raise QuotaExceeded("quota atteint : requête non envoyée")
+            loop = asyncio.get_running_loop()
+            end = loop.time() + delay
+            # Attente interruptible : un arrêt (SIGTERM, quota) n'attend pas la fin du recul.
+            while not self._stopping() and (left := end - loop.time()) > 0:
+                await asyncio.sleep(min(left, 0.1))
+        if self._stopping():
+            self._release_slots()
+            raise QuotaExceeded("arrêt en cours : requête non envoyée")
         return None
+
+    def _stopping(self) -> bool:
+        return self.quota_reached or not self.crawler.crawling
+
+    def _release_slots(self) -> None:
+        """Arrêt : les requêtes en file derrière un long délai de slot partent tout de suite
+        (et sont aussitôt abandonnées ici), au lieu d'attendre chacune ce délai.
+
+        Scrapy n'offre pas d'interface publique pour cela : on touche au rappel différé du
+        slot. Si une version future le change, l'arrêt reste correct, seulement plus lent.
+        """
+        downloader = self.crawler.engine.downloader
+        for slot in downloader.slots.values():
+            slot.delay = 0
+            try:
+                if slot.latercall:
+                    slot.latercall.cancel()
+                    slot.latercall = None
+                    downloader._process_queue(slot)
+            except AttributeError:
+                pass
 
     def process_response(self, request, response, spider=None):
         if response.status == QUOTA_STATUS:

@@ -28,7 +28,12 @@ class MessageFilePipeline(CrawlerPipeline):
         if isinstance(item, MessageItem):
             spider.archive.get(item.session_id).pending[item.message["fingerprint"]] = item.message
         elif isinstance(item, ConversationDone):
-            self._finish(spider, item.session_id, item.rank, item.complete, item.why)
+            try:
+                self._finish(spider, item.session_id, item.rank, item.complete, item.why)
+            except OSError as exc:
+                self._write_failed(spider, item.session_id, exc)
+                spider.abort("output_error", "Arrêt de l'export : le répertoire de données "
+                                             "n'accepte plus d'écriture.")
         return item
 
     def close_spider(self, spider=None):
@@ -38,7 +43,19 @@ class MessageFilePipeline(CrawlerPipeline):
             return
         # Arrêt (quota, Ctrl-C) : les conversations encore ouvertes sont sauvées en partiel.
         for record in list(archive.records.values()):
-            self._finish(spider, record.session_id, record.position, False, "interrompue")
+            try:
+                self._finish(spider, record.session_id, record.position, False, "interrompue")
+            except OSError as exc:
+                self._write_failed(spider, record.session_id, exc)
+
+    def _write_failed(self, spider, session_id, exc: OSError) -> None:
+        # L'écriture est atomique : l'ancien fichier est intact et le curseur n'a pas bougé,
+        # la conversation sera simplement refaite.
+        self.stats.inc_value("messages/write_failed")
+        spider.archive.close(session_id)
+        logger.error("Écriture impossible pour la conversation %s : %s. Le fichier existant est "
+                     "intact ; elle sera reprise à la prochaine exécution.", session_id,
+                     exc.strerror or exc)
 
     def _finish(self, spider, session_id, rank, complete, why):
         archive, cursor = spider.archive, spider.cursor

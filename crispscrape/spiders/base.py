@@ -199,6 +199,12 @@ class CrispSpider(scrapy.Spider):
                      f"dont ralentis (429/420) : {stats.get_value('crisp_throttle/throttled', 0)}, "
                      f"attente due au ralentissement : "
                      f"{stats.get_value('crisp_throttle/wait_seconds', 0)} s.")
+        retries = stats.get_value("retry/count", 0)
+        if retries:
+            details = ", ".join(f"{key.rsplit('/', 1)[1]} : {value}"
+                                for key, value in sorted(stats.get_stats().items())
+                                if key.startswith("retry/reason_count/"))
+            lines.append(f"Réessais après erreur passagère : {retries} ({details}).")
         failed = stats.get_value("crisp_api/failed", 0)
         if failed:
             lines.append(f"Ressources en échec après réessais : {failed} (reprises à la "

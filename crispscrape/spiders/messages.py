@@ -27,7 +27,9 @@ from crispscrape.archive import MessageArchive
 from crispscrape.cursor import MessagesCursor
 from crispscrape.items import ConversationDone, MessageItem
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage import StorageError, iter_jsonl, safe_name
+from crispscrape.storage import (
+    StorageError, check_writable, hold_lock, iter_jsonl, remove_stale_temporaries, safe_name,
+)
 from crispscrape.stores.conversations import session_id_of, unwrap
 
 
@@ -67,6 +69,14 @@ class MessagesSpider(CrispSpider):
             )
         self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")
         self.archive = MessageArchive(root / "messages")
+        check_writable(self.archive.directory, "Répertoire des messages")
+        # Le verrou garantit qu'aucun autre export n'écrit ici : les temporaires restants
+        # viennent forcément d'un arrêt brutal, on peut les effacer.
+        self._lock = hold_lock(self.archive.directory, "export des messages")
+        removed = remove_stale_temporaries(self.archive.directory)
+        if removed:
+            self.logger.info("%d fichier(s) temporaire(s) laissé(s) par un arrêt brutal "
+                             "supprimé(s).", removed)
         self.cursor = MessagesCursor(self.archive.directory / "messages.jsonl.state.json")
         self.cursor.load(self.reset)
         if self.reset:
@@ -98,12 +108,14 @@ class MessagesSpider(CrispSpider):
 
     def _start_index(self) -> int:
         """Position du curseur, retrouvée par session_id si le fichier a été retrié."""
-        wanted = self.cursor.next_session_id
-        if wanted:
-            for index, session_id in self._usable(report=False):
-                if session_id == wanted:
-                    return index
-        return self.cursor.next_index
+        wanted, saved = self.cursor.next_session_id, self.cursor.next_index
+        if not wanted:
+            return saved
+        found = [index for index, session_id in self._usable(report=False) if session_id == wanted]
+        if not found or saved in found:
+            return saved
+        # Fichier retrié : l'occurrence la plus proche de la position notée (doublons).
+        return min(found, key=lambda index: abs(index - saved))
 
     def _selection(self):
         """(rang, session_id) : d'abord les incomplètes, puis à partir du curseur, en boucle."""
@@ -153,7 +165,13 @@ class MessagesSpider(CrispSpider):
         except InvalidResponse as exc:
             yield from self.retry_or_fail(response.request, exc)
             return
-        record = self.archive.open(fetch.session_id, fetch.rank)
+        try:
+            record = self.archive.open(fetch.session_id, fetch.rank)
+        except StorageError as exc:
+            self.crawler.stats.inc_value("crisp_api/failed")
+            self.logger.error("%s", exc)
+            yield ConversationDone(fetch.session_id, fetch.rank, complete=False, why="fichier")
+            return
         if not record.exists:
             record.connected = True
         new = [m for m in batch if m["fingerprint"] not in record.stored
@@ -172,7 +190,9 @@ class MessagesSpider(CrispSpider):
             # Tout ce qui est plus ancien est déjà dans le fichier : aucun appel de plus.
             yield ConversationDone(fetch.session_id, fetch.rank, complete=True, why="à jour")
         else:
-            fetch.before = self._next_before(fetch, batch, record, jump=reached_stored or not new)
+            # Un fichier avec des lignes illisibles a des trous : on ne saute rien.
+            jump = (reached_stored or not new) and not record.unreadable
+            fetch.before = self._next_before(fetch, batch, record, jump=jump)
             # Priorité aux conversations commencées : peu de fichiers ouverts à la fois.
             yield self._batch_request(fetch, priority=1)
 
