@@ -222,3 +222,24 @@ def test_missing_conversations_file_is_a_clear_error(sandbox, data_dir):
     assert "Fichier des conversations introuvable" in result.log
     assert list(data_dir.iterdir()) == []
     assert sandbox.admin("/_admin/stats")["calls"] == 0
+
+
+def test_a_second_concurrent_export_refuses_to_start(sandbox_factory, data_dir):
+    sandbox = sandbox_factory(seed=3, conversations=30, latency_ms=100)
+    write_conversations(sandbox, data_dir)
+    directory = data_dir / "conversations" / "messages"
+    first = start_crawl("messages", data_dir, sandbox.env(), args={"nb": 100},
+                        settings={"CONCURRENT_REQUESTS": 1, "CONCURRENT_REQUESTS_PER_DOMAIN": 1})
+    try:
+        deadline = time.monotonic() + 60
+        while not list(directory.glob("*.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        second = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100})
+        assert second.returncode == 1
+        assert second.reason == "input_error"
+        assert "Un autre export des messages est déjà en cours" in second.log
+        assert second.stats.get("crisp_api/requests", 0) == 0
+        assert first.poll() is None  # le premier continue seul
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
