@@ -62,6 +62,10 @@ class MessagesSpider(CrispSpider):
     def prepare(self) -> None:
         root = self.config.data_dir / "conversations"
         self.conversations_path = root / "conversations.jsonl"
+        if self.conversations_path.exists() and not self.conversations_path.is_file():
+            raise StorageError(f"Fichier des conversations inutilisable : {self.conversations_path} "
+                               "existe mais n'est pas un fichier (répertoire ?) ; renommez-le ou "
+                               "déplacez-le. Aucun fichier n'a été créé.")
         if not self.conversations_path.is_file():
             raise StorageError(
                 f"Fichier des conversations introuvable : {self.conversations_path}. "
@@ -147,8 +151,13 @@ class MessagesSpider(CrispSpider):
         self.cursor.selection_done(start if rank else 0, None)
 
     def crisp_requests(self):
+        selected = 0
         for rank, session_id in self._selection():
+            selected += 1
             yield self._batch_request(ConversationFetch(session_id, rank))
+        if not selected:
+            self.logger.warning("%s ne contient aucune conversation utilisable : rien à exporter.",
+                                self.conversations_path)
 
     # --- Pagination -------------------------------------------------------------------
     def _batch_request(self, fetch: ConversationFetch, priority: int = 0):
