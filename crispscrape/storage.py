@@ -163,3 +163,17 @@ def hold_lock(directory: Path, what: str) -> int:
         raise StorageError(f"Un autre {what} est déjà en cours dans {directory} : attendez sa fin "
                            "avant de relancer. Aucun appel n'a été fait.") from None
     return fd
+
+
+def claim_directory(directory: Path, what: str, logger) -> int:
+    """Réserve le répertoire d'un export (verrou) puis efface les temporaires d'arrêts brutaux.
+
+    L'ordre compte : c'est parce que le verrou exclut tout autre export ici que les
+    temporaires restants sont forcément orphelins.
+    """
+    fd = hold_lock(directory, what)
+    removed = remove_stale_temporaries(directory)
+    if removed:
+        logger.info("%d fichier(s) temporaire(s) laissé(s) par un arrêt brutal supprimé(s) dans %s.",
+                    removed, directory)
+    return fd

@@ -38,7 +38,7 @@ from scrapy import signals
 from crispscrape.api import InvalidResponse
 from crispscrape.pipelines.conversations import ConversationsPage, PageOutcome
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage import StorageError
+from crispscrape.storage import StorageError, claim_directory
 from crispscrape.stores.conversations import ConversationsFile, ListingCursor
 from crispscrape.stores.paths import check_output
 
@@ -146,6 +146,7 @@ class ConversationsSpider(CrispSpider):
         root = self.config.data_dir / "conversations"
         path = root / "conversations.jsonl"
         check_output(root, path)
+        self._lock = claim_directory(root, "export des conversations", self.logger)
         self.cursor = ListingCursor(root / "conversations.jsonl.state.json")
         if self.cursor.path.exists() and not self.cursor.path.is_file():
             raise StorageError(f"{self.cursor.path} existe mais n'est pas un fichier. Rien n'a été "

@@ -27,9 +27,7 @@ from crispscrape.archive import MessageArchive
 from crispscrape.cursor import MessagesCursor
 from crispscrape.items import ConversationDone, MessageItem
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage import (
-    StorageError, check_writable, hold_lock, iter_jsonl, remove_stale_temporaries, safe_name,
-)
+from crispscrape.storage import StorageError, check_writable, claim_directory, iter_jsonl, safe_name
 from crispscrape.stores.conversations import session_id_of, unwrap
 
 
@@ -74,13 +72,7 @@ class MessagesSpider(CrispSpider):
         self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")
         self.archive = MessageArchive(root / "messages")
         check_writable(self.archive.directory, "Répertoire des messages")
-        # Le verrou garantit qu'aucun autre export n'écrit ici : les temporaires restants
-        # viennent forcément d'un arrêt brutal, on peut les effacer.
-        self._lock = hold_lock(self.archive.directory, "export des messages")
-        removed = remove_stale_temporaries(self.archive.directory)
-        if removed:
-            self.logger.info("%d fichier(s) temporaire(s) laissé(s) par un arrêt brutal "
-                             "supprimé(s).", removed)
+        self._lock = claim_directory(self.archive.directory, "export des messages", self.logger)
         self.cursor = MessagesCursor(self.archive.directory / "messages.jsonl.state.json")
         self.cursor.load(self.reset)
         if self.reset:

@@ -21,7 +21,7 @@ from scrapy import signals
 from crispscrape.api import InvalidResponse
 from crispscrape.pipelines.users import ProfileItem
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage import StorageError, iter_jsonl
+from crispscrape.storage import StorageError, claim_directory, iter_jsonl
 from crispscrape.stores.conversations import unwrap
 from crispscrape.stores.paths import check_output
 from crispscrape.stores.users import UsersFile, email_key
@@ -58,6 +58,7 @@ class UsersSpider(CrispSpider):
         path = root / "utilisateurs.jsonl"
         state_path = root / "utilisateurs.jsonl.state.json"
         check_output(root, path)
+        self._lock = claim_directory(root, "export des utilisateurs", self.logger)
         if state_path.exists() and not state_path.is_file():
             raise StorageError(f"{state_path} existe mais n'est pas un fichier. Rien n'a été "
                                "modifié ; renommez-le ou supprimez-le puis relancez.")

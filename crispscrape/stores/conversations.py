@@ -102,7 +102,6 @@ class ConversationsFile:
         self.count_at_load = 0
         # Vrai si le fichier sur disque diffère de ce que la réécriture finale produirait.
         self.needs_rewrite = False
-        self.touched = False  # au moins une page a été traitée dans cette exécution
 
     # --- Chargement ----------------------------------------------------------------------
     def load(self) -> None:
@@ -156,7 +155,6 @@ class ConversationsFile:
     def save_page(self, new: list[dict], updated: list[dict]) -> None:
         """Enregistre une page : ajout des nouvelles (fsync) ou, s'il y a des mises à jour,
         réécriture atomique complète (une ligne ne peut pas être remplacée sur place)."""
-        self.touched = True
         records = [(session_id_of(c), StoredConversation(version_of(c), activity_of(c),
                                                          dumps_line(c)))
                    for c in (*new, *updated)]
@@ -185,7 +183,9 @@ class ConversationsFile:
 
     def finish(self) -> bool:
         """Réécriture finale (tri, normalisation) si elle change quelque chose ; True si faite."""
-        if not (self.touched and self.needs_rewrite):
+        # Même sans aucun appel (relance après un arrêt pendant le tri final) : le
+        # fichier doit finir trié.
+        if not self.needs_rewrite:
             return False
         self.rewrite()
         return True

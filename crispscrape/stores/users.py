@@ -70,7 +70,6 @@ class UsersFile:
         self.aliases: dict[str, str] = {}
         self.count_at_load = 0
         self.needs_rewrite = False
-        self.touched = False
 
     # --- Chargement ----------------------------------------------------------------------
     def load(self) -> None:
@@ -129,7 +128,6 @@ class UsersFile:
     # --- Écritures ---------------------------------------------------------------------------
     def add(self, profile: dict, requested_key: str) -> bool:
         """Ajoute un profil (append + fsync) ; False s'il était déjà présent sous son e-mail."""
-        self.touched = True
         key = profile_key(profile)
         added = key is None or key not in self.entries
         if added:
@@ -149,7 +147,6 @@ class UsersFile:
         return added
 
     def mark_not_found(self, key: str) -> None:
-        self.touched = True
         self.not_found.add(key)
         self._save_state()
 
@@ -162,7 +159,9 @@ class UsersFile:
 
     def finish(self) -> bool:
         """Réécriture finale triée par e-mail (casefold), si elle change quelque chose."""
-        if not (self.touched and self.needs_rewrite):
+        # Même sans aucun appel (relance après un arrêt pendant le tri final) : le
+        # fichier doit finir trié.
+        if not self.needs_rewrite:
             return False
         ordered = [self.entries[key] for key in sorted(self.entries)]
         atomic_write_lines(self.path, ordered + self.foreign)
