@@ -7,10 +7,12 @@ entrées abîmées.
   juste après un SIGKILL) : lignes complètes et lisibles, fichiers triés, sans doublon,
   chaque fichier est une tranche contiguë de la vérité, complet s'il n'est pas noté
   « incomplete » dans l'état, état en JSON valide ;
-- déclencheurs d'arrêt (``Calls``, ``TempFile``, ``StateChanged``, ``Throttled``,
-  ``SessionCalls``, ``Delay``) et ``interrupt`` : démarre un vrai ``scrapy crawl``,
-  attend le moment voulu, envoie le signal, puis rend le code de sortie, le journal et
-  les statistiques.
+- déclencheurs d'arrêt propres aux messages (``TempFile``, ``StateChanged``,
+  ``Throttled``, ``SessionCalls``) et ``interrupt_messages`` : ``interrupt`` appliqué à
+  ``scrapy crawl messages``.
+
+Les déclencheurs génériques (``Calls``, ``Delay``), ``interrupt`` lui-même et les
+vérifications communes à toutes les recettes sont dans tests/interrupting.py.
 
 Rien ici ne touche au code de production : les moments sont observés de l'extérieur
 (compteurs du bac à sable, fichiers du répertoire de données).
@@ -19,26 +21,30 @@ Rien ici ne touche au code de production : les moments sont observés de l'exté
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.crawling import start_crawl
+from tests.interrupting import (
+    CounterReached,
+    Interrupted,
+    TempFileCreated,
+    Trigger,
+    interrupt,
+    is_temp,
+    load_state,
+)
 
-# Réglages qui gardent les recettes rapides (reculs très courts, réessais nombreux).
-FAST = {"CRISP_RETRY_BASE_DELAY": 0.01, "CRISP_THROTTLE_BASE_DELAY": 0.05, "RETRY_TIMES": 8}
-# Concurrence basse : les moments d'arrêt se répartissent mieux sur l'export.
-LOW_CONCURRENCY = {"CONCURRENT_REQUESTS": 2, "CONCURRENT_REQUESTS_PER_DOMAIN": 2}
+# Répertoire des messages, relatif au répertoire de données.
+MESSAGES_FOLDER = "conversations/messages"
 STATE_NAME = "messages.jsonl.state.json"
 ASIDE_SUFFIX = ".lignes-illisibles"
+# Après le signal, délai laissé au crawl des messages pour s'arrêter.
+STOP_TIMEOUT = 15
 
 
 def messages_dir(data_dir: Path) -> Path:
-    return Path(data_dir) / "conversations" / "messages"
+    return Path(data_dir) / MESSAGES_FOLDER
 
 
 def state_path(data_dir: Path) -> Path:
@@ -92,15 +98,12 @@ def read_state(data_dir: Path) -> dict:
 
 
 def _check_state(path: Path, truth: Truth, found: Inspection) -> None:
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        found.problems.append(f"état illisible ({exc}) : {path.read_text()[:200]!r}")
+    state, problem = load_state(path)
+    if problem:
+        found.problems.append(problem)
+    if state is None:
         return
     found.state = state
-    if not isinstance(state, dict):
-        found.problems.append(f"état qui n'est pas un objet : {state!r}")
-        return
     if not isinstance(state.get("next_index"), int) or state["next_index"] < 0:
         found.problems.append(f"next_index invalide : {state!r}")
     if state.get("next_session_id") not in (None, *truth.session_ids):
@@ -160,7 +163,7 @@ def inspect_export(data_dir: Path, truth: Truth) -> Inspection:
         name = entry.name
         if name == STATE_NAME:
             continue
-        if name.startswith(".") and name.endswith(".tmp"):
+        if is_temp(name):
             found.temp_files.append(name)
             continue
         session_id = name[:-len(".jsonl")] if name.endswith(".jsonl") else None
@@ -176,21 +179,6 @@ def inspect_export(data_dir: Path, truth: Truth) -> Inspection:
     return found
 
 
-def summary_block(log: str) -> str:
-    """Le récapitulatif français du crawl, de « Récapitulatif » à la ligne « Fin : »."""
-    start = log.rfind("Récapitulatif")
-    assert start >= 0, f"pas de récapitulatif dans le journal :\n{log[-3000:]}"
-    match = re.compile(r"Fin : [^\n]*").search(log, start)
-    assert match, f"récapitulatif sans ligne « Fin : » :\n{log[start:start + 3000]}"
-    return log[start:match.end()]
-
-
-def files_outside(root: Path, data_dir: Path) -> set[Path]:
-    """Fichiers sous ``root`` hors du répertoire de données (statistiques des tests exclues)."""
-    return {path for path in Path(root).rglob("*")
-            if data_dir not in path.parents and path != data_dir
-            and not path.name.startswith(".stats-")}
-
 
 def tree_snapshot(directory: Path) -> dict:
     """Contenu exact de tous les fichiers (et répertoires) sous ``directory``."""
@@ -201,80 +189,38 @@ def tree_snapshot(directory: Path) -> dict:
     return result
 
 
-# --- Déclencheurs d'arrêt -------------------------------------------------------------
-class Trigger:
-    """Un moment de l'export, observé de l'extérieur ; ``ready()`` est interrogé en boucle."""
-
-    interval = 0.003
-    description = ""
-
-    def arm(self, sandbox, data_dir: Path) -> None:
-        """Mémorise l'état de départ (juste avant le lancement du crawl)."""
-        self.sandbox, self.data_dir = sandbox, Path(data_dir)
-
-    def ready(self) -> bool:
-        raise NotImplementedError
-
-
-class Calls(Trigger):
-    """Après le n-ième appel API de ce crawl vu par le bac à sable (la réponse est en vol)."""
-
-    def __init__(self, count: int):
-        self.count = count
-        self.description = f"après l'appel n°{count} (réponse en vol)"
-
-    def arm(self, sandbox, data_dir):
-        super().arm(sandbox, data_dir)
-        self.base = sandbox.admin("/_admin/stats")["calls"]
-
-    def ready(self):
-        return self.sandbox.admin("/_admin/stats")["calls"] - self.base >= self.count
-
-
-class SessionCalls(Trigger):
+# --- Déclencheurs d'arrêt propres aux messages ------------------------------------------
+class SessionCalls(CounterReached):
     """Après le n-ième appel sur une conversation donnée (pagination en cours)."""
 
     def __init__(self, session_id: str, count: int):
         self.session_id, self.count = session_id, count
         self.description = f"pendant la pagination d'une longue conversation (appel {count})"
 
-    def arm(self, sandbox, data_dir):
-        super().arm(sandbox, data_dir)
-        self.base = self._calls()
-
-    def _calls(self):
+    def counter(self):
         return self.sandbox.admin("/_admin/stats")["calls_by_session"].get(self.session_id, 0)
 
-    def ready(self):
-        return self._calls() - self.base >= self.count
 
-
-class Throttled(Trigger):
+class Throttled(CounterReached):
     """Après n refus de débit (429/420) : des requêtes attendent leur recul."""
 
     def __init__(self, count: int, status: str = "429"):
         self.count, self.status = count, status
         self.description = f"pendant le ralentissement (après {count} refus {status})"
 
-    def _refused(self):
+    def counter(self):
         return self.sandbox.admin("/_admin/stats")["by_status"].get(self.status, 0)
 
-    def arm(self, sandbox, data_dir):
-        super().arm(sandbox, data_dir)
-        self.base = self._refused()
 
-    def ready(self):
-        return self._refused() - self.base >= self.count
-
-
-class TempFile(Trigger):
-    """Dès qu'un fichier temporaire d'écriture atomique apparaît : arrêt en pleine écriture.
+class TempFile(TempFileCreated):
+    """Dès qu'un fichier temporaire d'écriture atomique apparaît dans le répertoire des
+    messages (événement inotify, rien n'est manqué) : arrêt en pleine écriture.
 
     ``kind`` : "state" (fichier d'état) ou "message" (fichier d'une conversation, ou
     seulement celui de ``session_id``).
     """
 
-    interval = 0
+    relative_dir = MESSAGES_FOLDER
 
     def __init__(self, kind: str, session_id: str | None = None):
         self.kind, self.session_id = kind, session_id
@@ -282,27 +228,12 @@ class TempFile(Trigger):
             "du fichier d'une longue conversation" if session_id else "d'un fichier de messages")
         self.description = f"pendant l'écriture {what}"
 
-    def _matches(self, name: str) -> bool:
-        if not (name.startswith(".") and name.endswith(".tmp")):
-            return False
+    def matches(self, name: str) -> bool:
         if self.kind == "state":
             return name.startswith(f".{STATE_NAME}.")
         if self.session_id:
             return name.startswith(f".{self.session_id}.jsonl.")
         return not name.startswith(f".{STATE_NAME}.")
-
-    def _names(self):
-        try:
-            return {entry.name for entry in os.scandir(messages_dir(self.data_dir))}
-        except FileNotFoundError:
-            return set()
-
-    def arm(self, sandbox, data_dir):
-        super().arm(sandbox, data_dir)
-        self.before = self._names()
-
-    def ready(self):
-        return any(self._matches(name) for name in self._names() - self.before)
 
 
 class StateChanged(Trigger):
@@ -334,89 +265,10 @@ class StateChanged(Trigger):
         return time.monotonic() - self.changed_at >= self.delay
 
 
-class Delay(Trigger):
-    """Un délai fixe après le lancement (démarrage du processus, lecture des fichiers)."""
-
-    interval = 0.001
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-        self.description = f"{seconds:.2f} s après le lancement (démarrage)"
-
-    def arm(self, sandbox, data_dir):
-        super().arm(sandbox, data_dir)
-        self.started = time.monotonic()
-
-    def ready(self):
-        return time.monotonic() - self.started >= self.seconds
-
-
-# --- Arrêt d'un vrai crawl --------------------------------------------------------------
-@dataclass
-class Interrupted:
-    """Issue d'un crawl interrompu (ou terminé avant que le moment arrive)."""
-
-    description: str
-    fired: bool
-    returncode: int
-    log: str
-    stats: dict
-    stop_seconds: float = 0.0
-    temp_left: list[str] = field(default_factory=list)
-
-    @property
-    def reason(self):
-        return self.stats.get("finish_reason")
-
-
-def interrupt(spider: str, sandbox, data_dir: Path, trigger: Trigger, sig=signal.SIGKILL,
-              args=None, settings=None, env=None, timeout: float = 60,
-              stop_timeout: float = 15) -> Interrupted:
-    """Lance un crawl, attend ``trigger``, envoie ``sig`` au groupe du processus.
-
-    Si le crawl finit avant le moment voulu, ``fired`` est faux. Si après le signal le
-    crawl ne s'arrête pas dans ``stop_timeout`` secondes, il est tué (SIGKILL) et
-    ``stop_seconds`` vaut l'infini : à l'appelant de le signaler.
-    """
-    data_dir = Path(data_dir)
-    stats_file = data_dir.parent / f".stats-{spider}-{time.monotonic_ns()}.json"
-    before = set(_temp_names(data_dir))
-    trigger.arm(sandbox, data_dir)
-    process = start_crawl(spider, data_dir, env or sandbox.env(), args, settings, stats_file)
-    deadline = time.monotonic() + timeout
-    fired = False
-    try:
-        while process.poll() is None:
-            if trigger.ready():
-                os.killpg(process.pid, sig)
-                fired = True
-                break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"le moment « {trigger.description} » n'est jamais arrivé")
-            if trigger.interval:
-                time.sleep(trigger.interval)
-        signalled = time.monotonic()
-        try:
-            log, _ = process.communicate(timeout=stop_timeout)
-            stop_seconds = time.monotonic() - signalled
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            log, _ = process.communicate()
-            stop_seconds = float("inf")
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-    stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
-    stats_file.unlink(missing_ok=True)
-    left = [name for name in _temp_names(data_dir) if name not in before]
-    return Interrupted(trigger.description, fired, process.returncode, log, stats,
-                       stop_seconds, left)
-
-
-def _temp_names(data_dir: Path) -> list[str]:
-    directory = messages_dir(data_dir)
-    if not directory.is_dir():
-        return []
-    return sorted(name for name in os.listdir(directory)
-                  if name.startswith(".") and name.endswith(".tmp"))
+# --- Arrêt d'un vrai crawl des messages -------------------------------------------------
+def interrupt_messages(sandbox, data_dir: Path, trigger: Trigger, **options) -> Interrupted:
+    """``interrupt`` appliqué à ``scrapy crawl messages`` : fichiers temporaires surveillés
+    dans le répertoire des messages ; après le signal, ``STOP_TIMEOUT`` secondes au plus
+    pour s'arrêter, sauf ``stop_timeout`` donné. Autres options : celles d'``interrupt``."""
+    options.setdefault("stop_timeout", STOP_TIMEOUT)
+    return interrupt("messages", sandbox, data_dir, trigger, MESSAGES_FOLDER, **options)

@@ -27,9 +27,9 @@ from tests.fire_support import (
     messages_dir,
     read_state,
     state_path,
-    summary_block,
     tree_snapshot,
 )
+from tests.interrupting import summary_block
 from tests.messages_support import (
     assert_matches_truth,
     calls_by_session,

@@ -5,11 +5,12 @@ moments sont observés de l'extérieur, sans aucun crochet dans le code de produ
 compteurs d'appels du bac à sable (lent : 25 ms par appel, concurrence 2), apparition
 des fichiers temporaires d'écriture atomique, changement du fichier d'état.
 
-Après CHAQUE arrêt, le répertoire des messages est inspecté (tests/fire_support.py,
-``inspect_export``) : aucune ligne partielle ou illisible, fichiers triés, sans doublon,
-chaque fichier est une tranche contiguë et exacte de la vérité, complet s'il n'est pas
-noté « incomplete », état en JSON valide. À la fin, une seule relance ordinaire doit
-suffire à obtenir exactement la vérité du bac à sable.
+Les arrêts passent par ``interrupt`` (tests/interrupting.py). Après CHAQUE arrêt, le
+répertoire des messages est inspecté (tests/fire_support.py, ``inspect_export``) : aucune
+ligne partielle ou illisible, fichiers triés, sans doublon, chaque fichier est une
+tranche contiguë et exacte de la vérité, complet s'il n'est pas noté « incomplete », état
+en JSON valide. À la fin, une seule relance ordinaire doit suffire à obtenir exactement la
+vérité du bac à sable.
 
 Les arrêts « en pleine écriture » supposent que le répertoire temporaire de pytest est
 sur un vrai disque (ext4, xfs…) où fsync prend un temps mesurable ; sur un tmpfs, passer
@@ -28,21 +29,26 @@ import pytest
 from crispscrape.sandbox.process import start_sandbox
 from tests.crawling import CrawlResult, read_jsonl, run_crawl
 from tests.fire_support import (
-    LOW_CONCURRENCY,
-    Calls,
-    Delay,
     Inspection,
-    Interrupted,
     SessionCalls,
     StateChanged,
     TempFile,
     Throttled,
     Truth,
     inspect_export,
-    interrupt,
+    interrupt_messages,
     messages_dir,
     read_state,
-    summary_block,
+)
+from tests.interrupting import (
+    LOW_CONCURRENCY,
+    Calls,
+    Delay,
+    Kill,
+    assert_clean_stop,
+    assert_every_kill_fired,
+    assert_no_abandoned_temp_files,
+    kill_problems,
 )
 from tests.messages_support import assert_matches_truth, calls_by_session, write_conversations
 
@@ -95,12 +101,6 @@ def _plan(rng: random.Random, big: str) -> list[tuple[object, dict | None]]:
 
 
 @dataclass
-class Kill:
-    outcome: Interrupted
-    inspection: Inspection
-
-
-@dataclass
 class Chain:
     kills: list[Kill]
     final: CrawlResult
@@ -136,8 +136,8 @@ def sigkill_chain(tmp_path_factory):
             if faults:
                 sandbox.admin("/_admin/faults", method="POST", json=faults)
             try:
-                outcome = interrupt("messages", sandbox, data_dir, trigger, args=ARGS,
-                                    settings=LOW_CONCURRENCY)
+                outcome = interrupt_messages(sandbox, data_dir, trigger, args=ARGS,
+                                             settings=LOW_CONCURRENCY)
             finally:
                 if faults:
                     sandbox.admin("/_admin/faults/reset", method="POST")
@@ -161,12 +161,9 @@ def test_every_kill_point_was_reached_by_a_real_sigkill(sigkill_chain):
     """
     kills = sigkill_chain.kills
     assert len(kills) >= 20
-    not_reached = [k.outcome.description for k in kills if not k.outcome.fired]
-    assert not not_reached, f"moments jamais atteints (le crawl a fini avant) : {not_reached}"
-    assert all(k.outcome.returncode == -signal.SIGKILL for k in kills)
     # Un fichier temporaire resté sur place prouve que le processus est mort en pleine
     # écriture, avant le os.replace.
-    left = [name for k in kills for name in k.outcome.temp_left]
+    left = assert_every_kill_fired(kills)
     assert any(name.startswith(".messages.jsonl.state.json.") for name in left), left
     assert any(name.startswith(".session_") for name in left), left
     assert any(name.startswith(f".{sigkill_chain.big}.jsonl.") for name in left), left
@@ -175,8 +172,7 @@ def test_every_kill_point_was_reached_by_a_real_sigkill(sigkill_chain):
 def test_no_kill_ever_leaves_a_corrupt_duplicated_or_silently_incomplete_file(sigkill_chain):
     """Après chaque SIGKILL : lignes complètes, tri, aucun doublon, tranches exactes de la
     vérité, et tout fichier non noté « incomplete » contient jusqu'au tout premier message."""
-    problems = {f"{i}. {k.outcome.description}": k.inspection.problems
-                for i, k in enumerate(sigkill_chain.kills, start=1) if k.inspection.problems}
+    problems = kill_problems(sigkill_chain.kills)
     assert not problems, problems
     # Les arrêts se répartissent sur tout le premier export (il progresse d'un arrêt à
     # l'autre), puis sur les relances qui complètent des fichiers existants.
@@ -203,22 +199,10 @@ def test_temporary_files_of_killed_writes_do_not_accumulate(sigkill_chain):
     """Les « .{nom}.XXXX.tmp » laissés par les écritures tuées doivent être nettoyés par une
     exécution suivante : sinon chaque arrêt brutal en laisse un de plus (jusqu'à la taille
     du plus gros fichier), indéfiniment."""
-    left = sigkill_chain.final_inspection.temp_files
-    assert not left, f"{len(left)} fichier(s) temporaire(s) abandonné(s) : {left}"
+    assert_no_abandoned_temp_files(sigkill_chain.final_inspection.temp_files)
 
 
 # --- SIGTERM : arrêt propre -------------------------------------------------------------
-def _assert_clean_stop(outcome: Interrupted) -> None:
-    assert outcome.fired, f"moment jamais atteint : {outcome.description}"
-    assert outcome.stop_seconds < 10, f"arrêt trop lent : {outcome.stop_seconds:.1f} s"
-    assert outcome.returncode == 2, outcome.log[-3000:]
-    assert outcome.reason == "shutdown"
-    assert "Received SIGTERM" in outcome.log
-    summary = summary_block(outcome.log)
-    assert summary.startswith("Récapitulatif messages")
-    assert "Fin : arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé" in summary
-
-
 def test_sigterm_at_five_moments_saves_state_then_resumes_exactly(sandbox_factory, data_dir):
     """SIGTERM : après le 2e appel, en pleine pagination d'une longue conversation, pendant
     l'écriture de son fichier, pendant celle de l'état, 5 ms après une sauvegarde.
@@ -236,9 +220,9 @@ def test_sigterm_at_five_moments_saves_state_then_resumes_exactly(sandbox_factor
     pages = -(-len(truth.messages[big]) // 40)
 
     def stop(trigger):
-        outcome = interrupt("messages", sandbox, data_dir, trigger, sig=signal.SIGTERM,
-                            args=ARGS, settings=LOW_CONCURRENCY)
-        _assert_clean_stop(outcome)
+        outcome = interrupt_messages(sandbox, data_dir, trigger, sig=signal.SIGTERM,
+                                     args=ARGS, settings=LOW_CONCURRENCY)
+        assert_clean_stop(outcome, "messages", max_seconds=10)
         inspection = inspect_export(data_dir, truth)
         assert not inspection.problems, (outcome.description, inspection.problems)
         return outcome, inspection
@@ -271,11 +255,11 @@ def test_sigterm_during_a_long_throttle_wait_stops_promptly(sandbox_factory, dat
     sans ralentissement, termine l'export."""
     sandbox = sandbox_factory(seed=2, conversations=12, rate_limit=3, retry_after=30)
     ids = [c["session_id"] for c in write_conversations(sandbox, data_dir)]
-    outcome = interrupt("messages", sandbox, data_dir, Throttled(1), sig=signal.SIGTERM,
-                        args=ARGS, stop_timeout=12)
+    outcome = interrupt_messages(sandbox, data_dir, Throttled(1), sig=signal.SIGTERM,
+                                 args=ARGS, stop_timeout=12)
     assert outcome.fired
     assert "API ralentie (HTTP 429)" in outcome.log
-    _assert_clean_stop(outcome)
+    assert_clean_stop(outcome, "messages", max_seconds=10)
     sandbox.admin("/_admin/faults", method="POST", json={"rate_limit": 0})
     final = run_crawl("messages", data_dir, sandbox.env(), args=ARGS)
     assert final.returncode == 0, final.log[-3000:]

@@ -32,19 +32,25 @@ import pytest
 from crispscrape.sandbox.process import start_sandbox
 from tests.crawling import CrawlResult, read_jsonl, run_crawl
 from tests.fire_listing_support import (
-    FAST,
-    SHUTDOWN_END,
-    Calls,
     FileChanged,
-    Interrupted,
-    Snapshot,
+    ListingInspection,
     TempFile,
-    interrupt,
-    read_snapshot,
-    read_state,
+    canonical,
     reset_sandbox,
     retry_reasons,
+    start_inspection,
     statuses,
+)
+from tests.interrupting import (
+    FAST,
+    Calls,
+    Interrupted,
+    Kill,
+    assert_clean_stop,
+    assert_every_kill_fired,
+    assert_no_abandoned_temp_files,
+    interrupt,
+    kill_problems,
     summary_block,
     temp_files,
 )
@@ -54,10 +60,6 @@ DATA = f"{FOLDER}/conversations.jsonl"
 STATE = f"{FOLDER}/conversations.jsonl.state.json"
 PER_PAGE = 20
 LATENCY = 0.1  # secondes par appel dans les chaînes d'arrêts : pages bien espacées
-
-
-def canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False)
 
 
 def sort_key(conversation: dict):
@@ -97,11 +99,8 @@ class ListingTruth:
 
 
 @dataclass
-class Inspection:
-    snapshot: Snapshot
-    state: dict | None
+class Inspection(ListingInspection):
     ids: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
 
     def base_present(self, truth: ListingTruth) -> int:
         present = set(self.ids)
@@ -110,12 +109,9 @@ class Inspection:
 
 def inspect_conversations(data_dir: Path, truth: ListingTruth) -> Inspection:
     """Vérifie les invariants du fichier et de l'état, à n'importe quel moment."""
-    snapshot = read_snapshot(data_dir / DATA)
-    state, state_problem = read_state(data_dir / STATE)
-    found = Inspection(snapshot, state, problems=list(snapshot.problems))
-    if state_problem:
-        found.problems.append(state_problem)
-    for number, conversation in enumerate(snapshot.objects, start=1):
+    found = start_inspection(Inspection, data_dir, DATA, STATE)
+    state = found.state
+    for number, conversation in enumerate(found.snapshot.objects, start=1):
         session_id = conversation.get("session_id") if isinstance(conversation, dict) else None
         if canonical(conversation) not in truth.versions.get(session_id, ()):
             found.problems.append(f"ligne {number} : objet qui n'est aucune version de {session_id!r}")
@@ -160,12 +156,6 @@ def crawl(sandbox, data_dir, settings=None, args=None) -> CrawlResult:
 
 
 # --- SIGKILL à de nombreux moments ------------------------------------------------------------
-@dataclass
-class Kill:
-    outcome: Interrupted
-    inspection: Inspection
-
-
 @dataclass
 class Chain:
     kills: list[Kill]
@@ -247,11 +237,8 @@ def test_every_kill_point_was_reached_by_a_real_sigkill(sigkill_chain):
     kills = sigkill_chain.kills
     assert len(kills) >= 10
     assert len({k.outcome.description for k in kills}) >= 10
-    not_reached = [k.outcome.description for k in kills if not k.outcome.fired]
-    assert not not_reached, f"moments jamais atteints (crawl fini avant) : {not_reached}"
-    assert all(k.outcome.returncode == -signal.SIGKILL for k in kills)
     # Un fichier temporaire resté sur place prouve la mort en pleine écriture (avant os.replace).
-    left = [name for k in kills for name in k.outcome.temp_left]
+    left = assert_every_kill_fired(kills)
     assert any(n.startswith(".conversations.jsonl.state.json.") for n in left), left
     assert any(n.startswith(".conversations.jsonl.") and ".state.json." not in n
                for n in left), left
@@ -261,8 +248,7 @@ def test_every_kill_point_was_reached_by_a_real_sigkill(sigkill_chain):
 
 
 def test_no_kill_leaves_a_corrupt_duplicated_or_inconsistent_export(sigkill_chain):
-    problems = {f"{i}. {k.outcome.description}": k.inspection.problems
-                for i, k in enumerate(sigkill_chain.kills, start=1) if k.inspection.problems}
+    problems = kill_problems(sigkill_chain.kills)
     assert not problems, problems
     # Les arrêts se répartissent sur tout l'export : il progresse d'un arrêt à l'autre.
     truth = sigkill_chain.truth
@@ -291,20 +277,12 @@ def test_temporary_files_of_killed_writes_do_not_accumulate(sigkill_chain):
     """Les « .conversations.jsonl.XXXX.tmp » des écritures tuées (une copie complète du
     fichier, ou de l'état) doivent être nettoyés par une exécution suivante : sinon chaque
     arrêt brutal pendant une réécriture en laisse un de plus, indéfiniment."""
-    left = temp_files(sigkill_chain.data_dir / FOLDER)
-    assert not left, f"{len(left)} fichier(s) temporaire(s) abandonné(s) : {left}"
+    assert_no_abandoned_temp_files(temp_files(sigkill_chain.data_dir / FOLDER))
 
 
 # --- SIGTERM : arrêt propre ---------------------------------------------------------------------
 def _assert_clean_stop(outcome: Interrupted, data_dir: Path, truth: ListingTruth) -> Inspection:
-    assert outcome.fired, f"moment jamais atteint : {outcome.description}"
-    assert outcome.stop_seconds < 15, f"arrêt trop lent : {outcome.stop_seconds:.1f} s"
-    assert outcome.returncode == 2, outcome.log[-3000:]
-    assert outcome.reason == "shutdown"
-    assert "Received SIGTERM" in outcome.log
-    summary = summary_block(outcome.log)
-    assert summary.startswith("Récapitulatif conversations")
-    assert SHUTDOWN_END in summary
+    summary = assert_clean_stop(outcome, "conversations", max_seconds=15)
     inspection = inspect_conversations(data_dir, truth)
     assert not inspection.problems, (outcome.description, inspection.problems)
     # État sauvegardé, et le récapitulatif dit où reprendra le rattrapage.

@@ -25,20 +25,25 @@ import pytest
 from crispscrape.sandbox.process import start_sandbox
 from tests.crawling import CrawlResult, read_jsonl, run_crawl
 from tests.fire_listing_support import (
-    FAST,
-    LOW_CONCURRENCY,
-    SHUTDOWN_END,
-    Calls,
     FileChanged,
-    Interrupted,
-    Snapshot,
+    ListingInspection,
     TempFile,
-    interrupt,
-    read_snapshot,
-    read_state,
+    canonical,
     reset_sandbox,
     retry_reasons,
+    start_inspection,
     statuses,
+)
+from tests.interrupting import (
+    FAST,
+    LOW_CONCURRENCY,
+    Calls,
+    Kill,
+    assert_clean_stop,
+    assert_every_kill_fired,
+    assert_no_abandoned_temp_files,
+    interrupt,
+    kill_problems,
     summary_block,
     temp_files,
 )
@@ -49,10 +54,6 @@ STATE = f"{FOLDER}/utilisateurs.jsonl.state.json"
 # nb au-delà du nombre d'adresses : seuls les arrêts, pannes et quota coupent l'export.
 ARGS = {"nb": 1000}
 LATENCY = 0.06
-
-
-def canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False)
 
 
 # --- Vérité du bac à sable et invariants ---------------------------------------------------
@@ -75,21 +76,15 @@ class PeopleTruth:
 
 
 @dataclass
-class Inspection:
-    snapshot: Snapshot
-    state: dict | None
+class Inspection(ListingInspection):
     keys: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
 
 
 def inspect_users(data_dir: Path, truth: PeopleTruth) -> Inspection:
     """Vérifie le fichier des profils et son état, à n'importe quel moment."""
-    snapshot = read_snapshot(data_dir / DATA)
-    state, state_problem = read_state(data_dir / STATE)
-    found = Inspection(snapshot, state, problems=list(snapshot.problems))
-    if state_problem:
-        found.problems.append(state_problem)
-    for number, profile in enumerate(snapshot.objects, start=1):
+    found = start_inspection(Inspection, data_dir, DATA, STATE)
+    state = found.state
+    for number, profile in enumerate(found.snapshot.objects, start=1):
         email = profile.get("email") if isinstance(profile, dict) else None
         key = email.casefold() if isinstance(email, str) else None
         if truth.by_key.get(key) != canonical(profile):
@@ -124,12 +119,6 @@ def crawl(sandbox, data_dir, settings=None) -> CrawlResult:
 
 
 # --- SIGKILL à de nombreux moments ---------------------------------------------------------------
-@dataclass
-class Kill:
-    outcome: Interrupted
-    inspection: Inspection
-
-
 @dataclass
 class Chain:
     kills: list[Kill]
@@ -185,10 +174,7 @@ def test_every_kill_point_was_reached_by_a_real_sigkill(sigkill_chain):
     adresse sans fiche ; en pleine écriture atomique de l'état ; pendant le tri final."""
     kills = sigkill_chain.kills
     assert len(kills) >= 6
-    not_reached = [k.outcome.description for k in kills if not k.outcome.fired]
-    assert not not_reached, f"moments jamais atteints (crawl fini avant) : {not_reached}"
-    assert all(k.outcome.returncode == -signal.SIGKILL for k in kills)
-    left = [name for k in kills for name in k.outcome.temp_left]
+    left = assert_every_kill_fired(kills)
     assert any(n.startswith(".utilisateurs.jsonl.state.json.") for n in left), left
     assert any(n.startswith(".utilisateurs.jsonl.") and ".state.json." not in n for n in left), left
     # Le dernier arrêt tombe bien pendant le tri final : tous les profils étaient écrits.
@@ -196,8 +182,7 @@ def test_every_kill_point_was_reached_by_a_real_sigkill(sigkill_chain):
 
 
 def test_no_kill_leaves_a_corrupt_duplicated_or_wrong_export(sigkill_chain):
-    problems = {f"{i}. {k.outcome.description}": k.inspection.problems
-                for i, k in enumerate(sigkill_chain.kills, start=1) if k.inspection.problems}
+    problems = kill_problems(sigkill_chain.kills)
     assert not problems, problems
     progress = [len(k.inspection.keys) for k in sigkill_chain.kills]
     assert progress == sorted(progress), progress
@@ -219,8 +204,7 @@ def test_plain_rerun_after_the_last_kill_gives_the_exact_truth(sigkill_chain):
 
 
 def test_temporary_files_of_killed_writes_do_not_accumulate(sigkill_chain):
-    left = temp_files(sigkill_chain.data_dir / FOLDER)
-    assert not left, f"{len(left)} fichier(s) temporaire(s) abandonné(s) : {left}"
+    assert_no_abandoned_temp_files(temp_files(sigkill_chain.data_dir / FOLDER))
 
 
 # --- SIGTERM : arrêt propre ---------------------------------------------------------------------
@@ -234,14 +218,7 @@ def test_sigterm_stops_cleanly_then_a_plain_rerun_completes(sandbox_factory, dat
     for trigger in (Calls(10, after=LATENCY + 0.01), FileChanged(STATE, "de l'état", nth=2)):
         outcome = interrupt("users", sandbox, data_dir, trigger, FOLDER, sig=signal.SIGTERM,
                             args=ARGS, settings=LOW_CONCURRENCY)
-        assert outcome.fired, f"moment jamais atteint : {outcome.description}"
-        assert outcome.stop_seconds < 15, f"arrêt trop lent : {outcome.stop_seconds:.1f} s"
-        assert outcome.returncode == 2, outcome.log[-3000:]
-        assert outcome.reason == "shutdown"
-        assert "Received SIGTERM" in outcome.log
-        summary = summary_block(outcome.log)
-        assert summary.startswith("Récapitulatif users")
-        assert SHUTDOWN_END in summary
+        summary = assert_clean_stop(outcome, "users", max_seconds=15)
         inspection = inspect_users(data_dir, truth)
         assert not inspection.problems, (outcome.description, inspection.problems)
         assert inspection.snapshot.fragment is None and inspection.state is not None
