@@ -179,7 +179,6 @@ def inspect_export(data_dir: Path, truth: Truth) -> Inspection:
     return found
 
 
-
 def tree_snapshot(directory: Path) -> dict:
     """Contenu exact de tous les fichiers (et répertoires) sous ``directory``."""
     result = {}
