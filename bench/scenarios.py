@@ -1,0 +1,434 @@
+"""Les quatre mesures du banc : économie d'appels, vitesse, débit limité, mémoire.
+
+Toutes tournent contre UN bac à sable (même jeu de données) dont on change les pannes
+(latence, limite de débit) entre deux mesures, par son API d'administration. Chaque export
+mesuré part d'un répertoire de données neuf, sauf les réexécutions, qui reprennent
+volontairement le répertoire de l'export précédent.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crispscrape.sandbox.dataset import Dataset
+from crispscrape.sandbox.defaults import MESSAGES_BATCH
+
+from bench import harness
+from bench.paging import full_export_minimums, incremental_minimums, stored_fingerprints
+from bench.report import INFO, Row, Section, number, percent, ratio, verdict
+
+# Réglages proposés (voir docs/bench.md) : mesurés à côté des défauts, jamais imposés.
+PROPOSAL = {
+    "AUTOTHROTTLE_TARGET_CONCURRENCY": 16,
+    "CRISP_THROTTLE_RELAX_FACTOR": 0.995,
+    "CRISP_THROTTLE_MIN_SLOT_DELAY": 0.02,
+}
+PROPOSAL_TEXT = ", ".join(f"{key}={value}" for key, value in PROPOSAL.items())
+# Variantes essayées sous limite de débit (la première est le produit tel quel).
+RATE_VARIANTS = (
+    ("défauts", {}),
+    ("RELAX_FACTOR=0.995 seul", {"CRISP_THROTTLE_RELAX_FACTOR": 0.995}),
+    ("proposition", PROPOSAL),
+)
+# Variante de l'araignée à démarrage paresseux (bench/variants.py).
+LAZY_START = {"SPIDER_MODULES": "bench.variants"}
+
+# Cibles (énoncées à côté des chiffres).
+SPEED_TARGET = 8.0  # fois l'exportateur séquentiel, à 100 ms de latence
+RATE_SHARE_TARGET = 0.90  # part du débit permis effectivement obtenue
+THROTTLED_TARGET = 0.05  # part maximale d'appels refusés (429)
+FLAT_MEMORY_TARGET = 1.10  # rapport maximal des pics de mémoire pour 10× plus de conversations
+# Statuts de refus de débit comptés comme « ralentis ».
+THROTTLE_STATUSES = {"429", "420"}
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Tailles d'une exécution du banc."""
+
+    conversations: int  # export complet, réexécutions, vitesse à 0 ms, mémoire (grand)
+    slow_subset: int  # vitesse à 100 ms (même sous-ensemble pour les deux exportateurs)
+    memory_small: int  # mémoire (petit) : conversations / 10
+    rate_limits: tuple[float, ...]  # limites de débit essayées (req/s)
+    rate_seconds: float  # durée visée de chaque export sous limite de débit
+    latency_ms: float = 100
+
+
+QUICK = Sizes(conversations=200, slow_subset=100, memory_small=20,
+              rate_limits=(20,), rate_seconds=10)
+FULL = Sizes(conversations=2000, slow_subset=500, memory_small=200,
+             rate_limits=(10, 20, 50), rate_seconds=25)
+
+
+@dataclass
+class Bench:
+    """Ce que partagent les mesures : bac à sable, vérité locale, répertoire de travail."""
+
+    sandbox: harness.SandboxProcess
+    dataset: Dataset
+    conversations: list[dict]
+    workdir: Path
+    sizes: Sizes
+    say: Callable[[str], None]
+    counts: dict[str, int] = field(default_factory=dict)
+    # Appels sans perte par conversation (export complet) : dimensionne les essais de débit.
+    calls_per_conversation: float = 1.0
+
+    @property
+    def session_ids(self) -> list[str]:
+        return [c["session_id"] for c in self.conversations]
+
+    def fresh_dir(self, name: str, conversations: list[dict]) -> Path:
+        """Répertoire de données neuf, avec son conversations.jsonl."""
+        path = self.workdir / name
+        path.mkdir(parents=True)
+        harness.write_conversations(path, conversations)
+        return path
+
+    def messages_in(self, conversations: list[dict]) -> int:
+        return sum(self.counts[c["session_id"]] for c in conversations)
+
+    def calls(self) -> dict:
+        return self.sandbox.admin("/_admin/stats")
+
+
+def check_truth(bench: Bench) -> None:
+    """La vérité locale (Dataset) doit être celle que sert le bac à sable."""
+    served = bench.sandbox.admin("/_admin/truth/counts")
+    local = {sid: bench.dataset.message_count(sid) for sid in bench.dataset.session_ids()}
+    if served != local:
+        raise harness.BenchError("la vérité locale diffère de celle du bac à sable : "
+                                 "minimums impossibles à calculer")
+    bench.counts = local
+
+
+def _seconds(value: float) -> str:
+    return f"{number(value, 1)} s"
+
+
+def _mib(kib: float) -> str:
+    return f"{number(kib / 1024, 1)} Mio"
+
+
+# --- 1. Économie d'appels ------------------------------------------------------------
+
+def _mutations(bench: Bench) -> list[tuple[str, dict]]:
+    """Ajouts de messages (déterministes) pour la réexécution incrémentale.
+
+    - ~2 % des conversations : 1 à 5 messages nouveaux (un appel doit suffire) ;
+    - 2 conversations d'au moins 40 messages : 45 nouveaux (plus d'un lot) ;
+    - 1 conversation d'au moins 80 messages : 4 messages d'une même milliseconde puis 38
+      plus récents, pour que la limite du premier lot coupe le groupe en deux.
+    """
+    rng = random.Random(f"{bench.dataset.seed}:bench-mutations")
+    ids = bench.session_ids
+    few = rng.sample(ids, max(3, len(ids) // 50))
+    rest = [sid for sid in ids if sid not in set(few)]
+    long_ones = [sid for sid in rest if bench.counts[sid] >= 2 * MESSAGES_BATCH]
+    medium = [sid for sid in rest if MESSAGES_BATCH <= bench.counts[sid]
+              and sid not in set(long_ones[:1])]
+    plan = [(sid, {"count": rng.randint(1, 5)}) for sid in few]
+    plan += [(sid, {"count": 45}) for sid in medium[:2]]
+    for sid in long_ones[:1]:
+        plan += [(sid, {"count": 4, "same_ms": True}), (sid, {"count": 38})]
+    return plan
+
+
+def economy(bench: Bench) -> Section:
+    sandbox, ids = bench.sandbox, bench.session_ids
+    count = len(ids)
+    data = bench.fresh_dir("economie", bench.conversations)
+    minimums = full_export_minimums(bench.dataset, ids)
+    bench.calls_per_conversation = minimums.lossfree / max(1, count)
+
+    bench.say(f"Économie d'appels : export complet de {count} conversations…")
+    harness.reset_counters(sandbox)
+    export = harness.run_spider(sandbox, data, count)
+    export_calls = bench.calls()["calls"]
+    written = export.stats.get("messages/new", 0)
+
+    bench.say("Économie d'appels : réexécution sans nouveau message…")
+    harness.reset_counters(sandbox)
+    harness.run_spider(sandbox, data, count)
+    rerun = bench.calls()
+    per_session = rerun["calls_by_session"]
+    one_each = (rerun["calls"] == count and set(per_session) == set(ids)
+                and all(n == 1 for n in per_session.values()))
+
+    bench.say("Économie d'appels : ajout de messages, puis réexécution…")
+    stored = stored_fingerprints(bench.dataset, ids)
+    plan = _mutations(bench)
+    for sid, payload in plan:
+        sandbox.admin(f"/_admin/conversations/{sid}/messages", method="POST", json=payload)
+        bench.dataset.add_messages(sid, payload["count"], same_ms=payload.get("same_ms", False))
+    check_truth(bench)
+    added = sum(payload["count"] for _, payload in plan)
+    touched = len({sid for sid, _ in plan})
+    after = incremental_minimums(bench.dataset, ids, stored)
+    harness.reset_counters(sandbox)
+    incremental = harness.run_spider(sandbox, data, count)
+    incremental_calls = bench.calls()["calls"]
+    fetched = incremental.stats.get("messages/new", 0)
+
+    excess = export_calls - minimums.theoretical
+    rows = [
+        Row(f"Export complet ({number(count)} conv., {number(minimums.messages)} messages) : appels",
+            number(export_calls),
+            f"= minimum sans perte : {number(minimums.lossfree)}",
+            verdict(export_calls == minimums.lossfree)),
+        Row("… comparé au minimum théorique Σ ceil(n/40)",
+            f"{number(minimums.theoretical)} ; écart de l'export : {excess:+d} "
+            f"({percent(excess / minimums.theoretical)})",
+            "— (inatteignable sans perte)", INFO),
+        Row("… messages écrits / vérité", f"{number(written)} / {number(minimums.messages)}",
+            "égalité", verdict(written == minimums.messages)),
+        Row("Réexécution sans nouveau message : appels",
+            f"{number(rerun['calls'])} pour {number(count)} conv. "
+            f"(max {max(per_session.values(), default=0)} par conv.)",
+            "exactement 1 par conversation", verdict(one_each)),
+        Row(f"Réexécution après {added} messages ajoutés dans {touched} conv. : appels",
+            f"{number(incremental_calls)} (minimum théorique {number(after.theoretical)})",
+            f"= minimum sans perte : {number(after.lossfree)}",
+            verdict(incremental_calls == after.lossfree)),
+        Row("… messages nouveaux récupérés / ajoutés", f"{number(fetched)} / {number(added)}",
+            "égalité", verdict(fetched == added)),
+    ]
+    notes = [
+        "Minimum sans perte : calculé sur la vérité du bac à sable (Dataset.message_batch) en "
+        "simulant le client optimal qui ne perd rien (timestamp_before = plus ancien + 1 après "
+        "chaque lot plein, voir bench/paging.py).",
+        "Minimum théorique : ceil(n/40) par conversation (1 si vide) ; il suppose un client qui "
+        "saurait d'avance où couper. L'écart vient des conversations de plus de 40 messages : "
+        "chaque lot après le premier redemande la milliseconde du plus ancien message et "
+        "n'apporte que 39 messages nouveaux au plus, ce qui coûte un appel de plus quand n "
+        "tombe juste sous un multiple de 40 (80 messages : 3 appels au lieu de 2).",
+    ]
+    if minimums.same_ms_overflows:
+        notes.append(f"{minimums.same_ms_overflows} lot(s) plein(s) d'une seule milliseconde : "
+                     "aucun client ne peut les paginer sans perte.")
+    return Section("1. Économie d'appels", rows, notes)
+
+
+# --- 2. Vitesse -------------------------------------------------------------------------
+
+def speed(bench: Bench) -> tuple[Section, harness.ProcessRun]:
+    """Section « vitesse », et l'export crispscrape à 0 ms (repris par la section mémoire)."""
+    sizes, sandbox = bench.sizes, bench.sandbox
+    everything = bench.messages_in(bench.conversations)
+    count = len(bench.conversations)
+
+    bench.say(f"Vitesse : crispscrape, {count} conversations, 0 ms…")
+    export = harness.run_spider(sandbox, bench.fresh_dir("vitesse-0ms", bench.conversations), count)
+    bench.say(f"Vitesse : exportateur séquentiel, {count} conversations, 0 ms…")
+    data = bench.fresh_dir("vitesse-0ms-sequentiel", bench.conversations)
+    harness.reset_counters(sandbox)
+    sequential = harness.run_sequential(sandbox, data, count)
+    sequential_calls = bench.calls()["calls"]
+    sequential_lost = everything - harness.count_lines(data / "conversations" / "messages")
+
+    subset = bench.conversations[:sizes.slow_subset]
+    subset_messages = bench.messages_in(subset)
+    harness.set_faults(sandbox, latency_ms=sizes.latency_ms)
+    try:
+        bench.say(f"Vitesse : {sizes.latency_ms:.0f} ms de latence, {len(subset)} conversations "
+                  "(crispscrape, défauts)…")
+        slow = harness.run_spider(sandbox, bench.fresh_dir("vitesse-lent-defauts", subset),
+                                  len(subset))
+        bench.say(f"Vitesse : {sizes.latency_ms:.0f} ms, crispscrape avec la proposition…")
+        slow_proposal = harness.run_spider(
+            sandbox, bench.fresh_dir("vitesse-lent-proposition", subset), len(subset), PROPOSAL)
+        bench.say(f"Vitesse : {sizes.latency_ms:.0f} ms, exportateur séquentiel…")
+        slow_sequential = harness.run_sequential(
+            sandbox, bench.fresh_dir("vitesse-lent-sequentiel", subset), len(subset))
+    finally:
+        harness.set_faults(sandbox, latency_ms=0)
+
+    def figure(run: harness.ProcessRun, messages: int, extra: str = "") -> str:
+        return (f"{_seconds(run.seconds)} ; {number(messages / run.seconds)} msg/s ; "
+                f"CPU {_seconds(run.cpu_seconds)}{extra}")
+
+    fast_ratio = sequential.seconds / export.seconds
+    slow_ratio = slow_sequential.seconds / slow.seconds
+    proposal_ratio = slow_sequential.seconds / slow_proposal.seconds
+    latency = f"{sizes.latency_ms:.0f} ms"
+    rows = [
+        Row(f"0 ms, {number(count)} conv. : crispscrape (défauts)", figure(export, everything)),
+        Row(f"0 ms, {number(count)} conv. : séquentiel",
+            figure(sequential, everything, f" ; {number(sequential_calls)} appels, "
+                                           f"{number(sequential_lost)} messages perdus")),
+        Row("0 ms : accélération (durée du séquentiel / durée de crispscrape)", ratio(fast_ratio), "— (pas de cible)", INFO),
+        Row(f"{latency}, {number(len(subset))} conv. : crispscrape (défauts)",
+            figure(slow, subset_messages)),
+        Row(f"{latency}, {number(len(subset))} conv. : séquentiel", figure(slow_sequential, subset_messages)),
+        Row(f"{latency} : accélération, crispscrape (défauts)", ratio(slow_ratio),
+            f"≥ {number(SPEED_TARGET)}×", verdict(slow_ratio >= SPEED_TARGET)),
+        Row(f"{latency} : crispscrape, proposition", figure(slow_proposal, subset_messages)),
+        Row(f"{latency} : accélération, proposition", ratio(proposal_ratio),
+            f"≥ {number(SPEED_TARGET)}× (variante)", verdict(proposal_ratio >= SPEED_TARGET)),
+    ]
+    notes = [
+        "Durées murales des processus d'export, démarrage de Python et de Scrapy compris ; "
+        "msg/s = messages de la vérité / durée. Les deux exportateurs tournent l'un après "
+        "l'autre contre le même bac à sable, dans la même exécution du banc.",
+        f"À {latency}, le séquentiel prendrait trop longtemps sur tout le compte : les deux "
+        f"exportateurs traitent les MÊMES {len(subset)} premières conversations de la liste "
+        f"({number(subset_messages)} messages).",
+        "Le séquentiel suit la spécification à la lettre (timestamp_before = plus ancien, "
+        "strict) : il fait un peu moins d'appels que crispscrape mais perd les messages de "
+        "même milliseconde coupés par la limite d'un lot (« messages perdus »).",
+        "À 0 ms, tout est limité par le processeur (2 cœurs partagés avec le bac à sable) : "
+        "la colonne CPU montre le coût propre de chaque exportateur.",
+        f"Proposition : {PROPOSAL_TEXT} (réglages -s, code inchangé).",
+    ]
+    return Section("2. Vitesse", rows, notes), export
+
+
+# --- 3. Débit limité --------------------------------------------------------------------
+
+# Début d'un export sous limite : le temps que le délai trouve le bon rythme.
+WARMUP_SECONDS = 2.0
+
+
+@dataclass
+class RateFigures:
+    achieved: float  # appels acceptés par seconde, après la première seconde
+    window: float  # durée de la fenêtre de ce calcul (s)
+    total: int  # tous les appels de l'export
+    refused: int  # appels refusés (429/420) de l'export
+    steady_total: int  # appels après WARMUP_SECONDS
+    steady_refused: int  # refusés après WARMUP_SECONDS
+
+
+def _rate_figures(timeline: list[list]) -> RateFigures:
+    """Chiffres d'un export sous limite de débit, d'après la chronologie du bac à sable.
+
+    Le seau à jetons du bac à sable part plein (une seconde de débit) : la première
+    seconde est exclue du calcul du débit, pour ne pas compter cette rafale.
+    """
+    if len(timeline) < 2:
+        return RateFigures(0.0, 0.0, len(timeline), 0, 0, 0)
+    first = timeline[0][0]
+    end = max(t for t, _ in timeline)
+    start = first + 1.0
+    accepted = sum(1 for t, status in timeline if t >= start and status not in THROTTLE_STATUSES)
+    window = end - start
+    steady = [status for t, status in timeline if t >= first + WARMUP_SECONDS]
+    return RateFigures(
+        achieved=accepted / window if window > 0 else 0.0, window=window, total=len(timeline),
+        refused=sum(1 for _, status in timeline if status in THROTTLE_STATUSES),
+        steady_total=len(steady), steady_refused=sum(1 for s in steady if s in THROTTLE_STATUSES),
+    )
+
+
+def rate_limit(bench: Bench) -> Section:
+    sizes, sandbox = bench.sizes, bench.sandbox
+    rows: list[Row] = []
+    described = []
+    try:
+        for limit in sizes.rate_limits:
+            wanted = round(limit * sizes.rate_seconds / bench.calls_per_conversation)
+            subset = bench.conversations[:max(10, min(len(bench.conversations), wanted))]
+            described.append(f"R = {limit:.0f} : {len(subset)} conversations")
+            for label, settings in RATE_VARIANTS:
+                bench.say(f"Débit limité à {limit:.0f} req/s, {len(subset)} conversations : {label}…")
+                data = bench.fresh_dir(f"debit-{limit:.0f}-{len(rows)}", subset)
+                # Reconfigurer la limite remplit le seau : chaque essai part du même état.
+                harness.set_faults(sandbox, rate_limit=limit)
+                harness.reset_counters(sandbox)
+                run = harness.run_spider(sandbox, data, len(subset), settings)
+                timeline = sandbox.admin("/_admin/calls")["calls"]
+                figures = _rate_figures(timeline)
+                share = figures.achieved / limit
+                refused_share = figures.refused / figures.total if figures.total else 0.0
+                steady_share = (figures.steady_refused / figures.steady_total
+                                if figures.steady_total else 0.0)
+                tag = "" if not settings else " (variante)"
+                name = f"R = {limit:.0f}, {label}"
+                rows.append(Row(f"{name} : débit obtenu",
+                                f"{number(figures.achieved, 1)} req/s = {percent(share)} de R "
+                                f"(fenêtre {_seconds(figures.window)}, export en "
+                                f"{_seconds(run.seconds)})",
+                                f"≥ {percent(RATE_SHARE_TARGET, 0)} de R{tag}",
+                                verdict(share >= RATE_SHARE_TARGET)))
+                rows.append(Row(f"{name} : appels refusés (429)",
+                                f"{percent(refused_share)} ({figures.refused} sur "
+                                f"{number(figures.total)}) ; après {WARMUP_SECONDS:.0f} s : "
+                                f"{percent(steady_share)}",
+                                f"≤ {percent(THROTTLED_TARGET, 0)}{tag}",
+                                verdict(refused_share <= THROTTLED_TARGET)))
+    finally:
+        harness.set_faults(sandbox, rate_limit=0)
+    notes = [
+        "Bac à sable limité à R requêtes/s (seau à jetons d'une seconde de capacité), 0 ms de "
+        f"latence ; chaque essai dure environ {sizes.rate_seconds:.0f} s "
+        f"({' ; '.join(described)}, les premières de la liste).",
+        "Chronologie des appels lue dans /_admin/calls : débit = appels acceptés par seconde, de "
+        "la 2e seconde au dernier appel (la rafale initiale du seau est exclue) ; "
+        "refusés = 429 / tous les appels de l'export (c'est ce chiffre qui est jugé) ; « après "
+        f"{WARMUP_SECONDS:.0f} s » isole le régime établi, une fois passée la mise en route où "
+        "le délai cherche encore le bon rythme.",
+        f"Variantes (réglages -s seulement) : « RELAX_FACTOR=0.995 seul » = "
+        f"CRISP_THROTTLE_RELAX_FACTOR=0.995 ; « proposition » = {PROPOSAL_TEXT}. "
+        "La ligne « défauts » est le produit tel quel.",
+    ]
+    return Section("3. Sous limite de débit", rows, notes)
+
+
+# --- 4. Mémoire -------------------------------------------------------------------------
+
+def _small_subset(bench: Bench) -> list[dict]:
+    """Une conversation sur dix (même distribution de tailles), plus la plus grosse."""
+    step = max(1, len(bench.conversations) // bench.sizes.memory_small)
+    chosen = bench.conversations[::step][:bench.sizes.memory_small]
+    largest = max(bench.conversations, key=lambda c: bench.counts[c["session_id"]])
+    if largest not in chosen:
+        chosen[-1] = largest
+    order = {c["session_id"]: i for i, c in enumerate(bench.conversations)}
+    return sorted(chosen, key=lambda c: order[c["session_id"]])
+
+
+def memory(bench: Bench, export: harness.ProcessRun) -> Section:
+    sandbox = bench.sandbox
+    small = _small_subset(bench)
+    big = bench.conversations
+    largest_small = max(bench.counts[c["session_id"]] for c in small)
+    largest_big = max(bench.counts[c["session_id"]] for c in big)
+
+    bench.say(f"Mémoire : export de {len(small)} conversations (défauts)…")
+    small_run = harness.run_spider(sandbox, bench.fresh_dir("memoire-petit", small), len(small))
+    bench.say(f"Mémoire : variante à démarrage paresseux, {len(small)} puis {len(big)} conversations…")
+    lazy_small = harness.run_spider(sandbox, bench.fresh_dir("memoire-petit-paresseux", small),
+                                    len(small), LAZY_START)
+    lazy_big = harness.run_spider(sandbox, bench.fresh_dir("memoire-grand-paresseux", big),
+                                  len(big), LAZY_START)
+
+    def rows_for(label: str, low: harness.ProcessRun, high: harness.ProcessRun, tag: str) -> list[Row]:
+        growth = high.peak_rss_kib / low.peak_rss_kib
+        slope = (high.peak_rss_kib - low.peak_rss_kib) / (len(big) - len(small))
+        return [
+            Row(f"{label} : pic RSS, {number(len(small))} conv. (plus grosse : {largest_small} msg)",
+                _mib(low.peak_rss_kib)),
+            Row(f"{label} : pic RSS, {number(len(big))} conv. (plus grosse : {largest_big} msg)",
+                f"{_mib(high.peak_rss_kib)} (export en {_seconds(high.seconds)})"),
+            Row(f"{label} : rapport pour {number(len(big) / len(small), 0)}× plus de conversations",
+                ratio(growth), f"plat : ≤ {ratio(FLAT_MEMORY_TARGET)}{tag}",
+                verdict(growth <= FLAT_MEMORY_TARGET)),
+            Row(f"{label} : pente apparente (2 points)", f"{number(slope, 1)} Kio par conversation"
+                + (f", soit {_mib(slope * 100_000)} de plus pour 100 000 conversations"
+                   if len(small) >= 100 else " (trop peu de conversations pour extrapoler)")),
+        ]
+
+    rows = rows_for("défauts", small_run, export, "")
+    rows += rows_for("démarrage paresseux (bench/variants.py)", lazy_small, lazy_big, " (variante)")
+    notes = [
+        "Pic de mémoire résidente (VmHWM) du seul processus « scrapy crawl », exports à 0 ms "
+        "dans des répertoires neufs ; le grand export « défauts » est celui de la section 2 (0 ms).",
+        "Petit ensemble : une conversation sur dix du grand, plus la plus grosse, pour que la "
+        "plus grosse conversation soit la même des deux côtés.",
+        "La pente (différence des pics / différence du nombre de conversations) dit ce que "
+        "coûterait un compte bien plus grand si la croissance était linéaire.",
+    ]
+    return Section("4. Mémoire", rows, notes)
