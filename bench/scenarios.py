@@ -20,7 +20,7 @@ from bench import harness
 from bench.paging import full_export_minimums, incremental_minimums, stored_fingerprints
 from bench.report import INFO, Row, Section, number, percent, ratio, verdict
 
-# Réglages proposés (voir docs/bench.md) : mesurés à côté des défauts, jamais imposés.
+# Réglages proposés (voir le README, « Banc d'essai ») : mesurés à côté des défauts, jamais imposés.
 PROPOSAL = {
     "AUTOTHROTTLE_TARGET_CONCURRENCY": 16,
     "CRISP_THROTTLE_RELAX_FACTOR": 0.995,
