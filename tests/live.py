@@ -6,9 +6,11 @@ import base64
 import os
 import re
 import signal
+import socket
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +74,30 @@ class LiveLog:
             else:
                 self.process.kill()
             self.process.wait(10)
+
+
+def listening_sockets(pid: int) -> list[tuple[str, int]]:
+    """(adresse, port) des sockets TCP en écoute d'un processus, lus dans /proc."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
+        if not Path(table).exists():
+            continue
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state != "0A" or inode not in inodes:  # 0A = LISTEN
+                continue
+            hex_address, hex_port = local.split(":")
+            raw = bytes.fromhex(hex_address)
+            # /proc écrit l'adresse par mots de 32 bits, en ordre machine (petit-boutiste).
+            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            found.append((socket.inet_ntop(family, raw), int(hex_port, 16)))
+    return found

@@ -11,7 +11,6 @@ import asyncio
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +30,7 @@ if str(ROOT) not in sys.path:
 
 import crispscrape.jsonrpc  # noqa: E402,F401 - rend scrapy_jsonrpc importable
 from scrapy_jsonrpc.jsonrpc import JsonRpcError, jsonrpc_client_call  # noqa: E402
-from tests.live import LISTENING_RE, LiveLog, Secrets  # noqa: E402
+from tests.live import LISTENING_RE, LiveLog, Secrets, listening_sockets  # noqa: E402
 
 PAGES = 600
 LATENCY = 0.05
@@ -347,40 +346,13 @@ def test_browser_and_foreign_host_requests_are_refused(crawl):
     assert http(url, headers={"Host": "localhost"})[0] == 200
 
 
-def _proc_listening_sockets(pid: int) -> list[tuple[str, int]]:
-    """(adresse, port) des sockets TCP en écoute du processus, lus dans /proc."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    found = []
-    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
-        if not Path(table).exists():
-            continue
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state != "0A" or inode not in inodes:  # 0A = LISTEN
-                continue
-            hex_address, hex_port = local.split(":")
-            raw = bytes.fromhex(hex_address)
-            # /proc écrit l'adresse mot de 32 bits par mot, en ordre machine (petit-boutiste).
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-            found.append((socket.inet_ntop(family, raw), int(hex_port, 16)))
-    return found
-
-
 @pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="/proc indisponible")
 def test_listens_on_loopback_only(crawl):
     import ipaddress
 
     host, port = crawl.base[len("http://"):].rsplit(":", 1)
     assert host == "127.0.0.1"
-    sockets = _proc_listening_sockets(crawl.process.pid)
+    sockets = listening_sockets(crawl.process.pid)
     # Une seule écoute : la nôtre (ni RemoteControl, ni telnet), et en boucle locale.
     assert sockets == [("127.0.0.1", int(port))]
     assert all(ipaddress.ip_address(address).is_loopback for address, _ in sockets)

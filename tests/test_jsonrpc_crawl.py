@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -23,7 +21,7 @@ import pytest
 import crispscrape.jsonrpc  # noqa: F401 - rend scrapy_jsonrpc importable sous Scrapy 2
 from scrapy_jsonrpc.jsonrpc import JsonRpcError, jsonrpc_client_call
 from tests.crawling import read_jsonl, run_crawl, start_crawl
-from tests.live import LiveLog, Secrets
+from tests.live import LiveLog, Secrets, listening_sockets
 from tests.messages_support import assert_matches_truth, messages_file, write_conversations
 from tests.sandbox_process import start_sandbox
 
@@ -35,8 +33,6 @@ SECRET_SETTING_NAMES = ("CRISP_KEY_PROD", "CRISP_IDENTIFIER_PROD", "CRISP_TOKEN_
 # Réglages lus aussi, sans être secrets par leur nom : leur valeur ne doit rien trahir.
 OTHER_SETTING_NAMES = ("DEFAULT_REQUEST_HEADERS", "ID_SITE_CRISP", "CRISP_API_URL")
 SETTINGS_READERS = ("get", "getbool", "getint", "getfloat", "getlist", "getdict")
-
-
 
 
 @pytest.fixture(scope="module")
@@ -127,31 +123,6 @@ def wait_for_rise(run: LiveLog, value: int, timeout: float = 5) -> int:
     pytest.fail(f"crisp_api/requests reste à {value} après {timeout} s")
 
 
-def listening_sockets(pid: int) -> list[tuple[str, int]]:
-    """(adresse, port) des sockets TCP en écoute d'un processus, lus dans /proc."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    found = []
-    for table, family in (("/proc/net/tcp", socket.AF_INET), ("/proc/net/tcp6", socket.AF_INET6)):
-        if not Path(table).exists():
-            continue
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state != "0A" or inode not in inodes:  # 0A = LISTEN
-                continue
-            hex_address, hex_port = local.split(":")
-            raw = bytes.fromhex(hex_address)
-            # /proc écrit l'adresse par mots de 32 bits, en ordre machine (petit-boutiste).
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-            found.append((socket.inet_ntop(family, raw), int(hex_port, 16)))
-    return found
 
 
 # --- Pendant le crawl ------------------------------------------------------------------------
