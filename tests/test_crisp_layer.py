@@ -149,10 +149,12 @@ def test_autothrottle_slows_down_on_429_then_relaxes_gently():
     extension._adjust_delay(slot, 0.01, Response("http://x", status=200))
     # Relâché d'un petit facteur, pas divisé par deux comme le ferait AutoThrottle seul.
     assert raised * 0.9 < slot.delay < raised
+    # Retry-After : une pause de tout le slot jusqu'à l'échéance (le téléchargeur n'envoie
+    # rien avant lastseen + délai), pas un espacement de 3 s imposé ensuite à chaque requête.
     retry_after = Response("http://x", status=420, headers={"Retry-After": "3"})
-    time.sleep(slot.delay)
     extension._adjust_delay(slot, 0.01, retry_after)
-    assert slot.delay >= 3.0
+    assert slot.lastseen + slot.delay >= time.monotonic() + 2.9
+    assert slot.delay < 1.0
 
 
 # --- Vrais crawls --------------------------------------------------------------------
@@ -264,9 +266,11 @@ def test_rate_limited_sandbox_everything_succeeds(sandbox_factory, data_dir, opt
 
 
 def test_retry_after_is_honoured(sandbox_factory, data_dir):
-    sandbox = sandbox_factory(seed=6, conversations=6, rate_limit=5, retry_after=1)
+    # Assez d'appels, partis en rafale, pour dépasser à coup sûr le seau de 5 req/s.
+    sandbox = sandbox_factory(seed=6, conversations=20, rate_limit=5, retry_after=1)
     conversations = write_conversations(sandbox, data_dir)
-    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100})
+    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100},
+                       settings={"AUTOTHROTTLE_START_DELAY": 0})
     assert result.returncode == 0, result.log[-3000:]
     throttled = result.stats["crisp_throttle/throttled"]
     assert throttled > 0

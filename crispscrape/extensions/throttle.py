@@ -8,7 +8,8 @@ sous-classe :
 - traite 206 comme 200 ;
 - sur 429/420, relève le délai du slot (multiplié par CRISP_THROTTLE_DELAY_FACTOR, au plus
   une fois par intervalle de délai pour qu'une rafale de 429 simultanés ne compte qu'une
-  fois), ou au délai Retry-After s'il est plus grand : tout le crawl ralentit ;
+  fois) : tout le crawl ralentit ; avec Retry-After, le slot entier fait en plus une pause
+  jusqu'à l'échéance demandée ;
 - ensuite relâche ce délai doucement (CRISP_THROTTLE_RELAX_FACTOR par réponse correcte)
   au lieu de le diviser par deux d'un coup, pour ne pas retomber aussitôt sur la limite.
 """
@@ -56,12 +57,14 @@ class CrispAutoThrottle(AutoThrottle):
 
     def _slow_down(self, slot, response):
         now = time.monotonic()
-        if now - self._last_increase.get(slot, 0.0) < slot.delay:
-            return
-        self._last_increase[slot] = now
-        raised = max(slot.delay * self.increase_factor, self.min_throttle_delay)
+        if now - self._last_increase.get(slot, 0.0) >= slot.delay:
+            self._last_increase[slot] = now
+            raised = max(slot.delay * self.increase_factor, self.min_throttle_delay)
+            slot.delay = min(raised, self.maxdelay)
+            self._floors[slot] = slot.delay
         requested = retry_after_seconds(response)
         if requested is not None:
-            raised = max(raised, requested)
-        slot.delay = min(raised, self.maxdelay)
-        self._floors[slot] = slot.delay
+            # Retry-After demande une pause, pas un nouveau rythme : le slot n'envoie plus rien
+            # avant l'échéance (le téléchargeur attend lastseen + délai), puis reprend au
+            # rythme du délai, au lieu d'espacer ensuite chaque requête de toute l'attente.
+            slot.lastseen = max(slot.lastseen, now + min(requested, self.maxdelay) - slot.delay)
