@@ -134,20 +134,6 @@ def remove_stale_temporaries(directory: Path) -> int:
     return removed
 
 
-def check_writable(directory: Path, what: str) -> None:
-    """Crée le répertoire si besoin et vérifie qu'on peut y écrire ; StorageError sinon."""
-    try:
-        if directory.exists() and not directory.is_dir():
-            raise StorageError(f"{what} ({directory}) existe mais n'est pas un répertoire : "
-                               "déplacez ce fichier. Aucun appel n'a été fait.")
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=directory):
-            pass
-    except OSError as exc:
-        raise StorageError(f"{what} ({directory}) inutilisable en écriture : {exc.strerror}. "
-                           "Vérifiez les droits. Aucun appel n'a été fait.") from exc
-
-
 def hold_lock(directory: Path, what: str) -> int:
     """Verrou exclusif (flock) sur un répertoire, tenu jusqu'à la fin du processus.
 

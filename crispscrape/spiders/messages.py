@@ -27,8 +27,9 @@ from crispscrape.archive import MessageArchive
 from crispscrape.cursor import MessagesCursor
 from crispscrape.items import ConversationDone, MessageItem
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage import StorageError, check_writable, claim_directory, iter_jsonl, safe_name
+from crispscrape.storage import StorageError, claim_directory, iter_jsonl, safe_name
 from crispscrape.stores.conversations import session_id_of, unwrap
+from crispscrape.stores.paths import check_output
 
 
 @dataclass
@@ -71,9 +72,10 @@ class MessagesSpider(CrispSpider):
             )
         self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")
         self.archive = MessageArchive(root / "messages")
-        check_writable(self.archive.directory, "Répertoire des messages")
+        state_path = self.archive.directory / "messages.jsonl.state.json"
+        check_output(self.archive.directory, state_path)
         self._lock = claim_directory(self.archive.directory, "export des messages", self.logger)
-        self.cursor = MessagesCursor(self.archive.directory / "messages.jsonl.state.json")
+        self.cursor = MessagesCursor(state_path)
         self.cursor.load(self.reset)
         if self.reset:
             self.logger.info("reset : le curseur repart de la première conversation "
