@@ -50,9 +50,8 @@ class MessageFilePipeline(CrawlerPipeline):
 
     def _write_failed(self, spider, session_id, exc: OSError) -> None:
         # L'écriture est atomique : l'ancien fichier est intact et le curseur n'a pas bougé,
-        # la conversation sera simplement refaite.
+        # la conversation sera simplement refaite (_finish a déjà refermé son dossier).
         self.stats.inc_value("messages/write_failed")
-        spider.archive.close(session_id)
         logger.error("Écriture impossible pour la conversation %s : %s. Le fichier existant est "
                      "intact ; elle sera reprise à la prochaine exécution.", session_id,
                      exc.strerror or exc)

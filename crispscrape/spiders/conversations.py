@@ -204,11 +204,9 @@ class ConversationsSpider(CrispSpider):
         yield ConversationsPage(page, conversations, limit=max(0, self.nb - exported))
 
     def resource_missing(self, request):
-        # Une page de liste ne peut pas être « introuvable » : c'est un échec.
-        self.crawler.stats.inc_value("crisp_api/failed")
-        self.logger.error("Page de conversations introuvable (HTTP 404) : %s. Relancez plus tard ; "
-                          "l'état n'a pas avancé.", request.url)
-        return ()
+        # Une page de liste ne peut pas être « introuvable » : c'est un échec, traité comme
+        # tout autre (compté, signalé, l'état n'avance pas).
+        return self._failed(request, "page de conversations introuvable (HTTP 404)")
 
     # --- Suite du parcours, une fois la page enregistrée ------------------------------
     def page_saved(self, item, response, spider):
