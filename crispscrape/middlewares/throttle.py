@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 
+from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 
 from crispscrape.api import QUOTA_STATUS, THROTTLE_STATUSES, QuotaExceeded, retry_after_seconds
@@ -51,7 +52,18 @@ class CrispRetryMiddleware(RetryMiddleware):
 
     @classmethod
     def from_crawler(cls, crawler):
-        return cls(crawler)
+        middleware = cls(crawler)
+        crawler.signals.connect(middleware._spider_opened, signal=signals.spider_opened)
+        return middleware
+
+    def _spider_opened(self, spider=None) -> None:
+        # Scrapy n'émet aucun signal quand l'arrêt commence : une petite tâche le guette.
+        asyncio.ensure_future(self._release_slots_on_stop())
+
+    async def _release_slots_on_stop(self) -> None:
+        while not self._stopping():
+            await asyncio.sleep(0.1)
+        self._release_slots()
 
     async def process_request(self, request, spider=None):
         # Le recul se fait ici, juste avant l'envoi : la requête occupe une place de
@@ -64,7 +76,6 @@ class CrispRetryMiddleware(RetryMiddleware):
             while not self._stopping() and (left := end - loop.time()) > 0:
                 await asyncio.sleep(min(left, 0.1))
         if self._stopping():
-            self._release_slots()
             raise QuotaExceeded("arrêt en cours : requête non envoyée")
         return None
 
@@ -72,8 +83,9 @@ class CrispRetryMiddleware(RetryMiddleware):
         return self.quota_reached or not self.crawler.crawling
 
     def _release_slots(self) -> None:
-        """Arrêt : les requêtes en file derrière un long délai de slot partent tout de suite
-        (et sont aussitôt abandonnées ici), au lieu d'attendre chacune ce délai.
+        """Arrêt : les requêtes déjà en file dans un slot (derrière un long délai ou une pause
+        Retry-After) partent tout de suite au lieu de faire attendre l'arrêt ; Scrapy attend
+        en effet que chaque requête en cours soit finie avant de fermer.
 
         Scrapy n'offre pas d'interface publique pour cela : on touche au rappel différé du
         slot. Si une version future le change, l'arrêt reste correct, seulement plus lent.
