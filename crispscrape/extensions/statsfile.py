@@ -11,7 +11,7 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from crispscrape.storage import atomic_write_json
+from crispscrape.storage.files import atomic_write_json
 
 
 class StatsFile:

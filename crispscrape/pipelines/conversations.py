@@ -20,8 +20,8 @@ import logging
 from dataclasses import dataclass, field
 
 from crispscrape.pipelines.base import CrawlerPipeline
-from crispscrape.storage import StorageError
-from crispscrape.stores.conversations import activity_of, session_id_of, version_of
+from crispscrape.storage.files import StorageError
+from crispscrape.model import activity_of, session_id_of, version_of
 
 logger = logging.getLogger(__name__)
 

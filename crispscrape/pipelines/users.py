@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from crispscrape.pipelines.base import CrawlerPipeline
-from crispscrape.storage import StorageError
+from crispscrape.storage.files import StorageError
 
 logger = logging.getLogger(__name__)
 

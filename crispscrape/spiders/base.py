@@ -23,7 +23,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crispscrape.api import InvalidResponse, QuotaExceeded, error_reason, parse_envelope
 from crispscrape.config import ConfigError, CrispConfig
 from crispscrape.middlewares.throttle import backoff
-from crispscrape.storage import StorageError
+from crispscrape.storage.files import StorageError
 
 TRUE_WORDS = {"1", "true", "yes", "oui", "on", "vrai"}
 FALSE_WORDS = {"0", "false", "no", "non", "off", "faux", ""}

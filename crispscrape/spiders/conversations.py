@@ -38,9 +38,9 @@ from scrapy import signals
 from crispscrape.api import InvalidResponse
 from crispscrape.pipelines.conversations import ConversationsPage, PageOutcome
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage import StorageError, claim_directory
-from crispscrape.stores.conversations import ConversationsFile, ListingCursor
-from crispscrape.stores.paths import check_output
+from crispscrape.storage.files import StorageError, claim_directory
+from crispscrape.storage.conversations import ConversationsFile, ListingCursor
+from crispscrape.storage.paths import check_output
 
 # Bornes de per_page documentées par Crisp.
 PER_PAGE_MIN, PER_PAGE_MAX = 20, 50

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from itertools import chain
 
 from crispscrape.api import InvalidResponse
-from crispscrape.archive import MessageArchive
-from crispscrape.cursor import MessagesCursor
+from crispscrape.storage.messages import MessageArchive
+from crispscrape.storage.cursor import MessagesCursor
 from crispscrape.items import ConversationDone, MessageItem
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage import StorageError, claim_directory, iter_jsonl, safe_name
-from crispscrape.stores.conversations import session_id_of, unwrap
-from crispscrape.stores.paths import check_output
+from crispscrape.storage.files import StorageError, claim_directory, iter_jsonl, safe_name
+from crispscrape.model import session_id_of, unwrap
+from crispscrape.storage.paths import check_output
 
 
 @dataclass

@@ -21,10 +21,11 @@ from scrapy import signals
 from crispscrape.api import InvalidResponse
 from crispscrape.pipelines.users import ProfileItem
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage import StorageError, claim_directory, iter_jsonl
-from crispscrape.stores.conversations import unwrap
-from crispscrape.stores.paths import check_output
-from crispscrape.stores.users import UsersFile, email_key
+from crispscrape.storage.files import StorageError, claim_directory, iter_jsonl
+from crispscrape.model import unwrap
+from crispscrape.storage.paths import check_output
+from crispscrape.model import email_key
+from crispscrape.storage.users import UsersFile
 
 # Attente maximale entre deux vérifications du budget (secondes) : filet de sécurité si un
 # réveil se perdait, sans coût notable.

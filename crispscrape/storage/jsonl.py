@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crispscrape.storage import StorageError, append_lines, atomic_write_lines
+from crispscrape.storage.files import StorageError, append_lines, atomic_write_lines
 
 
 @dataclass

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crispscrape.state import StateFile
-from crispscrape.storage import StorageError, append_lines, atomic_write_lines, dumps_line
-from crispscrape.stores.jsonl import load_and_repair
+from crispscrape.model import activity_of, session_id_of, timestamp_of, unwrap, version_of
+from crispscrape.storage.state import StateFile
+from crispscrape.storage.files import StorageError, append_lines, atomic_write_lines, dumps_line
+from crispscrape.storage.jsonl import load_and_repair
 
 WHAT = "Fichier des conversations"
 # Taille de page du script d'origine (conv.py) : sert à interpréter son état, qui ne la note pas.
@@ -33,48 +34,7 @@ FORMAT_KEY = "format"
 FORMAT = 1
 
 
-# --- Lecture d'un objet conversation -------------------------------------------------------
-def unwrap(line_object: Any) -> Any:
-    """L'objet conversation d'une ligne : les anciens exports l'enveloppent dans {"data": {...}}."""
-    if isinstance(line_object, dict) and "session_id" not in line_object \
-            and isinstance(line_object.get("data"), dict):
-        return line_object["data"]
-    return line_object
-
-
-def session_id_of(conversation: Any) -> str | None:
-    """session_id utilisable (chaîne non vide), sinon None."""
-    if not isinstance(conversation, dict):
-        return None
-    session_id = conversation.get("session_id")
-    if isinstance(session_id, str) and session_id.strip():
-        return session_id
-    return None
-
-
-def _timestamp(value: Any) -> int | None:
-    # bool est un int en Python : True ne doit pas passer pour un horodatage.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(value)
-    return None
-
-
-def activity_of(conversation: dict) -> int | None:
-    """Dernière activité (ms) : active.last, sinon updated_at, sinon None."""
-    active = conversation.get("active")
-    last = _timestamp(active.get("last")) if isinstance(active, dict) else None
-    return last if last is not None else _timestamp(conversation.get("updated_at"))
-
-
-def version_of(conversation: dict) -> tuple[int, int]:
-    """Clé de fraîcheur : une conversation plus récente a une clé plus grande."""
-    active = conversation.get("active")
-    last = _timestamp(active.get("last")) if isinstance(active, dict) else None
-    updated = _timestamp(conversation.get("updated_at"))
-    return (-1 if last is None else last, -1 if updated is None else updated)
-
-
-def sort_key(session_id: str, activity: int | None) -> tuple[int, str]:
+def conversation_order(session_id: str, activity: int | None) -> tuple[int, str]:
     """Ordre du fichier : activité décroissante ; à égalité, session_id croissant (ordre
     stable d'une exécution à l'autre, le même que celui de la liste du bac à sable) ; les
     conversations sans aucune date à la fin."""
@@ -135,7 +95,7 @@ class ConversationsFile:
                 if stored.version < known.version:
                     continue
             self.entries[session_id] = stored
-            key = sort_key(session_id, stored.activity)
+            key = conversation_order(session_id, stored.activity)
             if previous_key is not None and key < previous_key:
                 self.needs_rewrite = True
             previous_key = key
@@ -177,7 +137,7 @@ class ConversationsFile:
 
     def rewrite(self) -> None:
         """Remplace le fichier par toutes les conversations, triées, d'un seul coup."""
-        ordered = sorted(self.entries.items(), key=lambda item: sort_key(item[0], item[1].activity))
+        ordered = sorted(self.entries.items(), key=lambda item: conversation_order(item[0], item[1].activity))
         atomic_write_lines(self.path, [entry.text for _, entry in ordered] + self.foreign)
         self.needs_rewrite = False
 
@@ -222,7 +182,7 @@ class ListingCursor:
             ORIGINAL_PER_PAGE if self.original else None)
         self.backfill_complete = data.get("backfill_complete") is True
         watermark = data.get("watermark")
-        self.watermark = _timestamp(watermark)
+        self.watermark = timestamp_of(watermark)
         if watermark is not None and self.watermark is None:
             self._corrupt("watermark", watermark)
 

@@ -20,38 +20,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from crispscrape.state import StateFile
-from crispscrape.storage import StorageError, append_lines, atomic_write_lines, dumps_line
-from crispscrape.stores.jsonl import load_and_repair
+from crispscrape.model import email_key, profile_key, profile_of
+from crispscrape.storage.state import StateFile
+from crispscrape.storage.files import StorageError, append_lines, atomic_write_lines, dumps_line
+from crispscrape.storage.jsonl import load_and_repair
 
 WHAT = "Fichier des utilisateurs"
 FORMAT = 1
-
-
-def email_key(email: Any) -> str | None:
-    """Clé de dédoublonnage d'une adresse : casefold, espaces retirés ; None si ce n'en est pas une.
-
-    Une valeur sans « @ » n'est pas une adresse : elle n'est jamais envoyée à l'API (un
-    identifiant « . » ou « .. » changerait même de route une fois l'URL normalisée).
-    """
-    if not isinstance(email, str):
-        return None
-    email = email.strip()
-    if "@" not in email:
-        return None
-    return email.casefold()
-
-
-def profile_of(line_object: Any) -> Any:
-    """Le profil d'une ligne : l'objet ``data`` d'une enveloppe du script d'origine, sinon la ligne."""
-    if isinstance(line_object, dict) and "email" not in line_object \
-            and isinstance(line_object.get("data"), dict):
-        return line_object["data"]
-    return line_object
-
-
-def profile_key(profile: Any) -> str | None:
-    return email_key(profile.get("email")) if isinstance(profile, dict) else None
 
 
 class UsersFile:

@@ -13,23 +13,12 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crispscrape.storage import (
+from crispscrape.model import message_order
+from crispscrape.storage.files import (
     StorageError, append_lines, atomic_write_lines, dumps_line, iter_jsonl,
 )
 
 logger = logging.getLogger(__name__)
-
-
-def sort_key(message: dict):
-    """Ordre des fichiers : du plus récent au plus ancien (timestamp décroissant), et à
-    timestamp égal, fingerprint décroissant : un ordre total et stable d'une exécution à
-    l'autre, quel que soit l'ordre de réception."""
-    timestamp = message.get("timestamp")
-    fingerprint = message.get("fingerprint")
-    return (
-        timestamp if isinstance(timestamp, int) else -1,
-        fingerprint if isinstance(fingerprint, int) else -1,
-    )
 
 
 @dataclass
@@ -66,7 +55,7 @@ class SessionRecord:
 
     def merged_lines(self) -> list[str]:
         messages = {**self.stored, **self.pending}
-        ordered = sorted([*messages.values(), *self.foreign], key=sort_key, reverse=True)
+        ordered = sorted([*messages.values(), *self.foreign], key=message_order, reverse=True)
         return [dumps_line(message) for message in ordered]
 
 

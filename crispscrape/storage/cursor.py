@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crispscrape.state import StateFile
-from crispscrape.storage import StorageError
+from crispscrape.storage.state import StateFile
+from crispscrape.storage.files import StorageError
 
 
 class MessagesCursor:

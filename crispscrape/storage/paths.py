@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from crispscrape.storage import StorageError
+from crispscrape.storage.files import StorageError
 
 
 def _reason(exc: OSError) -> str:

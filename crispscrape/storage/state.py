@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from crispscrape.storage import StorageError, atomic_write_json, read_json
+from crispscrape.storage.files import StorageError, atomic_write_json, read_json
 
 
 class StateFile:
