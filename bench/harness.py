@@ -72,12 +72,12 @@ def write_conversations(data_dir: Path, conversations: list[dict]) -> None:
                     encoding="utf-8")
 
 
-def _environment(sandbox: SandboxProcess, data_dir: Path) -> dict:
+def _environment(sandbox: SandboxProcess, data_dir: Path, tree: Path = ROOT) -> dict:
     # Aucune variable CRISP_* de l'appelant ne doit fuir dans la mesure.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CRISP_", "ID_SITE_CRISP"))}
     env.update(sandbox.env())
     env["CRISP_DATA_DIR"] = str(data_dir)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
     return env
 
 
@@ -102,7 +102,7 @@ def _high_water_kib(pid: int, marker: bytes) -> int | None:
 
 
 def _run(command: list[str], env: dict, log_path: Path, timeout: float,
-         marker: bytes) -> tuple[int, float, int, float]:
+         marker: bytes, cwd: Path = ROOT) -> tuple[int, float, int, float]:
     """Lance la commande et attend sa fin.
 
     Renvoie (code de sortie, secondes, pic RSS en Kio, secondes de CPU). Le pic vient de
@@ -114,7 +114,7 @@ def _run(command: list[str], env: dict, log_path: Path, timeout: float,
     peak = 0
     with open(log_path, "wb") as log:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log,
                                    stderr=subprocess.STDOUT, start_new_session=True)
         deadline = started + timeout
         while True:
@@ -136,8 +136,9 @@ def _run(command: list[str], env: dict, log_path: Path, timeout: float,
 
 
 def run_spider(sandbox: SandboxProcess, data_dir: Path, nb: int, settings: dict | None = None,
-               timeout: float = 900) -> ProcessRun:
-    """``scrapy crawl messages -a nb=N`` sur le répertoire de données donné."""
+               timeout: float = 900, tree: Path = ROOT) -> ProcessRun:
+    """``scrapy crawl messages -a nb=N`` sur le répertoire de données donné ; ``tree`` : la
+    copie de crispscrape à lancer (une autre, pour comparer deux versions côte à côte)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     stats_path = data_dir / f".stats-{time.monotonic_ns()}.json"
     log_path = data_dir / f".crawl-{time.monotonic_ns()}.log"
@@ -145,8 +146,8 @@ def run_spider(sandbox: SandboxProcess, data_dir: Path, nb: int, settings: dict 
                "-s", f"CRISP_STATS_FILE={stats_path}"]
     for key, value in (settings or {}).items():
         command += ["-s", f"{key}={value}"]
-    code, seconds, rss, cpu = _run(command, _environment(sandbox, data_dir), log_path, timeout,
-                                   marker=b"crawl\x00messages")
+    code, seconds, rss, cpu = _run(command, _environment(sandbox, data_dir, tree), log_path,
+                                   timeout, marker=b"crawl\x00messages", cwd=tree)
     stats = json.loads(stats_path.read_text()) if stats_path.exists() else {}
     run = ProcessRun(code, seconds, rss, cpu, log_path, stats)
     if code != 0 or stats.get("finish_reason") != "finished":

@@ -1,9 +1,8 @@
-"""Items produits par les araignées.
+"""Items produits par les araignées : un item par réponse de l'API.
 
-Un message reste l'objet exact renvoyé par l'API (``message``) : aucun champ n'est ajouté,
-retiré ni renommé. Le marqueur ``ConversationDone`` suit le dernier message d'une
-conversation dans le flux des items : le pipeline d'écriture sait alors qu'il peut écrire
-le fichier complet (ou partiel, si la pagination a été interrompue).
+Un message reste l'objet exact renvoyé par l'API : aucun champ n'est ajouté, retiré ni
+renommé. Les champs autres que ``messages`` disent aux pipelines ce que la réponse signifie
+(fin de la conversation ou non) et leur servent à noter ce qu'ils en ont fait.
 """
 
 from __future__ import annotations
@@ -12,17 +11,28 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class MessageItem:
-    session_id: str
-    message: dict
+class MessageBatch:
+    """Un lot de messages d'une conversation (une réponse), ou sa fin anormale (sans messages).
 
+    ``end`` : None si la pagination continue (``next_before`` dit où), sinon pourquoi la
+    conversation s'arrête là. ``complete`` : vrai si tous ses messages, jusqu'au premier,
+    sont alors connus.
+    """
 
-@dataclass
-class ConversationDone:
     session_id: str
     # Rang de la conversation dans la sélection du curseur (None : reprise d'une incomplète).
     rank: int | None
-    # Vrai si tous les messages, jusqu'au tout premier, sont connus (pagination terminée).
-    complete: bool
-    # Pourquoi la conversation s'arrête là (pour le journal) : "fin", "à jour", "échec"…
-    why: str = field(default="fin")
+    messages: list[dict] = field(default_factory=list)
+    end: str | None = None
+    complete: bool = False
+    next_before: int | None = None
+    # Rempli par le pipeline de déduplication.
+    reached_stored: bool = False
+    new: int = 0
+    updated: int = 0
+    ignored: int = 0
+
+    def __repr__(self) -> str:
+        # Scrapy journalise l'item : pas une conversation entière dans le journal.
+        return (f"MessageBatch({self.session_id}, {len(self.messages)} messages, "
+                f"fin={self.end!r})")

@@ -60,6 +60,15 @@ RETRY_ENABLED = True
 RETRY_TIMES = 4
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 DOWNLOAD_TIMEOUT = 30
+# Chaque réponse de l'API donne UN item (un lot) : traiter les items d'une réponse en
+# parallèle n'apporte rien, et Scrapy lancerait CONCURRENT_ITEMS tâches asyncio par réponse
+# (100 par défaut : ~15 % du CPU d'un export). La justesse n'en dépend pas : la requête
+# suivante d'une conversation attend que son lot soit écrit (voir spiders/messages.py).
+CONCURRENT_ITEMS = 1
+# Scrapy relit le code source de chaque rappel (ast) pour prévenir d'un « return valeur »
+# dans un générateur, à chaque réponse faute de cache efficace sur les méthodes liées.
+# Nos rappels n'en ont pas : c'est vérifié une fois pour toutes par tests/unit.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 
 # Concurrence : plusieurs conversations en cours à la fois. AutoThrottle vise autant de
 # requêtes en vol que CONCURRENT_REQUESTS_PER_DOMAIN (à 8, le débit plafonne vers

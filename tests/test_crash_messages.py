@@ -220,8 +220,12 @@ def test_sigterm_at_five_moments_saves_state_then_resumes_exactly(sandbox_factor
     pages = -(-len(truth.messages[big]) // 40)
 
     def stop(trigger):
+        # L'état est écrit par lots (au plus une fois par seconde) : sur un export si court,
+        # seulement à la fin. Pour tomber PENDANT une écriture de l'état en cours de route,
+        # on le fait écrire après chaque conversation (CRISP_MESSAGES_STATE_FLUSH=0).
+        settings = {**LOW_CONCURRENCY, "CRISP_MESSAGES_STATE_FLUSH": "0"}
         outcome = interrupt_messages(sandbox, data_dir, trigger, sig=signal.SIGTERM,
-                                     args=ARGS, settings=LOW_CONCURRENCY)
+                                     args=ARGS, settings=settings)
         assert_clean_stop(outcome, "messages", max_seconds=10)
         inspection = inspect_export(data_dir, truth)
         assert not inspection.problems, (outcome.description, inspection.problems)

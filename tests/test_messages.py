@@ -7,6 +7,8 @@ import os
 import signal
 import time
 
+import pytest
+
 from tests.crawling import read_jsonl, run_crawl, start_crawl
 from tests.messages_support import (
     assert_matches_truth,
@@ -23,10 +25,13 @@ def state_of(data_dir):
     return json.loads(path.read_text())
 
 
-def test_full_export_equals_truth(sandbox, data_dir):
+@pytest.mark.parametrize("concurrent_items", [None, 100])
+def test_full_export_equals_truth(sandbox, data_dir, concurrent_items):
+    """Exact, et sans dépendre de CONCURRENT_ITEMS (1 par défaut pour le CPU seulement)."""
     conversations = write_conversations(sandbox, data_dir)
     ids = [c["session_id"] for c in conversations]
-    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100})
+    settings = {"CONCURRENT_ITEMS": concurrent_items} if concurrent_items else None
+    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100}, settings=settings)
     assert result.returncode == 0, result.log[-3000:]
     assert result.reason == "finished"
     assert_matches_truth(sandbox, data_dir, ids)

@@ -1,35 +1,52 @@
-"""Dédoublonnage des messages par fingerprint.
+"""Dédoublonnage des messages par fingerprint, un lot (une réponse de l'API) à la fois.
 
-Écarte un message déjà présent à l'identique dans le fichier, ou déjà reçu dans cette
-exécution (les lots se chevauchent volontairement d'une milliseconde, voir l'araignée).
-Laisse passer un message connu dont le contenu a changé (message modifié) : c'est une mise
-à jour, pas un doublon.
+Retire du lot les messages déjà présents à l'identique dans le fichier, ou déjà reçus dans
+cette exécution (les lots se chevauchent volontairement d'une milliseconde, voir
+l'araignée). Garde un message connu dont le contenu a changé (message modifié) : c'est une
+mise à jour, pas un doublon. Le lot continue vers l'écriture même vide : sa fin compte.
 """
 
 from __future__ import annotations
 
-from scrapy.exceptions import DropItem
-
-from crispscrape.items import MessageItem
-from crispscrape.pipelines.base import CrawlerPipeline
+from crispscrape.items import MessageBatch
+from crispscrape.pipelines.messages import message_store
 
 
-class MessageDedupPipeline(CrawlerPipeline):
+class MessageDedupPipeline:
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
     def process_item(self, item, spider=None):
-        if not isinstance(item, MessageItem):
+        if not isinstance(item, MessageBatch) or not item.messages:
             return item
-        record = self.crawler.spider.archive.get(item.session_id)
-        fingerprint = item.message["fingerprint"]
-        if fingerprint in record.pending:
-            self.stats.inc_value("dedup/overlap")
-            raise DropItem("message déjà reçu dans cette exécution", log_level="DEBUG")
-        stored = record.stored.get(fingerprint)
-        if stored == item.message:
-            record.ignored_count += 1
-            self.stats.inc_value("messages/ignored_known")
-            raise DropItem("message déjà présent dans le fichier", log_level="DEBUG")
-        if stored is None:
-            record.new_count += 1
-        else:
-            record.updated_count += 1
+        known = message_store(self.crawler).known(item.session_id, item.rank)
+        stored, received = known.stored, known.received
+        item.reached_stored = any(m["fingerprint"] in stored for m in item.messages)
+        kept, overlap = [], 0
+        seen: set[int] = set()
+        for message in item.messages:
+            fingerprint = message["fingerprint"]
+            if fingerprint in received or fingerprint in seen:
+                overlap += 1
+                continue
+            seen.add(fingerprint)
+            previous = stored.get(fingerprint)
+            if previous is None:
+                item.new += 1
+            elif previous == message:
+                item.ignored += 1
+                continue
+            else:
+                item.updated += 1
+            kept.append(message)
+        item.messages = kept
+        if overlap:
+            self.stats.inc_value("dedup/overlap", overlap)
+        if item.ignored:
+            self.stats.inc_value("messages/ignored_known", item.ignored)
         return item

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import scrapy
+from scrapy import signals
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import CloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -97,6 +98,8 @@ class CrispSpider(scrapy.Spider):
 
     # --- Démarrage ----------------------------------------------------------------
     async def start(self) -> AsyncIterator[Any]:
+        # Pré-vol commun aux exports : arguments, configuration, puis les fichiers (ouverts
+        # par le pipeline qui les possède, ou par prepare() pour les exports qui n'en ont pas).
         if self.startup_error:
             self.stop(*self.startup_error)
         try:
@@ -105,12 +108,25 @@ class CrispSpider(scrapy.Spider):
             self.startup_error = ("input_error", str(exc))
             self.stop(*self.startup_error)
         first = True
+        engine = self.crawler.engine
         async for output in _aiter(self.crisp_requests()):
+            if isinstance(output, scrapy.Request):
+                # Départ paresseux (« start-requests-lazy » de Scrapy) : une requête n'est
+                # produite que lorsque le téléchargeur a de la place ; la mémoire ne grandit
+                # pas avec le nombre de conversations à faire.
+                while engine.needs_backout() and engine.running:
+                    await self.crawler.signals.wait_for(signals.scheduler_empty)
             yield output
             if first and isinstance(output, scrapy.Request):
                 # Le premier appel part seul : s'il est refusé (401/403), aucun autre ne suit.
                 first = False
                 await self._first_answer.wait()
+
+    def refuse_start(self, reason: str, message: str) -> None:
+        """Un composant qui possède des fichiers n'a pas pu les ouvrir : le départ est refusé
+        (aucun appel), avec ce message, au moment où start() commence."""
+        if self.startup_error is None:
+            self.startup_error = (reason, message)
 
     def prepare(self) -> None:
         """Lit les fichiers d'entrée et l'état ; lève une erreur explicite si c'est impossible."""

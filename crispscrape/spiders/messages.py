@@ -1,8 +1,13 @@
 """``scrapy crawl messages [-a nb=N] [-a reset=1]`` : les messages de chaque conversation.
 
 Étapes et fichiers (un par étape) :
-requêtes et pagination (ce fichier) -> dédoublonnage (pipelines/dedup.py) -> écriture
-triée et atomique (pipelines/messages.py, archive.py) -> état de reprise (cursor.py).
+requêtes et pagination (ce fichier) -> un item ``MessageBatch`` par réponse (items.py) ->
+dédoublonnage (pipelines/dedup.py) -> écriture triée et atomique (pipelines/messages.py,
+storage/messages.py) -> état de reprise (storage/cursor.py).
+
+La requête suivante d'une conversation n'est envoyée qu'une fois le lot précédent passé
+par les pipelines (signal item_scraped) : une conversation n'a jamais deux lots en cours,
+quel que soit CONCURRENT_ITEMS.
 
 Pagination d'une conversation : premier appel sans ``timestamp_before`` (le lot le plus
 récent), puis on remonte le temps. ``timestamp_before`` est strict : des messages de la
@@ -20,16 +25,15 @@ interrompu) rattrape d'abord le haut, puis reprend la remontée là où elle s'�
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import chain
+
+from scrapy import signals
 
 from crispscrape.api import InvalidResponse
-from crispscrape.storage.messages import MessageArchive
-from crispscrape.storage.cursor import MessagesCursor
-from crispscrape.items import ConversationDone, MessageItem
+from crispscrape.items import MessageBatch
+from crispscrape.pipelines.messages import message_store
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage.files import StorageError, claim_directory, iter_jsonl, safe_name
-from crispscrape.model import session_id_of, unwrap
-from crispscrape.storage.paths import check_output
+from crispscrape.storage.files import StorageError
+from crispscrape.storage.messages import Known
 
 
 @dataclass
@@ -42,6 +46,42 @@ class ConversationFetch:
     seen: set[int] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class Step:
+    """Décision après un lot : fin (et pourquoi), ou ``timestamp_before`` du lot suivant."""
+
+    end: str | None = None
+    next_before: int | None = None
+    # Vrai si le lot entier tenait dans une milliseconde (passage en strict pour avancer).
+    overflow: bool = False
+
+
+def next_step(batch: list[dict], last: bool, known: Known, before: int | None,
+              new: bool) -> Step:
+    """Règle de pagination, sans entrée-sortie (testée seule dans tests/unit).
+
+    ``last`` : l'API dit que c'est le dernier lot (200, ou lot court) ; ``new`` : le lot
+    apporte au moins un message ni dans le fichier ni déjà reçu.
+    """
+    if last:
+        return Step(end="fin")
+    reached_stored = any(m["fingerprint"] in known.stored for m in batch)
+    if known.complete_file and (reached_stored or not new):
+        # Tout ce qui est plus ancien est déjà dans le fichier : aucun appel de plus.
+        return Step(end="à jour")
+    oldest = min(m["timestamp"] for m in batch)
+    following = oldest + 1
+    # Un fichier avec des lignes illisibles a des trous : on ne saute rien.
+    if (reached_stored or not new) and not known.unreadable and known.oldest_stored is not None:
+        # Fichier incomplet rattrapé par le haut : on reprend sous son plus ancien message.
+        following = min(following, known.oldest_stored + 1)
+    if before is not None and following >= before:
+        # Lot entier dans une seule milliseconde : impossible d'en voir plus avec cette API ;
+        # on passe en strict pour avancer, et on le signale.
+        return Step(next_before=oldest, overflow=True)
+    return Step(next_before=following)
+
+
 class MessagesSpider(CrispSpider):
     name = "messages"
     default_nb = 50
@@ -50,108 +90,21 @@ class MessagesSpider(CrispSpider):
             "crispscrape.pipelines.dedup.MessageDedupPipeline": 300,
             "crispscrape.pipelines.messages.MessageFilePipeline": 400,
         },
-        # Les items d'une réponse passent un par un, dans l'ordre : le marqueur de fin
-        # d'une conversation atteint l'écriture après tous ses messages.
-        "CONCURRENT_ITEMS": 1,
-        # Un message déjà connu écarté n'est pas un avertissement.
-        "DEFAULT_DROPITEM_LOG_LEVEL": "DEBUG",
     }
 
-    # --- Préparation ----------------------------------------------------------------
-    def prepare(self) -> None:
-        root = self.config.data_dir / "conversations"
-        self.conversations_path = root / "conversations.jsonl"
-        if self.conversations_path.exists() and not self.conversations_path.is_file():
-            raise StorageError(f"Fichier des conversations inutilisable : {self.conversations_path} "
-                               "existe mais n'est pas un fichier (répertoire ?) ; renommez-le ou "
-                               "déplacez-le. Aucun fichier n'a été créé.")
-        if not self.conversations_path.is_file():
-            raise StorageError(
-                f"Fichier des conversations introuvable : {self.conversations_path}. "
-                "Lancez d'abord « scrapy crawl conversations ». Aucun fichier n'a été créé."
-            )
-        self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")
-        self.archive = MessageArchive(root / "messages")
-        state_path = self.archive.directory / "messages.jsonl.state.json"
-        check_output(self.archive.directory, state_path)
-        self._lock = claim_directory(self.archive.directory, "export des messages", self.logger)
-        self.cursor = MessagesCursor(state_path)
-        self.cursor.load(self.reset)
-        if self.reset:
-            self.logger.info("reset : le curseur repart de la première conversation "
-                             "(aucun fichier de messages n'est supprimé).")
-
-    # --- Choix des conversations ----------------------------------------------------
-    def _usable(self, report: bool):
-        """(index, session_id) des lignes utilisables de conversations.jsonl, en flux."""
-        stats = self.crawler.stats
-        index = 0
-        for number, line_object, _ in iter_jsonl(self.conversations_path):
-            session_id = session_id_of(unwrap(line_object))
-            if session_id is None:
-                if report:
-                    stats.inc_value("messages/ignored_invalid_lines")
-                    self.logger.warning("conversations.jsonl, ligne %d ignorée : JSON illisible "
-                                        "ou sans session_id utilisable.", number)
-                continue
-            if safe_name(session_id) is None:
-                if report:
-                    stats.inc_value("messages/ignored_unsafe_ids")
-                    self.logger.warning("conversations.jsonl, ligne %d ignorée : session_id %r "
-                                        "ne peut pas servir de nom de fichier.", number,
-                                        session_id[:80])
-                continue
-            yield index, session_id
-            index += 1
-
-    def _start_index(self) -> int:
-        """Position du curseur, retrouvée par session_id si le fichier a été retrié."""
-        wanted, saved = self.cursor.next_session_id, self.cursor.next_index
-        if not wanted:
-            return saved
-        found = [index for index, session_id in self._usable(report=False) if session_id == wanted]
-        if not found or saved in found:
-            return saved
-        # Fichier retrié : l'occurrence la plus proche de la position notée (doublons).
-        return min(found, key=lambda index: abs(index - saved))
-
-    def _selection(self):
-        """(rang, session_id) : d'abord les incomplètes, puis à partir du curseur, en boucle."""
-        chosen: set[str] = set()
-        for session_id in list(self.cursor.incomplete):
-            if len(chosen) >= self.nb:
-                return
-            if safe_name(session_id):
-                chosen.add(session_id)
-                yield None, session_id
-        start = self._start_index()
-        first_pass = ((i, s) for i, s in self._usable(report=True) if i >= start)
-        second_pass = ((i, s) for i, s in self._usable(report=False) if i < start)
-        rank = 0
-        for index, session_id in chain(first_pass, second_pass):
-            if len(chosen) >= self.nb:
-                self.cursor.selection_done(index, session_id)
-                return
-            self.cursor.track(rank, index, session_id)
-            if session_id in chosen:
-                # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
-                self.crawler.stats.inc_value("messages/ignored_duplicate_lines")
-                self.cursor.settle(rank, session_id, complete=session_id not in self.cursor.incomplete)
-            else:
-                chosen.add(session_id)
-                yield rank, session_id
-            rank += 1
-        # Tout le fichier a été parcouru : la prochaine exécution repart d'où celle-ci a commencé.
-        self.cursor.selection_done(start if rank else 0, None)
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        # Conversations dont le lot suivant attend que le précédent soit passé par les pipelines.
+        spider._paging = {}
+        crawler.signals.connect(spider._batch_written, signal=signals.item_scraped)
+        return spider
 
     def crisp_requests(self):
-        selected = 0
-        for rank, session_id in self._selection():
-            selected += 1
+        self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")
+        self.store = message_store(self.crawler)
+        for rank, session_id in self.store.plan(self.nb):
             yield self._batch_request(ConversationFetch(session_id, rank))
-        if not selected:
-            self.logger.warning("%s ne contient aucune conversation utilisable : rien à exporter.",
-                                self.conversations_path)
 
     # --- Pagination -------------------------------------------------------------------
     def _batch_request(self, fetch: ConversationFetch, priority: int = 0):
@@ -169,56 +122,42 @@ class MessagesSpider(CrispSpider):
             yield from self.retry_or_fail(response.request, exc)
             return
         try:
-            record = self.archive.open(fetch.session_id, fetch.rank)
+            known = self.store.known(fetch.session_id, fetch.rank)
         except StorageError as exc:
             self.crawler.stats.inc_value("crisp_api/failed")
             self.logger.error("%s", exc)
-            yield ConversationDone(fetch.session_id, fetch.rank, complete=False, why="fichier")
+            yield MessageBatch(fetch.session_id, fetch.rank, end="fichier")
             return
-        if not record.exists:
-            record.connected = True
-        new = [m for m in batch if m["fingerprint"] not in record.stored
-               and m["fingerprint"] not in fetch.seen]
-        reached_stored = any(m["fingerprint"] in record.stored for m in batch)
-        record.connected = record.connected or reached_stored
+        new = any(m["fingerprint"] not in known.stored and m["fingerprint"] not in fetch.seen
+                  for m in batch)
         fetch.seen.update(m["fingerprint"] for m in batch)
-        for message in batch:
-            yield MessageItem(fetch.session_id, message)
-
-        complete_file = (record.exists and not record.unreadable
-                         and fetch.session_id not in self.cursor.incomplete)
-        if response.status == 200 or len(batch) < self.batch_size:
-            yield ConversationDone(fetch.session_id, fetch.rank, complete=True)
-        elif complete_file and (reached_stored or not new):
-            # Tout ce qui est plus ancien est déjà dans le fichier : aucun appel de plus.
-            yield ConversationDone(fetch.session_id, fetch.rank, complete=True, why="à jour")
-        else:
-            # Un fichier avec des lignes illisibles a des trous : on ne saute rien.
-            jump = (reached_stored or not new) and not record.unreadable
-            fetch.before = self._next_before(fetch, batch, record, jump=jump)
-            # Priorité aux conversations commencées : peu de fichiers ouverts à la fois.
-            yield self._batch_request(fetch, priority=1)
-
-    def _next_before(self, fetch, batch, record, jump: bool) -> int:
-        oldest = min(m["timestamp"] for m in batch)
-        before = oldest + 1
-        if jump and record.oldest_stored is not None:
-            # Fichier incomplet rattrapé par le haut : on reprend sous son plus ancien message.
-            before = min(before, record.oldest_stored + 1)
-        if fetch.before is not None and before >= fetch.before:
-            # Lot entier dans une seule milliseconde : impossible d'en voir plus avec cette
-            # API ; on passe en strict pour avancer, et on le signale.
+        last = response.status == 200 or len(batch) < self.batch_size
+        step = next_step(batch, last, known, fetch.before, new)
+        if step.overflow:
             self.crawler.stats.inc_value("messages/same_ms_overflow")
             self.logger.warning("Conversation %s : plus de %d messages dans la même milliseconde "
                                 "(%d) ; certains peuvent manquer.", fetch.session_id,
-                                self.batch_size, oldest)
-            before = oldest
-        return before
+                                self.batch_size, step.next_before)
+        item = MessageBatch(fetch.session_id, fetch.rank, batch, end=step.end,
+                            complete=step.end is not None, next_before=step.next_before)
+        if step.next_before is not None:
+            fetch.before = step.next_before
+            self._paging[fetch.session_id] = fetch
+        yield item
+
+    def _batch_written(self, item, response=None, spider=None):
+        """Le lot est passé par les pipelines : la conversation peut demander le suivant."""
+        if not isinstance(item, MessageBatch) or item.end is not None:
+            return
+        fetch = self._paging.pop(item.session_id, None)
+        if fetch is not None:
+            # Priorité aux conversations commencées : peu de fichiers ouverts à la fois.
+            self.crawler.engine.crawl(self._batch_request(fetch, priority=1))
 
     # --- Fins anormales -------------------------------------------------------------
     def _unfinished(self, request, why: str):
         fetch = request.cb_kwargs["fetch"]
-        return [ConversationDone(fetch.session_id, fetch.rank, complete=False, why=why)]
+        return [MessageBatch(fetch.session_id, fetch.rank, end=why)]
 
     def resource_failed(self, request, why):
         return self._unfinished(request, "échec")
@@ -237,7 +176,7 @@ class MessagesSpider(CrispSpider):
             "messages/ignored_invalid_lines", "messages/ignored_unsafe_ids",
             "messages/ignored_duplicate_lines", "messages/conversations_not_found"))
         stats.set_value("messages/conversations_ignored", ignored)
-        files = self.archive.count_files()
+        files = self.store.count_files()
         stats.set_value("messages/files", files)
         yield (f"Conversations traitées : {stats.get_value('messages/conversations_done', 0)} "
                f"(dont incomplètes, à reprendre : "
@@ -245,7 +184,7 @@ class MessagesSpider(CrispSpider):
         yield (f"Messages : {stats.get_value('messages/new', 0)} nouveaux, "
                f"{stats.get_value('messages/updated', 0)} mis à jour, "
                f"{stats.get_value('messages/ignored_known', 0)} ignorés (déjà connus).")
-        yield f"Fichiers .jsonl de conversation dans {self.archive.directory} : {files}."
+        yield f"Fichiers .jsonl de conversation dans {self.store.directory} : {files}."
 
 
 def _check_messages(batch: list) -> None:

@@ -21,7 +21,8 @@ from scrapy import signals
 from crispscrape.api import InvalidResponse
 from crispscrape.pipelines.users import ProfileItem
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage.files import StorageError, claim_directory, iter_jsonl
+from crispscrape.storage.files import StorageError, claim_directory
+from crispscrape.storage.jsonl import read_lines
 from crispscrape.model import unwrap
 from crispscrape.storage.paths import check_output
 from crispscrape.model import email_key
@@ -80,7 +81,8 @@ class UsersSpider(CrispSpider):
     def _new_emails(self):
         """(e-mail tel qu'écrit, clé casefold) des personnes à demander, en flux."""
         stats, users_file, seen = self.crawler.stats, self.users_file, set()
-        for number, line_object, _ in iter_jsonl(self.conversations_path):
+        for line in read_lines(self.conversations_path, "Fichier des conversations"):
+            number, line_object = line.number, line.obj
             if line_object is None:
                 stats.inc_value("users/unreadable_conversation_lines")
                 self.logger.warning("conversations.jsonl, ligne %d illisible : ignorée.", number)

@@ -66,6 +66,8 @@ class ConversationsFile:
     # --- Chargement ----------------------------------------------------------------------
     def load(self) -> None:
         content = load_and_repair(self.path, WHAT, self.logger)
+        # BOM ou octets latin-1 : lus sans perte, le fichier sera réécrit en UTF-8.
+        self.needs_rewrite = content.normalise
         if content.fragment is not None:
             self.stats.inc_value("conversations/truncated_line_repaired")
         previous_key = None

@@ -33,6 +33,11 @@ class MessagesCursor:
         self._low = 0
         self._selected = 0
         self._after: tuple[int, str | None] | None = None
+        # Vrai si l'état en mémoire a avancé depuis la dernière écriture (voir save()).
+        self.dirty = False
+        # Appelé avant chaque écriture de l'état : le magasin y synchronise le répertoire des
+        # fichiers que l'état décrit, pour que l'état ne les devance jamais.
+        self.before_save = lambda: None
 
     def load(self, reset: bool) -> None:
         try:
@@ -85,7 +90,8 @@ class MessagesCursor:
 
     # --- Progrès ------------------------------------------------------------------
     def mark_incomplete(self, session_id: str, oldest: int | None) -> None:
-        """À noter AVANT d'écrire un fichier partiel : l'inverse pourrait le faire croire complet."""
+        """À noter AVANT d'écrire un fichier partiel : l'inverse pourrait le faire croire complet.
+        Écrit tout de suite, jamais différé."""
         self.incomplete[session_id] = oldest
         self.save()
 
@@ -96,7 +102,9 @@ class MessagesCursor:
         if rank is not None:
             self._settled.add(rank)
             self._advance()
-        self.save()
+        # Écrit plus tard, par lots (MessageStore.flush) : un fichier complet que l'état ne
+        # connaît pas encore est seulement revérifié après un arrêt brutal.
+        self.dirty = True
 
     def _advance(self) -> None:
         passed = None
@@ -114,9 +122,11 @@ class MessagesCursor:
             self.next_index, self.next_session_id = passed[0] + 1, None
 
     def save(self) -> None:
+        self.before_save()
         self.state.data = {
             "next_index": self.next_index,
             "next_session_id": self.next_session_id,
             "incomplete": self.incomplete,
         }
         self.state.save()
+        self.dirty = False

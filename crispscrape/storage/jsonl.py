@@ -1,35 +1,73 @@
-"""Lecture d'un fichier JSONL de sortie avant de le compléter : tolérante là où c'est sûr.
+"""LE lecteur de fichiers JSONL du projet, et sa politique de tolérance, écrite une fois.
 
-- Dernière ligne illisible : c'est la trace d'un arrêt brutal pendant un ajout (ou d'un
-  outil qui a coupé le fichier). Elle est signalée puis retirée par une réécriture atomique
-  des lignes complètes, octet pour octet : aucune ligne complète n'est perdue.
-- Dernière ligne complète mais sans saut de ligne final (éditeur, autre outil) : on ajoute
-  le saut de ligne, sinon le prochain ajout se collerait à elle.
-- Ligne illisible AU MILIEU : ce n'est pas un arrêt brutal, c'est un fichier abîmé par
-  autre chose. On refuse de continuer plutôt que de réécrire un fichier qu'on ne comprend
-  pas ; le message dit quelle ligne corriger.
+Décodage (identique pour tous les fichiers, ``read_lines``) :
 
-Chaque ligne est décodée en UTF-8 strict, en binaire : le texte conservé est exactement
-celui du fichier, et une réécriture reproduit les mêmes octets.
+- une marque d'ordre d'octets UTF-8 (BOM, laissée par certains éditeurs) en tête est ignorée ;
+- une ligne qui n'est pas de l'UTF-8 valide (un octet latin-1 venu d'un autre outil) est lue
+  en latin-1 : chaque octet garde un caractère, rien n'est remplacé ni perdu, et la ligne
+  reste utilisable (``storage/lines_recoded``) ;
+- les lignes vides sont sautées ; une ligne qui n'est pas du JSON est rendue avec
+  ``obj = None`` : c'est à l'appelant de dire ce qu'il en fait.
+
+Ce que chaque appelant fait d'une ligne illisible (la politique) :
+
+| fichier | ligne illisible au milieu | dernière ligne illisible |
+|---|---|---|
+| conversations.jsonl, utilisateurs.jsonl (complétés par ajouts, ``load_and_repair``) | refus, message qui nomme la ligne, rien n'est modifié | trace d'un arrêt brutal : retirée par réécriture atomique des lignes complètes |
+| conversations.jsonl lu comme entrée (messages, users) | ignorée et signalée | ignorée et signalée |
+| fichier de messages d'une conversation | mise de côté (``.lignes-illisibles``), conversation reprise du début | idem |
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from crispscrape.storage.files import StorageError, append_lines, atomic_write_lines
 
+BOM = b"\xef\xbb\xbf"
+
 
 @dataclass
 class JsonlLine:
     number: int
+    # Objet décodé, ou None si la ligne n'est pas du JSON.
     obj: Any
-    # Texte exact de la ligne, saut de ligne final compris.
+    # Texte de la ligne (saut de ligne final compris s'il y était).
     text: str
+    # Vrai si la ligne n'était pas de l'UTF-8 et a été lue en latin-1.
+    recoded: bool = False
+
+
+def decode_line(raw: bytes) -> tuple[str, bool]:
+    """Texte d'une ligne : UTF-8, sinon latin-1 (qui décode tout octet, sans rien perdre)."""
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), True
+
+
+def read_lines(path: Path, what: str) -> Iterator[JsonlLine]:
+    """Parcourt un fichier JSONL en flux (la mémoire ne dépend pas de sa taille)."""
+    try:
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if number == 1 and raw.startswith(BOM):
+                    raw = raw[len(BOM):]
+                if not raw.strip():
+                    continue
+                text, recoded = decode_line(raw)
+                try:
+                    obj = json.loads(text)
+                except ValueError:
+                    obj = None
+                yield JsonlLine(number, obj, text, recoded)
+    except OSError as exc:
+        raise StorageError(f"{what} illisible ({path}) : {exc.strerror or exc}.") from exc
 
 
 @dataclass
@@ -37,57 +75,46 @@ class JsonlContent:
     lines: list[JsonlLine] = field(default_factory=list)
     # Fragment retiré (dernière ligne tronquée), None s'il n'y en avait pas.
     fragment: str | None = None
-
-
-def _parse(raw: bytes) -> tuple[Any, str] | None:
-    try:
-        text = raw.decode("utf-8")
-        return json.loads(text), text
-    except (UnicodeDecodeError, ValueError):
-        return None
+    # Vrai si le fichier doit être réécrit pour être normalisé (BOM, latin-1).
+    normalise: bool = False
 
 
 def load_and_repair(path: Path, what: str, logger: logging.Logger) -> JsonlContent:
-    """Lit ``path`` (absent = vide), répare sa fin si besoin ; StorageError si une ligne du
-    milieu est illisible."""
+    """Lit un fichier complété par ajouts (absent = vide) et répare sa fin si besoin ;
+    StorageError si une ligne du milieu est illisible."""
     content = JsonlContent()
     if not path.exists():
         return content
-    pending: tuple[int, bytes] | None = None  # ligne illisible pas encore suivie d'une autre
-    last_raw = b""
-    try:
-        with open(path, "rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                if pending is not None:
-                    raise StorageError(
-                        f"{what} : la ligne {pending[0]} de {path} est illisible (JSON invalide "
-                        "ou encodage non UTF-8) alors que d'autres lignes la suivent. Le fichier "
-                        "n'a pas été modifié ; corrigez ou supprimez cette ligne, ou relancez "
-                        "avec -a reset=1 pour repartir de zéro."
-                    )
-                last_raw = raw
-                parsed = _parse(raw)
-                if parsed is None:
-                    pending = (number, raw)
-                    continue
-                obj, text = parsed
-                content.lines.append(JsonlLine(number, obj, text))
-    except OSError as exc:
-        raise StorageError(f"{what} illisible ({path}) : {exc.strerror or exc}.") from exc
+    pending: JsonlLine | None = None  # ligne illisible pas encore suivie d'une autre
+    with open(path, "rb") as handle:
+        content.normalise = handle.read(len(BOM)) == BOM
+    for line in read_lines(path, what):
+        if pending is not None:
+            raise StorageError(
+                f"{what} : la ligne {pending.number} de {path} est illisible (JSON invalide) "
+                "alors que d'autres lignes la suivent. Le fichier n'a pas été modifié ; corrigez "
+                "ou supprimez cette ligne, ou relancez avec -a reset=1 pour repartir de zéro."
+            )
+        if line.obj is None:
+            pending = line
+            continue
+        content.normalise = content.normalise or line.recoded
+        content.lines.append(line)
     if pending is not None:
-        content.fragment = pending[1].decode("utf-8", errors="replace")
+        content.fragment = pending.text
         logger.warning(
-            "%s : la dernière ligne de %s (ligne %d, %d octets) est tronquée, sans doute un "
+            "%s : la dernière ligne de %s (ligne %d, %d caractères) est tronquée, sans doute un "
             "arrêt brutal pendant l'écriture. Elle est retirée ; les %d lignes complètes sont "
             "conservées et l'élément concerné sera redemandé à l'API.",
-            what, path, pending[0], len(pending[1]), len(content.lines))
+            what, path, pending.number, len(pending.text), len(content.lines))
         atomic_write_lines(path, [_with_newline(line.text) for line in content.lines])
-    elif last_raw and not last_raw.endswith(b"\n"):
+    elif content.lines and not content.lines[-1].text.endswith("\n"):
         # Ligne complète sans saut de ligne final : on le rajoute, sans rien réécrire.
         append_lines(path, ["\n"])
         content.lines[-1].text = _with_newline(content.lines[-1].text)
+    if content.normalise:
+        logger.warning("%s : %s contient une marque BOM ou des octets non UTF-8 (lus en latin-1) ; "
+                       "il sera réécrit en UTF-8, sans perdre aucune ligne.", what, path)
     return content
 
 

@@ -1,32 +1,47 @@
-"""Fichiers de messages d'une conversation : ``conversations/messages/{session_id}.jsonl``.
+"""Magasin de l'export des messages : ``conversations/messages/{session_id}.jsonl`` et son état.
 
-Un ``SessionRecord`` est ouvert quand la première réponse d'une conversation arrive et
-fermé dès que son fichier est écrit : la mémoire ne dépend que des conversations en cours,
-jamais de la taille du compte. Les trois étapes le partagent : l'araignée y lit ce qui est
-déjà connu (pour savoir quand s'arrêter), le pipeline de déduplication y écarte les
-messages connus, le pipeline d'écriture y accumule les nouveaux puis écrit le tout.
+Le magasin possède tout ce que l'export écrit : les fichiers de messages, l'état de reprise
+(``messages.jsonl.state.json``, voir ``cursor.py``), le verrou du répertoire. Seul le
+pipeline d'écriture le modifie (``add``, ``finish``) ; l'araignée et le pipeline de
+déduplication ne font que le lire (``plan``, ``known``), comme ``FilesPipeline`` possède
+son ``FSFilesStore``.
+
+Une conversation est ouverte à la première réponse qui la concerne et refermée dès que son
+fichier est écrit : la mémoire ne dépend que des conversations en cours, jamais de la
+taille du compte.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
+from types import MappingProxyType
 
-from crispscrape.model import message_order
+from crispscrape.model import message_order, session_id_of, unwrap
+from crispscrape.storage.cursor import MessagesCursor
 from crispscrape.storage.files import (
-    StorageError, append_lines, atomic_write_lines, dumps_line, iter_jsonl,
+    StorageError, append_lines, atomic_write_lines, claim_directory, dumps_line, fsync_directory,
+    safe_name,
 )
+from crispscrape.storage.jsonl import read_lines
+from crispscrape.storage.paths import check_output
 
 logger = logging.getLogger(__name__)
 
+STATE_NAME = "messages.jsonl.state.json"
+
 
 @dataclass
-class SessionRecord:
+class OpenConversation:
+    """Le fichier d'une conversation en cours d'export : ce qu'il contient, ce qui arrive."""
+
     session_id: str
     path: Path
-    # Position de la conversation dans la sélection de cette exécution (pour le curseur).
-    position: int
+    rank: int | None
     exists: bool = False
     # Messages du fichier, par fingerprint, tels quels.
     stored: dict[int, dict] = field(default_factory=dict)
@@ -49,76 +64,284 @@ class SessionRecord:
                       if isinstance(m.get("timestamp"), int)]
         return min(timestamps) if timestamps else None
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.pending) or not self.exists or bool(self.unreadable)
-
     def merged_lines(self) -> list[str]:
         messages = {**self.stored, **self.pending}
         ordered = sorted([*messages.values(), *self.foreign], key=message_order, reverse=True)
         return [dumps_line(message) for message in ordered]
 
 
-class MessageArchive:
-    """Les fichiers de messages d'un export, et les conversations ouvertes en ce moment."""
+@dataclass(frozen=True)
+class Known:
+    """Vue en lecture seule d'une conversation ouverte (pour l'araignée et le dédoublonnage)."""
 
-    def __init__(self, directory: Path):
-        self.directory = Path(directory)
-        self.records: dict[str, SessionRecord] = {}
+    exists: bool
+    # Vrai si le fichier est réputé complet : ni noté incomplet, ni abîmé.
+    complete_file: bool
+    unreadable: bool
+    oldest_stored: int | None
+    stored: Mapping[int, dict]
+    received: Mapping[int, dict]
 
-    def path(self, session_id: str) -> Path:
-        return self.directory / f"{session_id}.jsonl"
 
-    def open(self, session_id: str, position: int) -> SessionRecord:
-        """Ouvre (et lit une seule fois) le fichier d'une conversation."""
-        record = self.records.get(session_id)
-        if record is None:
-            record = self._load(session_id, position)
-            self.records[session_id] = record
-        return record
+@dataclass
+class Finished:
+    """Bilan d'une conversation refermée (pour le journal et les statistiques)."""
 
-    def get(self, session_id: str) -> SessionRecord:
-        return self.records[session_id]
+    session_id: str
+    why: str
+    complete: bool
+    # Faux si aucune réponse exploitable n'était arrivée (rien à écrire, rien à compter).
+    opened: bool = True
+    new: int = 0
+    updated: int = 0
+    ignored: int = 0
 
-    def close(self, session_id: str) -> None:
-        self.records.pop(session_id, None)
 
-    def write(self, record: SessionRecord) -> None:
-        """Remplace le fichier par son contenu complet fusionné et trié, d'un seul coup."""
-        if record.unreadable:
-            # Rien ne se perd : les lignes illisibles sont gardées à côté, pour examen.
-            aside = record.path.with_name(record.path.name + ".lignes-illisibles")
-            append_lines(aside, [line if line.endswith("\n") else line + "\n"
-                                 for line in record.unreadable])
-            logger.warning("%s : %d ligne(s) illisible(s) mise(s) de côté dans %s.",
-                           record.path.name, len(record.unreadable), aside.name)
-        atomic_write_lines(record.path, record.merged_lines())
+class MessageStore:
+    """Les fichiers de messages et l'état d'un export ; ouvert par le pipeline d'écriture."""
+
+    def __init__(self, data_dir: Path, stats, state_flush_seconds: float = 1.0):
+        root = Path(data_dir) / "conversations"
+        self.conversations_path = root / "conversations.jsonl"
+        self.directory = root / "messages"
+        self.stats = stats
+        self.cursor = MessagesCursor(self.directory / STATE_NAME)
+        self.cursor.before_save = lambda: fsync_directory(self.directory)
+        self.open_conversations: dict[str, OpenConversation] = {}
+        self.state_flush_seconds = state_flush_seconds
+        self._last_flush = 0.0
+        self._lock: int | None = None
+
+    # --- Ouverture et fermeture (pipeline d'écriture) ---------------------------------------
+    def open(self, reset: bool) -> None:
+        """Vérifie l'entrée et la sortie, prend le verrou, lit l'état ; StorageError sinon."""
+        path = self.conversations_path
+        if path.exists() and not path.is_file():
+            raise StorageError(f"Fichier des conversations inutilisable : {path} existe mais n'est "
+                               "pas un fichier (répertoire ?) ; renommez-le ou déplacez-le. Aucun "
+                               "fichier n'a été créé.")
+        if not path.is_file():
+            raise StorageError(f"Fichier des conversations introuvable : {path}. Lancez d'abord "
+                               "« scrapy crawl conversations ». Aucun fichier n'a été créé.")
+        check_output(self.directory, self.cursor.state.path)
+        self._lock = claim_directory(self.directory, "export des messages", logger)
+        self.cursor.load(reset)
+        self._last_flush = time.monotonic()
+        if reset:
+            logger.info("reset : le curseur repart de la première conversation "
+                        "(aucun fichier de messages n'est supprimé).")
+
+    @property
+    def opened(self) -> bool:
+        return self._lock is not None
+
+    def interrupt_all(self) -> Iterator[Finished]:
+        """Arrêt (quota, Ctrl-C) : les conversations encore ouvertes sont sauvées en partiel."""
+        for conversation in list(self.open_conversations.values()):
+            try:
+                yield self.finish(conversation.session_id, conversation.rank, complete=False,
+                                  why="interrompue")
+            except OSError as exc:
+                self.write_failed(conversation.session_id, exc)
+
+    def close(self) -> None:
+        """Fin du crawl : l'état est écrit (le verrou tombe avec le processus)."""
+        self.flush()
+
+    # --- Lecture (araignée, dédoublonnage) ---------------------------------------------------
+    def plan(self, nb: int) -> Iterator[tuple[int | None, str]]:
+        """(rang, session_id) à exporter : d'abord les incomplètes, puis à partir du curseur,
+        en boucle. Rang None : reprise d'une incomplète (hors du curseur)."""
+        chosen: set[str] = set()
+        for session_id in list(self.cursor.incomplete):
+            if len(chosen) >= nb:
+                return
+            if safe_name(session_id):
+                chosen.add(session_id)
+                yield None, session_id
+        start = self._start_index()
+        first_pass = ((i, s) for i, s in self._usable(report=True) if i >= start)
+        second_pass = ((i, s) for i, s in self._usable(report=False) if i < start)
+        rank = 0
+        for index, session_id in chain(first_pass, second_pass):
+            if len(chosen) >= nb:
+                self.cursor.selection_done(index, session_id)
+                return
+            self.cursor.track(rank, index, session_id)
+            if session_id in chosen:
+                # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
+                self.stats.inc_value("messages/ignored_duplicate_lines")
+                self.cursor.settle(rank, session_id, complete=session_id not in self.cursor.incomplete)
+            else:
+                chosen.add(session_id)
+                yield rank, session_id
+            rank += 1
+        if not rank and not chosen:
+            logger.warning("%s ne contient aucune conversation utilisable : rien à exporter.",
+                           self.conversations_path)
+        # Tout le fichier a été parcouru : la prochaine exécution repart d'où celle-ci a commencé.
+        self.cursor.selection_done(start if rank else 0, None)
+
+    def known(self, session_id: str, rank: int | None) -> Known:
+        """Ce que le fichier de la conversation contient déjà (lu une seule fois)."""
+        conversation = self._open(session_id, rank)
+        return Known(
+            exists=conversation.exists,
+            complete_file=(conversation.exists and not conversation.unreadable
+                           and session_id not in self.cursor.incomplete),
+            unreadable=bool(conversation.unreadable),
+            oldest_stored=conversation.oldest_stored,
+            stored=MappingProxyType(conversation.stored),
+            received=MappingProxyType(conversation.pending),
+        )
 
     def count_files(self) -> int:
         if not self.directory.is_dir():
             return 0
         return sum(1 for path in self.directory.glob("*.jsonl") if path.is_file())
 
-    def _load(self, session_id: str, position: int) -> SessionRecord:
-        path = self.path(session_id)
-        record = SessionRecord(session_id, path, position)
-        if not path.exists():
-            return record
-        if not path.is_file():
-            raise StorageError(f"{path} n'est pas un fichier : la conversation {session_id} ne "
-                               "peut pas être exportée. Déplacez-le puis relancez.")
-        record.exists = True
-        try:
-            lines = list(iter_jsonl(path))
-        except OSError as exc:
-            raise StorageError(f"{path} illisible : {exc.strerror}.") from exc
-        for number, message, raw in lines:
-            if not isinstance(message, dict):
-                logger.warning("%s, ligne %d illisible (tronquée ?) : la conversation sera "
-                               "reprise depuis le début pour la compléter.", path.name, number)
-                record.unreadable.append(raw)
-            elif isinstance(message.get("fingerprint"), int):
-                record.stored[message["fingerprint"]] = message
+    # --- Écriture (pipeline d'écriture seulement) --------------------------------------------
+    def add(self, session_id: str, messages: list[dict], reached_stored: bool,
+            new: int, updated: int, ignored: int) -> None:
+        """Messages nouveaux ou modifiés d'une réponse, déjà dédoublonnés."""
+        conversation = self.open_conversations.get(session_id)
+        if conversation is None:
+            # Fin anormale sans réponse exploitable (échec, 404) : rien n'a été lu ni reçu.
+            if messages:
+                raise RuntimeError(f"messages reçus pour {session_id}, conversation non ouverte")
+            return
+        conversation.connected = conversation.connected or reached_stored
+        for message in messages:
+            conversation.pending[message["fingerprint"]] = message
+        conversation.new_count += new
+        conversation.updated_count += updated
+        conversation.ignored_count += ignored
+
+    def finish(self, session_id: str, rank: int | None, complete: bool, why: str) -> Finished:
+        """Referme une conversation : fichier complet, ou partiel s'il reste d'un seul tenant
+        (toujours APRÈS l'avoir noté incomplet), puis l'état avance."""
+        cursor = self.cursor
+        conversation = self.open_conversations.pop(session_id, None)
+        if conversation is None:
+            # Aucune réponse exploitable (404, échec dès le premier appel) : rien à écrire.
+            if complete or why == "introuvable":
+                cursor.settle(rank, session_id, complete=True)
             else:
-                record.foreign.append(message)
-        return record
+                cursor.mark_incomplete(session_id, cursor.incomplete.get(session_id))
+                cursor.settle(rank, session_id, complete=False)
+            self._maybe_flush()
+            return Finished(session_id, why, complete or why == "introuvable", opened=False)
+        if complete:
+            if conversation.pending or not conversation.exists or conversation.unreadable:
+                self._write(conversation)
+            cursor.settle(rank, session_id, complete=True)
+        elif conversation.connected and conversation.pending:
+            merged = {**conversation.stored, **conversation.pending}
+            # La règle qui rend l'arrêt brutal sans danger : incomplet noté (et synchronisé)
+            # AVANT que le fichier partiel n'existe.
+            cursor.mark_incomplete(session_id, min(m["timestamp"] for m in merged.values()))
+            self._write(conversation)
+            cursor.settle(rank, session_id, complete=False)
+        else:
+            # Rien d'écrivable sans trou : on garde le fichier tel quel, tout sera redemandé.
+            conversation.new_count = conversation.updated_count = 0
+            if session_id not in cursor.incomplete and not conversation.exists:
+                cursor.mark_incomplete(session_id, None)
+            cursor.settle(rank, session_id, complete=False)
+        self._maybe_flush()
+        return Finished(session_id, why, complete, True, conversation.new_count,
+                        conversation.updated_count, conversation.ignored_count)
+
+    def write_failed(self, session_id: str, exc: OSError) -> None:
+        # L'écriture est atomique : l'ancien fichier est intact et le curseur n'a pas bougé,
+        # la conversation sera simplement refaite.
+        self.stats.inc_value("messages/write_failed")
+        logger.error("Écriture impossible pour la conversation %s : %s. Le fichier existant est "
+                     "intact ; elle sera reprise à la prochaine exécution.", session_id,
+                     exc.strerror or exc)
+
+    def flush(self) -> None:
+        """Écrit l'état s'il a changé. Les fichiers qu'il décrit sont déjà écrits : le
+        curseur synchronise d'abord leur répertoire (un seul fsync pour plusieurs fichiers)."""
+        if not self.opened or not self.cursor.dirty:
+            return
+        self.cursor.save()
+        self._last_flush = time.monotonic()
+        self.stats.inc_value("messages/state_saves")
+
+    # --- Interne ------------------------------------------------------------------------------
+    def _maybe_flush(self) -> None:
+        # L'état avance au plus une fois par CRISP_MESSAGES_STATE_FLUSH secondes : un arrêt
+        # brutal entre deux écritures ne fait que redemander les dernières conversations.
+        if time.monotonic() - self._last_flush >= self.state_flush_seconds:
+            self.flush()
+
+    def _write(self, conversation: OpenConversation) -> None:
+        if conversation.unreadable:
+            # Rien ne se perd : les lignes illisibles sont gardées à côté, pour examen.
+            aside = conversation.path.with_name(conversation.path.name + ".lignes-illisibles")
+            append_lines(aside, [line if line.endswith("\n") else line + "\n"
+                                 for line in conversation.unreadable])
+            logger.warning("%s : %d ligne(s) illisible(s) mise(s) de côté dans %s.",
+                           conversation.path.name, len(conversation.unreadable), aside.name)
+        # Répertoire synchronisé une fois avant l'état (flush), pas après chaque fichier.
+        atomic_write_lines(conversation.path, conversation.merged_lines(), sync_directory=False)
+
+    def _open(self, session_id: str, rank: int | None) -> OpenConversation:
+        conversation = self.open_conversations.get(session_id)
+        if conversation is not None:
+            return conversation
+        path = self.directory / f"{session_id}.jsonl"
+        conversation = OpenConversation(session_id, path, rank)
+        if path.exists():
+            if not path.is_file():
+                raise StorageError(f"{path} n'est pas un fichier : la conversation {session_id} "
+                                   "ne peut pas être exportée. Déplacez-le puis relancez.")
+            conversation.exists = True
+            for line in read_lines(path, "Fichier de messages"):
+                message = line.obj
+                if line.obj is None or not isinstance(message, dict):
+                    logger.warning("%s, ligne %d illisible (tronquée ?) : la conversation sera "
+                                   "reprise depuis le début pour la compléter.", path.name,
+                                   line.number)
+                    conversation.unreadable.append(line.text)
+                elif isinstance(message.get("fingerprint"), int):
+                    conversation.stored[message["fingerprint"]] = message
+                else:
+                    conversation.foreign.append(message)
+        else:
+            conversation.connected = True
+        self.open_conversations[session_id] = conversation
+        return conversation
+
+    def _usable(self, report: bool) -> Iterator[tuple[int, str]]:
+        """(index, session_id) des lignes utilisables de conversations.jsonl, en flux."""
+        index = 0
+        for line in read_lines(self.conversations_path, "Fichier des conversations"):
+            session_id = session_id_of(unwrap(line.obj))
+            if session_id is None:
+                if report:
+                    self.stats.inc_value("messages/ignored_invalid_lines")
+                    logger.warning("conversations.jsonl, ligne %d ignorée : JSON illisible ou "
+                                   "sans session_id utilisable.", line.number)
+                continue
+            if safe_name(session_id) is None:
+                if report:
+                    self.stats.inc_value("messages/ignored_unsafe_ids")
+                    logger.warning("conversations.jsonl, ligne %d ignorée : session_id %r ne "
+                                   "peut pas servir de nom de fichier.", line.number,
+                                   session_id[:80])
+                continue
+            yield index, session_id
+            index += 1
+
+    def _start_index(self) -> int:
+        """Position du curseur, retrouvée par session_id si le fichier a été retrié."""
+        wanted, saved = self.cursor.next_session_id, self.cursor.next_index
+        if not wanted:
+            return saved
+        found = [index for index, session_id in self._usable(report=False) if session_id == wanted]
+        if not found or saved in found:
+            return saved
+        # Fichier retrié : l'occurrence la plus proche de la position notée (doublons).
+        return min(found, key=lambda index: abs(index - saved))

@@ -46,9 +46,11 @@ def check_output(directory: Path, path: Path) -> None:
             "modifié ; renommez-le ou supprimez-le puis relancez."
         )
     try:
-        fd, probe = tempfile.mkstemp(dir=directory, prefix=".crispscrape-essai-", suffix=".tmp")
+        # Même forme de nom que les temporaires d'écriture : si un arrêt brutal tombe entre
+        # la création et la suppression, l'exécution suivante le reconnaît et l'efface.
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".crispscrape-essai.", suffix=".tmp")
         os.close(fd)
-        os.unlink(probe)
+        Path(probe).unlink(missing_ok=True)
     except OSError as exc:
         raise StorageError(
             f"Le répertoire {directory} n'est pas accessible en écriture : {_reason(exc)}. "

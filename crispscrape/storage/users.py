@@ -50,6 +50,8 @@ class UsersFile:
     def load(self) -> None:
         self._load_state()
         content = load_and_repair(self.path, WHAT, self.logger)
+        # BOM ou octets latin-1 : lus sans perte, le fichier sera réécrit en UTF-8.
+        self.needs_rewrite = content.normalise
         if content.fragment is not None:
             self.stats.inc_value("users/truncated_line_repaired")
         previous = None

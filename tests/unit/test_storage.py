@@ -1,0 +1,146 @@
+"""Stockage : lecteur JSONL unique, état des messages (curseur et migration), fusion et tri,
+règle « incomplet noté avant l'écriture partielle », temporaires orphelins."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from crispscrape.storage.cursor import MessagesCursor
+from crispscrape.storage.files import StorageError, remove_stale_temporaries
+from crispscrape.storage.jsonl import load_and_repair, read_lines
+from crispscrape.storage.messages import MessageStore, OpenConversation
+from crispscrape.storage.paths import check_output
+
+LOG = logging.getLogger("test")
+
+
+class Stats:
+    def __init__(self):
+        self.values = {}
+
+    def inc_value(self, key, count=1):
+        self.values[key] = self.values.get(key, 0) + count
+
+
+# --- Lecteur JSONL ------------------------------------------------------------------------------
+def test_bom_and_latin1_lines_are_read_without_loss(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"session_id": "a"}\n{"session_id": "b", "n": "caf\xe9"}\n')
+    lines = list(read_lines(path, "essai"))
+    assert [line.obj["session_id"] for line in lines] == ["a", "b"]
+    assert lines[1].obj["n"] == "café" and lines[1].recoded and not lines[0].recoded
+
+
+def test_appended_file_with_bom_is_accepted_and_marked_for_rewrite(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"session_id": "a"}\n{"session_id": "b"}\n')
+    content = load_and_repair(path, "essai", LOG)
+    assert len(content.lines) == 2 and content.normalise
+
+
+def test_truncated_last_line_is_removed_atomically(tmp_path):
+    path = tmp_path / "c.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}\n{"a": ', encoding="utf-8")
+    content = load_and_repair(path, "essai", LOG)
+    assert content.fragment == '{"a": '
+    assert path.read_text(encoding="utf-8") == '{"a": 1}\n{"a": 2}\n'
+
+
+def test_unreadable_middle_line_is_refused_and_file_untouched(tmp_path):
+    path = tmp_path / "c.jsonl"
+    original = b'{"a": 1}\nnot json\n{"a": 2}\n'
+    path.write_bytes(original)
+    with pytest.raises(StorageError, match="ligne 2"):
+        load_and_repair(path, "essai", LOG)
+    assert path.read_bytes() == original
+
+
+# --- Curseur des messages (état) ------------------------------------------------------------------
+def test_state_of_the_original_script_is_read(tmp_path):
+    path = tmp_path / "messages.jsonl.state.json"
+    path.write_text(json.dumps({"next_index": 7}), encoding="utf-8")
+    cursor = MessagesCursor(path)
+    cursor.load(reset=False)
+    assert cursor.next_index == 7 and cursor.incomplete == {} and cursor.next_session_id is None
+
+
+def test_low_tide_cursor_waits_for_the_slowest_conversation(tmp_path):
+    cursor = MessagesCursor(tmp_path / "state.json")
+    for rank in range(3):
+        cursor.track(rank, 10 + rank, f"s{rank}")
+    cursor.selection_done(13, "s3")
+    cursor.settle(1, "s1", complete=True)
+    cursor.settle(2, "s2", complete=True)
+    # s0 n'est pas fini : le curseur ne peut pas le dépasser.
+    assert (cursor.next_index, cursor.next_session_id) == (10, "s0")
+    cursor.settle(0, "s0", complete=True)
+    assert (cursor.next_index, cursor.next_session_id) == (13, "s3")
+    assert cursor.dirty
+
+
+def test_reset_keeps_incomplete_conversations(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps({"next_index": 4, "incomplete": {"s9": 123}}), encoding="utf-8")
+    cursor = MessagesCursor(path)
+    cursor.load(reset=True)
+    assert cursor.next_index == 0 and cursor.incomplete == {"s9": 123}
+
+
+# --- Fusion, tri et écriture partielle ------------------------------------------------------------
+def test_merge_sorts_newest_first_and_updates_edited_messages(tmp_path):
+    conversation = OpenConversation("s", tmp_path / "s.jsonl", 0)
+    conversation.stored = {1: {"fingerprint": 1, "timestamp": 10, "content": "a"},
+                           2: {"fingerprint": 2, "timestamp": 20, "content": "b"}}
+    conversation.pending = {2: {"fingerprint": 2, "timestamp": 20, "content": "b modifié"},
+                            3: {"fingerprint": 3, "timestamp": 20, "content": "c"}}
+    lines = [json.loads(line) for line in conversation.merged_lines()]
+    assert [m["fingerprint"] for m in lines] == [3, 2, 1]
+    assert lines[1]["content"] == "b modifié"
+
+
+def _store(tmp_path):
+    data = tmp_path / "data"
+    (data / "conversations").mkdir(parents=True)
+    (data / "conversations" / "conversations.jsonl").write_text(
+        '{"session_id": "s1"}\n', encoding="utf-8")
+    store = MessageStore(data, Stats(), state_flush_seconds=3600)
+    store.open(reset=False)
+    return store
+
+
+def test_partial_file_is_written_only_after_state_says_incomplete(tmp_path):
+    store = _store(tmp_path)
+    list(store.plan(10))
+    store.known("s1", 0)
+    events = []
+    store.cursor.before_save = lambda: events.append(("état", dict(store.cursor.incomplete)))
+    write = store._write
+    store._write = lambda conversation: (events.append(("fichier", None)), write(conversation))
+    store.add("s1", [{"fingerprint": 1, "timestamp": 5}], reached_stored=False, new=1,
+              updated=0, ignored=0)
+    store.finish("s1", 0, complete=False, why="interrompue")
+    assert events[0] == ("état", {"s1": 5}) and events[1] == ("fichier", None)
+
+
+def test_state_of_complete_conversations_is_saved_in_batches(tmp_path):
+    store = _store(tmp_path)
+    list(store.plan(10))
+    store.known("s1", 0)
+    store.add("s1", [{"fingerprint": 1, "timestamp": 5}], False, 1, 0, 0)
+    store.finish("s1", 0, complete=True, why="fin")
+    state = store.cursor.state.path
+    assert (store.directory / "s1.jsonl").is_file() and not state.exists()
+    store.close()
+    assert json.loads(state.read_text(encoding="utf-8"))["incomplete"] == {}
+
+
+def test_probe_and_write_temporaries_left_by_a_kill_are_removed(tmp_path):
+    check_output(tmp_path, tmp_path / "x.jsonl")
+    (tmp_path / ".crispscrape-essai.ab12cd_e.tmp").write_text("", encoding="utf-8")
+    (tmp_path / ".s1.jsonl.zz99yy88.tmp").write_text("", encoding="utf-8")
+    (tmp_path / "keep.tmp").write_text("", encoding="utf-8")
+    assert remove_stale_temporaries(tmp_path) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.tmp"]
