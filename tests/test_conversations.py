@@ -321,3 +321,45 @@ def test_directory_in_place_of_the_file(sandbox, data_dir):
     assert "n'est pas un fichier" in result.log
     assert (blocker / "dedans" / "note.txt").read_text(encoding="utf-8") == "à garder"
     assert list_calls(sandbox) == 0
+
+
+# --- Entrées et pages abîmées (trouvées par les épreuves) ---------------------------------------
+def test_page_with_an_element_that_is_not_an_object_is_asked_again(sandbox_factory, data_dir):
+    """Un élément qui n'est pas une conversation (panne passagère) : la page est redemandée,
+    jamais marquée faite ; aucune conversation n'est perdue."""
+    sandbox = sandbox_factory(seed=1, conversations=70)
+    sandbox.admin("/_admin/faults", method="POST", json={"broken_message_ratio": 0.5})
+    result = crawl(sandbox, data_dir, settings={"CRISP_RETRY_BASE_DELAY": "0.01", "RETRY_TIMES": 20})
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.stats.get("retry/reason_count/invalid_conversation", 0) >= 1
+    sandbox.admin("/_admin/faults", method="POST", json={"broken_message_ratio": 0})
+    assert read_jsonl(conv_file(data_dir)) == truth(sandbox)
+
+
+def test_page_still_damaged_after_retries_fails_without_marking_it_done(sandbox_factory, data_dir):
+    sandbox = sandbox_factory(seed=1, conversations=30)
+    sandbox.admin("/_admin/faults", method="POST", json={"broken_message_ratio": 1.0})
+    result = crawl(sandbox, data_dir, settings={"CRISP_RETRY_BASE_DELAY": "0.01"})
+    assert result.returncode == 1, result.log[-3000:]
+    assert result.stats["crisp_api/failed"] == 1
+    assert not conv_file(data_dir).exists() or read_jsonl(conv_file(data_dir)) == []
+    state = json.loads(state_file(data_dir).read_text()) if state_file(data_dir).exists() else {}
+    assert state.get("backfill_complete") is not True
+    # La panne passée, une relance ordinaire exporte tout.
+    sandbox.admin("/_admin/faults", method="POST", json={"broken_message_ratio": 0})
+    assert crawl(sandbox, data_dir).returncode == 0
+    assert read_jsonl(conv_file(data_dir)) == truth(sandbox)
+
+
+def test_file_with_a_bom_and_a_latin1_byte_is_read_like_the_other_exports(sandbox, data_dir):
+    """conversations lit le même fichier que messages et users, avec la même politique."""
+    expected = truth(sandbox)
+    path = conv_file(data_dir)
+    write_lines(path, expected[:10])
+    raw = path.read_bytes().replace(b'"session_id"', b'"note": "caf\xe9", "session_id"', 1)
+    path.write_bytes(b"\xef\xbb\xbf" + raw)
+    result = crawl(sandbox, data_dir)
+    assert result.returncode == 0, result.log[-3000:]
+    got = read_jsonl(path)
+    assert [c["session_id"] for c in got] == [c["session_id"] for c in expected]
+    assert got[[c["session_id"] for c in got].index(expected[0]["session_id"])]["note"] == "café"

@@ -183,7 +183,15 @@ class FaultState:
             data = {"items": data} if isinstance(data, list) else [data]
         elif kind == "messages" and data and self._chance(options.broken_message_ratio):
             data = self._break_messages(data)
+        elif kind == "conversations" and data and self._chance(options.broken_message_ratio):
+            data = self._break_listing(data)
         return json_response(status, success_body(data))
+
+    def _break_listing(self, page: list) -> list:
+        """Remplace une conversation de la page par autre chose qu'un objet (copie)."""
+        broken = list(page)
+        broken[self._rng.randrange(len(broken))] = self._rng.choice((None, "session_", 42))
+        return broken
 
     def _break_messages(self, batch: list[dict]) -> list[dict]:
         """Retire l'empreinte ou l'horodatage de quelques messages (copies)."""

@@ -36,6 +36,7 @@ from urllib.parse import urlencode
 from scrapy import signals
 
 from crispscrape.api import InvalidResponse
+from crispscrape.model import session_id_of
 from crispscrape.pipelines.conversations import ConversationsPage, PageOutcome
 from crispscrape.spiders.base import CrispSpider
 from crispscrape.storage.files import StorageError, claim_directory
@@ -196,6 +197,7 @@ class ConversationsSpider(CrispSpider):
     def parse_page(self, response, page: int):
         try:
             conversations = self.api_data(response, list)
+            _check_conversations(conversations)
         except InvalidResponse as exc:
             yield from self.retry_or_fail(response.request, exc)
             return
@@ -258,3 +260,16 @@ class ConversationsSpider(CrispSpider):
         else:
             yield (f"Historique incomplet : le rattrapage reprendra page {self.cursor.page_number} "
                    f"({self.per_page} par page).")
+
+
+def _check_conversations(page: list) -> None:
+    """Chaque élément d'une page doit être un objet avec un session_id utilisable.
+
+    Sinon la page est abîmée (souvent en passant) : elle est redemandée, comme un lot de
+    messages abîmé, et n'est jamais marquée comme faite ; l'ignorer ferait perdre pour de
+    bon les conversations qu'elle aurait dû contenir.
+    """
+    for conversation in page:
+        if session_id_of(conversation) is None:
+            raise InvalidResponse("invalid_conversation",
+                                  "élément de la liste sans session_id (pas un objet ?)")
