@@ -36,3 +36,53 @@ class MessageBatch:
         # Scrapy journalise l'item : pas une conversation entière dans le journal.
         return (f"MessageBatch({self.session_id}, {len(self.messages)} messages, "
                 f"fin={self.end!r})")
+
+
+@dataclass
+class PageOutcome:
+    """Bilan d'une page de la liste des conversations, rempli par le pipeline."""
+
+    received: int = 0
+    new: int = 0
+    updated: int = 0
+    present: int = 0
+    invalid: int = 0
+    # Nouvelles conversations laissées de côté parce que ``nb`` est atteint.
+    left_over: int = 0
+    newest: int | None = None  # dernière activité la plus récente de la page
+    oldest: int | None = None  # et la plus ancienne
+    # Parcours pendant lequel la page a été reçue (balayage du haut ou rattrapage).
+    mode: str = ""
+    # Suite du parcours, décidée une fois la page et l'état écrits (None : fin).
+    next_page: int | None = None
+    stop_reason: str = ""
+    # Message en français si l'état n'a pas pu être écrit (l'export s'arrête).
+    state_error: str | None = None
+
+
+@dataclass
+class ConversationsPage:
+    """Une page de la liste des conversations, telle que reçue."""
+
+    page: int
+    conversations: list
+    # Nombre maximal de nouvelles conversations à garder (reste de ``nb``).
+    limit: int
+    outcome: PageOutcome | None = None
+
+    def __repr__(self) -> str:
+        return f"ConversationsPage(page={self.page}, {len(self.conversations)} conversations)"
+
+
+@dataclass
+class ProfileItem:
+    """Réponse à la demande du profil d'un e-mail : la fiche (``data`` tel quel), ou None
+    si l'API n'en a pas (404, retenu pour ne plus la demander)."""
+
+    email: str
+    key: str  # e-mail demandé, en casefold
+    profile: dict | None
+    added: bool | None = None  # rempli par le pipeline
+
+    def __repr__(self) -> str:
+        return f"ProfileItem(email={self.email!r}, fiche={'oui' if self.profile else 'non'})"

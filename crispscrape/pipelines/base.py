@@ -1,19 +1,56 @@
-"""Base commune des pipelines du projet."""
+"""Base des pipelines qui possèdent le magasin d'un export.
+
+À la manière de ``FilesPipeline`` et de scrapy-deltafetch : le pipeline crée le magasin,
+l'ouvre quand l'araignée s'ouvre (vérifications, verrou, état) et le ferme quand elle se
+ferme ; rien d'autre ne l'ouvre ni ne le ferme. L'araignée y lit par ``store_for(crawler)``.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 
-class CrawlerPipeline:
-    """Pipeline construit par Scrapy avec from_crawler : garde le crawler et ses statistiques.
+from crispscrape.storage import StorageError, shared_store
 
-    L'araignée possède les fichiers de l'export (ouverts une fois la configuration validée) ;
-    les pipelines les retrouvent par ``self.crawler.spider``.
-    """
+
+class StorePipeline:
+    """Sous-classes : ``make_store(crawler)`` et ``process_item``."""
 
     def __init__(self, crawler):
         self.crawler = crawler
         self.stats = crawler.stats
+        # Ouvert seulement si l'araignée a passé le pré-vol (arguments, configuration).
+        self.store: Any = None
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
+
+    @staticmethod
+    def make_store(crawler) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def store_for(cls, crawler) -> Any:
+        """Le magasin de cet export pour ce crawler (le même pour tous ses lecteurs)."""
+        return shared_store(crawler, cls, cls.make_store)
+
+    def open_spider(self, spider=None):
+        spider = self.crawler.spider
+        if getattr(spider, "startup_error", None) or getattr(spider, "config", None) is None:
+            # Arguments ou configuration refusés : aucun fichier n'est touché.
+            return
+        store = self.store_for(self.crawler)
+        try:
+            store.open(reset=spider.reset)
+        except StorageError as exc:
+            spider.refuse_start("input_error", str(exc))
+            return
+        except OSError as exc:
+            spider.refuse_start("input_error", f"{exc.filename} : {exc.strerror or exc}. Rien "
+                                               "n'a été modifié ; vérifiez ce chemin.")
+            return
+        self.store = store
+
+    def close_spider(self, spider=None):
+        if self.store is not None:
+            self.store.close()

@@ -1,13 +1,13 @@
 """Conversations : dédoublonnage par session_id, ajout page par page, tri final.
 
-Une page de la liste arrive en un seul item (``ConversationsPage``) : ses nouvelles
-conversations sont ajoutées d'un coup à conversations.jsonl (lignes complètes + fsync),
-AVANT que l'araignée n'enregistre l'état de pagination (elle le fait sur le signal
-item_scraped, émis après ce pipeline). Un arrêt brutal ne perd donc que la page en cours,
-qui sera redemandée.
+Ce pipeline possède le magasin des conversations (fichier + état du parcours). Une page de
+la liste arrive en un seul item (``ConversationsPage``) : ses nouvelles conversations sont
+ajoutées d'un coup à conversations.jsonl (lignes complètes + fsync), PUIS l'état du
+parcours avance ; la page suivante est notée dans ``item.outcome.next_page``, que l'araignée
+demande une fois l'item passé (signal item_scraped). Un arrêt brutal ne perd donc que la
+page en cours, qui sera redemandée.
 
-Classement de chaque conversation reçue :
-- sans session_id utilisable -> ignorée (``conversations/ignored_invalid``) ;
+Classement de chaque conversation reçue (l'araignée a déjà refusé les pages abîmées) :
 - inconnue -> nouvelle (``conversations/exported``), dans la limite de ``nb`` ;
 - connue, mais avec une dernière activité (active.last, puis updated_at) plus récente ->
   mise à jour (``conversations/updated``) : l'objet stocké est remplacé, toujours unique ;
@@ -16,53 +16,22 @@ Classement de chaque conversation reçue :
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
-
-from crispscrape.pipelines.base import CrawlerPipeline
-from crispscrape.storage.files import StorageError
+from crispscrape.items import ConversationsPage, PageOutcome
 from crispscrape.model import activity_of, session_id_of, version_of
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass
-class PageOutcome:
-    """Bilan d'une page, lu par l'araignée pour décider de la suite."""
-
-    received: int = 0
-    new: int = 0
-    updated: int = 0
-    present: int = 0
-    invalid: int = 0
-    # Nouvelles conversations laissées de côté parce que ``nb`` est atteint.
-    left_over: int = 0
-    newest: int | None = None  # dernière activité la plus récente de la page
-    oldest: int | None = None  # et la plus ancienne
+from crispscrape.pipelines.base import StorePipeline
+from crispscrape.storage.conversations import ConversationsStore
 
 
-@dataclass
-class ConversationsPage:
-    """Une page de la liste des conversations, telle que reçue."""
+class ConversationsPipeline(StorePipeline):
+    @staticmethod
+    def make_store(crawler) -> ConversationsStore:
+        return ConversationsStore(crawler.spider.config.data_dir, crawler.stats,
+                                  crawler.settings.getint("CRISP_CONVERSATIONS_PER_PAGE"))
 
-    page: int
-    conversations: list
-    # Nombre maximal de nouvelles conversations à garder (reste de ``nb``).
-    limit: int
-    outcome: PageOutcome | None = field(default=None)
-
-    def __repr__(self) -> str:
-        # Scrapy journalise l'item en cas d'erreur : pas une page entière de données.
-        return f"ConversationsPage(page={self.page}, {len(self.conversations)} conversations)"
-
-
-class ConversationsPipeline(CrawlerPipeline):
     def process_item(self, item, spider=None):
-        if not isinstance(item, ConversationsPage):
+        if not isinstance(item, ConversationsPage) or self.store is None:
             return item
-        # Le fichier a été ouvert (lu, réparé) par l'araignée dans prepare(), une fois la
-        # configuration validée ; ce pipeline n'y touche qu'à la première page.
-        store = self.crawler.spider.conversations_file
+        store = self.store
         outcome = PageOutcome(received=len(item.conversations))
         new, updated, seen = [], [], set()
         for conversation in item.conversations:
@@ -79,7 +48,7 @@ class ConversationsPipeline(CrawlerPipeline):
                 outcome.present += 1
                 continue
             seen.add(session_id)
-            known = store.version(session_id)
+            known = store.file.version(session_id)
             if known is None:
                 if len(new) < item.limit:
                     new.append(conversation)
@@ -89,14 +58,10 @@ class ConversationsPipeline(CrawlerPipeline):
                 updated.append(conversation)
             else:
                 outcome.present += 1
-        try:
-            store.save_page(new, updated)
-        except OSError as exc:
-            raise StorageError(
-                f"Écriture impossible dans {store.path} : {exc.strerror or exc}. Les lignes "
-                "déjà présentes sont intactes ; la page sera redemandée à la prochaine exécution."
-            ) from exc
         outcome.new, outcome.updated = len(new), len(updated)
+        nb = getattr(self.crawler.spider, "nb", 0)
+        exported = self.stats.get_value("conversations/exported", 0) + outcome.new
+        store.save_page(new, updated, outcome, budget_left=nb - exported)
         for name, value in (("exported", outcome.new), ("updated", outcome.updated),
                             ("ignored_present", outcome.present),
                             ("ignored_invalid", outcome.invalid)):
@@ -105,18 +70,3 @@ class ConversationsPipeline(CrawlerPipeline):
         self.stats.set_value("conversations/total", len(store))
         item.outcome = outcome
         return item
-
-    def close_spider(self, spider=None):
-        store = getattr(self.crawler.spider, "conversations_file", None)
-        if store is None:
-            # L'araignée a refusé de démarrer (configuration, arguments) : rien à toucher.
-            return
-        try:
-            if store.finish():
-                logger.info("Fichier %s trié par dernière activité décroissante (%d conversations).",
-                            store.path, len(store))
-        except OSError as exc:
-            self.stats.inc_value("conversations/final_sort_failed")
-            logger.error("Tri final de %s impossible : %s. Le fichier est complet mais pas trié ; "
-                         "il le sera à la prochaine exécution.", store.path, exc.strerror or exc)
-        self.stats.set_value("conversations/total", len(store))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from crispscrape.items import MessageBatch
-from crispscrape.storage import StorageError, shared_store
+from crispscrape.pipelines.base import StorePipeline
 from crispscrape.storage.messages import MessageStore
 
 logger = logging.getLogger(__name__)
@@ -20,43 +20,25 @@ logger = logging.getLogger(__name__)
 
 def message_store(crawler) -> MessageStore:
     """Le magasin des messages de ce crawler (le même pour l'araignée et les pipelines)."""
-    return shared_store(crawler, MessageStore, lambda c: MessageStore(
-        c.spider.config.data_dir, c.stats,
-        state_flush_seconds=c.settings.getfloat("CRISP_MESSAGES_STATE_FLUSH", 1.0)))
+    return MessageFilePipeline.store_for(crawler)
 
 
-class MessageFilePipeline:
+class MessageFilePipeline(StorePipeline):
     def __init__(self, crawler):
-        self.crawler = crawler
-        self.stats = crawler.stats
+        super().__init__(crawler)
         self.progress_every = crawler.settings.getint("CRISP_PROGRESS_EVERY", 10)
-        self.store: MessageStore | None = None
-        # Message en français si le magasin n'a pas pu s'ouvrir (lu par l'araignée).
-        self.open_error: str | None = None
 
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
-
-    def open_spider(self, spider=None):
-        spider = self.crawler.spider
-        if getattr(spider, "startup_error", None) or getattr(spider, "config", None) is None:
-            # Arguments ou configuration refusés : aucun fichier n'est touché.
-            return
-        store = message_store(self.crawler)
-        try:
-            store.open(reset=spider.reset)
-        except (StorageError, OSError) as exc:
-            spider.refuse_start("input_error", str(exc))
-            return
-        self.store = store
+    @staticmethod
+    def make_store(crawler) -> MessageStore:
+        return MessageStore(crawler.spider.config.data_dir, crawler.stats,
+                            crawler.settings.getfloat("CRISP_MESSAGES_STATE_FLUSH", 1.0))
 
     def close_spider(self, spider=None):
-        if self.store is None:
-            return
-        for done in self.store.interrupt_all():
-            self._count(done)
-        self.store.close()
+        if self.store is not None:
+            # Arrêt (quota, Ctrl-C) : les conversations encore ouvertes sont sauvées en partiel.
+            for done in self.store.interrupt_all():
+                self._count(done)
+        super().close_spider(spider)
 
     def process_item(self, item, spider=None):
         if not isinstance(item, MessageBatch) or self.store is None:

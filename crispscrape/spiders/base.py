@@ -91,6 +91,7 @@ class CrispSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         try:
             spider.config = CrispConfig.from_settings(crawler.settings)
+            spider.check_settings()
         except ConfigError as exc:
             spider.config = None
             spider.startup_error = spider.startup_error or ("config_error", str(exc))
@@ -127,6 +128,10 @@ class CrispSpider(scrapy.Spider):
         (aucun appel), avec ce message, au moment où start() commence."""
         if self.startup_error is None:
             self.startup_error = (reason, message)
+
+    def check_settings(self) -> None:
+        """Réglages propres à l'export, vérifiés avant tout fichier et tout appel :
+        ConfigError (message en français) s'ils sont inutilisables."""
 
     def prepare(self) -> None:
         """Lit les fichiers d'entrée et l'état ; lève une erreur explicite si c'est impossible."""

@@ -2,7 +2,7 @@
 
 Étapes et fichiers (un par étape) :
 choix des e-mails et appels (ce fichier) -> dédoublonnage, ajout et tri final
-(pipelines/users.py) -> fichier et état (stores/users.py).
+(pipelines/users.py) -> fichier, état et choix des e-mails (storage/users.py).
 
 Les e-mails sont lus en flux dans conversations.jsonl (``meta.email``, ou ``data.meta.email``
 pour les lignes enveloppées), dédoublonnés sans tenir compte de la casse ; on saute ceux
@@ -19,14 +19,9 @@ import asyncio
 from scrapy import signals
 
 from crispscrape.api import InvalidResponse
-from crispscrape.pipelines.users import ProfileItem
+from crispscrape.items import ProfileItem
+from crispscrape.pipelines.users import UsersPipeline
 from crispscrape.spiders.base import CrispSpider
-from crispscrape.storage.files import StorageError, claim_directory
-from crispscrape.storage.jsonl import read_lines
-from crispscrape.model import unwrap
-from crispscrape.storage.paths import check_output
-from crispscrape.model import email_key
-from crispscrape.storage.users import UsersFile
 
 # Attente maximale entre deux vérifications du budget (secondes) : filet de sécurité si un
 # réveil se perdait, sans coût notable.
@@ -48,72 +43,16 @@ class UsersSpider(CrispSpider):
         crawler.signals.connect(spider.profile_dropped, signal=signals.item_dropped)
         return spider
 
-    # --- Préparation ----------------------------------------------------------------
     def prepare(self) -> None:
-        self.conversations_path = self.config.data_dir / "conversations" / "conversations.jsonl"
-        if not self.conversations_path.is_file():
-            raise StorageError(
-                f"Fichier des conversations introuvable : {self.conversations_path}. Lancez "
-                "d'abord « scrapy crawl conversations ». Aucun fichier n'a été créé."
-            )
-        root = self.config.data_dir / "utilisateurs"
-        path = root / "utilisateurs.jsonl"
-        state_path = root / "utilisateurs.jsonl.state.json"
-        check_output(root, path)
-        self._lock = claim_directory(root, "export des utilisateurs", self.logger)
-        if state_path.exists() and not state_path.is_file():
-            raise StorageError(f"{state_path} existe mais n'est pas un fichier. Rien n'a été "
-                               "modifié ; renommez-le ou supprimez-le puis relancez.")
-        users_file = UsersFile(path, state_path, self.logger, self.crawler.stats)
-        if self.reset:
-            # Seulement maintenant : configuration et arguments sont validés.
-            users_file.delete()
-            self.logger.info("reset : %s et son état supprimés, export repris de zéro.", path)
-        users_file.load()
-        self.users_file = users_file
-        self.crawler.stats.set_value("users/present_before", len(users_file))
         # Profils demandés dont l'issue (ajout, 404, échec) n'est pas encore connue.
         self.pending = 0
         self.wake = asyncio.Event()
         self.interrupted = False
 
-    # --- Choix des e-mails ----------------------------------------------------------
-    def _new_emails(self):
-        """(e-mail tel qu'écrit, clé casefold) des personnes à demander, en flux."""
-        stats, users_file, seen = self.crawler.stats, self.users_file, set()
-        for line in read_lines(self.conversations_path, "Fichier des conversations"):
-            number, line_object = line.number, line.obj
-            if line_object is None:
-                stats.inc_value("users/unreadable_conversation_lines")
-                self.logger.warning("conversations.jsonl, ligne %d illisible : ignorée.", number)
-                continue
-            conversation = unwrap(line_object)
-            meta = conversation.get("meta") if isinstance(conversation, dict) else None
-            email = meta.get("email") if isinstance(meta, dict) else None
-            if not isinstance(email, str) or not email.strip():
-                stats.inc_value("users/conversations_without_email")
-                continue
-            key = email_key(email)
-            if key is None:
-                stats.inc_value("users/ignored_invalid_email")
-                self.logger.warning("conversations.jsonl, ligne %d : « %s » n'est pas une adresse "
-                                    "e-mail, ignorée.", number, email.strip()[:80])
-                continue
-            if key in seen:
-                continue
-            seen.add(key)
-            if users_file.is_present(key):
-                stats.inc_value("users/ignored_present")
-                self.logger.debug("Déjà présent, ignoré : %s", email.strip())
-            elif users_file.is_not_found(key):
-                stats.inc_value("users/ignored_not_found_known")
-                self.logger.debug("Sans fiche (déjà connu), ignoré : %s", email.strip())
-            else:
-                yield email.strip(), key
-
     async def crisp_requests(self):
         stats = self.crawler.stats
-        for email, key in self._new_emails():
+        self.store = UsersPipeline.store_for(self.crawler)
+        for email, key in self.store.plan():
             while True:
                 added = stats.get_value("users/added", 0)
                 if self.interrupted or added >= self.nb:
@@ -152,16 +91,8 @@ class UsersSpider(CrispSpider):
                          stats.get_value("users/ignored_present", 0))
 
     def resource_missing(self, request):
-        email, key = request.cb_kwargs["email"], request.cb_kwargs["key"]
-        self.crawler.stats.inc_value("users/ignored_not_found")
-        try:
-            self.users_file.mark_not_found(key)
-        except (OSError, StorageError) as exc:
-            self.abort("output_error", f"Impossible d'enregistrer l'état {self.users_file.state.path} "
-                                       f": {getattr(exc, 'strerror', None) or exc}.")
-        self._progress("Pas de fiche pour %s (404) : retenu, ne sera plus demandé", email)
-        self._settled()
-        return ()
+        # Pas de fiche (404) : le pipeline le retient dans l'état, pour ne plus la demander.
+        return [ProfileItem(request.cb_kwargs["email"], request.cb_kwargs["key"], None)]
 
     def resource_failed(self, request, why):
         self._settled()
@@ -175,7 +106,9 @@ class UsersSpider(CrispSpider):
     def profile_saved(self, item, response, spider):
         if not isinstance(item, ProfileItem):
             return
-        if item.added:
+        if item.profile is None:
+            self._progress("Pas de fiche pour %s (404) : retenu, ne sera plus demandé", item.email)
+        elif item.added:
             self._progress("Profil ajouté : %s", item.email)
         else:
             self._progress("Profil déjà présent sous une autre adresse, ignoré : %s", item.email)
@@ -197,8 +130,8 @@ class UsersSpider(CrispSpider):
 
     # --- Récapitulatif ----------------------------------------------------------------
     def summary_lines(self):
-        users_file = getattr(self, "users_file", None)
-        if users_file is None:
+        users_file = getattr(self, "store", None)
+        if users_file is None or not users_file.opened:
             return
         stats = self.crawler.stats
         total = len(users_file)

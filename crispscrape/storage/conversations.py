@@ -1,4 +1,4 @@
-"""``conversations/conversations.jsonl`` et son état de pagination.
+"""Magasin de l'export des conversations : ``conversations/conversations.jsonl`` et son état.
 
 Le fichier : une conversation par ligne, telle que renvoyée par l'API, unique par
 ``session_id``, triée à la fin de chaque exécution par dernière activité décroissante.
@@ -6,9 +6,9 @@ Les nouvelles conversations y sont AJOUTÉES au fil des pages (lignes complètes
 un arrêt brutal ne perd au pire que la page en cours. Les conversations mises à jour, elles,
 remplacent leur ancienne ligne : le fichier est alors réécrit d'un coup (atomiquement).
 
-L'état (``conversations.jsonl.state.json``) garde la prochaine page du rattrapage
-(``page_number``), la taille de page utilisée, si le rattrapage est terminé et le
-« filigrane » (voir le README et spiders/conversations.py).
+``ConversationsStore`` possède le fichier ET l'état du parcours (``listing.py``) ; seul le
+pipeline des conversations le modifie, toujours dans cet ordre : la page dans le fichier,
+PUIS l'état (un arrêt brutal ne fait jamais croire qu'une page est enregistrée).
 """
 
 from __future__ import annotations
@@ -16,22 +16,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from crispscrape.model import activity_of, session_id_of, timestamp_of, unwrap, version_of
-from crispscrape.storage.state import StateFile
-from crispscrape.storage.files import StorageError, append_lines, atomic_write_lines, dumps_line
+from crispscrape.items import PageOutcome
+from crispscrape.model import activity_of, session_id_of, unwrap, version_of
+from crispscrape.storage.files import (
+    StorageError,
+    append_lines,
+    atomic_write_lines,
+    claim_directory,
+    dumps_line,
+)
 from crispscrape.storage.jsonl import load_and_repair
+from crispscrape.storage.listing import ListingCursor, PageWalk, plan_walk
+from crispscrape.storage.paths import check_output
+
+logger = logging.getLogger(__name__)
 
 WHAT = "Fichier des conversations"
-# Taille de page du script d'origine (conv.py) : sert à interpréter son état, qui ne la note pas.
-ORIGINAL_PER_PAGE = 20
-# Clés de page acceptées dans un état existant, de la plus sûre à la plus vague : les
-# variantes du script d'origine y notent toutes la PROCHAINE page à demander.
-PAGE_KEYS = ("page_number", "next_page", "next_page_number", "page")
-# Présente dans tout état écrit par crispscrape ; absente = état du script d'origine.
-FORMAT_KEY = "format"
-FORMAT = 1
 
 
 def conversation_order(session_id: str, activity: int | None) -> tuple[int, str]:
@@ -139,7 +140,8 @@ class ConversationsFile:
 
     def rewrite(self) -> None:
         """Remplace le fichier par toutes les conversations, triées, d'un seul coup."""
-        ordered = sorted(self.entries.items(), key=lambda item: conversation_order(item[0], item[1].activity))
+        ordered = sorted(self.entries.items(), 
+                         key=lambda item: conversation_order(item[0], item[1].activity))
         atomic_write_lines(self.path, [entry.text for _, entry in ordered] + self.foreign)
         self.needs_rewrite = False
 
@@ -153,88 +155,79 @@ class ConversationsFile:
         return True
 
 
-class ListingCursor:
-    """État de pagination : prochaine page du rattrapage, taille de page, filigrane, fin."""
+class ConversationsStore:
+    """Le fichier des conversations et l'état de son parcours, ouverts ensemble."""
 
-    def __init__(self, path: Path):
-        self.file = StateFile(path, "Fichier d'état des conversations")
-        self.page_number = 1
-        self.per_page: int | None = None
-        self.backfill_complete = False
-        # Dernière activité (ms) sous laquelle tout ce qui précède le rattrapage est connu.
-        self.watermark: int | None = None
-        self.original = False  # état écrit par le script d'origine (conv.py)
-        self.exists = False
+    def __init__(self, data_dir: Path, stats, per_page: int):
+        self.root = Path(data_dir) / "conversations"
+        self.file = ConversationsFile(self.root / "conversations.jsonl", logger, stats)
+        self.cursor = ListingCursor(self.root / "conversations.jsonl.state.json")
+        self.stats = stats
+        self.per_page = per_page
+        self.walk: PageWalk | None = None
+        self._lock: int | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self._lock is not None
 
     @property
     def path(self) -> Path:
         return self.file.path
 
-    def load(self) -> None:
-        data = self.file.load()
-        self.exists = bool(data)
-        if not data:
-            return
-        self.original = data.get(FORMAT_KEY) is None
-        key = next((k for k in PAGE_KEYS if data.get(k) is not None), None)
-        if key is not None:
-            self.page_number = self._positive(data[key], key)
-        per_page = data.get("per_page")
-        self.per_page = self._positive(per_page, "per_page") if per_page is not None else (
-            ORIGINAL_PER_PAGE if self.original else None)
-        self.backfill_complete = data.get("backfill_complete") is True
-        watermark = data.get("watermark")
-        self.watermark = timestamp_of(watermark)
-        if watermark is not None and self.watermark is None:
-            self._corrupt("watermark", watermark)
+    def __len__(self) -> int:
+        return len(self.file)
 
-    def _positive(self, value: Any, key: str) -> int:
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
-            self._corrupt(key, value)
-        return int(text)
+    def open(self, reset: bool) -> None:
+        """Vérifie la sortie, prend le verrou, lit fichier et état ; StorageError sinon."""
+        check_output(self.root, self.path)
+        lock = claim_directory(self.root, "export des conversations", logger)
+        if self.cursor.path.exists() and not self.cursor.path.is_file():
+            raise StorageError(f"{self.cursor.path} existe mais n'est pas un fichier. Rien n'a été "
+                               "modifié ; renommez-le ou supprimez-le puis relancez.")
+        if reset:
+            # Seulement maintenant : configuration et arguments sont validés.
+            self.path.unlink(missing_ok=True)
+            self.cursor.delete()
+            logger.info("reset : %s et son état supprimés, export repris de zéro.", self.path)
+        self.cursor.load()
+        self.file.load()
+        self.walk = plan_walk(self.cursor, len(self.file), self.file.newest_at_load, self.per_page)
+        self._lock = lock
+        self.stats.set_value("conversations/present_before", len(self.file))
 
-    def _corrupt(self, key: str, value: Any):
-        raise StorageError(
-            f"Fichier d'état des conversations inattendu ({self.path}) : « {key} » vaut "
-            f"{value!r}. Il n'a pas été modifié ; corrigez-le, ou relancez avec -a reset=1 "
-            "pour repartir de zéro."
-        )
+    def save_page(self, new: list[dict], updated: list[dict], outcome: PageOutcome,
+                  budget_left: int) -> None:
+        """La page dans le fichier, puis l'état ; ``outcome.next_page`` dit la suite."""
+        try:
+            self.file.save_page(new, updated)
+        except OSError as exc:
+            raise StorageError(
+                f"Écriture impossible dans {self.path} : {exc.strerror or exc}. Les lignes "
+                "déjà présentes sont intactes ; la page sera redemandée à la prochaine exécution."
+            ) from exc
+        assert self.walk is not None
+        outcome.mode = self.walk.mode
+        next_page, changed = self.walk.advance(outcome, budget_left)
+        if changed:
+            try:
+                self.cursor.save(self.per_page)
+            except (OSError, StorageError) as exc:
+                outcome.state_error = (f"Impossible d'enregistrer l'état {self.cursor.path} : "
+                                       f"{getattr(exc, 'strerror', None) or exc}. Les "
+                                       "conversations déjà écrites sont intactes.")
+                return
+        outcome.next_page = next_page
+        outcome.stop_reason = self.walk.stop_reason
 
-    def resume_page(self, per_page: int) -> int:
-        """Page du rattrapage à demander avec la taille de page actuelle.
-
-        La position (nombre de conversations déjà parcourues) est convertie si la taille de
-        page a changé, en arrondissant vers le haut de la liste : on redemande un peu, on ne
-        saute rien. L'état du script d'origine avance d'une page même quand --nb coupe la
-        page en cours : on reprend donc une page plus tôt pour ne rien manquer.
-        """
-        old = self.per_page or per_page
-        offset = (self.page_number - 1) * old
-        if self.original:
-            offset = max(0, offset - old)
-        return offset // per_page + 1
-
-    def restart(self) -> None:
-        """Repart comme une première exécution (le fichier décrit par l'état a disparu)."""
-        self.page_number, self.backfill_complete, self.watermark = 1, False, None
-        self.original = False
-
-    def save(self, per_page: int) -> None:
-        data = {
-            FORMAT_KEY: FORMAT,
-            "page_number": self.page_number,
-            "per_page": per_page,
-            "backfill_complete": self.backfill_complete,
-            "watermark": self.watermark,
-        }
-        # Les autres clés d'un état existant sont gardées ; les anciens noms de la page
-        # (next_page…) sont retirés pour qu'une seule valeur fasse foi.
-        data.update({k: v for k, v in self.file.data.items()
-                     if k not in PAGE_KEYS and k not in data})
-        self.file.data = data
-        self.file.save()
-        self.per_page, self.original, self.exists = per_page, False, True
-
-    def delete(self) -> None:
-        self.file.delete()
+    def close(self) -> None:
+        """Tri final (même sans aucun appel : relance après un arrêt pendant le tri)."""
+        try:
+            if self.file.finish():
+                logger.info("Fichier %s trié par dernière activité décroissante (%d conversations).",
+                            self.path, len(self.file))
+        except OSError as exc:
+            self.stats.inc_value("conversations/final_sort_failed")
+            logger.error("Tri final de %s impossible : %s. Le fichier est complet mais pas trié ; "
+                         "il le sera à la prochaine exécution.", self.path, exc.strerror or exc)
+        self.stats.set_value("conversations/total", len(self.file))

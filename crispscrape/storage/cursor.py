@@ -15,10 +15,17 @@ delà d'une conversation qu'une fois son fichier écrit sur disque (ou son inter
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 
+from crispscrape.model import session_id_of, unwrap
+from crispscrape.storage.files import StorageError, safe_name
+from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.state import StateFile
-from crispscrape.storage.files import StorageError
+
+logger = logging.getLogger(__name__)
 
 
 class MessagesCursor:
@@ -87,6 +94,73 @@ class MessagesCursor:
         """Position qui suit la dernière conversation choisie (après un tour complet, 0)."""
         self._after = (next_index, next_session_id)
         self._advance()
+
+    # --- Choix des conversations -----------------------------------------------------
+    def plan(self, conversations_path: Path, nb: int, stats) -> Iterator[tuple[int | None, str]]:
+        """(rang, session_id) à exporter : d'abord les incomplètes, puis à partir du curseur,
+        en boucle. Rang None : reprise d'une incomplète (hors du curseur)."""
+        chosen: set[str] = set()
+        for session_id in list(self.incomplete):
+            if len(chosen) >= nb:
+                return
+            if safe_name(session_id):
+                chosen.add(session_id)
+                yield None, session_id
+        start = self._start_index(conversations_path, stats)
+        first_pass = ((i, s) for i, s in self._usable(conversations_path, stats, report=True) if i >= start)
+        second_pass = ((i, s) for i, s in self._usable(conversations_path, stats, report=False) if i < start)
+        rank = 0
+        for index, session_id in chain(first_pass, second_pass):
+            if len(chosen) >= nb:
+                self.selection_done(index, session_id)
+                return
+            self.track(rank, index, session_id)
+            if session_id in chosen:
+                # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
+                stats.inc_value("messages/ignored_duplicate_lines")
+                self.settle(rank, session_id, complete=session_id not in self.incomplete)
+            else:
+                chosen.add(session_id)
+                yield rank, session_id
+            rank += 1
+        if not rank and not chosen:
+            logger.warning("%s ne contient aucune conversation utilisable : rien à exporter.",
+                           conversations_path)
+        # Tout le fichier a été parcouru : la prochaine exécution repart d'où celle-ci a commencé.
+        self.selection_done(start if rank else 0, None)
+
+    @staticmethod
+    def _usable(conversations_path: Path, stats, report: bool) -> Iterator[tuple[int, str]]:
+        """(index, session_id) des lignes utilisables de conversations.jsonl, en flux."""
+        index = 0
+        for line in read_lines(conversations_path, "Fichier des conversations"):
+            session_id = session_id_of(unwrap(line.obj))
+            if session_id is None:
+                if report:
+                    stats.inc_value("messages/ignored_invalid_lines")
+                    logger.warning("conversations.jsonl, ligne %d ignorée : JSON illisible ou "
+                                   "sans session_id utilisable.", line.number)
+                continue
+            if safe_name(session_id) is None:
+                if report:
+                    stats.inc_value("messages/ignored_unsafe_ids")
+                    logger.warning("conversations.jsonl, ligne %d ignorée : session_id %r ne "
+                                   "peut pas servir de nom de fichier.", line.number,
+                                   session_id[:80])
+                continue
+            yield index, session_id
+            index += 1
+
+    def _start_index(self, conversations_path: Path, stats) -> int:
+        """Position du curseur, retrouvée par session_id si le fichier a été retrié."""
+        wanted, saved = self.next_session_id, self.next_index
+        if not wanted:
+            return saved
+        found = [index for index, session_id in self._usable(conversations_path, stats, report=False) if session_id == wanted]
+        if not found or saved in found:
+            return saved
+        # Fichier retrié : l'occurrence la plus proche de la position notée (doublons).
+        return min(found, key=lambda index: abs(index - saved))
 
     # --- Progrès ------------------------------------------------------------------
     def mark_incomplete(self, session_id: str, oldest: int | None) -> None:

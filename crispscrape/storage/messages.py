@@ -17,15 +17,18 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from types import MappingProxyType
 
-from crispscrape.model import message_order, session_id_of, unwrap
+from crispscrape.model import message_order
 from crispscrape.storage.cursor import MessagesCursor
 from crispscrape.storage.files import (
-    StorageError, append_lines, atomic_write_lines, claim_directory, dumps_line, fsync_directory,
-    safe_name,
+    StorageError,
+    append_lines,
+    atomic_write_lines,
+    claim_directory,
+    dumps_line,
+    fsync_directory,
 )
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.paths import check_output
@@ -150,37 +153,8 @@ class MessageStore:
 
     # --- Lecture (araignée, dédoublonnage) ---------------------------------------------------
     def plan(self, nb: int) -> Iterator[tuple[int | None, str]]:
-        """(rang, session_id) à exporter : d'abord les incomplètes, puis à partir du curseur,
-        en boucle. Rang None : reprise d'une incomplète (hors du curseur)."""
-        chosen: set[str] = set()
-        for session_id in list(self.cursor.incomplete):
-            if len(chosen) >= nb:
-                return
-            if safe_name(session_id):
-                chosen.add(session_id)
-                yield None, session_id
-        start = self._start_index()
-        first_pass = ((i, s) for i, s in self._usable(report=True) if i >= start)
-        second_pass = ((i, s) for i, s in self._usable(report=False) if i < start)
-        rank = 0
-        for index, session_id in chain(first_pass, second_pass):
-            if len(chosen) >= nb:
-                self.cursor.selection_done(index, session_id)
-                return
-            self.cursor.track(rank, index, session_id)
-            if session_id in chosen:
-                # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
-                self.stats.inc_value("messages/ignored_duplicate_lines")
-                self.cursor.settle(rank, session_id, complete=session_id not in self.cursor.incomplete)
-            else:
-                chosen.add(session_id)
-                yield rank, session_id
-            rank += 1
-        if not rank and not chosen:
-            logger.warning("%s ne contient aucune conversation utilisable : rien à exporter.",
-                           self.conversations_path)
-        # Tout le fichier a été parcouru : la prochaine exécution repart d'où celle-ci a commencé.
-        self.cursor.selection_done(start if rank else 0, None)
+        """(rang, session_id) à exporter : voir MessagesCursor.plan."""
+        return self.cursor.plan(self.conversations_path, nb, self.stats)
 
     def known(self, session_id: str, rank: int | None) -> Known:
         """Ce que le fichier de la conversation contient déjà (lu une seule fois)."""
@@ -313,35 +287,3 @@ class MessageStore:
             conversation.connected = True
         self.open_conversations[session_id] = conversation
         return conversation
-
-    def _usable(self, report: bool) -> Iterator[tuple[int, str]]:
-        """(index, session_id) des lignes utilisables de conversations.jsonl, en flux."""
-        index = 0
-        for line in read_lines(self.conversations_path, "Fichier des conversations"):
-            session_id = session_id_of(unwrap(line.obj))
-            if session_id is None:
-                if report:
-                    self.stats.inc_value("messages/ignored_invalid_lines")
-                    logger.warning("conversations.jsonl, ligne %d ignorée : JSON illisible ou "
-                                   "sans session_id utilisable.", line.number)
-                continue
-            if safe_name(session_id) is None:
-                if report:
-                    self.stats.inc_value("messages/ignored_unsafe_ids")
-                    logger.warning("conversations.jsonl, ligne %d ignorée : session_id %r ne "
-                                   "peut pas servir de nom de fichier.", line.number,
-                                   session_id[:80])
-                continue
-            yield index, session_id
-            index += 1
-
-    def _start_index(self) -> int:
-        """Position du curseur, retrouvée par session_id si le fichier a été retrié."""
-        wanted, saved = self.cursor.next_session_id, self.cursor.next_index
-        if not wanted:
-            return saved
-        found = [index for index, session_id in self._usable(report=False) if session_id == wanted]
-        if not found or saved in found:
-            return saved
-        # Fichier retrié : l'occurrence la plus proche de la position notée (doublons).
-        return min(found, key=lambda index: abs(index - saved))

@@ -1,4 +1,4 @@
-"""``utilisateurs/utilisateurs.jsonl`` et son état (e-mails sans fiche).
+"""Magasin de l'export des utilisateurs : ``utilisateurs/utilisateurs.jsonl`` et son état.
 
 Le fichier : un profil par ligne (l'objet ``data`` renvoyé par l'API), unique par e-mail
 sans tenir compte de la casse, trié par e-mail (casefold) à la fin de l'exécution. Les
@@ -17,13 +17,20 @@ Les e-mails ne servent JAMAIS de nom de fichier : ils ne sortent pas de ces deux
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from crispscrape.model import email_key, profile_key, profile_of
+from crispscrape.model import email_key, profile_key, profile_of, unwrap
+from crispscrape.storage.files import (
+    StorageError,
+    append_lines,
+    atomic_write_lines,
+    claim_directory,
+    dumps_line,
+)
+from crispscrape.storage.jsonl import load_and_repair, read_lines
+from crispscrape.storage.paths import check_output
 from crispscrape.storage.state import StateFile
-from crispscrape.storage.files import StorageError, append_lines, atomic_write_lines, dumps_line
-from crispscrape.storage.jsonl import load_and_repair
 
 WHAT = "Fichier des utilisateurs"
 FORMAT = 1
@@ -148,3 +155,85 @@ class UsersFile:
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
         self.state.delete()
+
+
+class UsersStore(UsersFile):
+    """utilisateurs.jsonl et son état, ouverts par le pipeline des utilisateurs ; le choix des
+    e-mails à demander (``plan``) lit conversations.jsonl en flux."""
+
+    def __init__(self, data_dir: Path, stats):
+        root = Path(data_dir) / "utilisateurs"
+        super().__init__(root / "utilisateurs.jsonl", root / "utilisateurs.jsonl.state.json",
+                         logging.getLogger(__name__), stats)
+        self.root = root
+        self.conversations_path = Path(data_dir) / "conversations" / "conversations.jsonl"
+        self._lock: int | None = None
+
+    @property
+    def opened(self) -> bool:
+        return self._lock is not None
+
+    def open(self, reset: bool) -> None:
+        if not self.conversations_path.is_file():
+            raise StorageError(
+                f"Fichier des conversations introuvable : {self.conversations_path}. Lancez "
+                "d'abord « scrapy crawl conversations ». Aucun fichier n'a été créé."
+            )
+        check_output(self.root, self.path)
+        lock = claim_directory(self.root, "export des utilisateurs", self.logger)
+        if self.state.path.exists() and not self.state.path.is_file():
+            raise StorageError(f"{self.state.path} existe mais n'est pas un fichier. Rien n'a été "
+                               "modifié ; renommez-le ou supprimez-le puis relancez.")
+        if reset:
+            # Seulement maintenant : configuration et arguments sont validés.
+            self.delete()
+            self.logger.info("reset : %s et son état supprimés, export repris de zéro.", self.path)
+        self.load()
+        self._lock = lock
+        self.stats.set_value("users/present_before", len(self))
+
+    def plan(self) -> Iterator[tuple[str, str]]:
+        """(e-mail tel qu'écrit, clé casefold) des personnes à demander, en flux : ni déjà
+        présentes, ni déjà connues sans fiche, chacune une fois."""
+        stats, seen = self.stats, set()
+        for line in read_lines(self.conversations_path, "Fichier des conversations"):
+            if line.obj is None:
+                stats.inc_value("users/unreadable_conversation_lines")
+                self.logger.warning("conversations.jsonl, ligne %d illisible : ignorée.",
+                                    line.number)
+                continue
+            conversation = unwrap(line.obj)
+            meta = conversation.get("meta") if isinstance(conversation, dict) else None
+            email = meta.get("email") if isinstance(meta, dict) else None
+            if not isinstance(email, str) or not email.strip():
+                stats.inc_value("users/conversations_without_email")
+                continue
+            key = email_key(email)
+            if key is None:
+                stats.inc_value("users/ignored_invalid_email")
+                self.logger.warning("conversations.jsonl, ligne %d : « %s » n'est pas une "
+                                    "adresse e-mail, ignorée.", line.number, email.strip()[:80])
+                continue
+            if key in seen:
+                continue
+            seen.add(key)
+            if self.is_present(key):
+                stats.inc_value("users/ignored_present")
+                self.logger.debug("Déjà présent, ignoré : %s", email.strip())
+            elif self.is_not_found(key):
+                stats.inc_value("users/ignored_not_found_known")
+                self.logger.debug("Sans fiche (déjà connu), ignoré : %s", email.strip())
+            else:
+                yield email.strip(), key
+
+    def close(self) -> None:
+        """Tri final par e-mail (même sans aucun appel)."""
+        try:
+            if self.finish():
+                self.logger.info("Fichier %s trié par e-mail (%d profils).", self.path, len(self))
+        except OSError as exc:
+            self.stats.inc_value("users/final_sort_failed")
+            self.logger.error("Tri final de %s impossible : %s. Le fichier est complet mais pas "
+                              "trié ; il le sera à la prochaine exécution.", self.path,
+                              exc.strerror or exc)
+        self.stats.set_value("users/total", len(self))
