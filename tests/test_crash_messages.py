@@ -59,6 +59,13 @@ ARGS = {"nb": 100}
 BIG_EXTRA = 1000
 
 
+# L'état est écrit par lots (au plus une fois par seconde) ; cette chaîne vise des arrêts
+# PENDANT l'écriture de l'état et juste après, en plein premier export : elle le fait écrire
+# après chaque conversation, comme avant les lots. Les arrêts avec l'état par lots sont
+# couverts par les autres tests d'arrêt (réglages par défaut).
+PER_CONVERSATION_STATE = {**LOW_CONCURRENCY, "CRISP_MESSAGES_STATE_FLUSH": "0"}
+
+
 def _plan(rng: random.Random, big: str) -> list[tuple[object, dict | None]]:
     """Les moments d'arrêt, dans l'ordre de la chaîne ; délais et rangs tirés de la graine.
 
@@ -137,12 +144,13 @@ def sigkill_chain(tmp_path_factory):
                 sandbox.admin("/_admin/faults", method="POST", json=faults)
             try:
                 outcome = interrupt_messages(sandbox, data_dir, trigger, args=ARGS,
-                                             settings=LOW_CONCURRENCY)
+                                             settings=PER_CONVERSATION_STATE)
             finally:
                 if faults:
                     sandbox.admin("/_admin/faults/reset", method="POST")
             kills.append(Kill(outcome, inspect_export(data_dir, truth)))
-        final = run_crawl("messages", data_dir, sandbox.env(), args=ARGS, settings=LOW_CONCURRENCY)
+        final = run_crawl("messages", data_dir, sandbox.env(), args=ARGS,
+                          settings=PER_CONVERSATION_STATE)
         yield Chain(kills, final, inspect_export(data_dir, truth), truth, big, data_dir)
     finally:
         sandbox.stop()

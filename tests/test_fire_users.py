@@ -235,9 +235,9 @@ def test_sigterm_stops_cleanly_then_a_plain_rerun_completes(sandbox_factory, dat
 
 # --- Pannes -----------------------------------------------------------------------------------------
 def _accounted(stats: dict) -> int:
-    """Issues de toutes les requêtes envoyées : profil reçu, 404, réessai, ralentissement,
-    quota, échec définitif."""
-    return (stats.get("item_scraped_count", 0) + stats.get("crisp_api/status/404", 0)
+    """Issues de toutes les requêtes envoyées : réponse exploitable (profil reçu ou 404,
+    chacune devient un item), réessai, ralentissement, quota, échec définitif."""
+    return (stats.get("item_scraped_count", 0)
             + stats.get("retry/count", 0) + stats.get("crisp_throttle/throttled", 0)
             + stats.get("crisp_api/status/423", 0) + stats.get("crisp_api/failed", 0))
 
