@@ -1,5 +1,5 @@
-"""Raccourci pour les tests : le lanceur du bac à sable vit dans crispscrape/sandbox/process.py."""
+"""Raccourci pour les tests : le lanceur du bac à sable vit dans crispsandbox/process.py."""
 
-from crispscrape.sandbox.process import ROOT, SandboxProcess, start_sandbox
+from crispsandbox.process import ROOT, SandboxProcess, start_sandbox
 
 __all__ = ["ROOT", "SandboxProcess", "start_sandbox"]

@@ -12,7 +12,7 @@ from tests.crawling import ROOT, read_jsonl
 def test_demo_runs_the_three_exports_end_to_end(tmp_path):
     data_dir = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "crispscrape.demo", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "crispsandbox.demo", "--data-dir", str(data_dir),
          "--conversations", "25"],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from crispscrape.sandbox.process import start_sandbox
+from crispsandbox.process import start_sandbox
 from tests.crawling import CrawlResult, read_jsonl, run_crawl
 from tests.fire_listing_support import (
     FileChanged,

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from crispscrape.sandbox.dataset import Dataset
+from crispsandbox.dataset import Dataset
 from tests.sandbox_process import ROOT, start_sandbox
 
 BATCH = 40
@@ -488,7 +488,7 @@ def test_cli_fault_options_and_clean_stop():
 
 def test_cli_refuses_non_loopback_host():
     result = subprocess.run(
-        [sys.executable, "-m", "crispscrape.sandbox", "--host", "0.0.0.0", "--port", "0"],
+        [sys.executable, "-m", "crispsandbox", "--host", "0.0.0.0", "--port", "0"],
         cwd=ROOT, capture_output=True, text=True, timeout=20,
     )
     assert result.returncode == 2 and "boucle locale" in result.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 from scrapy.spiderloader import SpiderLoader
 from scrapy.utils.project import get_project_settings
 
-from crispscrape.sandbox.process import ROOT, start_sandbox
+from crispsandbox.process import ROOT, start_sandbox
 
 ORDER = ("conversations", "messages", "users")
 

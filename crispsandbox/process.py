@@ -23,7 +23,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 20.0
 
 
@@ -39,7 +39,7 @@ class SandboxProcess:
         self._workdir = tempfile.TemporaryDirectory(prefix="crisp-sandbox-")
 
     def _command(self, port_file: Path) -> list[str]:
-        command = [sys.executable, "-m", "crispscrape.sandbox", "--port", "0", "--port-file", str(port_file)]
+        command = [sys.executable, "-m", "crispsandbox", "--port", "0", "--port-file", str(port_file)]
         for name, value in self.options.items():
             if value is not None:
                 command += [f"--{name.replace('_', '-')}", str(value)]

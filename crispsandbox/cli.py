@@ -1,4 +1,4 @@
-"""Ligne de commande : python -m crispscrape.sandbox [options]."""
+"""Ligne de commande : python -m crispsandbox [options]."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .state import SandboxConfig
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m crispscrape.sandbox",
+        prog="python -m crispsandbox",
         description="Bac à sable local compatible avec l'API REST Crisp v1 (données déterministes, pannes simulées).",
     )
     add = parser.add_argument

@@ -2,8 +2,8 @@
 
 Serveur aiohttp sur la boucle locale, jeu de données déterministe (même graine,
 mêmes octets) et pannes configurables, contre lequel tournent les tests et les
-bancs d'essai. Lancement : python -m crispscrape.sandbox --help.
-Vérité de référence en Python : crispscrape.sandbox.dataset.Dataset.
+bancs d'essai. Lancement : python -m crispsandbox --help.
+Vérité de référence en Python : crispsandbox.dataset.Dataset.
 """
 
 from .dataset import Dataset
