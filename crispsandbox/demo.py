@@ -16,7 +16,7 @@ from pathlib import Path
 from scrapy.spiderloader import SpiderLoader
 from scrapy.utils.project import get_project_settings
 
-from crispsandbox.process import ROOT, start_sandbox
+from crispsandbox.process import repository_root, start_sandbox
 
 ORDER = ("conversations", "messages", "users")
 
@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     parser.add_argument("--conversations", type=int, default=60,
                         help="taille du compte simulé (défaut : 60 conversations)")
     options = parser.parse_args(argv)
+    root = repository_root()  # les crawls partent du dépôt, où est scrapy.cfg
     data_dir = Path(options.data_dir).resolve()
     available = set(SpiderLoader.from_settings(get_project_settings()).list())
     spiders = [name for name in ORDER if name in available]
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
         for spider in spiders:
             command = [sys.executable, "-m", "scrapy", "crawl", spider, "-a", "nb=100000"]
             print(f"\n$ scrapy crawl {spider} -a nb=100000")
-            result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+            result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
             print(summary(result.stderr))
             if result.returncode != 0:
                 print(f"Échec de « {spider} » (code {result.returncode}).")

@@ -6,6 +6,9 @@
 
 Les options sont celles de la ligne de commande (« rate_limit » -> --rate-limit).
 Le serveur écoute sur un port libre, annoncé par --port-file.
+
+Outil de développement et de test : il suppose une copie des sources du dépôt, où
+crispsandbox/ est à côté de crispscrape/ et de scrapy.cfg (voir repository_root).
 """
 
 from __future__ import annotations
@@ -23,8 +26,32 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+# Répertoire qui contient le paquet crispsandbox : ce qu'il faut à PYTHONPATH pour « -m crispsandbox ».
+PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+# Ce qui, à côté de crispsandbox/, signe une copie des sources du dépôt.
+CHECKOUT_MARKERS = ("scrapy.cfg", "crispscrape/__init__.py")
 START_TIMEOUT = 20.0
+
+
+class SourceCheckoutError(RuntimeError):
+    """crispsandbox ne tourne pas depuis une copie des sources du dépôt."""
+
+
+def repository_root() -> Path:
+    """Racine de la copie des sources : le répertoire qui contient crispsandbox/.
+
+    Le bac à sable, la démonstration et les tests ne s'installent pas : ils tournent depuis
+    le dépôt, à côté de crispscrape/ et de scrapy.cfg (les crawls partent de là). Sinon,
+    SourceCheckoutError le dit, au lieu d'un échec obscur plus loin.
+    """
+    missing = [name for name in CHECKOUT_MARKERS if not (PACKAGE_PARENT / name).is_file()]
+    if missing:
+        raise SourceCheckoutError(
+            f"crispsandbox est un outil de développement : il doit tourner depuis une copie des "
+            f"sources du dépôt crispscrape, or {PACKAGE_PARENT} n'en est pas une (il y manque : "
+            f"{', '.join(missing)}). Lancez-le depuis le dépôt (make demo, make test)."
+        )
+    return PACKAGE_PARENT
 
 
 class SandboxProcess:
@@ -47,10 +74,11 @@ class SandboxProcess:
 
     def start(self) -> "SandboxProcess":
         port_file = Path(self._workdir.name) / "port"
-        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        root = repository_root()
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         folder = Path(self._workdir.name)
         with open(folder / "stdout.log", "wb") as stdout, open(folder / "stderr.log", "wb") as stderr:
-            self.process = subprocess.Popen(self._command(port_file), cwd=ROOT, env=environment, stdout=stdout, stderr=stderr)
+            self.process = subprocess.Popen(self._command(port_file), cwd=root, env=environment, stdout=stdout, stderr=stderr)
         deadline = time.monotonic() + START_TIMEOUT
         while not port_file.exists():
             if self.process.poll() is not None or time.monotonic() > deadline:
