@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sandbox_process import start_sandbox
+from tests.support.sandbox_process import start_sandbox
 
 
 @pytest.fixture

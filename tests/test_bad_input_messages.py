@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.crawling import run_crawl
-from tests.fire_support import (
+from tests.support.crawling import run_crawl
+from tests.support.fire_support import (
     ASIDE_SUFFIX,
     STATE_NAME,
     Truth,
@@ -29,8 +29,8 @@ from tests.fire_support import (
     state_path,
     tree_snapshot,
 )
-from tests.interrupting import summary_block
-from tests.messages_support import (
+from tests.support.interrupting import summary_block
+from tests.support.messages_support import (
     assert_matches_truth,
     calls_by_session,
     messages_file,

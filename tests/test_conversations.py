@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.crawling import read_jsonl, run_crawl, start_crawl
+from tests.support.crawling import read_jsonl, run_crawl, start_crawl
 
 
 def conv_file(data_dir):

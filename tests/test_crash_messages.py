@@ -5,8 +5,8 @@ moments sont observés de l'extérieur, sans aucun crochet dans le code de produ
 compteurs d'appels du bac à sable (lent : 25 ms par appel, concurrence 2), apparition
 des fichiers temporaires d'écriture atomique, changement du fichier d'état.
 
-Les arrêts passent par ``interrupt`` (tests/interrupting.py). Après CHAQUE arrêt, le
-répertoire des messages est inspecté (tests/fire_support.py, ``inspect_export``) : aucune
+Les arrêts passent par ``interrupt`` (tests/support/interrupting.py). Après CHAQUE arrêt, le
+répertoire des messages est inspecté (tests/support/fire_support.py, ``inspect_export``) : aucune
 ligne partielle ou illisible, fichiers triés, sans doublon, chaque fichier est une
 tranche contiguë et exacte de la vérité, complet s'il n'est pas noté « incomplete », état
 en JSON valide. À la fin, une seule relance ordinaire doit suffire à obtenir exactement la
@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 
 from crispsandbox.process import start_sandbox
-from tests.crawling import CrawlResult, read_jsonl, run_crawl
-from tests.fire_support import (
+from tests.support.crawling import CrawlResult, read_jsonl, run_crawl
+from tests.support.fire_support import (
     Inspection,
     SessionCalls,
     StateChanged,
@@ -40,7 +40,7 @@ from tests.fire_support import (
     messages_dir,
     read_state,
 )
-from tests.interrupting import (
+from tests.support.interrupting import (
     LOW_CONCURRENCY,
     Calls,
     Delay,
@@ -50,7 +50,7 @@ from tests.interrupting import (
     assert_no_abandoned_temp_files,
     kill_problems,
 )
-from tests.messages_support import assert_matches_truth, calls_by_session, write_conversations
+from tests.support.messages_support import assert_matches_truth, calls_by_session, write_conversations
 
 SEED = 20250611
 ARGS = {"nb": 100}

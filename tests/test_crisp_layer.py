@@ -25,8 +25,8 @@ from crispscrape.extensions.throttle import CrispAutoThrottle
 from crispscrape.middlewares.auth import CrispAuthMiddleware
 from crispscrape.middlewares.throttle import backoff
 from crispscrape.spiders.base import ArgumentError, parse_count, parse_flag
-from tests.crawling import run_crawl
-from tests.messages_support import assert_matches_truth, write_conversations
+from tests.support.crawling import run_crawl
+from tests.support.messages_support import assert_matches_truth, write_conversations
 
 ENV = {"CRISP_IDENTIFIER_PROD": "ident", "CRISP_KEY_PROD": "cle-secrete", "ID_SITE_CRISP": "site"}
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from tests.crawling import ROOT, read_jsonl
+from tests.support.crawling import ROOT, read_jsonl
 
 
 def test_demo_runs_the_three_exports_end_to_end(tmp_path):

@@ -17,10 +17,10 @@ import time
 
 import pytest
 
-from tests.crawling import run_crawl, start_crawl
-from tests.fire_support import Truth, inspect_export, messages_dir, read_state
-from tests.interrupting import FAST, summary_block
-from tests.messages_support import (
+from tests.support.crawling import run_crawl, start_crawl
+from tests.support.fire_support import Truth, inspect_export, messages_dir, read_state
+from tests.support.interrupting import FAST, summary_block
+from tests.support.messages_support import (
     assert_matches_truth,
     calls_by_session,
     minimum_calls,

@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 
 from crispsandbox.process import start_sandbox
-from tests.crawling import CrawlResult, read_jsonl, run_crawl
-from tests.fire_listing_support import (
+from tests.support.crawling import CrawlResult, read_jsonl, run_crawl
+from tests.support.fire_listing_support import (
     FileChanged,
     ListingInspection,
     TempFile,
@@ -41,7 +41,7 @@ from tests.fire_listing_support import (
     start_inspection,
     statuses,
 )
-from tests.interrupting import (
+from tests.support.interrupting import (
     FAST,
     Calls,
     Interrupted,

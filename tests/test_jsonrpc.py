@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 
 import crispscrape.jsonrpc  # noqa: E402,F401 - rend scrapy_jsonrpc importable
 from scrapy_jsonrpc.jsonrpc import JsonRpcError, jsonrpc_client_call  # noqa: E402
-from tests.live import LISTENING_RE, LiveLog, Secrets, listening_sockets  # noqa: E402
+from tests.support.live import LISTENING_RE, LiveLog, Secrets, listening_sockets  # noqa: E402
 
 PAGES = 600
 LATENCY = 0.05

@@ -20,10 +20,10 @@ import pytest
 
 import crispscrape.jsonrpc  # noqa: F401 - rend scrapy_jsonrpc importable sous Scrapy 2
 from scrapy_jsonrpc.jsonrpc import JsonRpcError, jsonrpc_client_call
-from tests.crawling import read_jsonl, run_crawl, start_crawl
-from tests.live import LiveLog, Secrets, listening_sockets
-from tests.messages_support import assert_matches_truth, messages_file, write_conversations
-from tests.sandbox_process import start_sandbox
+from tests.support.crawling import read_jsonl, run_crawl, start_crawl
+from tests.support.live import LiveLog, Secrets, listening_sockets
+from tests.support.messages_support import assert_matches_truth, messages_file, write_conversations
+from tests.support.sandbox_process import start_sandbox
 
 CONVERSATIONS = 100
 LATENCY_MS = 150

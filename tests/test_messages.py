@@ -7,8 +7,8 @@ import os
 import signal
 import time
 
-from tests.crawling import read_jsonl, run_crawl, start_crawl
-from tests.messages_support import (
+from tests.support.crawling import read_jsonl, run_crawl, start_crawl
+from tests.support.messages_support import (
     assert_matches_truth,
     calls_by_session,
     messages_file,

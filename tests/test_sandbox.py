@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from crispsandbox.dataset import Dataset
-from tests.sandbox_process import ROOT, start_sandbox
+from tests.support.sandbox_process import ROOT, start_sandbox
 
 BATCH = 40
 TYPES = {"text", "note", "file", "animation", "audio", "carousel", "picker", "field", "event"}

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.crawling import read_jsonl
-from tests.live import Secrets
-from tests.messages_support import assert_matches_truth
-from tests.sandbox_process import start_sandbox
-from tests.scrapyd_process import (
+from tests.support.crawling import read_jsonl
+from tests.support.live import Secrets
+from tests.support.messages_support import assert_matches_truth
+from tests.support.sandbox_process import start_sandbox
+from tests.support.scrapyd_process import (
     PROJECT,
     ROOT,
     ScrapydProcess,

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.crawling import read_jsonl, run_crawl
+from tests.support.crawling import read_jsonl, run_crawl
 
 NO_PROFILE = "sans.profil+test@exemple.fr"  # adresse remarquable du bac à sable, sans fiche
 

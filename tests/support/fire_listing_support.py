@@ -12,7 +12,7 @@ Tout est observé de l'extérieur, sans crochet dans le code de production :
   remise à zéro des pannes, réessais par raison.
 
 Les déclencheurs génériques (``Calls``, ``Delay``), ``interrupt`` et les vérifications
-communes à toutes les recettes sont dans tests/interrupting.py.
+communes à toutes les recettes sont dans tests/support/interrupting.py.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.interrupting import (
+from tests.support.interrupting import (
     IN_CLOSE_WRITE,
     IN_MODIFY,
     IN_MOVED_TO,

@@ -28,7 +28,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Les commandes installées dans l'environnement virtuel qui exécute les tests.
 VENV_BIN = Path(sys.executable).parent
 PROJECT = "crispscrape"

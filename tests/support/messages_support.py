@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.crawling import read_jsonl
+from tests.support.crawling import read_jsonl
 
 BATCH = 40
 

@@ -12,7 +12,7 @@ entrées abîmées.
   ``scrapy crawl messages``.
 
 Les déclencheurs génériques (``Calls``, ``Delay``), ``interrupt`` lui-même et les
-vérifications communes à toutes les recettes sont dans tests/interrupting.py.
+vérifications communes à toutes les recettes sont dans tests/support/interrupting.py.
 
 Rien ici ne touche au code de production : les moments sont observés de l'extérieur
 (compteurs du bac à sable, fichiers du répertoire de données).
@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.interrupting import (
+from tests.support.interrupting import (
     CounterReached,
     Interrupted,
     TempFileCreated,

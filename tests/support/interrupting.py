@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.crawling import start_crawl
+from tests.support.crawling import start_crawl
 
 # Reculs très courts et réessais nombreux : les recettes de pannes restent rapides.
 FAST = {"CRISP_RETRY_BASE_DELAY": 0.01, "CRISP_THROTTLE_BASE_DELAY": 0.05, "RETRY_TIMES": 8}
