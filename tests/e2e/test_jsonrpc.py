@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     # Le paquet du projet doit être importable même si pytest est lancé d'ailleurs.
     sys.path.insert(0, str(ROOT))
