@@ -16,7 +16,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m crispscrape.demo --data-dir $(DEMO_DIR)
+	$(PY) -m crispsandbox.demo --data-dir $(DEMO_DIR)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

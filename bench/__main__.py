@@ -20,8 +20,8 @@ from pathlib import Path
 
 import scrapy
 
-from crispscrape.sandbox.dataset import Dataset
-from crispscrape.sandbox.defaults import DEFAULT_SEED
+from crispsandbox.dataset import Dataset
+from crispsandbox.defaults import DEFAULT_SEED
 
 from bench import harness, report, scenarios
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crispscrape.sandbox.process import SandboxProcess
+from crispsandbox.process import SandboxProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from crispscrape.sandbox.dataset import Dataset
-from crispscrape.sandbox.defaults import MESSAGES_BATCH
+from crispsandbox.dataset import Dataset
+from crispsandbox.defaults import MESSAGES_BATCH
 
 BatchFunction = Callable[[int | None], tuple[list[dict], bool]]
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crispscrape.sandbox.dataset import Dataset
-from crispscrape.sandbox.defaults import MESSAGES_BATCH
+from crispsandbox.dataset import Dataset
+from crispsandbox.defaults import MESSAGES_BATCH
 
 from bench import harness
 from bench.paging import full_export_minimums, incremental_minimums, stored_fingerprints

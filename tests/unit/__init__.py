@@ -1,0 +1,1 @@
+"""Tests unitaires : logique pure, sans sous-processus ni serveur."""

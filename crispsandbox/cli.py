@@ -1,0 +1,79 @@
+"""Ligne de commande : python -m crispsandbox [options]."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import sys
+
+from .defaults import (
+    DEFAULT_CONVERSATIONS, DEFAULT_HOST, DEFAULT_IDENTIFIER, DEFAULT_KEY, DEFAULT_PORT,
+    DEFAULT_SEED, DEFAULT_WEBSITE_ID,
+)
+from .faults import RATE_LIMIT_STATUSES, FaultOptions
+from .server import serve
+from .state import SandboxConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m crispsandbox",
+        description="Bac à sable local compatible avec l'API REST Crisp v1 (données déterministes, pannes simulées).",
+    )
+    add = parser.add_argument
+    add("--host", default=DEFAULT_HOST, help="adresse d'écoute, boucle locale uniquement (défaut : %(default)s)")
+    add("--port", type=int, default=DEFAULT_PORT, help="port d'écoute, 0 = port libre (défaut : %(default)s)")
+    add("--port-file", help="fichier où écrire le port choisi, une fois à l'écoute")
+    add("--seed", type=int, default=DEFAULT_SEED, help="graine du jeu de données (défaut : %(default)s)")
+    add("--conversations", type=int, default=DEFAULT_CONVERSATIONS, help="nombre de conversations (défaut : %(default)s)")
+    add("--identifier", default=DEFAULT_IDENTIFIER, help="identifiant du jeton attendu (défaut : %(default)s)")
+    add("--key", default=DEFAULT_KEY, help="clé du jeton attendue (défaut : %(default)s)")
+    add("--website-id", default=DEFAULT_WEBSITE_ID, help="identifiant du site (défaut : %(default)s)")
+    add("--latency-ms", type=float, default=0, help="latence ajoutée à chaque appel API")
+    add("--rate-limit", type=float, default=0, help="requêtes par seconde permises, 0 = sans limite")
+    add("--rate-limit-status", type=int, choices=RATE_LIMIT_STATUSES, default=429, help="statut des refus de débit")
+    add("--non-json-429-ratio", type=float, default=0.5, help="part des refus de débit en page HTML (0..1)")
+    add("--retry-after", type=float, default=None, help="secondes annoncées par Retry-After (absent par défaut)")
+    add("--quota", type=int, default=0, help="appels permis avant 423 quota_limit_exceeded, 0 = illimité")
+    add("--error-rate", type=float, default=0, help="probabilité d'une erreur 500/502/503 par appel")
+    return parser
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if not _is_loopback(args.host):
+        print(f"Erreur : l'hôte « {args.host} » n'est pas une adresse de boucle locale ; "
+              "le bac à sable n'écoute que sur 127.0.0.1, ::1 ou localhost.", file=sys.stderr)
+        return 2
+    if args.conversations < 0 or not 0 <= args.port <= 65535:
+        print("Erreur : --conversations doit être positif et --port compris entre 0 et 65535.", file=sys.stderr)
+        return 2
+    try:
+        faults = FaultOptions().updated({
+            "latency_ms": args.latency_ms, "rate_limit": args.rate_limit,
+            "rate_limit_status": args.rate_limit_status, "non_json_429_ratio": args.non_json_429_ratio,
+            "retry_after": args.retry_after, "quota": args.quota, "error_rate": args.error_rate,
+        })
+    except ValueError as error:
+        print(f"Erreur : {error}.", file=sys.stderr)
+        return 2
+    config = SandboxConfig(
+        seed=args.seed, conversations=args.conversations, identifier=args.identifier,
+        key=args.key, website_id=args.website_id, faults=faults,
+    )
+    try:
+        asyncio.run(serve(config, args.host, args.port, args.port_file))
+    except OSError as error:
+        print(f"Erreur : impossible d'écouter sur {args.host}:{args.port} ({error.strerror or error}).", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,30 @@
+"""``make demo`` : l'export de bout en bout contre le bac à sable (conversations -> messages -> users)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.support.crawling import ROOT, read_jsonl
+
+
+def test_demo_runs_the_three_exports_end_to_end(tmp_path):
+    data_dir = tmp_path / "demo"
+    result = subprocess.run(
+        [sys.executable, "-m", "crispsandbox.demo", "--data-dir", str(data_dir),
+         "--conversations", "25"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    positions = [out.index(f"$ scrapy crawl {name}") for name in ("conversations", "messages", "users")]
+    assert positions == sorted(positions)
+    assert out.count("Fin : export terminé.") == 3
+    conversations = read_jsonl(data_dir / "conversations" / "conversations.jsonl")
+    assert len(conversations) == 25
+    messages = sorted((data_dir / "conversations" / "messages").glob("*.jsonl"))
+    assert sorted(p.stem for p in messages) == sorted(c["session_id"] for c in conversations)
+    profiles = read_jsonl(data_dir / "utilisateurs" / "utilisateurs.jsonl")
+    assert profiles and all("email" in p for p in profiles)
+    assert f"Fichiers exportés dans {data_dir}" in out
+    json.loads((data_dir / "conversations" / "messages" / "messages.jsonl.state.json").read_text())

@@ -1,0 +1,1 @@
+"""Suites d'épreuve : arrêts brutaux, pannes, entrées hostiles."""
