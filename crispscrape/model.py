@@ -7,6 +7,8 @@ utilisable, une dernière activité, une clé d'e-mail ou l'ordre d'un fichier d
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 
@@ -89,3 +91,20 @@ def message_order(message: dict) -> tuple[int, int]:
         timestamp if isinstance(timestamp, int) else -1,
         fingerprint if isinstance(fingerprint, int) else -1,
     )
+
+
+def activity_marker(conversation: dict) -> str:
+    """Empreinte courte de l'activité d'une conversation telle que la liste la montre :
+    ``updated_at``, ``active.last`` et, s'ils sont là, ``preview_message.fingerprint`` et
+    ``last_message``. Un nouveau message la change ; une conversation dont l'empreinte n'a
+    pas bougé depuis que son fichier a été complété ne coûte aucun appel."""
+    active = conversation.get("active")
+    preview = conversation.get("preview_message")
+    parts = [
+        conversation.get("updated_at"),
+        active.get("last") if isinstance(active, dict) else None,
+        preview.get("fingerprint") if isinstance(preview, dict) else None,
+        conversation.get("last_message"),
+    ]
+    text = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()

@@ -73,16 +73,30 @@ class CrispSpider(scrapy.Spider):
     """Base des araignées Crisp ; les sous-classes fournissent ``crisp_requests()``."""
 
     default_nb = 50
+    # Arguments -a booléens propres à l'export (en plus de reset).
+    flags: tuple[str, ...] = ()
 
     def __init__(self, *args, nb=None, reset=None, **kwargs):
-        # scrapyd ajoute _job (et d'autres) : Spider les range en attributs, sans effet ici.
-        super().__init__(*args, **kwargs)
         self.startup_error: tuple[str, str] | None = None
+        flags = {name: kwargs.pop(name, None) for name in self.flags}
+        # scrapyd ajoute _job (et d'autres, tous préfixés « _ ») : sans effet ici. Tout autre
+        # argument inconnu est refusé avant le moindre appel (une faute de frappe comme
+        # -a nbr=5 ne doit pas passer pour un export de 50 conversations).
+        unknown = sorted(name for name in kwargs if not name.startswith("_"))
+        super().__init__(*args, **{k: v for k, v in kwargs.items() if k.startswith("_")})
         try:
+            if unknown:
+                known = ", ".join(["nb", "reset", *self.flags])
+                raise ArgumentError(f"Argument inconnu : -a {unknown[0]}=… (arguments de "
+                                    f"« {self.name} » : {known}).")
             self.nb = parse_count(nb, "nb", self.default_nb)
             self.reset = parse_flag(reset, "reset")
+            for name, value in flags.items():
+                setattr(self, name, parse_flag(value, name))
         except ArgumentError as exc:
             self.nb, self.reset = self.default_nb, False
+            for name in self.flags:
+                setattr(self, name, False)
             self.startup_error = ("bad_argument", str(exc))
         self._first_answer = asyncio.Event()
 

@@ -34,6 +34,7 @@ from crispscrape.pipelines.messages import message_store
 from crispscrape.spiders.base import CrispSpider
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.messages import Known
+from crispscrape.storage.selection import Policy
 
 
 @dataclass
@@ -85,6 +86,8 @@ def next_step(batch: list[dict], last: bool, known: Known, before: int | None,
 class MessagesSpider(CrispSpider):
     name = "messages"
     default_nb = 50
+    # -a verify=1 : revérifier chaque conversation une fois (un appel chacune), même inchangée.
+    flags = ("verify",)
     custom_settings = {
         "ITEM_PIPELINES": {
             "crispscrape.pipelines.dedup.MessageDedupPipeline": 300,
@@ -103,7 +106,9 @@ class MessagesSpider(CrispSpider):
     def crisp_requests(self):
         self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")
         self.store = message_store(self.crawler)
-        for rank, session_id in self.store.plan(self.nb):
+        policy = Policy(verify=self.verify,
+                        lookback_days=self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0))
+        for rank, session_id in self.store.plan(self.nb, policy):
             yield self._batch_request(ConversationFetch(session_id, rank))
 
     # --- Pagination -------------------------------------------------------------------

@@ -7,7 +7,11 @@ Contenu (compatible avec le mess.py d'origine, qui n'écrivait que ``next_index`
   la retrouver si conversations.jsonl a été retrié entre deux exécutions ;
 - ``incomplete`` : {session_id: plus ancien timestamp du fichier} des conversations dont
   le fichier existe mais ne remonte pas encore jusqu'au premier message (pagination
-  interrompue par le quota, un arrêt ou un échec). Elles sont reprises en premier.
+  interrompue par le quota, un arrêt ou un échec). Elles sont reprises en premier ;
+- ``done`` : {session_id: empreinte d'activité} des conversations dont le fichier a été
+  complété quand la liste montrait cette activité (voir ``model.activity_marker``) : tant
+  que l'empreinte n'a pas bougé, la conversation ne coûte aucun appel (voir selection.py).
+  Absent des états plus anciens : chaque conversation est alors revérifiée une fois.
 
 Avec plusieurs conversations en cours, le curseur est la « marée basse » : il n'avance au
 delà d'une conversation qu'une fois son fichier écrit sur disque (ou son interruption notée).
@@ -15,17 +19,12 @@ delà d'une conversation qu'une fois son fichier écrit sur disque (ou son inter
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from itertools import chain
 from pathlib import Path
 
-from crispscrape.model import session_id_of, unwrap
-from crispscrape.storage.files import StorageError, safe_name
-from crispscrape.storage.jsonl import read_lines
+from crispscrape.storage.files import StorageError
 from crispscrape.storage.state import StateFile
 
-logger = logging.getLogger(__name__)
+FORMAT = 2
 
 
 class MessagesCursor:
@@ -34,6 +33,9 @@ class MessagesCursor:
         self.next_index = 0
         self.next_session_id: str | None = None
         self.incomplete: dict[str, int | None] = {}
+        self.done: dict[str, str] = {}
+        # Empreinte de chaque conversation choisie, notée dans ``done`` quand elle est finie.
+        self._expected: dict[str, str] = {}
         # Conversations choisies par le curseur dans cette exécution, par rang.
         self._tracked: dict[int, tuple[int, str]] = {}
         self._settled: set[int] = set()
@@ -57,9 +59,11 @@ class MessagesCursor:
         index, incomplete = data.get("next_index", 0), data.get("incomplete", {})
         self.incomplete = incomplete
         if reset:
-            # reset oublie le curseur, jamais les conversations incomplètes : les oublier
-            # ferait passer leurs fichiers partiels pour complets.
+            # reset oublie le curseur et les empreintes (tout est revérifié), jamais les
+            # conversations incomplètes : les oublier ferait passer leurs fichiers partiels
+            # pour complets.
             return
+        self.done = data.get("done", {})
         self.next_index = index
         session_id = data.get("next_session_id")
         self.next_session_id = session_id if isinstance(session_id, str) else None
@@ -77,11 +81,13 @@ class MessagesCursor:
         data = self.state.load()
         index = data.get("next_index", 0)
         incomplete = data.get("incomplete", {})
-        if not isinstance(index, int) or index < 0 or not isinstance(incomplete, dict):
+        done = data.get("done", {})
+        if not isinstance(index, int) or index < 0 or not isinstance(incomplete, dict) \
+                or not isinstance(done, dict):
             raise StorageError(
                 f"Fichier d'état des messages inattendu ({self.state.path}) : « next_index » "
-                "doit être un entier positif et « incomplete » un objet. Il n'a pas été modifié ; "
-                "relancez avec -a reset=1 pour repartir de la première conversation."
+                "doit être un entier positif, « incomplete » et « done » des objets. Il n'a pas "
+                "été modifié ; relancez avec -a reset=1 pour repartir de la première conversation."
             )
         return data
 
@@ -90,77 +96,15 @@ class MessagesCursor:
         self._tracked[rank] = (index, session_id)
         self._selected = max(self._selected, rank + 1)
 
+    def expect(self, session_id: str, marker: str | None) -> None:
+        """Conversation choisie : son empreinte sera notée dans ``done`` si elle finit complète."""
+        if marker is not None:
+            self._expected[session_id] = marker
+
     def selection_done(self, next_index: int, next_session_id: str | None) -> None:
         """Position qui suit la dernière conversation choisie (après un tour complet, 0)."""
         self._after = (next_index, next_session_id)
         self._advance()
-
-    # --- Choix des conversations -----------------------------------------------------
-    def plan(self, conversations_path: Path, nb: int, stats) -> Iterator[tuple[int | None, str]]:
-        """(rang, session_id) à exporter : d'abord les incomplètes, puis à partir du curseur,
-        en boucle. Rang None : reprise d'une incomplète (hors du curseur)."""
-        chosen: set[str] = set()
-        for session_id in list(self.incomplete):
-            if len(chosen) >= nb:
-                return
-            if safe_name(session_id):
-                chosen.add(session_id)
-                yield None, session_id
-        start = self._start_index(conversations_path, stats)
-        first_pass = ((i, s) for i, s in self._usable(conversations_path, stats, report=True) if i >= start)
-        second_pass = ((i, s) for i, s in self._usable(conversations_path, stats, report=False) if i < start)
-        rank = 0
-        for index, session_id in chain(first_pass, second_pass):
-            if len(chosen) >= nb:
-                self.selection_done(index, session_id)
-                return
-            self.track(rank, index, session_id)
-            if session_id in chosen:
-                # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
-                stats.inc_value("messages/ignored_duplicate_lines")
-                self.settle(rank, session_id, complete=session_id not in self.incomplete)
-            else:
-                chosen.add(session_id)
-                yield rank, session_id
-            rank += 1
-        if not rank and not chosen:
-            logger.warning("%s ne contient aucune conversation utilisable : rien à exporter.",
-                           conversations_path)
-        # Tout le fichier a été parcouru : la prochaine exécution repart d'où celle-ci a commencé.
-        self.selection_done(start if rank else 0, None)
-
-    @staticmethod
-    def _usable(conversations_path: Path, stats, report: bool) -> Iterator[tuple[int, str]]:
-        """(index, session_id) des lignes utilisables de conversations.jsonl, en flux."""
-        index = 0
-        for line in read_lines(conversations_path, "Fichier des conversations"):
-            session_id = session_id_of(unwrap(line.obj))
-            if session_id is None:
-                if report:
-                    stats.inc_value("messages/ignored_invalid_lines")
-                    logger.warning("conversations.jsonl, ligne %d ignorée : JSON illisible ou "
-                                   "sans session_id utilisable.", line.number)
-                continue
-            if safe_name(session_id) is None:
-                if report:
-                    stats.inc_value("messages/ignored_unsafe_ids")
-                    logger.warning("conversations.jsonl, ligne %d ignorée : session_id %r ne "
-                                   "peut pas servir de nom de fichier.", line.number,
-                                   session_id[:80])
-                continue
-            yield index, session_id
-            index += 1
-
-    def _start_index(self, conversations_path: Path, stats) -> int:
-        """Position du curseur, retrouvée par session_id si le fichier a été retrié."""
-        wanted, saved = self.next_session_id, self.next_index
-        if not wanted:
-            return saved
-        found = [index for index, session_id in self._usable(conversations_path, stats, report=False) if session_id == wanted]
-        if not found or saved in found:
-            return saved
-        # Fichier retrié : l'occurrence la plus proche de la position notée (doublons).
-        return min(found, key=lambda index: abs(index - saved))
 
     # --- Progrès ------------------------------------------------------------------
     def mark_incomplete(self, session_id: str, oldest: int | None) -> None:
@@ -171,8 +115,11 @@ class MessagesCursor:
 
     def settle(self, rank: int | None, session_id: str, complete: bool) -> None:
         """Le fichier de la conversation est sur disque : le curseur peut la dépasser."""
+        marker = self._expected.pop(session_id, None)
         if complete:
             self.incomplete.pop(session_id, None)
+            if marker is not None:
+                self.done[session_id] = marker
         if rank is not None:
             self._settled.add(rank)
             self._advance()
@@ -198,9 +145,11 @@ class MessagesCursor:
     def save(self) -> None:
         self.before_save()
         self.state.data = {
+            "format": FORMAT,
             "next_index": self.next_index,
             "next_session_id": self.next_session_id,
             "incomplete": self.incomplete,
+            "done": self.done,
         }
         self.state.save()
         self.dirty = False

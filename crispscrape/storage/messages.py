@@ -32,6 +32,7 @@ from crispscrape.storage.files import (
 )
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.paths import check_output
+from crispscrape.storage.selection import Policy, plan
 
 logger = logging.getLogger(__name__)
 
@@ -152,9 +153,9 @@ class MessageStore:
         self.flush()
 
     # --- Lecture (araignée, dédoublonnage) ---------------------------------------------------
-    def plan(self, nb: int) -> Iterator[tuple[int | None, str]]:
-        """(rang, session_id) à exporter : voir MessagesCursor.plan."""
-        return self.cursor.plan(self.conversations_path, nb, self.stats)
+    def plan(self, nb: int, policy: Policy) -> Iterator[tuple[int | None, str]]:
+        """(rang, session_id) à demander : voir storage/selection.py."""
+        return plan(self.cursor, self.conversations_path, nb, self.stats, policy, self.directory)
 
     def known(self, session_id: str, rank: int | None) -> Known:
         """Ce que le fichier de la conversation contient déjà (lu une seule fois)."""

@@ -46,16 +46,24 @@ def test_full_export_equals_truth(sandbox, data_dir, concurrent_items):
     assert result.stats["crisp_api/requests"] == calls
 
 
-def test_second_run_makes_one_call_per_conversation_and_changes_nothing(sandbox, data_dir):
+def test_second_run_makes_no_call_and_verify_makes_one_per_conversation(sandbox, data_dir):
+    """Rien de nouveau : 0 appel de messages, aucun fichier touché. -a verify=1 : un appel
+    par conversation (la revérification complète d'avant), toujours sans rien changer."""
     conversations = write_conversations(sandbox, data_dir)
     assert run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100}).returncode == 0
     before = snapshot(data_dir / "conversations" / "messages")
     sandbox.admin("/_admin/stats/reset", method="POST")
     result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100})
     assert result.returncode == 0, result.log[-3000:]
+    assert calls_by_session(sandbox) == {}
+    assert result.stats["messages/unchanged"] == len(conversations)
+    assert snapshot(data_dir / "conversations" / "messages") == before
+    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100, "verify": 1})
+    assert result.returncode == 0, result.log[-3000:]
     calls = calls_by_session(sandbox)
     assert sorted(calls) == sorted(c["session_id"] for c in conversations)
     assert set(calls.values()) == {1}
+    assert result.stats["messages/selected_verify"] == len(conversations)
     assert snapshot(data_dir / "conversations" / "messages") == before
     assert result.stats.get("messages/new", 0) == 0
     assert result.stats["messages/ignored_known"] > 0
@@ -75,15 +83,17 @@ def test_incremental_run_fetches_only_new_messages(sandbox, data_dir):
     sandbox.admin(f"/_admin/conversations/{boundary}/messages", method="POST",
                   json={"count": 4, "same_ms": True})
     sandbox.admin(f"/_admin/conversations/{boundary}/messages", method="POST", json={"count": 38})
+    # Ce que l'export des conversations aurait relevé : leur activité a changé.
+    write_conversations(sandbox, data_dir)
     sandbox.admin("/_admin/stats/reset", method="POST")
-    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100})
+    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 1})
+    assert result.returncode == 0, result.log[-3000:]
+    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 1})
     assert result.returncode == 0, result.log[-3000:]
     assert_matches_truth(sandbox, data_dir, ids)
-    assert result.stats["messages/new"] == 3 + 4 + 38
-    calls = calls_by_session(sandbox)
-    assert calls[few] == 1
-    assert calls[boundary] == 2
-    assert all(n == 1 for sid, n in calls.items() if sid not in (few, boundary))
+    # Seules les deux conversations changées reçoivent des appels, au minimum sans perte ;
+    # nb=1 compte les conversations qui reçoivent des appels, pas les inchangées.
+    assert calls_by_session(sandbox) == {few: 1, boundary: 2}
 
 
 def test_edited_message_replaces_stored_version(sandbox, data_dir):
@@ -94,7 +104,12 @@ def test_edited_message_replaces_stored_version(sandbox, data_dir):
     fingerprint = read_jsonl(messages_file(data_dir, target))[1]["fingerprint"]
     sandbox.admin(f"/_admin/conversations/{target}/messages/{fingerprint}/edit", method="POST",
                   json={"content": "contenu modifié ✏️"})
+    # Une modification ne change pas l'empreinte d'activité de la liste : une exécution
+    # ordinaire ne la voit pas (données du bac à sable datées de 2025, hors de la fenêtre
+    # de 7 jours) ; -a verify=1 la rapporte.
     result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100})
+    assert result.returncode == 0 and result.stats.get("messages/updated", 0) == 0
+    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100, "verify": "oui"})
     assert result.returncode == 0
     assert result.stats["messages/updated"] == 1
     assert_matches_truth(sandbox, data_dir, [target])
@@ -113,12 +128,20 @@ def test_nb_cursor_wrap_and_reset(sandbox, data_dir):
     assert run(nb="12").returncode == 0  # chaîne, comme la passe scrapyd
     assert sorted(p.stem for p in directory.glob("*.jsonl")) == sorted(ids[:24])
     sandbox.admin("/_admin/stats/reset", method="POST")
+    # Les 6 dernières seulement : les 24 autres, inchangées, ne coûtent rien.
     assert run(nb=12).returncode == 0
-    # 6 dernières conversations, puis retour au début : les 6 premières, une fois chacune.
-    assert sorted(calls_by_session(sandbox)) == sorted(ids[24:] + ids[:6])
-    assert state_of(data_dir)["next_index"] == 6
+    assert sorted(calls_by_session(sandbox)) == sorted(ids[24:])
     assert_matches_truth(sandbox, data_dir, ids)
     sandbox.admin("/_admin/stats/reset", method="POST")
+    # Revérification limitée par nb : elle reprend au curseur et fait le tour.
+    assert run(nb=12).returncode == 0 and calls_by_session(sandbox) == {}
+    next_index = state_of(data_dir)["next_index"]
+    assert run(nb=12, verify=1).returncode == 0
+    order = ids[next_index:] + ids[:next_index]
+    assert sorted(calls_by_session(sandbox)) == sorted(order[:12])
+    assert state_of(data_dir)["next_index"] == ids.index(order[12])
+    sandbox.admin("/_admin/stats/reset", method="POST")
+    # reset : le curseur et les empreintes sont oubliés, tout est revérifié depuis le début.
     assert run(nb=2, reset="oui").returncode == 0
     assert sorted(calls_by_session(sandbox)) == sorted(ids[:2])
     assert state_of(data_dir)["next_index"] == 2
@@ -248,3 +271,72 @@ def test_a_second_concurrent_export_refuses_to_start(sandbox_factory, data_dir):
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
+
+
+def test_lookback_refreshes_recently_active_conversations_only(sandbox, data_dir):
+    """Une modification ne bouge pas l'empreinte : la fenêtre CRISP_MESSAGES_LOOKBACK_DAYS
+    redemande (un appel chacune) les conversations actives récemment, et elles seules."""
+    conversations = write_conversations(sandbox, data_dir)
+    assert run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100}).returncode == 0
+    by_activity = sorted(conversations, key=lambda c: c["active"]["last"], reverse=True)
+    recent = next(c for c in by_activity if c["active"]["last"] < by_activity[0]["active"]["last"]
+                  and len(read_jsonl(messages_file(data_dir, c["session_id"]))) >= 2)
+    old = next(c for c in by_activity
+               if c["active"]["last"] < recent["active"]["last"] - 3 * 86_400_000
+               and len(read_jsonl(messages_file(data_dir, c["session_id"]))) >= 2)
+    for conversation in (recent, old):
+        fingerprint = read_jsonl(messages_file(data_dir, conversation["session_id"]))[0]["fingerprint"]
+        sandbox.admin(f"/_admin/conversations/{conversation['session_id']}/messages/"
+                      f"{fingerprint}/edit", method="POST", json={"content": "modifié"})
+    # La fenêtre couvre la conversation « récente » (à un jour près), pas l'ancienne.
+    days = (time.time() * 1000 - recent["active"]["last"]) / 86_400_000 + 1
+    window = [c["session_id"] for c in conversations
+              if c["active"]["last"] >= time.time() * 1000 - days * 86_400_000]
+    sandbox.admin("/_admin/stats/reset", method="POST")
+    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100},
+                       settings={"CRISP_MESSAGES_LOOKBACK_DAYS": f"{days:.6f}"})
+    assert result.returncode == 0, result.log[-3000:]
+    assert sorted(calls_by_session(sandbox)) == sorted(window)
+    assert result.stats["messages/selected_lookback"] == len(window)
+    assert old["session_id"] not in window and recent["session_id"] in window
+    assert result.stats["messages/updated"] == 1
+    assert_matches_truth(sandbox, data_dir, [recent["session_id"]])
+
+
+def test_state_of_older_versions_is_migrated_silently(sandbox, data_dir):
+    """Un état sans empreintes (mess.py : next_index seul) : chaque conversation est revérifiée
+    une fois, l'état gagne ses empreintes, et la relance suivante ne coûte plus rien."""
+    conversations = write_conversations(sandbox, data_dir)
+    assert run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100}).returncode == 0
+    path = data_dir / "conversations" / "messages" / "messages.jsonl.state.json"
+    path.write_text(json.dumps({"next_index": 0}), encoding="utf-8")
+    sandbox.admin("/_admin/stats/reset", method="POST")
+    result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100})
+    assert result.returncode == 0, result.log[-3000:]
+    assert set(calls_by_session(sandbox).values()) == {1}
+    assert len(calls_by_session(sandbox)) == len(conversations)
+    assert len(state_of(data_dir)["done"]) == len(conversations)
+    sandbox.admin("/_admin/stats/reset", method="POST")
+    assert run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100}).returncode == 0
+    assert calls_by_session(sandbox) == {}
+
+
+def test_deleted_file_is_exported_again(sandbox, data_dir):
+    conversations = write_conversations(sandbox, data_dir)
+    assert run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100}).returncode == 0
+    victim = conversations[3]["session_id"]
+    messages_file(data_dir, victim).unlink()
+    sandbox.admin("/_admin/stats/reset", method="POST")
+    assert run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100}).returncode == 0
+    assert list(calls_by_session(sandbox)) == [victim]
+    assert_matches_truth(sandbox, data_dir, [victim])
+
+
+@pytest.mark.parametrize("spider", ["messages", "conversations", "users"])
+def test_unknown_argument_is_refused_before_any_call(sandbox, data_dir, spider):
+    write_conversations(sandbox, data_dir)
+    result = run_crawl(spider, data_dir, sandbox.env(), args={"nbr": 5})
+    assert result.returncode == 1
+    assert result.reason == "bad_argument"
+    assert "Argument inconnu : -a nbr" in result.log
+    assert sandbox.admin("/_admin/stats")["calls"] == 0

@@ -13,6 +13,7 @@ from crispscrape.storage.files import StorageError, remove_stale_temporaries
 from crispscrape.storage.jsonl import load_and_repair, read_lines
 from crispscrape.storage.messages import MessageStore, OpenConversation
 from crispscrape.storage.paths import check_output
+from crispscrape.storage.selection import Policy
 
 LOG = logging.getLogger("test")
 
@@ -113,7 +114,7 @@ def _store(tmp_path):
 
 def test_partial_file_is_written_only_after_state_says_incomplete(tmp_path):
     store = _store(tmp_path)
-    list(store.plan(10))
+    list(store.plan(10, Policy()))
     store.known("s1", 0)
     events = []
     store.cursor.before_save = lambda: events.append(("état", dict(store.cursor.incomplete)))
@@ -127,7 +128,7 @@ def test_partial_file_is_written_only_after_state_says_incomplete(tmp_path):
 
 def test_state_of_complete_conversations_is_saved_in_batches(tmp_path):
     store = _store(tmp_path)
-    list(store.plan(10))
+    list(store.plan(10, Policy()))
     store.known("s1", 0)
     store.add("s1", [{"fingerprint": 1, "timestamp": 5}], False, 1, 0, 0)
     store.finish("s1", 0, complete=True, why="fin")

@@ -1,0 +1,157 @@
+"""Quelles conversations reçoivent des appels dans cette exécution, et dans quel ordre.
+
+Règle (``plan``) :
+
+1. d'abord les conversations incomplètes (pagination interrompue), là où elles en étaient ;
+2. puis conversations.jsonl à partir du curseur, en boucle ; une conversation y est demandée
+   si elle est **nouvelle** (jamais complétée), **changée** (son empreinte d'activité n'est
+   plus celle notée quand son fichier a été complété), **récente** (dernière activité dans
+   les ``CRISP_MESSAGES_LOOKBACK_DAYS`` derniers jours : une modification de message ne
+   bouge peut-être pas l'empreinte, voir ../shared/crisp-api.md), ou si ``-a verify=1``
+   demande de tout revérifier. Les autres ne coûtent **aucun appel** et ne comptent pas
+   dans ``nb`` (nb = conversations qui reçoivent des appels).
+
+Le curseur (``cursor.py``) retient où la boucle s'est arrêtée : des exécutions limitées par
+``nb`` (ou un budget d'appels) finissent par passer sur tout le fichier.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import chain
+from pathlib import Path
+
+from crispscrape.model import activity_marker, activity_of, session_id_of, unwrap
+from crispscrape.storage.cursor import MessagesCursor
+from crispscrape.storage.files import safe_name
+from crispscrape.storage.jsonl import read_lines
+
+logger = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+
+# Pourquoi une conversation reçoit des appels (statistiques ``messages/selected_<raison>``).
+INCOMPLETE, NEW, CHANGED, LOOKBACK, VERIFY = "incomplete", "new", "changed", "lookback", "verify"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Ce qui mérite un appel en plus du nouveau et du changé."""
+
+    verify: bool = False
+    lookback_days: float = 7.0
+    # Horloge (ms) : l'heure réelle, sauf dans les tests unitaires.
+    now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+
+    def reason(self, done_marker: str | None, marker: str, activity: int | None) -> str | None:
+        """Raison de demander la conversation, ou None si elle ne coûte aucun appel."""
+        if done_marker is None:
+            return NEW
+        if done_marker != marker:
+            return CHANGED
+        if self.verify:
+            return VERIFY
+        if self.lookback_days > 0 and activity is not None \
+                and activity >= self.now_ms - self.lookback_days * DAY_MS:
+            return LOOKBACK
+        return None
+
+
+@dataclass
+class Listed:
+    """Une ligne utilisable de conversations.jsonl."""
+
+    index: int
+    session_id: str
+    marker: str
+    activity: int | None
+
+
+def listed(path: Path, stats=None) -> Iterator[Listed]:
+    """Lignes utilisables de conversations.jsonl, en flux ; ``stats`` : signaler les autres."""
+    index = 0
+    for line in read_lines(path, "Fichier des conversations"):
+        conversation = unwrap(line.obj)
+        session_id = session_id_of(conversation)
+        if session_id is None:
+            if stats is not None:
+                stats.inc_value("messages/ignored_invalid_lines")
+                logger.warning("conversations.jsonl, ligne %d ignorée : JSON illisible ou sans "
+                               "session_id utilisable.", line.number)
+            continue
+        if safe_name(session_id) is None:
+            if stats is not None:
+                stats.inc_value("messages/ignored_unsafe_ids")
+                logger.warning("conversations.jsonl, ligne %d ignorée : session_id %r ne peut "
+                               "pas servir de nom de fichier.", line.number, session_id[:80])
+            continue
+        yield Listed(index, session_id, activity_marker(conversation), activity_of(conversation))
+        index += 1
+
+
+def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
+         directory: Path) -> Iterator[tuple[int | None, str]]:
+    """(rang, session_id) des conversations à demander ; rang None : reprise d'une incomplète
+    (hors du curseur)."""
+    chosen: set[str] = set()
+    if cursor.incomplete:
+        # Empreintes des incomplètes (une lecture en flux), pour les noter une fois complétées.
+        wanted = set(cursor.incomplete)
+        markers = {c.session_id: c.marker for c in listed(path) if c.session_id in wanted}
+        for session_id in list(cursor.incomplete):
+            if len(chosen) >= nb:
+                return
+            if safe_name(session_id):
+                chosen.add(session_id)
+                cursor.expect(session_id, markers.get(session_id))
+                stats.inc_value(f"messages/selected_{INCOMPLETE}")
+                yield None, session_id
+    start = _start_index(cursor, path)
+    first_pass = (c for c in listed(path, stats) if c.index >= start)
+    second_pass = (c for c in listed(path) if c.index < start)
+    rank = 0
+    for conversation in chain(first_pass, second_pass):
+        session_id = conversation.session_id
+        if len(chosen) >= nb:
+            cursor.selection_done(conversation.index, session_id)
+            return
+        cursor.track(rank, conversation.index, session_id)
+        why = None if session_id in chosen else policy.reason(
+            cursor.done.get(session_id), conversation.marker, conversation.activity)
+        if why is None and session_id not in chosen \
+                and not (directory / f"{session_id}.jsonl").exists():
+            # Complète selon l'état, mais son fichier a disparu (effacé à la main) : refaite.
+            why = NEW
+        if session_id in chosen:
+            # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
+            stats.inc_value("messages/ignored_duplicate_lines")
+            cursor.settle(rank, session_id, complete=session_id not in cursor.incomplete)
+        elif why is None:
+            # Complète et inchangée depuis : aucun appel, et nb n'est pas entamé.
+            stats.inc_value("messages/unchanged")
+            cursor.settle(rank, session_id, complete=True)
+        else:
+            chosen.add(session_id)
+            cursor.expect(session_id, conversation.marker)
+            stats.inc_value(f"messages/selected_{why}")
+            yield rank, session_id
+        rank += 1
+    if not rank and not chosen:
+        logger.warning("%s ne contient aucune conversation utilisable : rien à exporter.", path)
+    # Tout le fichier a été parcouru : la prochaine exécution repart d'où celle-ci a commencé.
+    cursor.selection_done(start if rank else 0, None)
+
+
+def _start_index(cursor: MessagesCursor, path: Path) -> int:
+    """Position du curseur, retrouvée par session_id si le fichier a été retrié."""
+    wanted, saved = cursor.next_session_id, cursor.next_index
+    if not wanted:
+        return saved
+    found = [c.index for c in listed(path) if c.session_id == wanted]
+    if not found or saved in found:
+        return saved
+    # Fichier retrié : l'occurrence la plus proche de la position notée (doublons).
+    return min(found, key=lambda index: abs(index - saved))
