@@ -61,6 +61,13 @@ def authorization_header(settings, environ=None) -> bytes:
     return b"Basic " + base64.b64encode(token)
 
 
+def data_dir_of(settings, environ=None) -> Path:
+    """Répertoire de données seul, sans identifiants (état du compte, ``-a dry_run=1``)."""
+    environ = os.environ if environ is None else environ
+    return Path(_lookup("CRISP_DATA_DIR", settings, environ)
+                or settings.get("CRISP_DATA_DIR_DEFAULT") or ".")
+
+
 @dataclass(frozen=True)
 class CrispConfig:
     """Valeurs non secrètes d'un export : site, URL de l'API, répertoire de données."""

@@ -22,13 +22,26 @@ CRISP_DATA_DIR_DEFAULT = "."
 
 # Taille d'un lot de messages renvoyé par l'API (fixée par Crisp).
 CRISP_MESSAGES_BATCH_SIZE = 40
-# Conversations par page de liste : 20 dans la spécification, jusqu'à 50 permis par l'API
-# (50 économise des appels).
-CRISP_CONVERSATIONS_PER_PAGE = 20
+# Conversations par page de liste : 20 dans la spécification, jusqu'à 50 permis par l'API ;
+# 50 fait 2,5 fois moins d'appels de liste (20 reste possible : -s CRISP_CONVERSATIONS_PER_PAGE=20).
+CRISP_CONVERSATIONS_PER_PAGE = 50
 # Demander aussi les conversations sans message (masquées par défaut par l'API).
 CRISP_CONVERSATIONS_INCLUDE_EMPTY = True
-# Afficher une ligne de progression toutes les N conversations (ou N profils).
-CRISP_PROGRESS_EVERY = 10
+# Une ligne de progression (fait/total, débit, fin estimée) au plus toutes les N secondes ;
+# 0 = aucune (voir crispscrape/extensions/progress.py).
+CRISP_PROGRESS_SECONDS = 5.0
+# Budget d'appels d'une exécution (-a budget=N l'emporte) ; 0 = illimité. Recommandé : un
+# peu moins que le quota quotidien du jeton (5 000 pour un jeton de plugin).
+CRISP_CALL_BUDGET = 0
+# Quota quotidien du jeton, pour dire combien de jours il faut encore (état du compte).
+CRISP_DAILY_QUOTA = 5000
+# Les conversations actives depuis moins de N jours sont redemandées (un appel chacune) à
+# chaque exécution : la modification d'un message ne change peut-être pas l'activité que
+# montre la liste. 0 = jamais ; -a verify=1 revérifie tout une fois.
+CRISP_MESSAGES_LOOKBACK_DAYS = 7.0
+# Écriture de l'état des messages au plus une fois par N secondes (0 = après chaque
+# conversation) : un arrêt brutal ne fait que redemander les dernières conversations.
+CRISP_MESSAGES_STATE_FLUSH = 1.0
 
 # --- Ralentissement sur 429/420, quota 423 (crispscrape/middlewares/throttle.py) ------
 # Attente de base du recul exponentiel après un 429/420 sans Retry-After (secondes).
@@ -87,6 +100,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Remplace le RetryMiddleware de Scrapy par notre sous-classe (même position).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crispscrape.middlewares.throttle.CrispRetryMiddleware": 550,
+    # Budget d'appels : compté juste avant l'envoi, après les attentes de recul.
+    "crispscrape.middlewares.budget.CallBudgetMiddleware": 555,
     # Ajoute l'authentification au dernier moment, juste avant l'envoi.
     "crispscrape.middlewares.auth.CrispAuthMiddleware": 560,
 }
@@ -94,6 +109,7 @@ EXTENSIONS = {
     "scrapy.extensions.throttle.AutoThrottle": None,
     "crispscrape.extensions.throttle.CrispAutoThrottle": 0,
     "crispscrape.extensions.statsfile.StatsFile": 900,
+    "crispscrape.extensions.progress.Progress": 800,
     # Les données vont dans CRISP_DATA_DIR et nulle part ailleurs : scrapyd ajoute FEEDS
     # quand items_dir est défini, et un flux Scrapy (-o) copierait sinon chaque message
     # hors du répertoire de données (et dans un dossier que scrapyd purge).

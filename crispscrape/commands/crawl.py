@@ -12,14 +12,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
+from crispscrape.account import AccountRun
 from crispscrape.config import SECRET_NAMES
+from crispscrape.spiders.base import ArgumentError
+
+logger = logging.getLogger("crispscrape.account")
 
 # "cancelled" : fermeture demandée par JSON-RPC sans raison précise.
-RESUMABLE_REASONS = {"quota", "shutdown", "cancelled"}
+RESUMABLE_REASONS = {"quota", "budget", "shutdown", "cancelled"}
 
 
 def exit_code(stats: dict) -> int:
@@ -43,6 +48,9 @@ class Command(ScrapyCrawlCommand):
                 self.settings.set(name, None, priority=100)
 
     def run(self, args, opts):
+        if args and args[0] == "account" and len(args) == 1:
+            self.exitcode = run_account(self.crawler_process, self.settings, opts.spargs)
+            return
         crawlers = []
         original = self._create_crawler
 
@@ -55,3 +63,23 @@ class Command(ScrapyCrawlCommand):
         super().run(args, opts)
         if self.exitcode == 0 and crawlers and crawlers[0].stats is not None:
             self.exitcode = exit_code(crawlers[0].stats.get_stats())
+
+
+def run_account(process, settings, spargs: dict) -> int:
+    """``scrapy crawl account`` : les trois exports à la suite (voir crispscrape/account.py)."""
+    try:
+        account = AccountRun(process, settings, spargs)
+    except ArgumentError as exc:
+        logger.error("%s", exc)
+        logger.info("Récapitulatif account :\n  Fin : argument invalide.")
+        return 1
+    if account.dry_run:
+        # Aucun crawl, aucun appel, aucun identifiant : les fichiers seuls.
+        logger.info("Récapitulatif account (dry_run, aucun appel) :\n  %s",
+                    "\n  ".join(account.status_lines(None)))
+        return 0
+    account.run()
+    codes = [exit_code(stats) for _, stats in account.results]
+    code = next((c for c in codes if c != 0), 0) if codes else 1
+    logger.info("%s", account.summary(code))
+    return code

@@ -24,10 +24,6 @@ def message_store(crawler) -> MessageStore:
 
 
 class MessageFilePipeline(StorePipeline):
-    def __init__(self, crawler):
-        super().__init__(crawler)
-        self.progress_every = crawler.settings.getint("CRISP_PROGRESS_EVERY", 10)
-
     @staticmethod
     def make_store(crawler) -> MessageStore:
         return MessageStore(crawler.spider.config.data_dir, crawler.stats,
@@ -75,8 +71,3 @@ class MessageFilePipeline(StorePipeline):
         logger.debug("Conversation %s : %d message(s) exporté(s), %d mis à jour, %d ignoré(s) "
                      "(déjà connus) ; %s.", done.session_id, done.new, done.updated,
                      done.ignored, state)
-        count = stats.get_value("messages/conversations_done")
-        if count % self.progress_every == 0:
-            logger.info("Progression : %d conversations traitées, %d messages exportés, "
-                        "%d ignorés.", count, stats.get_value("messages/new", 0),
-                        stats.get_value("messages/ignored_known", 0))

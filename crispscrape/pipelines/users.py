@@ -24,6 +24,7 @@ class UsersPipeline(StorePipeline):
         if not isinstance(item, ProfileItem) or self.store is None:
             return item
         store = self.store
+        self.stats.inc_value("users/answered")
         try:
             if item.profile is None:
                 store.mark_not_found(item.key)

@@ -22,8 +22,10 @@ from scrapy.exceptions import CloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crispscrape.api import InvalidResponse, QuotaExceeded, error_reason, parse_envelope
+from crispscrape.compat import spawn
 from crispscrape.config import ConfigError, CrispConfig
 from crispscrape.middlewares.throttle import backoff
+from crispscrape.status import AccountStatus
 from crispscrape.storage.files import StorageError
 
 TRUE_WORDS = {"1", "true", "yes", "oui", "on", "vrai"}
@@ -52,7 +54,7 @@ def parse_count(value: Any, name: str, default: int) -> int:
     text = str(value).strip()
     if not text.isdigit() or int(text) < 1:
         raise ArgumentError(f"Argument {name}={value!r} invalide : un nombre entier positif "
-                            f"est attendu (par exemple -a {name}={default}).")
+                            f"est attendu (par exemple -a {name}={default or 1000}).")
     return int(text)
 
 
@@ -73,10 +75,15 @@ class CrispSpider(scrapy.Spider):
     """Base des araignées Crisp ; les sous-classes fournissent ``crisp_requests()``."""
 
     default_nb = 50
+    # Progression (extensions/progress.py) : statistique qui compte le travail fait, son unité,
+    # et combien il y en a à faire (fixé au départ d'après les fichiers, None si inconnu).
+    progress_key: str | None = None
+    progress_unit = "éléments"
+    progress_expected: int | None = None
     # Arguments -a booléens propres à l'export (en plus de reset).
     flags: tuple[str, ...] = ()
 
-    def __init__(self, *args, nb=None, reset=None, **kwargs):
+    def __init__(self, *args, nb=None, reset=None, budget=None, **kwargs):
         self.startup_error: tuple[str, str] | None = None
         flags = {name: kwargs.pop(name, None) for name in self.flags}
         # scrapyd ajoute _job (et d'autres, tous préfixés « _ ») : sans effet ici. Tout autre
@@ -84,17 +91,21 @@ class CrispSpider(scrapy.Spider):
         # -a nbr=5 ne doit pas passer pour un export de 50 conversations).
         unknown = sorted(name for name in kwargs if not name.startswith("_"))
         super().__init__(*args, **{k: v for k, v in kwargs.items() if k.startswith("_")})
+        # Étape de « scrapy crawl account » : l'état du compte est dit une fois, à la fin.
+        self._account_step = parse_flag(kwargs.get("_account_step"), "_account_step")
         try:
             if unknown:
-                known = ", ".join(["nb", "reset", *self.flags])
+                known = ", ".join(["nb", "reset", "budget", *self.flags])
                 raise ArgumentError(f"Argument inconnu : -a {unknown[0]}=… (arguments de "
                                     f"« {self.name} » : {known}).")
             self.nb = parse_count(nb, "nb", self.default_nb)
             self.reset = parse_flag(reset, "reset")
+            # Appels permis à cette exécution (None : le réglage CRISP_CALL_BUDGET, ou illimité).
+            self.budget = parse_count(budget, "budget", None)
             for name, value in flags.items():
                 setattr(self, name, parse_flag(value, name))
         except ArgumentError as exc:
-            self.nb, self.reset = self.default_nb, False
+            self.nb, self.reset, self.budget = self.default_nb, False, None
             for name in self.flags:
                 setattr(self, name, False)
             self.startup_error = ("bad_argument", str(exc))
@@ -122,6 +133,7 @@ class CrispSpider(scrapy.Spider):
         except (ArgumentError, StorageError, OSError, ValueError) as exc:
             self.startup_error = ("input_error", str(exc))
             self.stop(*self.startup_error)
+        self.progress_expected = self.expected_work()
         first = True
         engine = self.crawler.engine
         async for output in _aiter(self.crisp_requests()):
@@ -147,6 +159,10 @@ class CrispSpider(scrapy.Spider):
         """Réglages propres à l'export, vérifiés avant tout fichier et tout appel :
         ConfigError (message en français) s'ils sont inutilisables."""
 
+    def expected_work(self) -> int | None:
+        """Travail à faire dans cette exécution, d'après les fichiers (None : inconnu)."""
+        return None
+
     def prepare(self) -> None:
         """Lit les fichiers d'entrée et l'état ; lève une erreur explicite si c'est impossible."""
 
@@ -162,7 +178,7 @@ class CrispSpider(scrapy.Spider):
     def abort(self, reason: str, message: str) -> None:
         """Comme stop(), mais depuis un gestionnaire de signal, où CloseSpider est sans effet."""
         self.logger.error(message)
-        asyncio.ensure_future(self.crawler.engine.close_spider_async(reason=reason))
+        spawn(self.crawler.engine.close_spider_async(reason=reason))
 
     # --- Requêtes et réponses -----------------------------------------------------
     def api_request(self, url: str, callback, **kwargs) -> scrapy.Request:
@@ -244,8 +260,23 @@ class CrispSpider(scrapy.Spider):
         if failed:
             lines.append(f"Ressources en échec après réessais : {failed} (reprises à la "
                          "prochaine exécution).")
-        lines.append(f"Fin : {REASON_TEXT.get(reason, reason)}")
+        status = self.account_status() if self.startup_error is None else None
+        if status is not None and not self._account_step:
+            lines.extend(status.lines(self.settings.getint("CRISP_DAILY_QUOTA", 5000),
+                                      self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
+                                      stats.get_value("crisp_api/requests", 0)))
+        lines.append("Fin : " + end_text(reason, failed, status))
         self.logger.info("Récapitulatif %s :\n  %s", self.name, "\n  ".join(lines))
+
+    def account_status(self) -> AccountStatus | None:
+        """État du compte d'après les fichiers (None si le répertoire est inconnu)."""
+        if self.config is None:
+            return None
+        try:
+            return AccountStatus.read(self.config.data_dir,
+                                      self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0))
+        except OSError:
+            return None
 
     def summary_lines(self) -> Iterable[str]:
         return ()
@@ -254,6 +285,7 @@ class CrispSpider(scrapy.Spider):
 REASON_TEXT = {
     "finished": "export terminé.",
     "quota": "quota atteint, arrêt propre ; relancez plus tard pour reprendre exactement ici.",
+    "budget": "budget d'appels atteint, arrêt propre ; la prochaine exécution reprend exactement ici.",
     "shutdown": "arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé ; relancez pour reprendre.",
     "cancelled": "arrêt demandé par JSON-RPC, état sauvegardé ; relancez pour reprendre.",
     "unauthorized": "identifiants refusés.",
@@ -264,6 +296,25 @@ REASON_TEXT = {
     "input_error": "fichier d'entrée ou d'état inutilisable.",
     "output_error": "écriture impossible dans le répertoire de données.",
 }
+
+
+def end_text(reason: str, failed: int, status: AccountStatus | None) -> str:
+    """Dernière ligne du récapitulatif : jamais « terminé » pour un échec ou un compte partiel."""
+    if reason == "finished" and failed:
+        return (f"échec : {failed} ressource(s) en échec après les réessais (voir plus haut) ; "
+                "elles seront reprises à la prochaine exécution.")
+    if reason != "finished":
+        text = REASON_TEXT.get(reason, reason)
+        if reason in RESUMABLE and status is not None and not status.complete:
+            text += f" Il reste {status.remaining_text()}."
+        return text
+    if status is None or status.complete:
+        return "compte complet et à jour." if status is not None else "export terminé."
+    return (f"exécution terminée ; il reste {status.remaining_text()} : la prochaine exécution "
+            "continue.")
+
+
+RESUMABLE = {"quota", "budget", "shutdown", "cancelled"}
 
 
 async def _aiter(outputs):

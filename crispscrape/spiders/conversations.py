@@ -41,6 +41,9 @@ class ConversationsSpider(CrispSpider):
         crawler.signals.connect(spider.page_not_saved, signal=signals.item_error)
         return spider
 
+    progress_key = "conversations/pages"
+    progress_unit = "pages de liste"
+
     def check_settings(self) -> None:
         per_page = self.settings.getint("CRISP_CONVERSATIONS_PER_PAGE")
         if not PER_PAGE_MIN <= per_page <= PER_PAGE_MAX:

@@ -88,6 +88,8 @@ class MessagesSpider(CrispSpider):
     default_nb = 50
     # -a verify=1 : revérifier chaque conversation une fois (un appel chacune), même inchangée.
     flags = ("verify",)
+    progress_key = "messages/conversations_done"
+    progress_unit = "conversations"
     custom_settings = {
         "ITEM_PIPELINES": {
             "crispscrape.pipelines.dedup.MessageDedupPipeline": 300,
@@ -102,6 +104,13 @@ class MessagesSpider(CrispSpider):
         spider._paging = {}
         crawler.signals.connect(spider._batch_written, signal=signals.item_scraped)
         return spider
+
+    def expected_work(self):
+        status = self.account_status()
+        if status is None:
+            return None
+        todo = status.listed if self.verify else status.conversations_left + status.recent
+        return min(self.nb, todo)
 
     def crisp_requests(self):
         self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")

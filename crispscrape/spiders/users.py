@@ -15,6 +15,7 @@ ajouter (on n'appelle pas l'API pour des profils qu'on ne garderait pas).
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from scrapy import signals
 
@@ -42,6 +43,13 @@ class UsersSpider(CrispSpider):
         crawler.signals.connect(spider.profile_not_saved, signal=signals.item_error)
         crawler.signals.connect(spider.profile_dropped, signal=signals.item_dropped)
         return spider
+
+    progress_key = "users/answered"
+    progress_unit = "profils demandés"
+
+    def expected_work(self):
+        status = self.account_status()
+        return None if status is None else min(self.nb, status.profiles_to_ask)
 
     def prepare(self) -> None:
         # Profils demandés dont l'issue (ajout, 404, échec) n'est pas encore connue.
@@ -83,9 +91,11 @@ class UsersSpider(CrispSpider):
         self.pending -= 1
         self.wake.set()
 
-    def _progress(self, message: str, *args) -> None:
+    def _progress(self, message: str, *args, level: int = logging.DEBUG) -> None:
+        # Une ligne par profil en DEBUG : la progression d'ensemble vient de
+        # extensions/progress.py, au plus une ligne toutes les quelques secondes.
         stats = self.crawler.stats
-        self.logger.info(message + " (ajoutés : %d/%d, sans fiche : %d, déjà présents : %d)", *args,
+        self.logger.log(level, message + " (ajoutés : %d/%d, sans fiche : %d, déjà présents : %d)", *args,
                          stats.get_value("users/added", 0), self.nb,
                          stats.get_value("users/ignored_not_found", 0),
                          stats.get_value("users/ignored_present", 0))
@@ -107,7 +117,8 @@ class UsersSpider(CrispSpider):
         if not isinstance(item, ProfileItem):
             return
         if item.profile is None:
-            self._progress("Pas de fiche pour %s (404) : retenu, ne sera plus demandé", item.email)
+            self._progress("Pas de fiche pour %s (404) : retenu, ne sera plus demandé", item.email,
+                           level=logging.INFO)
         elif item.added:
             self._progress("Profil ajouté : %s", item.email)
         else:

@@ -8,9 +8,11 @@ Contenu (compatible avec le mess.py d'origine, qui n'écrivait que ``next_index`
 - ``incomplete`` : {session_id: plus ancien timestamp du fichier} des conversations dont
   le fichier existe mais ne remonte pas encore jusqu'au premier message (pagination
   interrompue par le quota, un arrêt ou un échec). Elles sont reprises en premier ;
-- ``done`` : {session_id: empreinte d'activité} des conversations dont le fichier a été
-  complété quand la liste montrait cette activité (voir ``model.activity_marker``) : tant
-  que l'empreinte n'a pas bougé, la conversation ne coûte aucun appel (voir selection.py).
+- ``done`` : {session_id: [empreinte d'activité, taille du fichier]} des conversations dont
+  le fichier a été complété quand la liste montrait cette activité (voir
+  ``model.activity_marker``) ; taille en octets, None s'il n'y a pas de fichier (404). Tant
+  que ni l'empreinte ni la taille n'ont bougé, la conversation ne coûte aucun appel (voir
+  selection.py) ; un fichier abîmé ou effacé hors de l'export change de taille.
   Absent des états plus anciens : chaque conversation est alors revérifiée une fois.
 
 Avec plusieurs conversations en cours, le curseur est la « marée basse » : il n'avance au
@@ -33,7 +35,7 @@ class MessagesCursor:
         self.next_index = 0
         self.next_session_id: str | None = None
         self.incomplete: dict[str, int | None] = {}
-        self.done: dict[str, str] = {}
+        self.done: dict[str, list] = {}
         # Empreinte de chaque conversation choisie, notée dans ``done`` quand elle est finie.
         self._expected: dict[str, str] = {}
         # Conversations choisies par le curseur dans cette exécution, par rang.
@@ -113,18 +115,27 @@ class MessagesCursor:
         self.incomplete[session_id] = oldest
         self.save()
 
-    def settle(self, rank: int | None, session_id: str, complete: bool) -> None:
-        """Le fichier de la conversation est sur disque : le curseur peut la dépasser."""
+    def settle(self, rank: int | None, session_id: str, complete: bool,
+               size: int | None = None) -> None:
+        """Le fichier de la conversation est sur disque (``size`` octets, None sans fichier) :
+        le curseur peut la dépasser."""
         marker = self._expected.pop(session_id, None)
         if complete:
             self.incomplete.pop(session_id, None)
             if marker is not None:
-                self.done[session_id] = marker
+                self.done[session_id] = [marker, size]
         if rank is not None:
             self._settled.add(rank)
             self._advance()
         # Écrit plus tard, par lots (MessageStore.flush) : un fichier complet que l'état ne
         # connaît pas encore est seulement revérifié après un arrêt brutal.
+        self.dirty = True
+
+    def pass_over(self, rank: int) -> None:
+        """Ligne déjà traitée ailleurs dans cette exécution (doublon, incomplète reprise) : le
+        curseur peut la dépasser, sans rien changer à ce que l'état dit de la conversation."""
+        self._settled.add(rank)
+        self._advance()
         self.dirty = True
 
     def _advance(self) -> None:

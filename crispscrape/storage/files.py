@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 
+# Droits des fichiers exportés : ceux du seul propriétaire (voir append_lines).
+PRIVATE_FILE = 0o600
+
+
 class StorageError(Exception):
     """Fichier illisible ou inutilisable : le message (en français) est pour l'utilisateur."""
 
@@ -90,7 +94,11 @@ def append_lines(path: Path, lines: Iterable[str]) -> None:
     ci-dessous la reconnaissent et l'ignorent en le signalant.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8", newline="\n") as handle:
+    # Créé en 0600 (lecture et écriture pour le seul propriétaire) : les exports contiennent
+    # les données personnelles des clients (noms, e-mails, messages). Les fichiers remplacés
+    # d'un coup le sont aussi (mkstemp crée en 0600).
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    with os.fdopen(fd, "a", encoding="utf-8", newline="\n") as handle:
         handle.writelines(lines)
         handle.flush()
         os.fsync(handle.fileno())

@@ -209,7 +209,8 @@ class MessageStore:
         if complete:
             if conversation.pending or not conversation.exists or conversation.unreadable:
                 self._write(conversation)
-            cursor.settle(rank, session_id, complete=True)
+            cursor.settle(rank, session_id, complete=True,
+                          size=conversation.path.stat().st_size)
         elif conversation.connected and conversation.pending:
             merged = {**conversation.stored, **conversation.pending}
             # La règle qui rend l'arrêt brutal sans danger : incomplet noté (et synchronisé)

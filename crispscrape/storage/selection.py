@@ -34,7 +34,8 @@ logger = logging.getLogger(__name__)
 DAY_MS = 24 * 3600 * 1000
 
 # Pourquoi une conversation reçoit des appels (statistiques ``messages/selected_<raison>``).
-INCOMPLETE, NEW, CHANGED, LOOKBACK, VERIFY = "incomplete", "new", "changed", "lookback", "verify"
+INCOMPLETE, NEW, CHANGED, FILE, LOOKBACK, VERIFY = (
+    "incomplete", "new", "changed", "file_changed", "lookback", "verify")
 
 
 @dataclass(frozen=True)
@@ -46,17 +47,31 @@ class Policy:
     # Horloge (ms) : l'heure réelle, sauf dans les tests unitaires.
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
-    def reason(self, done_marker: str | None, marker: str, activity: int | None) -> str | None:
-        """Raison de demander la conversation, ou None si elle ne coûte aucun appel."""
-        if done_marker is None:
+    def reason(self, done: list | None, marker: str, activity: int | None,
+               size: int | None) -> str | None:
+        """Raison de demander la conversation, ou None si elle ne coûte aucun appel.
+
+        ``done`` : [empreinte, taille] notés quand son fichier a été complété ; ``size`` :
+        taille actuelle du fichier (None s'il n'existe pas)."""
+        if not isinstance(done, list) or len(done) != 2:
             return NEW
-        if done_marker != marker:
+        if done[0] != marker:
             return CHANGED
+        if done[1] != size:
+            # Fichier abîmé, tronqué ou effacé hors de l'export : on le refait.
+            return FILE
         if self.verify:
             return VERIFY
         if self.lookback_days > 0 and activity is not None \
                 and activity >= self.now_ms - self.lookback_days * DAY_MS:
             return LOOKBACK
+        return None
+
+
+def file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
         return None
 
 
@@ -120,15 +135,12 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
             return
         cursor.track(rank, conversation.index, session_id)
         why = None if session_id in chosen else policy.reason(
-            cursor.done.get(session_id), conversation.marker, conversation.activity)
-        if why is None and session_id not in chosen \
-                and not (directory / f"{session_id}.jsonl").exists():
-            # Complète selon l'état, mais son fichier a disparu (effacé à la main) : refaite.
-            why = NEW
+            cursor.done.get(session_id), conversation.marker, conversation.activity,
+            file_size(directory / f"{session_id}.jsonl"))
         if session_id in chosen:
             # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
             stats.inc_value("messages/ignored_duplicate_lines")
-            cursor.settle(rank, session_id, complete=session_id not in cursor.incomplete)
+            cursor.pass_over(rank)
         elif why is None:
             # Complète et inchangée depuis : aucun appel, et nb n'est pas entamé.
             stats.inc_value("messages/unchanged")

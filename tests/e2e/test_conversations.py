@@ -47,8 +47,17 @@ def assert_unique_and_sorted(conversations):
 
 
 def crawl(sandbox, data_dir, **args):
-    settings = args.pop("settings", None)
+    # Ces recettes comptent des pages de 20 (la taille de la spécification) ; le défaut du
+    # produit, 50, a son propre test.
+    settings = {"CRISP_CONVERSATIONS_PER_PAGE": 20, **(args.pop("settings", None) or {})}
     return run_crawl("conversations", data_dir, sandbox.env(), args=args, settings=settings)
+
+
+def test_default_page_size_is_50_to_spend_fewer_calls(sandbox, data_dir):
+    result = run_crawl("conversations", data_dir, sandbox.env())
+    assert result.returncode == 0, result.log[-3000:]
+    assert list_calls(sandbox) == 2  # 30 conversations tiennent dans une page, puis la page vide
+    assert json.loads(state_file(data_dir).read_text())["per_page"] == 50
 
 
 # --- Export complet --------------------------------------------------------------------

@@ -19,7 +19,9 @@ def test_demo_runs_the_three_exports_end_to_end(tmp_path):
     out = result.stdout
     positions = [out.index(f"$ scrapy crawl {name}") for name in ("conversations", "messages", "users")]
     assert positions == sorted(positions)
-    assert out.count("Fin : export terminé.") == 3
+    # Chaque export dit ce qui reste du compte ; après le dernier, il est complet.
+    assert out.count("Fin : exécution terminée ; il reste") == 2
+    assert out.rindex("Fin : compte complet et à jour.") > positions[-1]
     conversations = read_jsonl(data_dir / "conversations" / "conversations.jsonl")
     assert len(conversations) == 25
     messages = sorted((data_dir / "conversations" / "messages").glob("*.jsonl"))

@@ -211,7 +211,7 @@ def test_jobs_export_into_crisp_data_dir(export_jobs, scrapyd, sandbox, data_dir
         log = scrapyd.job_log(entry)
         assert finish_reason(log) == "finished", log[-3000:]
         assert "Spider closed (finished)" in log
-        assert f"Récapitulatif {spider} :" in log and "Fin : export terminé." in log
+        assert f"Récapitulatif {spider} :" in log and "Fin : exécution terminée" in log
         # Le code de sortie 0 de notre commande crawl arrive jusqu'à scrapyd.
         assert re.search(rf"Process finished: project='{PROJECT}' spider='{spider}' "
                          rf"job='{entry['id']}'.*'_job={entry['id']}'.*'nb=100'", scrapyd.log)

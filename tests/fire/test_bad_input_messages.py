@@ -130,7 +130,8 @@ def test_empty_conversations_file_makes_no_call_and_says_so(small, data_dir, tmp
     assert result.returncode == 0, result.log[-3000:]
     assert api_calls(small) == 0
     summary = summary_block(result.log)
-    assert "Conversations traitées : 0" in summary and "Fin : export terminé." in summary
+    assert "Conversations traitées : 0" in summary \
+        and "Fin : exécution terminée ; il reste" in summary
     created = {p.relative_to(data_dir).as_posix() for p in data_dir.rglob("*") if p.is_file()}
     assert created <= {"conversations/conversations.jsonl",
                        f"conversations/messages/{STATE_NAME}"}, created
@@ -244,6 +245,8 @@ def test_unwritable_data_directory_fails_clearly_and_changes_nothing(small, data
         for session_id in ids[:2]:
             small.admin(f"/_admin/conversations/{session_id}/messages", method="POST",
                         json={"count": 3})
+        # Ce que l'export des conversations aurait relevé : leur activité a changé.
+        write_conversations(small, data_dir)
         locked = messages_dir(data_dir)
     else:
         ids = [c["session_id"] for c in write_conversations(small, data_dir)]
@@ -391,7 +394,9 @@ def test_refused_access_leaves_an_existing_export_untouched(small, data_dir, tmp
     export_all(small, data_dir)
     before = tree_snapshot(data_dir)
     small.admin("/_admin/stats/reset", method="POST")
-    result = run_crawl("messages", data_dir, {**small.env(), variable: value}, args=ARGS)
+    # verify=1 : sans rien de nouveau, un export ne ferait aucun appel (rien à refuser).
+    result = run_crawl("messages", data_dir, {**small.env(), variable: value},
+                       args={**ARGS, "verify": 1})
     assert result.returncode == 1
     assert result.reason == reason
     assert_french_error(result.log, message)

@@ -59,6 +59,9 @@ FOLDER = "conversations"
 DATA = f"{FOLDER}/conversations.jsonl"
 STATE = f"{FOLDER}/conversations.jsonl.state.json"
 PER_PAGE = 20
+# Ces épreuves ont été écrites pour des pages de 20 (plus de pages, plus de dérive) ; le
+# défaut du produit est 50 depuis (moins d'appels).
+SPEC_PAGE = {"CRISP_CONVERSATIONS_PER_PAGE": PER_PAGE}
 LATENCY = 0.1  # secondes par appel dans les chaînes d'arrêts : pages bien espacées
 
 
@@ -152,7 +155,8 @@ def assert_exact_truth(data_dir: Path, truth: ListingTruth) -> None:
 
 
 def crawl(sandbox, data_dir, settings=None, args=None) -> CrawlResult:
-    return run_crawl("conversations", data_dir, sandbox.env(), args=args, settings=settings)
+    return run_crawl("conversations", data_dir, sandbox.env(), args=args,
+                     settings={**SPEC_PAGE, **(settings or {})})
 
 
 # --- SIGKILL à de nombreux moments ------------------------------------------------------------
@@ -215,7 +219,8 @@ def sigkill_chain(tmp_path_factory):
             elif preparation:
                 stored = [c["session_id"] for c in read_jsonl(data_dir / DATA)]
                 truth.wake(rng.choice(stored[len(stored) // 2:]))
-            outcome = interrupt("conversations", sandbox, data_dir, trigger, FOLDER)
+            outcome = interrupt("conversations", sandbox, data_dir, trigger, FOLDER,
+                                settings=SPEC_PAGE)
             kills.append(Kill(outcome, inspect_conversations(data_dir, truth)))
         final = crawl(sandbox, data_dir)
         before = (data_dir / DATA).read_bytes()
@@ -315,7 +320,7 @@ def test_sigterm_at_several_moments_stops_cleanly_then_resumes(sandbox_factory, 
         if preparation:
             truth.wake(read_jsonl(data_dir / DATA)[-1]["session_id"])
         outcome = interrupt("conversations", sandbox, data_dir, trigger, FOLDER,
-                            sig=signal.SIGTERM)
+                            sig=signal.SIGTERM, settings=SPEC_PAGE)
         progress.append(_assert_clean_stop(outcome, data_dir, truth).base_present(truth))
     assert progress == sorted(progress) and progress[-1] > progress[0], progress
     final = crawl(sandbox, data_dir)
@@ -410,7 +415,8 @@ def test_single_fault_kind_export_is_complete_and_reported(sandbox_factory, data
     assert result.stats["conversations/exported"] == len(truth.current)
     summary = summary_block(result.log)
     assert f"Appels à l'API : {result.stats['crisp_api/requests']}," in summary
-    assert "Fin : export terminé." in summary
+    assert "Conversations listées" in summary and "(historique complet)" in summary
+    assert "Fin : exécution terminée ; il reste" in summary  # messages et profils à faire
     check(sandbox, result)
 
 

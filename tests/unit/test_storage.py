@@ -145,3 +145,18 @@ def test_probe_and_write_temporaries_left_by_a_kill_are_removed(tmp_path):
     (tmp_path / "keep.tmp").write_text("", encoding="utf-8")
     assert remove_stale_temporaries(tmp_path) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["keep.tmp"]
+
+
+def test_exported_files_are_created_readable_by_the_owner_only(tmp_path):
+    """Les exports contiennent des données personnelles : 0600, quel que soit l'umask."""
+    import os
+
+    from crispscrape.storage.files import append_lines, atomic_write_lines
+    previous = os.umask(0o022)
+    try:
+        append_lines(tmp_path / "ajout.jsonl", ['{"a": 1}\n'])
+        atomic_write_lines(tmp_path / "remplace.jsonl", ['{"a": 1}\n'])
+    finally:
+        os.umask(previous)
+    for name in ("ajout.jsonl", "remplace.jsonl"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600

@@ -1,0 +1,115 @@
+"""``scrapy crawl account`` : conversations → messages → utilisateurs, en une commande.
+
+Un seul processus, donc un seul job scrapyd (une ligne de cron ou un seul ``schedule.json``
+tient un compte à jour). Chaque étape est un crawl ordinaire du projet, lancé l'un après
+l'autre dans le même processus Scrapy ; elle ne fait que ce qui est nécessaire (liste :
+le haut et la suite de l'historique ; messages : seulement les conversations nouvelles,
+changées ou récentes ; profils : seulement ceux qui manquent). Une étape qui échoue ou
+s'arrête (quota, budget, Ctrl-C) arrête la chaîne avec sa propre raison.
+
+``-a budget=N`` (ou ``CRISP_CALL_BUDGET``) plafonne les appels de TOUTE l'exécution : chaque
+étape reçoit ce qu'il reste. ``-a dry_run=1`` dit où en est le compte d'après les fichiers
+seuls : aucun appel, aucun identifiant nécessaire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from twisted.internet.defer import Deferred
+
+from crispscrape.compat import stop_event_loop
+from crispscrape.config import data_dir_of
+from crispscrape.spiders.base import ArgumentError, end_text, parse_count, parse_flag
+from crispscrape.status import AccountStatus
+
+logger = logging.getLogger("crispscrape.account")
+
+STEPS = ("conversations", "messages", "users")
+# Sans nb, chaque étape fait tout ce qui est nécessaire (le budget, lui, borne les appels).
+UNLIMITED = 1_000_000_000
+
+
+class AccountRun:
+    """Les arguments de ``scrapy crawl account`` et l'enchaînement des trois crawls."""
+
+    def __init__(self, process, settings, spargs: dict):
+        self.process = process
+        self.settings = settings
+        spargs = dict(spargs)
+        # Arguments techniques de scrapyd (_job…) : transmis tels quels à chaque étape.
+        self.passthrough = {k: v for k, v in spargs.items() if k.startswith("_")}
+        unknown = sorted(k for k in spargs if not k.startswith("_")
+                         and k not in ("nb", "budget", "dry_run"))
+        if unknown:
+            raise ArgumentError(f"Argument inconnu : -a {unknown[0]}=… (arguments de « account » : "
+                                "nb, budget, dry_run).")
+        self.dry_run = parse_flag(spargs.get("dry_run"), "dry_run")
+        self.nb = parse_count(spargs.get("nb"), "nb", UNLIMITED)
+        self.budget = parse_count(spargs.get("budget"), "budget", None) \
+            or settings.getint("CRISP_CALL_BUDGET", 0) or None
+        self.results: list[tuple[str, dict]] = []
+
+    # --- Bilan ------------------------------------------------------------------------------
+    def status(self) -> AccountStatus:
+        return AccountStatus.read(data_dir_of(self.settings),
+                                  self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0))
+
+    def status_lines(self, calls: int | None) -> list[str]:
+        return self.status().lines(self.settings.getint("CRISP_DAILY_QUOTA", 5000),
+                                   self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
+                                   calls)
+
+    @property
+    def calls(self) -> int:
+        return sum(stats.get("crisp_api/requests", 0) for _, stats in self.results)
+
+    # --- Enchaînement -------------------------------------------------------------------------
+    def run(self) -> list[tuple[str, dict]]:
+        """Lance les étapes dans le processus Scrapy de la commande ; rend leurs statistiques."""
+        loop = asyncio.get_event_loop()
+        loop.create_task(self._chain())
+        self.process.start(stop_after_crawl=False)
+        return self.results
+
+    async def _chain(self) -> None:
+        from crispscrape.commands.crawl import exit_code
+        try:
+            for name in STEPS:
+                left = None if self.budget is None else self.budget - self.calls
+                if left is not None and left <= 0:
+                    # Budget dépensé entre deux étapes : la suivante ne démarre pas.
+                    self.results.append((name, {"finish_reason": "budget"}))
+                    break
+                kwargs = {**self.passthrough, "_account_step": "1"}
+                kwargs["nb"] = self.nb
+                if left is not None:
+                    kwargs["budget"] = left
+                crawler = self.process.create_crawler(name)
+                outcome = self.process.crawl(crawler, **kwargs)
+                if isinstance(outcome, Deferred):
+                    outcome = outcome.asFuture(asyncio.get_event_loop())
+                await outcome
+                stats = crawler.stats.get_stats() if crawler.stats is not None else {}
+                self.results.append((name, stats))
+                if exit_code(stats) != 0:
+                    break
+        finally:
+            stop_event_loop()
+
+    def summary(self, code: int) -> str:
+        """Récapitulatif final : chaque étape, puis l'état du compte, puis la dernière ligne."""
+        lines = [f"Étape {name} : fin « {stats.get('finish_reason', '?')} », "
+                 f"{stats.get('crisp_api/requests', 0)} appel(s)." for name, stats in self.results]
+        status = self.status()
+        lines += status.lines(self.settings.getint("CRISP_DAILY_QUOTA", 5000),
+                              self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
+                              self.calls)
+        last = self.results[-1][1] if self.results else {"finish_reason": "start_error"}
+        if code == 0:
+            lines.append("Fin : " + end_text("finished", 0, status))
+        else:
+            lines.append("Fin : " + end_text(last.get("finish_reason", "start_error"),
+                                             last.get("crisp_api/failed", 0), status))
+        return "Récapitulatif account :\n  " + "\n  ".join(lines)

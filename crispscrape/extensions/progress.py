@@ -1,0 +1,96 @@
+"""Progression en direct : une ligne au plus toutes les CRISP_PROGRESS_SECONDS secondes.
+
+Chaque export dit ce qu'il compte (``progress_key``, ``progress_unit``) et, quand il le sait,
+combien il en a à faire (``progress_total()``, d'après l'état des fichiers). L'extension en
+tire le débit et une fin estimée, les journalise en français et les range dans les
+statistiques, lisibles en direct par JSON-RPC :
+
+- ``progress/done``, ``progress/total`` (absent si inconnu), ``progress/unit`` ;
+- ``progress/rate_per_second`` (depuis le départ), ``progress/eta_seconds`` (absent si inconnu).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from crispscrape.compat import spawn
+
+logger = logging.getLogger(__name__)
+
+
+class Progress:
+    def __init__(self, crawler, interval: float):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.interval = interval
+        self.started = 0.0
+        self._task: asyncio.Task | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        interval = crawler.settings.getfloat("CRISP_PROGRESS_SECONDS", 5.0)
+        if interval <= 0:
+            raise NotConfigured
+        extension = cls(crawler, interval)
+        crawler.signals.connect(extension.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(extension.spider_closed, signal=signals.spider_closed)
+        return extension
+
+    def spider_opened(self, spider=None):
+        self.started = time.monotonic()
+        self._task = spawn(self._loop())
+
+    def spider_closed(self, spider=None, reason=None):
+        if self._task is not None:
+            self._task.cancel()
+        self.update()
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            line = self.update()
+            if line:
+                logger.info("%s", line)
+
+    def update(self) -> str | None:
+        """Met les statistiques à jour ; rend la ligne à journaliser (None si rien à dire)."""
+        spider = self.crawler.spider
+        key = getattr(spider, "progress_key", None)
+        if key is None or getattr(spider, "startup_error", None):
+            return None
+        unit = getattr(spider, "progress_unit", "éléments")
+        done = self.stats.get_value(key, 0)
+        total = getattr(spider, "progress_expected", None)
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = done / elapsed
+        self.stats.set_value("progress/done", done)
+        self.stats.set_value("progress/unit", unit)
+        self.stats.set_value("progress/rate_per_second", round(rate, 3))
+        text = f"Progression {spider.name} : {done}"
+        if total is not None:
+            total = max(total, done)
+            self.stats.set_value("progress/total", total)
+            text += f"/{total} {unit} ({100 * done / total if total else 100:.0f} %)"
+            if rate > 0:
+                eta = (total - done) / rate
+                self.stats.set_value("progress/eta_seconds", round(eta))
+                text += f", {rate:.1f}/s, fin estimée dans {_duration(eta)}"
+        else:
+            text += f" {unit}, {rate:.1f}/s"
+        return text + "."
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

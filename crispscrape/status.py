@@ -1,0 +1,198 @@
+"""Où en est le COMPTE (pas seulement l'exécution), d'après les fichiers seuls.
+
+Lu à la fin de chaque exécution, et par ``scrapy crawl account -a dry_run=1`` / ``scrapy
+status`` : aucune requête, aucun identifiant, aucune écriture. Chaque fichier est lu en flux
+et tel quel : un fichier absent compte pour vide, une ligne illisible est ignorée.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crispscrape.model import email_key, profile_key, profile_of, unwrap
+from crispscrape.storage.jsonl import read_lines
+from crispscrape.storage.selection import DAY_MS, file_size, listed
+
+BATCH = 40
+# Fichiers de messages lus pour estimer le nombre moyen de messages par conversation.
+SAMPLE_FILES = 50
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class AccountStatus:
+    data_dir: Path
+    listed: int = 0
+    history_complete: bool = False
+    listing_started: bool = False
+    current: int = 0
+    never: int = 0
+    changed: int = 0
+    unverified: int = 0
+    incomplete: int = 0
+    recent: int = 0
+    profiles_known: int = 0
+    profiles_not_found: int = 0
+    profiles_to_ask: int = 0
+    mean_batches: float = 1.0
+    notes: list[str] = field(default_factory=list)
+
+    # --- Lecture ------------------------------------------------------------------------------
+    @classmethod
+    def read(cls, data_dir: Path, lookback_days: float = 7.0, now_ms: int | None = None):
+        status = cls(Path(data_dir))
+        status._read_listing()
+        status._read_messages(lookback_days, now_ms)
+        status._read_profiles()
+        return status
+
+    @property
+    def conversations_path(self) -> Path:
+        return self.data_dir / "conversations" / "conversations.jsonl"
+
+    def _read_listing(self) -> None:
+        state = _read_json(self.data_dir / "conversations" / "conversations.jsonl.state.json")
+        self.listing_started = bool(state) or self.conversations_path.is_file()
+        self.history_complete = state.get("backfill_complete") is True
+
+    def _read_messages(self, lookback_days: float, now_ms: int | None) -> None:
+        directory = self.data_dir / "conversations" / "messages"
+        state = _read_json(directory / "messages.jsonl.state.json")
+        done = state.get("done") if isinstance(state.get("done"), dict) else {}
+        incomplete = state.get("incomplete") if isinstance(state.get("incomplete"), dict) else {}
+        if not self.conversations_path.is_file():
+            return
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        seen: set[str] = set()
+        for conversation in listed(self.conversations_path):
+            if conversation.session_id in seen:
+                continue
+            seen.add(conversation.session_id)
+            self.listed += 1
+            size = file_size(directory / f"{conversation.session_id}.jsonl")
+            entry = done.get(conversation.session_id)
+            if conversation.session_id in incomplete:
+                self.incomplete += 1
+            elif not isinstance(entry, list) or len(entry) != 2:
+                if size is not None:
+                    self.unverified += 1
+                else:
+                    self.never += 1
+            elif entry[0] != conversation.marker or entry[1] != size:
+                self.changed += 1
+            else:
+                self.current += 1
+                if lookback_days > 0 and conversation.activity is not None \
+                        and conversation.activity >= now - lookback_days * DAY_MS:
+                    self.recent += 1
+        self.mean_batches = _mean_batches(directory)
+
+    def _read_profiles(self) -> None:
+        root = self.data_dir / "utilisateurs"
+        state = _read_json(root / "utilisateurs.jsonl.state.json")
+        not_found = set(state.get("not_found") or [])
+        aliases = state.get("aliases") if isinstance(state.get("aliases"), dict) else {}
+        known: set[str] = set()
+        path = root / "utilisateurs.jsonl"
+        if path.is_file():
+            for line in read_lines(path, "Fichier des utilisateurs"):
+                key = profile_key(profile_of(line.obj))
+                if key is not None:
+                    known.add(key)
+        self.profiles_known = len(known)
+        self.profiles_not_found = len(not_found)
+        if not self.conversations_path.is_file():
+            return
+        wanted: set[str] = set()
+        for line in read_lines(self.conversations_path, "Fichier des conversations"):
+            conversation = unwrap(line.obj)
+            meta = conversation.get("meta") if isinstance(conversation, dict) else None
+            key = email_key(meta.get("email")) if isinstance(meta, dict) else None
+            if key is not None and key not in known and key not in not_found \
+                    and key not in aliases:
+                wanted.add(key)
+        self.profiles_to_ask = len(wanted)
+
+    # --- Bilan ----------------------------------------------------------------------------------
+    @property
+    def conversations_left(self) -> int:
+        return self.never + self.changed + self.unverified + self.incomplete
+
+    @property
+    def complete(self) -> bool:
+        return (self.listing_started and self.history_complete and self.conversations_left == 0
+                and self.profiles_to_ask == 0)
+
+    def calls_needed(self) -> int:
+        """Estimation du minimum sans perte de ce qui manque : un lot de 40 par tranche de
+        messages (moyenne des fichiers déjà exportés) pour une conversation jamais exportée ou
+        incomplète, un appel pour une changée ou à revérifier, un par profil à demander, une
+        page de liste (plus le reste de l'historique, inconnu, s'il n'est pas complet)."""
+        per_new = max(1, math.ceil(self.mean_batches))
+        return (1 + (self.never + self.incomplete) * per_new + self.changed + self.unverified
+                + self.profiles_to_ask)
+
+    def lines(self, daily_quota: int, lookback_days: float, run_calls: int | None) -> list[str]:
+        listing = ("historique complet" if self.history_complete
+                   else "historique incomplet : le rattrapage continuera" if self.listing_started
+                   else "jamais listées : lancez « scrapy crawl conversations »")
+        needed = self.calls_needed()
+        days = max(1, math.ceil(needed / daily_quota)) if daily_quota > 0 else 0
+        result = [
+            f"État du compte (d'après les fichiers de {self.data_dir}) :",
+            f"  Conversations listées : {self.listed} ({listing}).",
+            f"  Messages : {self.current}/{self.listed} conversations complètes et à jour ; "
+            f"jamais exportées : {self.never} ; changées, en attente : {self.changed} ; "
+            f"incomplètes : {self.incomplete} ; à revérifier une fois (état ancien) : "
+            f"{self.unverified}.",
+            f"  Revérifiées à chaque exécution (actives depuis moins de {lookback_days:g} jours, "
+            f"CRISP_MESSAGES_LOOKBACK_DAYS) : {self.recent}.",
+            f"  Profils : {self.profiles_known} connus, {self.profiles_not_found} sans fiche, "
+            f"{self.profiles_to_ask} à demander.",
+        ]
+        calls = f"Appels de cette exécution : {run_calls}. " if run_calls is not None else ""
+        if self.complete:
+            result.append(f"  {calls}Compte complet : la prochaine exécution ne fera que la page "
+                          f"1 de la liste et les {self.recent} revérifications.")
+        else:
+            result.append(f"  {calls}Appels encore nécessaires (estimation) : ~{needed}"
+                          + (f", soit {days} jour(s) au quota de {daily_quota} appels/jour "
+                             "(CRISP_DAILY_QUOTA)." if days else "."))
+        return result
+
+    def remaining_text(self) -> str:
+        parts = []
+        if self.conversations_left:
+            parts.append(f"{self.conversations_left} conversation(s)")
+        if self.profiles_to_ask:
+            parts.append(f"{self.profiles_to_ask} profil(s)")
+        if not self.history_complete:
+            parts.append("la suite de la liste des conversations")
+        return " et ".join(parts) if parts else "rien"
+
+
+def _mean_batches(directory: Path) -> float:
+    """Lots de 40 par conversation, en moyenne, d'après quelques fichiers déjà exportés."""
+    sizes = []
+    for number, path in enumerate(sorted(directory.glob("*.jsonl"))):
+        if number >= SAMPLE_FILES:
+            break
+        try:
+            with open(path, "rb") as handle:
+                sizes.append(sum(1 for line in handle if line.strip()))
+        except OSError:
+            continue
+    if not sizes:
+        return 1.0
+    return sum(max(1, math.ceil(size / BATCH)) for size in sizes) / len(sizes)
