@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 # Nom officiel (celui des scripts de l'utilisateur) -> alias accepté.
 CREDENTIAL_NAMES = {
@@ -61,6 +62,52 @@ def authorization_header(settings, environ=None) -> bytes:
     return b"Basic " + base64.b64encode(token)
 
 
+DEFAULT_API_URL = "https://api.crisp.chat/v1"
+# Chemin de l'API versionnée : /v1 (celle de Crisp), éventuellement derrière un préfixe.
+_VERSIONED_PATH = re.compile(r"(/[^/]+)*/v\d+")
+
+
+def check_api_url(api_url: str) -> None:
+    """Refuse avant tout appel une URL d'API inutilisable (ConfigError en français) : sans
+    schéma http(s) ni hôte, ou sans la version (/v1) où vivent toutes les routes."""
+    parts = urlsplit(api_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"CRISP_API_URL={api_url!r} n'est pas une adresse web complète : "
+                          f"elle doit commencer par https:// (par exemple {DEFAULT_API_URL}). "
+                          "Aucun appel n'a été fait.")
+    if not _VERSIONED_PATH.fullmatch(parts.path):
+        raise ConfigError(f"CRISP_API_URL={api_url!r} semble fausse : elle doit finir par la "
+                          f"version de l'API, /v1 (par exemple {DEFAULT_API_URL}) ; sans elle, "
+                          "chaque appel répond 404. Aucun appel n'a été fait.")
+
+
+# Réglages numériques du projet, vérifiés avant tout crawl (message en français plutôt que
+# l'« invalid literal for int() » de Python) : nom -> type.
+NUMERIC_SETTINGS = {
+    "CRISP_CONVERSATIONS_PER_PAGE": int, "CRISP_MESSAGES_BATCH_SIZE": int,
+    "CRISP_CALL_BUDGET": int, "CRISP_DAILY_QUOTA": int,
+    "CRISP_MESSAGES_LOOKBACK_DAYS": float, "CRISP_MESSAGES_STATE_FLUSH": float,
+    "CRISP_PROGRESS_SECONDS": float, "CRISP_THROTTLE_BASE_DELAY": float,
+    "CRISP_THROTTLE_MAX_DELAY": float, "CRISP_THROTTLE_MAX_TOTAL_WAIT": float,
+    "CRISP_RETRY_BASE_DELAY": float, "RETRY_TIMES": int, "DOWNLOAD_TIMEOUT": float,
+    "CONCURRENT_REQUESTS": int, "CONCURRENT_REQUESTS_PER_DOMAIN": int,
+}
+
+
+def check_numbers(settings) -> None:
+    """ConfigError (en français) si un réglage numérique ne l'est pas."""
+    for name, kind in NUMERIC_SETTINGS.items():
+        value = settings.get(name)
+        if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+            continue
+        try:
+            kind(str(value).strip())
+        except ValueError:
+            expected = "un nombre entier" if kind is int else "un nombre (point décimal)"
+            raise ConfigError(f"Réglage {name}={value!r} invalide : {expected} est attendu "
+                              f"(par exemple -s {name}=…). Aucun appel n'a été fait.") from None
+
+
 def data_dir_of(settings, environ=None) -> Path:
     """Répertoire de données seul, sans identifiants (état du compte, ``-a dry_run=1``)."""
     environ = os.environ if environ is None else environ
@@ -82,10 +129,10 @@ class CrispConfig:
         environ = os.environ if environ is None else environ
         values = _credentials(settings, environ)
         api_url = (_lookup("CRISP_API_URL", settings, environ)
-                   or settings.get("CRISP_API_URL_DEFAULT")).rstrip("/")
-        data_dir = Path(_lookup("CRISP_DATA_DIR", settings, environ)
-                        or settings.get("CRISP_DATA_DIR_DEFAULT"))
-        return cls(website_id=values["ID_SITE_CRISP"], api_url=api_url, data_dir=data_dir)
+                   or settings.get("CRISP_API_URL_DEFAULT") or DEFAULT_API_URL).rstrip("/")
+        check_api_url(api_url)
+        return cls(website_id=values["ID_SITE_CRISP"], api_url=api_url,
+                   data_dir=data_dir_of(settings, environ))
 
     def website_url(self, *parts: str) -> str:
         """URL d'une ressource du site : {api}/website/{website_id}/{parts...}.

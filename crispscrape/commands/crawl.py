@@ -18,7 +18,7 @@ import os
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
 from crispscrape.account import AccountRun
-from crispscrape.config import SECRET_NAMES
+from crispscrape.config import SECRET_NAMES, ConfigError, check_numbers
 from crispscrape.spiders.base import ArgumentError
 
 logger = logging.getLogger("crispscrape.account")
@@ -48,6 +48,14 @@ class Command(ScrapyCrawlCommand):
                 self.settings.set(name, None, priority=100)
 
     def run(self, args, opts):
+        try:
+            # Avant tout crawl : un réglage numérique illisible donne une phrase en français,
+            # pas une trace Python d'un composant qui le lit.
+            check_numbers(self.settings)
+        except ConfigError as exc:
+            logger.error("%s", exc)
+            self.exitcode = 1
+            return
         if args and args[0] == "account" and len(args) == 1:
             self.exitcode = run_account(self.crawler_process, self.settings, opts.spargs)
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from crispscrape.storage import StorageError, shared_store
+from crispscrape.storage.paths import check_data_dir
 
 
 class StorePipeline:
@@ -41,6 +42,7 @@ class StorePipeline:
             return
         store = self.store_for(self.crawler)
         try:
+            check_data_dir(spider.config.data_dir)
             store.open(reset=spider.reset)
         except StorageError as exc:
             spider.refuse_start("input_error", str(exc))

@@ -80,6 +80,9 @@ class CrispSpider(scrapy.Spider):
     progress_key: str | None = None
     progress_unit = "éléments"
     progress_expected: int | None = None
+    # Vrai si la route du premier appel existe toujours (la liste des conversations) : un 404
+    # y veut dire que l'URL de l'API est fausse, pas qu'une ressource a disparu.
+    route_always_exists = False
     # Arguments -a booléens propres à l'export (en plus de reset).
     flags: tuple[str, ...] = ()
 
@@ -214,11 +217,24 @@ class CrispSpider(scrapy.Spider):
             if response.status == 404 and reason == "not_subscribed":
                 code, message = NOT_SUBSCRIBED
                 self.stop(code, message.format(website=self.config.website_id))
+            if response.status == 404 and not self._first_answer.is_set() \
+                    and self.route_always_exists:
+                self.stop("bad_api_url", f"L'API répond 404 sur {request.url} : l'URL de l'API "
+                                         f"({self.config.api_url}) semble fausse. Elle doit "
+                                         "finir par /v1, par exemple https://api.crisp.chat/v1.")
             self._first_answer.set()
             if response.status == 404:
                 self.crawler.stats.inc_value("crisp_api/not_found")
                 return self.resource_missing(request)
             return self._failed(request, f"HTTP {response.status} {reason}".strip())
+        if not self._first_answer.is_set():
+            # Aucune réponse encore, même après les réessais : l'API n'est pas joignable.
+            # abort() et non stop() : une exception levée ici ferait journaliser l'erreur de
+            # téléchargement avec sa trace Python par Scrapy.
+            self.abort("unreachable", f"API Crisp injoignable à l'adresse {self.config.api_url} "
+                                      f"({failure.getErrorMessage()}). Vérifiez CRISP_API_URL et "
+                                      "la connexion réseau ; aucun fichier n'a été modifié.")
+            return ()
         self._first_answer.set()
         return self._failed(request, f"{failure.type.__name__} : {failure.getErrorMessage()}")
 
@@ -295,6 +311,8 @@ REASON_TEXT = {
     "bad_argument": "argument invalide.",
     "input_error": "fichier d'entrée ou d'état inutilisable.",
     "output_error": "écriture impossible dans le répertoire de données.",
+    "bad_api_url": "URL de l'API fausse (voir plus haut).",
+    "unreachable": "API Crisp injoignable (voir plus haut).",
 }
 
 

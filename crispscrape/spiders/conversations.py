@@ -41,6 +41,7 @@ class ConversationsSpider(CrispSpider):
         crawler.signals.connect(spider.page_not_saved, signal=signals.item_error)
         return spider
 
+    route_always_exists = True
     progress_key = "conversations/pages"
     progress_unit = "pages de liste"
 
@@ -115,7 +116,10 @@ class ConversationsSpider(CrispSpider):
                f"ignorées car déjà présentes : {stats.get_value('conversations/ignored_present', 0)} ; "
                f"mises à jour : {stats.get_value('conversations/updated', 0)} ; "
                f"ignorées sans session_id : {stats.get_value('conversations/ignored_invalid', 0)}.")
-        yield f"Le fichier {conversations_file.path} contient désormais {total} conversations."
+        if conversations_file.path.exists():
+            yield f"Le fichier {conversations_file.path} contient désormais {total} conversations."
+        else:
+            yield f"Aucun fichier écrit : {conversations_file.path} n'existe pas."
         if cursor.backfill_complete:
             yield ("Historique complet : les prochaines exécutions ne parcourront que le haut "
                    "de la liste.")

@@ -153,4 +153,7 @@ class UsersSpider(CrispSpider):
                f"ajoutés : {stats.get_value('users/added', 0)}.")
         yield (f"Ignorés : {stats.get_value('users/ignored_present', 0)} déjà présents, "
                f"{not_found + known} sans fiche (404), dont {known} déjà connus (aucun appel).")
-        yield f"Le fichier {users_file.path} contient désormais {total} profils."
+        if users_file.path.exists():
+            yield f"Le fichier {users_file.path} contient désormais {total} profils."
+        else:
+            yield f"Aucun fichier écrit : {users_file.path} n'existe pas."

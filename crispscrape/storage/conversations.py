@@ -28,7 +28,7 @@ from crispscrape.storage.files import (
 )
 from crispscrape.storage.jsonl import load_and_repair
 from crispscrape.storage.listing import ListingCursor, PageWalk, plan_walk
-from crispscrape.storage.paths import check_output
+from crispscrape.storage.paths import check_output, remove_if_empty
 
 logger = logging.getLogger(__name__)
 
@@ -166,6 +166,7 @@ class ConversationsStore:
         self.per_page = per_page
         self.walk: PageWalk | None = None
         self._lock: int | None = None
+        self._created: list[Path] = []
 
     @property
     def opened(self) -> bool:
@@ -180,7 +181,7 @@ class ConversationsStore:
 
     def open(self, reset: bool) -> None:
         """Vérifie la sortie, prend le verrou, lit fichier et état ; StorageError sinon."""
-        check_output(self.root, self.path)
+        self._created = check_output(self.root, self.path)
         lock = claim_directory(self.root, "export des conversations", logger)
         if self.cursor.path.exists() and not self.cursor.path.is_file():
             raise StorageError(f"{self.cursor.path} existe mais n'est pas un fichier. Rien n'a été "
@@ -231,3 +232,4 @@ class ConversationsStore:
             logger.error("Tri final de %s impossible : %s. Le fichier est complet mais pas trié ; "
                          "il le sera à la prochaine exécution.", self.path, exc.strerror or exc)
         self.stats.set_value("conversations/total", len(self.file))
+        remove_if_empty(self._created)

@@ -116,13 +116,13 @@ class MessagesCursor:
         self.save()
 
     def settle(self, rank: int | None, session_id: str, complete: bool,
-               size: int | None = None) -> None:
+               size: int | None = None, record: bool = True) -> None:
         """Le fichier de la conversation est sur disque (``size`` octets, None sans fichier) :
         le curseur peut la dépasser."""
         marker = self._expected.pop(session_id, None)
         if complete:
             self.incomplete.pop(session_id, None)
-            if marker is not None:
+            if marker is not None and record:
                 self.done[session_id] = [marker, size]
         if rank is not None:
             self._settled.add(rank)

@@ -31,7 +31,7 @@ from crispscrape.storage.files import (
     fsync_directory,
 )
 from crispscrape.storage.jsonl import read_lines
-from crispscrape.storage.paths import check_output
+from crispscrape.storage.paths import check_output, remove_if_empty
 from crispscrape.storage.selection import Policy, plan
 
 logger = logging.getLogger(__name__)
@@ -115,6 +115,7 @@ class MessageStore:
         self.state_flush_seconds = state_flush_seconds
         self._last_flush = 0.0
         self._lock: int | None = None
+        self._created: list[Path] = []
 
     # --- Ouverture et fermeture (pipeline d'écriture) ---------------------------------------
     def open(self, reset: bool) -> None:
@@ -127,7 +128,7 @@ class MessageStore:
         if not path.is_file():
             raise StorageError(f"Fichier des conversations introuvable : {path}. Lancez d'abord "
                                "« scrapy crawl conversations ». Aucun fichier n'a été créé.")
-        check_output(self.directory, self.cursor.state.path)
+        self._created = check_output(self.directory, self.cursor.state.path)
         self._lock = claim_directory(self.directory, "export des messages", logger)
         self.cursor.load(reset)
         self._last_flush = time.monotonic()
@@ -149,8 +150,10 @@ class MessageStore:
                 self.write_failed(conversation.session_id, exc)
 
     def close(self) -> None:
-        """Fin du crawl : l'état est écrit (le verrou tombe avec le processus)."""
+        """Fin du crawl : l'état est écrit (le verrou tombe avec le processus) ; les
+        répertoires créés pour rien (arrêt au premier appel) sont retirés."""
         self.flush()
+        remove_if_empty(self._created)
 
     # --- Lecture (araignée, dédoublonnage) ---------------------------------------------------
     def plan(self, nb: int, policy: Policy) -> Iterator[tuple[int | None, str]]:
@@ -200,7 +203,10 @@ class MessageStore:
         if conversation is None:
             # Aucune réponse exploitable (404, échec dès le premier appel) : rien à écrire.
             if complete or why == "introuvable":
-                cursor.settle(rank, session_id, complete=True)
+                # Introuvable (404) : rien à écrire, mais pas d'empreinte notée non plus ; une
+                # URL d'API fausse ou un site pas encore lié ne doit jamais faire passer des
+                # conversations pour exportées. Elle est redemandée tant qu'elle est listée.
+                cursor.settle(rank, session_id, complete=True, record=False)
             else:
                 cursor.mark_incomplete(session_id, cursor.incomplete.get(session_id))
                 cursor.settle(rank, session_id, complete=False)

@@ -19,12 +19,25 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or exc.__class__.__name__
 
 
-def check_output(directory: Path, path: Path) -> None:
+def check_data_dir(data_dir: Path) -> None:
+    """Le répertoire de données ne peut pas être un fichier : même message pour les trois
+    exports, avant tout appel."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StorageError(
+            f"CRISP_DATA_DIR désigne {data_dir}, qui est un fichier et non un répertoire. Rien "
+            "n'a été modifié ; choisissez un répertoire (il sera créé s'il n'existe pas)."
+        )
+
+
+def check_output(directory: Path, path: Path) -> list[Path]:
     """Crée ``directory`` si besoin et vérifie qu'on peut y écrire ``path`` ; StorageError sinon.
 
     Rien n'est modifié dans un fichier existant : l'essai se fait sur un fichier temporaire
-    supprimé aussitôt.
+    supprimé aussitôt. Rend les répertoires créés (du plus haut au plus bas) : s'ils restent
+    vides (arrêt au premier appel, 401), le magasin les retire en se fermant.
     """
+    created = [parent for parent in reversed([directory, *directory.parents])
+               if not parent.exists()]
     for parent in [directory, *directory.parents]:
         # Un fichier ordinaire à la place d'un répertoire : mkdir donnerait un message obscur.
         if parent.exists() and not parent.is_dir():
@@ -61,3 +74,13 @@ def check_output(directory: Path, path: Path) -> None:
             f"{path} n'est pas accessible en lecture et écriture. Rien n'a été modifié ; "
             "vérifiez ses droits."
         )
+    return created
+
+
+def remove_if_empty(directories: list[Path]) -> None:
+    """Retire, du plus bas au plus haut, ceux de ces répertoires qui sont restés vides."""
+    for directory in reversed(directories):
+        try:
+            directory.rmdir()
+        except OSError:
+            return

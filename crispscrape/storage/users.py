@@ -29,7 +29,7 @@ from crispscrape.storage.files import (
     dumps_line,
 )
 from crispscrape.storage.jsonl import load_and_repair, read_lines
-from crispscrape.storage.paths import check_output
+from crispscrape.storage.paths import check_output, remove_if_empty
 from crispscrape.storage.state import StateFile
 
 WHAT = "Fichier des utilisateurs"
@@ -168,6 +168,7 @@ class UsersStore(UsersFile):
         self.root = root
         self.conversations_path = Path(data_dir) / "conversations" / "conversations.jsonl"
         self._lock: int | None = None
+        self._created: list[Path] = []
 
     @property
     def opened(self) -> bool:
@@ -179,7 +180,7 @@ class UsersStore(UsersFile):
                 f"Fichier des conversations introuvable : {self.conversations_path}. Lancez "
                 "d'abord « scrapy crawl conversations ». Aucun fichier n'a été créé."
             )
-        check_output(self.root, self.path)
+        self._created = check_output(self.root, self.path)
         lock = claim_directory(self.root, "export des utilisateurs", self.logger)
         if self.state.path.exists() and not self.state.path.is_file():
             raise StorageError(f"{self.state.path} existe mais n'est pas un fichier. Rien n'a été "
@@ -237,3 +238,4 @@ class UsersStore(UsersFile):
                               "trié ; il le sera à la prochaine exécution.", self.path,
                               exc.strerror or exc)
         self.stats.set_value("users/total", len(self))
+        remove_if_empty(self._created)
