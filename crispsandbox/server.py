@@ -119,6 +119,15 @@ async def serve(config: SandboxConfig, host: str, port: int, port_file: str | No
         f"{config.conversations} conversations, graine {config.seed}, site {config.website_id}."
     )
     _log(f"Administration : http://{shown_host}:{actual_port}/_admin/stats")
+    # Identifiants du bac à sable (jamais de vrais secrets) et commandes à coller telles quelles.
+    _log("Pour exporter ce bac à sable, dans un autre terminal, à la racine du projet :\n"
+         f"  export CRISP_API_URL=http://{shown_host}:{actual_port}/v1\n"
+         f"  export CRISP_IDENTIFIER_PROD={config.identifier}\n"
+         f"  export CRISP_KEY_PROD={config.key}\n"
+         f"  export ID_SITE_CRISP={config.website_id}\n"
+         "  export CRISP_DATA_DIR=./donnees-bac-a-sable\n"
+         "  scrapy crawl account          # conversations, messages et profils\n"
+         "  scrapy status                 # où en est l'export (aucun appel)")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
