@@ -41,11 +41,13 @@ class AccountRun:
         # Arguments techniques de scrapyd (_job…) : transmis tels quels à chaque étape.
         self.passthrough = {k: v for k, v in spargs.items() if k.startswith("_")}
         unknown = sorted(k for k in spargs if not k.startswith("_")
-                         and k not in ("nb", "budget", "dry_run"))
+                         and k not in ("nb", "budget", "dry_run", "verify"))
         if unknown:
             raise ArgumentError(f"Argument inconnu : -a {unknown[0]}=… (arguments de « account » : "
-                                "nb, budget, dry_run).")
+                                "nb, budget, dry_run, verify).")
         self.dry_run = parse_flag(spargs.get("dry_run"), "dry_run")
+        # Passé à l'étape des messages : revérifier chaque conversation une fois.
+        self.verify = parse_flag(spargs.get("verify"), "verify")
         self.nb = parse_count(spargs.get("nb"), "nb", UNLIMITED)
         self.budget = parse_count(spargs.get("budget"), "budget", None) \
             or settings.getint("CRISP_CALL_BUDGET", 0) or None
@@ -86,6 +88,8 @@ class AccountRun:
                 kwargs["nb"] = self.nb
                 if left is not None:
                     kwargs["budget"] = left
+                if name == "messages" and self.verify:
+                    kwargs["verify"] = "1"
                 crawler = self.process.create_crawler(name)
                 outcome = self.process.crawl(crawler, **kwargs)
                 if isinstance(outcome, Deferred):
