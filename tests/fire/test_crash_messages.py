@@ -130,7 +130,7 @@ def sigkill_chain(tmp_path_factory):
         data_dir = tmp_path_factory.mktemp("sigkill") / "data"
         data_dir.mkdir()
         ids = [c["session_id"] for c in write_conversations(sandbox, data_dir)]
-        truth = Truth(sandbox, ids)
+        truth = Truth(sandbox, ids, listing=data_dir)
         big = max(ids, key=lambda session_id: len(truth.messages[session_id]))
         truth.add_messages(big, BIG_EXTRA)
         rng = random.Random(SEED)
@@ -222,18 +222,18 @@ def test_sigterm_at_five_moments_saves_state_then_resumes_exactly(sandbox_factor
     """
     sandbox = sandbox_factory(seed=3, conversations=20, latency_ms=25)
     ids = [c["session_id"] for c in write_conversations(sandbox, data_dir)]
-    truth = Truth(sandbox, ids)
+    truth = Truth(sandbox, ids, listing=data_dir)
     big = max(ids, key=lambda session_id: len(truth.messages[session_id]))
     truth.add_messages(big, 400)
     pages = -(-len(truth.messages[big]) // 40)
 
-    def stop(trigger):
+    def stop(trigger, args=ARGS):
         # L'état est écrit par lots (au plus une fois par seconde) : sur un export si court,
         # seulement à la fin. Pour tomber PENDANT une écriture de l'état en cours de route,
         # on le fait écrire après chaque conversation (CRISP_MESSAGES_STATE_FLUSH=0).
         settings = {**LOW_CONCURRENCY, "CRISP_MESSAGES_STATE_FLUSH": "0"}
         outcome = interrupt_messages(sandbox, data_dir, trigger, sig=signal.SIGTERM,
-                                     args=ARGS, settings=settings)
+                                     args=args, settings=settings)
         assert_clean_stop(outcome, "messages", max_seconds=10)
         inspection = inspect_export(data_dir, truth)
         assert not inspection.problems, (outcome.description, inspection.problems)
@@ -253,7 +253,9 @@ def test_sigterm_at_five_moments_saves_state_then_resumes_exactly(sandbox_factor
     assert_matches_truth(sandbox, data_dir, ids)
     for trigger in (TempFile("message", big), TempFile("state"), StateChanged(0.005)):
         truth.add_messages(big, 2)  # de quoi réécrire le plus gros fichier à chaque relance
-        stop(trigger)
+        # verify=1 : chaque conversation est redemandée, la relance a assez à faire pour être
+        # interrompue en cours de route (sinon seule la conversation changée le serait).
+        stop(trigger, {**ARGS, "verify": 1})
 
     final = run_crawl("messages", data_dir, sandbox.env(), args=ARGS)
     assert final.returncode == 0, final.log[-3000:]

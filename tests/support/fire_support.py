@@ -34,6 +34,7 @@ from tests.support.interrupting import (
     is_temp,
     load_state,
 )
+from tests.support.messages_support import write_conversations
 
 # Répertoire des messages, relatif au répertoire de données.
 MESSAGES_FOLDER = "conversations/messages"
@@ -59,9 +60,13 @@ def sort_key(message: dict):
 class Truth:
     """Messages attendus par conversation, du plus récent au plus ancien."""
 
-    def __init__(self, sandbox, session_ids):
+    def __init__(self, sandbox, session_ids, listing: Path | None = None):
         self.sandbox = sandbox
         self.session_ids = list(session_ids)
+        # Répertoire de données dont conversations.jsonl suit l'activité (comme l'export des
+        # conversations l'aurait relevée) : sans cela, des messages ajoutés ne changent pas
+        # l'empreinte d'activité et l'export des messages n'a aucune raison de les demander.
+        self.listing = listing
         self.messages: dict[str, list[dict]] = {}
         self.refresh()
         # Conversations vides au départ : un fichier vide reste pour elles un état passé
@@ -79,6 +84,8 @@ class Truth:
         self.sandbox.admin(f"/_admin/conversations/{session_id}/messages", method="POST",
                            json={"count": count})
         self.refresh([session_id])
+        if self.listing is not None:
+            write_conversations(self.sandbox, self.listing)
 
 
 # --- Inspection d'un export -------------------------------------------------------------
