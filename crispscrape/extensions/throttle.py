@@ -17,8 +17,10 @@ sous-classe :
 from __future__ import annotations
 
 import time
+
 from scrapy.extensions.throttle import AutoThrottle
 
+from crispscrape import compat
 from crispscrape.api import THROTTLE_STATUSES, retry_after_seconds
 
 
@@ -26,6 +28,8 @@ class CrispAutoThrottle(AutoThrottle):
     """AutoThrottle qui comprend 206 et ralentit vraiment tout le crawl après un 429/420."""
 
     def __init__(self, crawler):
+        # Notre comportement passe par cette surcharge : si Scrapy la renomme, on le dit.
+        compat.require_method(AutoThrottle, "_adjust_delay", ("slot", "latency", "response"))
         super().__init__(crawler)
         settings = crawler.settings
         self.increase_factor = settings.getfloat("CRISP_THROTTLE_DELAY_FACTOR")
@@ -67,4 +71,4 @@ class CrispAutoThrottle(AutoThrottle):
             # Retry-After demande une pause, pas un nouveau rythme : le slot n'envoie plus rien
             # avant l'échéance (le téléchargeur attend lastseen + délai), puis reprend au
             # rythme du délai, au lieu d'espacer ensuite chaque requête de toute l'attente.
-            slot.lastseen = max(slot.lastseen, now + min(requested, self.maxdelay) - slot.delay)
+            compat.pause_slot(slot, min(requested, self.maxdelay))

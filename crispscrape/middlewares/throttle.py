@@ -22,6 +22,7 @@ import random
 from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 
+from crispscrape import compat
 from crispscrape.api import QUOTA_STATUS, THROTTLE_STATUSES, QuotaExceeded, retry_after_seconds
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class CrispRetryMiddleware(RetryMiddleware):
 
     def _spider_opened(self, spider=None) -> None:
         # Scrapy n'émet aucun signal quand l'arrêt commence : une petite tâche le guette.
-        asyncio.ensure_future(self._release_slots_on_stop())
+        compat.spawn(self._release_slots_on_stop())
 
     async def _release_slots_on_stop(self) -> None:
         while not self._stopping():
@@ -85,21 +86,10 @@ class CrispRetryMiddleware(RetryMiddleware):
     def _release_slots(self) -> None:
         """Arrêt : les requêtes déjà en file dans un slot (derrière un long délai ou une pause
         Retry-After) partent tout de suite au lieu de faire attendre l'arrêt ; Scrapy attend
-        en effet que chaque requête en cours soit finie avant de fermer.
-
-        Scrapy n'offre pas d'interface publique pour cela : on touche au rappel différé du
-        slot. Si une version future le change, l'arrêt reste correct, seulement plus lent.
-        """
+        en effet que chaque requête en cours soit finie avant de fermer."""
         downloader = self.crawler.engine.downloader
-        for slot in downloader.slots.values():
-            slot.delay = 0
-            try:
-                if slot.latercall:
-                    slot.latercall.cancel()
-                    slot.latercall = None
-                    downloader._process_queue(slot)
-            except AttributeError:
-                pass
+        for slot in list(downloader.slots.values()):
+            compat.release_slot(downloader, slot)
 
     def process_response(self, request, response, spider=None):
         if response.status == QUOTA_STATUS:
@@ -147,4 +137,4 @@ class CrispRetryMiddleware(RetryMiddleware):
         self.stats.inc_value("crisp_throttle/quota_exceeded")
         logger.warning("%s Arrêt propre : l'état est sauvegardé, la prochaine exécution "
                        "reprendra exactement ici.", message)
-        asyncio.ensure_future(self.crawler.engine.close_spider_async(reason=QUOTA_REASON))
+        compat.spawn(self.crawler.engine.close_spider_async(reason=QUOTA_REASON))
