@@ -12,11 +12,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
+from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.extensions.feedexport import FeedExporter
 
 from crispscrape.config import SECRET_NAMES
+
+logger = logging.getLogger(__name__)
 
 # "cancelled" : fermeture demandée par JSON-RPC sans raison précise.
 RESUMABLE_REASONS = {"quota", "shutdown", "cancelled"}
@@ -43,15 +48,28 @@ class Command(ScrapyCrawlCommand):
                 self.settings.set(name, None, priority=100)
 
     def run(self, args, opts):
-        crawlers = []
-        original = self._create_crawler
+        if len(args) != 1:
+            super().run(args, opts)  # message d'usage de Scrapy, inchangé
+            return
+        # Les étapes de la commande de Scrapy, par son interface publique
+        # (create_crawler, crawl, start) : on garde ainsi le crawler, dont les
+        # statistiques finales donnent le code de sortie.
+        crawler = self.crawler_process.create_crawler(args[0])
+        crawler.signals.connect(_warn_if_feeds_ignored, signal=signals.engine_started)
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        elif crawler.stats is not None:
+            self.exitcode = exit_code(crawler.stats.get_stats())
 
-        def create_and_remember(spname):
-            crawler = original(spname)
-            crawlers.append(crawler)
-            return crawler
 
-        self._create_crawler = create_and_remember
-        super().run(args, opts)
-        if self.exitcode == 0 and crawlers and crawlers[0].stats is not None:
-            self.exitcode = exit_code(crawlers[0].stats.get_stats())
+def _warn_if_feeds_ignored(sender, **kwargs) -> None:
+    """FEEDS (-o, ou scrapyd avec items_dir) sans FeedExporter : rien n'y sera écrit.
+
+    Le projet désactive FeedExporter (les données vont dans CRISP_DATA_DIR) ; la commande de
+    Scrapy le signale, la nôtre aussi.
+    """
+    if sender.settings.getdict("FEEDS") and sender.get_extension(FeedExporter) is None:
+        logger.warning("FEEDS est ignoré (FeedExporter désactivé) : les données vont dans "
+                       "CRISP_DATA_DIR, et nulle part ailleurs.")
