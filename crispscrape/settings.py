@@ -30,7 +30,7 @@ CRISP_CONVERSATIONS_INCLUDE_EMPTY = True
 # Afficher une ligne de progression toutes les N conversations (ou N profils).
 CRISP_PROGRESS_EVERY = 10
 
-# --- Ralentissement sur 429/420, quota 423 (crispscrape/middlewares/throttle.py) ------
+# --- Ralentissement sur 429/420, quota 423 (crispscrape/middlewares/ratelimit.py) -----
 # Attente de base du recul exponentiel après un 429/420 sans Retry-After (secondes).
 CRISP_THROTTLE_BASE_DELAY = 1.0
 # Plafond d'une attente isolée (secondes).
@@ -41,7 +41,8 @@ CRISP_THROTTLE_MAX_TOTAL_WAIT = 1800.0
 # Attente de base du recul exponentiel avant de réessayer une erreur 5xx ou réseau.
 CRISP_RETRY_BASE_DELAY = 0.5
 # Après un 429/420, le délai entre requêtes est multiplié par ce facteur (extension
-# CrispAutoThrottle), avec un minimum de CRISP_THROTTLE_MIN_SLOT_DELAY secondes…
+# CrispAutoThrottle, crispscrape/extensions/autothrottle.py), avec un minimum de
+# CRISP_THROTTLE_MIN_SLOT_DELAY secondes…
 CRISP_THROTTLE_DELAY_FACTOR = 1.5
 CRISP_THROTTLE_MIN_SLOT_DELAY = 0.02
 # … puis relâché de ce facteur à chaque réponse correcte : doucement, pour ne pas
@@ -54,8 +55,9 @@ ROBOTSTXT_OBEY = False  # une API REST n'a pas de robots.txt
 COOKIES_ENABLED = False
 USER_AGENT = "crispscrape (+https://github.com/crispscrape)"
 LOG_LEVEL = "INFO"
-# Les erreurs réseau et 5xx sont réessayées par notre middleware (avec recul) ;
-# 429 n'y figure plus : il est traité à part, sans limite de tentatives.
+# Les erreurs réseau et 5xx sont réessayées par notre middleware (avec recul,
+# crispscrape/middlewares/retry.py) ; 429 n'y figure plus : il est traité à part, sans
+# limite de tentatives (crispscrape/middlewares/ratelimit.py).
 RETRY_ENABLED = True
 RETRY_TIMES = 4
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
@@ -65,7 +67,7 @@ DOWNLOAD_TIMEOUT = 30
 # requêtes en vol que CONCURRENT_REQUESTS_PER_DOMAIN (à 8, le débit plafonne vers
 # 8 / latence : 5,4× le séquentiel à 100 ms au lieu de 9,2×). AutoThrottle règle ensuite
 # l'espacement des requêtes d'après la latence, et notre extension le relâche aussi
-# après des réponses 206 (voir crispscrape/extensions/throttle.py).
+# après des réponses 206 (voir crispscrape/extensions/autothrottle.py).
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 16
 DOWNLOAD_DELAY = 0
@@ -77,13 +79,16 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 16.0
 DOWNLOADER_MIDDLEWARES = {
     # Remplace le RetryMiddleware de Scrapy par notre sous-classe (même position).
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crispscrape.middlewares.throttle.CrispRetryMiddleware": 550,
+    "crispscrape.middlewares.retry.CrispRetryMiddleware": 550,
+    # Ralentissement et quota : voit les réponses avant les réessais (priorité plus haute),
+    # fait attendre les reculs juste avant l'envoi.
+    "crispscrape.middlewares.ratelimit.CrispRateLimitMiddleware": 555,
     # Ajoute l'authentification au dernier moment, juste avant l'envoi.
     "crispscrape.middlewares.auth.CrispAuthMiddleware": 560,
 }
 EXTENSIONS = {
     "scrapy.extensions.throttle.AutoThrottle": None,
-    "crispscrape.extensions.throttle.CrispAutoThrottle": 0,
+    "crispscrape.extensions.autothrottle.CrispAutoThrottle": 0,
     "crispscrape.extensions.statsfile.StatsFile": 900,
     # Les données vont dans CRISP_DATA_DIR et nulle part ailleurs : scrapyd ajoute FEEDS
     # quand items_dir est défini, et un flux Scrapy (-o) copierait sinon chaque message

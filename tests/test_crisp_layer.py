@@ -10,6 +10,7 @@ import base64
 import email.utils
 import statistics
 import time
+import types
 
 import pytest
 from scrapy.core.downloader import Slot
@@ -21,9 +22,10 @@ import crispscrape.settings as project_settings
 from crispscrape.api import retry_after_seconds
 from crispscrape.commands.crawl import exit_code
 from crispscrape.config import ConfigError, CrispConfig, authorization_header
-from crispscrape.extensions.throttle import CrispAutoThrottle
+from crispscrape.extensions.autothrottle import CrispAutoThrottle
 from crispscrape.middlewares.auth import CrispAuthMiddleware
-from crispscrape.middlewares.throttle import backoff
+from crispscrape.middlewares.ratelimit import CrispRateLimitMiddleware
+from crispscrape.middlewares.retry import CrispRetryMiddleware, backoff
 from crispscrape.spiders.base import ArgumentError, parse_count, parse_flag
 from tests.crawling import run_crawl
 from tests.messages_support import assert_matches_truth, write_conversations
@@ -149,12 +151,23 @@ def test_autothrottle_slows_down_on_429_then_relaxes_gently():
     extension._adjust_delay(slot, 0.01, Response("http://x", status=200))
     # Relâché d'un petit facteur, pas divisé par deux comme le ferait AutoThrottle seul.
     assert raised * 0.9 < slot.delay < raised
+
+
+def test_retry_after_pauses_the_whole_slot_instead_of_spacing_every_request():
     # Retry-After : une pause de tout le slot jusqu'à l'échéance (le téléchargeur n'envoie
     # rien avant lastseen + délai), pas un espacement de 3 s imposé ensuite à chaque requête.
-    retry_after = Response("http://x", status=420, headers={"Retry-After": "3"})
-    extension._adjust_delay(slot, 0.01, retry_after)
+    crawler = get_crawler(settings_dict=PROJECT_SETTINGS)
+    crawler.stats.open_spider()
+    slot = Slot(concurrency=8, delay=0.05)
+    crawler.engine = types.SimpleNamespace(downloader=types.SimpleNamespace(
+        slots={"api": slot}, DOWNLOAD_SLOT="download_slot"))
+    middleware = CrispRateLimitMiddleware.from_crawler(crawler)
+    request = Request("http://x/v1/a", meta={"download_slot": "api"})
+    retry = middleware.process_response(
+        request, Response(request.url, status=420, headers={"Retry-After": "3"}))
+    assert retry.meta["crisp_backoff"] == 3.0
     assert slot.lastseen + slot.delay >= time.monotonic() + 2.9
-    assert slot.delay < 1.0
+    assert slot.delay == 0.05
 
 
 # --- Vrais crawls --------------------------------------------------------------------
@@ -292,11 +305,9 @@ def test_throttle_wait_cap_stops_cleanly_with_quota_reason(sandbox_factory, data
 
 
 def test_throttled_request_is_never_abandoned_and_waits_longer_each_time():
-    from crispscrape.middlewares.throttle import CrispRetryMiddleware
-
     crawler = get_crawler(settings_dict={**PROJECT_SETTINGS, "RETRY_TIMES": 2})
     crawler.stats.open_spider()
-    middleware = CrispRetryMiddleware.from_crawler(crawler)
+    middleware = CrispRateLimitMiddleware.from_crawler(crawler)
     request = Request("http://127.0.0.1:1/v1/website/s/conversations/1")
     waits = []
     for attempt in range(1, 13):  # bien au-delà de RETRY_TIMES
@@ -309,12 +320,16 @@ def test_throttled_request_is_never_abandoned_and_waits_longer_each_time():
     assert waits[0] <= 1.0 and waits[5] >= 16.0 and max(waits) <= 60.0
     assert crawler.stats.get_value("crisp_throttle/throttled") == 12
     assert crawler.stats.get_value("crisp_throttle/wait_seconds") == round(sum(waits), 3)
-    # Une erreur 5xx, elle, reste limitée à RETRY_TIMES.
+    # Une erreur 5xx, elle, n'est pas son affaire : elle reste limitée à RETRY_TIMES par le
+    # middleware de réessai, avec un recul avant chaque réessai.
     from scrapy import Spider
 
-    crawler.spider = Spider.from_crawler(crawler, name="essai")
     plain = Request("http://127.0.0.1:1/v1/website/s/conversations/2")
+    assert middleware.process_response(plain, Response(plain.url, status=503)).status == 503
+    crawler.spider = Spider.from_crawler(crawler, name="essai")
+    retry_middleware = CrispRetryMiddleware.from_crawler(crawler)
     for _ in range(2):
-        plain = middleware.process_response(plain, Response(plain.url, status=503))
-        assert isinstance(plain, Request)
-    assert isinstance(middleware.process_response(plain, Response(plain.url, status=503)), Response)
+        plain = retry_middleware.process_response(plain, Response(plain.url, status=503))
+        assert isinstance(plain, Request) and plain.meta["crisp_backoff"] > 0
+    assert isinstance(retry_middleware.process_response(plain, Response(plain.url, status=503)),
+                      Response)

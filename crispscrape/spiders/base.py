@@ -22,7 +22,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crispscrape.api import InvalidResponse, QuotaExceeded, error_reason, parse_envelope
 from crispscrape.config import ConfigError, CrispConfig
-from crispscrape.middlewares.throttle import backoff
+from crispscrape.middlewares.retry import backoff
 from crispscrape.storage import StorageError
 
 TRUE_WORDS = {"1", "true", "yes", "oui", "on", "vrai"}

@@ -8,10 +8,13 @@ sous-classe :
 - traite 206 comme 200 ;
 - sur 429/420, relève le délai du slot (multiplié par CRISP_THROTTLE_DELAY_FACTOR, au plus
   une fois par intervalle de délai pour qu'une rafale de 429 simultanés ne compte qu'une
-  fois) : tout le crawl ralentit ; avec Retry-After, le slot entier fait en plus une pause
-  jusqu'à l'échéance demandée ;
+  fois) : tout le crawl ralentit ;
 - ensuite relâche ce délai doucement (CRISP_THROTTLE_RELAX_FACTOR par réponse correcte)
   au lieu de le diviser par deux d'un coup, pour ne pas retomber aussitôt sur la limite.
+
+Le signal response_downloaded, qui nourrit AutoThrottle, part avant les middlewares : ce
+module voit donc chaque 429 avant CrispRateLimitMiddleware, qui redemande la requête et
+lit seul l'en-tête Retry-After (pause du slot comprise).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import time
 from scrapy.extensions.throttle import AutoThrottle
 
 from crispscrape import compat
-from crispscrape.api import THROTTLE_STATUSES, retry_after_seconds
+from crispscrape.api import THROTTLE_STATUSES
 
 
 class CrispAutoThrottle(AutoThrottle):
@@ -66,9 +69,3 @@ class CrispAutoThrottle(AutoThrottle):
             raised = max(slot.delay * self.increase_factor, self.min_throttle_delay)
             slot.delay = min(raised, self.maxdelay)
             self._floors[slot] = slot.delay
-        requested = retry_after_seconds(response)
-        if requested is not None:
-            # Retry-After demande une pause, pas un nouveau rythme : le slot n'envoie plus rien
-            # avant l'échéance (le téléchargeur attend lastseen + délai), puis reprend au
-            # rythme du délai, au lieu d'espacer ensuite chaque requête de toute l'attente.
-            compat.pause_slot(slot, min(requested, self.maxdelay))
