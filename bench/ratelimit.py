@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 from bench import harness
 from bench.report import Row, Section, number, percent, verdict
-from bench.scenarios import PROPOSAL, PROPOSAL_TEXT, Bench
+from bench.scenarios import Bench
 
 # Variantes essayées sous limite de débit (la première est le produit tel quel).
+VARIANT = {"CRISP_THROTTLE_DELAY_FACTOR": 1.5}
+VARIANT_TEXT = ", ".join(f"{key}={value}" for key, value in VARIANT.items())
 RATE_VARIANTS = (
     ("défauts", {}),
-    ("RELAX_FACTOR=0.995 seul", {"CRISP_THROTTLE_RELAX_FACTOR": 0.995}),
-    ("proposition", PROPOSAL),
+    ("DELAY_FACTOR=1.5", VARIANT),
 )
 
 RATE_SHARE_TARGET = 0.90  # part du débit permis effectivement obtenue
@@ -143,8 +144,8 @@ def rate_limit(bench: Bench) -> Section:
         "refusés = 429 / tous les appels de l'export (c'est ce chiffre qui est jugé) ; « après "
         f"{WARMUP_SECONDS:.0f} s » isole le régime établi, une fois passée la mise en route où "
         "le délai cherche encore le bon rythme.",
-        f"Variantes (réglages -s seulement) : « RELAX_FACTOR=0.995 seul » = "
-        f"CRISP_THROTTLE_RELAX_FACTOR=0.995 ; « proposition » = {PROPOSAL_TEXT}. "
+        f"Variante (réglage -s seulement) : « DELAY_FACTOR=1.5 » = {VARIANT_TEXT}, un "
+        "ralentissement plus profond à chaque refus (creux plus marqué, refus plus rares). "
         "La ligne « défauts » est le produit tel quel.",
     ]
     return Section("3. Sous limite de débit", rows, notes)

@@ -23,8 +23,6 @@ from bench.report import INFO, Row, Section, number, percent, ratio, verdict
 # Réglages proposés (voir le README, « Banc d'essai ») : mesurés à côté des défauts, jamais imposés.
 PROPOSAL = {
     "AUTOTHROTTLE_TARGET_CONCURRENCY": 16,
-    "CRISP_THROTTLE_RELAX_FACTOR": 0.995,
-    "CRISP_THROTTLE_MIN_SLOT_DELAY": 0.02,
 }
 PROPOSAL_TEXT = ", ".join(f"{key}={value}" for key, value in PROPOSAL.items())
 # Variante de l'araignée à démarrage paresseux (bench/variants.py).

@@ -40,15 +40,17 @@ CRISP_THROTTLE_MAX_DELAY = 60.0
 CRISP_THROTTLE_MAX_TOTAL_WAIT = 1800.0
 # Attente de base du recul exponentiel avant de réessayer une erreur 5xx ou réseau.
 CRISP_RETRY_BASE_DELAY = 0.5
-# Après un 429/420, le délai entre requêtes est multiplié par ce facteur (extension
-# CrispAutoThrottle, crispscrape/extensions/autothrottle.py), avec un minimum de
-# CRISP_THROTTLE_MIN_SLOT_DELAY secondes…
-CRISP_THROTTLE_DELAY_FACTOR = 1.5
-CRISP_THROTTLE_MIN_SLOT_DELAY = 0.02
-# … puis relâché de ce facteur à chaque réponse correcte : doucement, pour ne pas
-# retomber aussitôt sur la limite (à 0.97, environ un 429 par seconde quel que soit le
-# débit permis ; voir le banc d'essai dans le README).
-CRISP_THROTTLE_RELAX_FACTOR = 0.995
+# Débit permis après un 429/420 (limiteur de l'extension CrispAutoThrottle,
+# crispscrape/extensions/ratelimiter.py) : un refus divise le débit par ce facteur (par 2 tant
+# qu'aucune limite n'est connue), à partir du débit que l'API accepte vraiment, le temps de
+# vérifier que les refus cessent…
+CRISP_THROTTLE_DELAY_FACTOR = 1.25
+# … s'ils cessent, le débit remonte en ce nombre de secondes jusqu'au débit trouvé…
+CRISP_THROTTLE_RECOVERY_TIME = 1.0
+# … puis le dépasse doucement, de cette part par seconde (0.05 = 5 %/s), pour suivre une
+# limite qui monterait. S'ils continuent autant, ils ne venaient pas de notre rythme : le
+# débit d'avant est rétabli (voir le banc d'essai dans le README).
+CRISP_THROTTLE_PROBE_RATE = 0.05
 
 # --- Comportement Scrapy ------------------------------------------------------------
 ROBOTSTXT_OBEY = False  # une API REST n'a pas de robots.txt
@@ -71,6 +73,10 @@ DOWNLOAD_TIMEOUT = 30
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 16
 DOWNLOAD_DELAY = 0
+# Pas de gigue sur le délai entre requêtes : le limiteur de débit calcule un débit et en
+# déduit le délai. Avec la gigue de Scrapy (±50 %, retirée à chaque réveil du slot),
+# l'écart moyen s'allonge d'environ 22 % et le débit obtenu reste sous le débit voulu.
+DOWNLOAD_DELAY_JITTER = 0
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.1
 AUTOTHROTTLE_MAX_DELAY = 60.0

@@ -142,15 +142,36 @@ def test_autothrottle_relaxes_on_206_which_scrapy_alone_never_does():
     assert slot.delay < 2.0
 
 
-def test_autothrottle_slows_down_on_429_then_relaxes_gently():
+def test_autothrottle_slot_delay_is_the_longer_of_latency_and_rate_limit():
     extension = _throttle()
-    slot = Slot(concurrency=8, delay=0.01)
-    extension._adjust_delay(slot, 0.01, Response("http://x", status=429))
-    raised = slot.delay
-    assert raised >= PROJECT_SETTINGS["CRISP_THROTTLE_MIN_SLOT_DELAY"] > 0
-    extension._adjust_delay(slot, 0.01, Response("http://x", status=200))
-    # Relâché d'un petit facteur, pas divisé par deux comme le ferait AutoThrottle seul.
-    assert raised * 0.9 < slot.delay < raised
+    extension.crawler.stats.open_spider()
+    now = [0.0]
+    extension.clock = lambda: now[0]
+    slot = Slot(concurrency=8, delay=0.1)
+
+    def answer(status: int, at: float) -> None:
+        now[0] = at
+        extension._adjust_delay(slot, 0.005, Response("http://x", status=status))
+
+    for i in range(100):  # une seconde à 100 req/s, 5 ms de latence
+        answer(206, i / 100)
+    latency_delay = slot.delay
+    assert latency_delay < 0.01
+    answer(429, 1.0)
+    # Ralenti : ~100 req/s mesurés, divisés par 2 au premier refus (aucune limite connue).
+    assert 0.015 <= slot.delay <= 0.025
+    assert extension.crawler.stats.get_value("crisp_throttle/slowdowns") == 1
+    answer(200, 1.01)
+    assert slot.delay >= 0.015, "une bonne réponse ne lève pas la limite pendant l'essai"
+    # Les refus continuent, une réponse sur dix, au rythme réduit : ce n'était pas notre
+    # rythme, le délai redevient celui de la latence.
+    at, i = 1.01, 0
+    while extension.crawler.stats.get_value("crisp_throttle/slowdowns_undone") is None:
+        i += 1
+        at += slot.delay
+        answer(429 if i % 10 == 0 else 200, at)
+        assert i < 200, "les refus sans rapport avec notre rythme n'ont pas été reconnus"
+    assert slot.delay < 0.01
 
 
 def test_retry_after_pauses_the_whole_slot_instead_of_spacing_every_request():
