@@ -19,6 +19,7 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 import crispscrape.settings as project_settings
+from crispscrape.addon import CrispAddon
 from crispscrape.api import retry_after_seconds
 from crispscrape.commands.crawl import exit_code
 from crispscrape.config import ConfigError, CrispConfig, authorization_header
@@ -37,8 +38,10 @@ PROJECT_SETTINGS = {k: getattr(project_settings, k) for k in dir(project_setting
 
 
 def project(**overrides) -> Settings:
+    """Réglages du projet, défauts de l'add-on compris (un crawler les appliquerait lui-même)."""
     settings = Settings()
     settings.setmodule(project_settings)
+    CrispAddon().update_settings(settings)
     settings.update(overrides)
     return settings
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-import crispscrape.settings as project_settings
+from crispscrape.addon import DEFAULTS
 from crispscrape.extensions.ratelimiter import RateLimiter
 from tests.unit.ratesim import simulate
 
 
 def limiter(**overrides) -> RateLimiter:
-    """Un limiteur avec les réglages par défaut du projet."""
+    """Un limiteur avec les réglages par défaut (ceux de l'add-on)."""
     options = {
-        "cut_factor": project_settings.CRISP_THROTTLE_DELAY_FACTOR,
-        "recovery_time": project_settings.CRISP_THROTTLE_RECOVERY_TIME,
-        "probe_rate": project_settings.CRISP_THROTTLE_PROBE_RATE,
-        "min_rate": 1 / project_settings.AUTOTHROTTLE_MAX_DELAY,
+        "cut_factor": DEFAULTS["CRISP_THROTTLE_DELAY_FACTOR"],
+        "recovery_time": DEFAULTS["CRISP_THROTTLE_RECOVERY_TIME"],
+        "probe_rate": DEFAULTS["CRISP_THROTTLE_PROBE_RATE"],
+        "min_rate": 1 / DEFAULTS["AUTOTHROTTLE_MAX_DELAY"],
     }
     return RateLimiter(**{**options, **overrides})
 
