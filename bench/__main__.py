@@ -1,4 +1,4 @@
-"""``python -m bench [--quick]`` : banc d'essai de crispscrape contre le bac à sable.
+"""``python -m bench [--quick] [--rate-only]`` : banc d'essai de crispscrape contre le bac à sable.
 
 Affiche un tableau en français (chaque chiffre à côté de sa cible, RÉUSSI/ÉCHEC par
 cible) et l'écrit dans bench/results.md (remplacé à chaque exécution). Code de sortie :
@@ -23,7 +23,8 @@ import scrapy
 from crispsandbox.dataset import Dataset
 from crispsandbox.defaults import DEFAULT_SEED
 
-from bench import harness, report, scenarios
+from bench import harness, ratelimit, report, scenarios
+from bench.paging import full_export_minimums
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
@@ -39,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="garder le répertoire de travail (exports, journaux) pour examen")
     parser.add_argument("--strict", action="store_true",
                         help="code de sortie 1 si une cible est manquée avec les réglages par défaut")
+    parser.add_argument("--rate-only", action="store_true",
+                        help="seulement les mesures sous ralentissement (limite de débit, refus "
+                             "aléatoires)")
     parser.add_argument("--output", type=Path, default=RESULTS,
                         help="fichier Markdown du bilan (défaut : bench/results.md)")
     return parser
@@ -61,9 +65,15 @@ def main(argv: list[str] | None = None) -> int:
         bench = scenarios.Bench(sandbox, Dataset(seed=args.seed, conversations=sizes.conversations),
                                 conversations, workdir, sizes, say)
         scenarios.check_truth(bench)
-        economy = scenarios.economy(bench)
-        speed, export = scenarios.speed(bench)
-        sections = [economy, speed, scenarios.rate_limit(bench), scenarios.memory(bench, export)]
+        if args.rate_only:
+            minimums = full_export_minimums(bench.dataset, bench.session_ids)
+            bench.calls_per_conversation = minimums.lossfree / max(1, len(conversations))
+            sections = [ratelimit.rate_limit(bench), ratelimit.random_throttle(bench)]
+        else:
+            economy = scenarios.economy(bench)
+            speed, export = scenarios.speed(bench)
+            sections = [economy, speed, ratelimit.rate_limit(bench),
+                        ratelimit.random_throttle(bench), scenarios.memory(bench, export)]
     except harness.BenchError as error:
         print(f"Le banc n'a pas pu aller au bout : {error}", file=sys.stderr)
         return 2
@@ -78,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     passed, failed = report.summary(sections)
     variant_passed, variant_failed = report.summary(sections, variants=True)
     header = [
-        f"## Banc d'essai crispscrape — {'rapide (--quick)' if args.quick else 'complet'}",
+        f"## Banc d'essai crispscrape — {'rapide (--quick)' if args.quick else 'complet'}"
+        + (" — ralentissement seulement (--rate-only)" if args.rate_only else ""),
         "",
         f"- Date : {datetime.now().strftime('%Y-%m-%d %H:%M')} ; durée du banc : "
         f"{report.number(elapsed / 60, 1)} min.",

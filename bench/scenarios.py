@@ -1,4 +1,4 @@
-"""Les quatre mesures du banc : économie d'appels, vitesse, débit limité, mémoire.
+"""Mesures du banc : économie d'appels, vitesse, mémoire (débit limité : bench/ratelimit.py).
 
 Toutes tournent contre UN bac à sable (même jeu de données) dont on change les pannes
 (latence, limite de débit) entre deux mesures, par son API d'administration. Chaque export
@@ -23,26 +23,14 @@ from bench.report import INFO, Row, Section, number, percent, ratio, verdict
 # Réglages proposés (voir le README, « Banc d'essai ») : mesurés à côté des défauts, jamais imposés.
 PROPOSAL = {
     "AUTOTHROTTLE_TARGET_CONCURRENCY": 16,
-    "CRISP_THROTTLE_RELAX_FACTOR": 0.995,
-    "CRISP_THROTTLE_MIN_SLOT_DELAY": 0.02,
 }
 PROPOSAL_TEXT = ", ".join(f"{key}={value}" for key, value in PROPOSAL.items())
-# Variantes essayées sous limite de débit (la première est le produit tel quel).
-RATE_VARIANTS = (
-    ("défauts", {}),
-    ("RELAX_FACTOR=0.995 seul", {"CRISP_THROTTLE_RELAX_FACTOR": 0.995}),
-    ("proposition", PROPOSAL),
-)
 # Variante de l'araignée à démarrage paresseux (bench/variants.py).
 LAZY_START = {"SPIDER_MODULES": "bench.variants"}
 
 # Cibles (énoncées à côté des chiffres).
 SPEED_TARGET = 8.0  # fois l'exportateur séquentiel, à 100 ms de latence
-RATE_SHARE_TARGET = 0.90  # part du débit permis effectivement obtenue
-THROTTLED_TARGET = 0.05  # part maximale d'appels refusés (429)
 FLAT_MEMORY_TARGET = 1.10  # rapport maximal des pics de mémoire pour 10× plus de conversations
-# Statuts de refus de débit comptés comme « ralentis ».
-THROTTLE_STATUSES = {"429", "420"}
 
 
 @dataclass(frozen=True)
@@ -286,97 +274,6 @@ def speed(bench: Bench) -> tuple[Section, harness.ProcessRun]:
     return Section("2. Vitesse", rows, notes), export
 
 
-# --- 3. Débit limité --------------------------------------------------------------------
-
-# Début d'un export sous limite : le temps que le délai trouve le bon rythme.
-WARMUP_SECONDS = 2.0
-
-
-@dataclass
-class RateFigures:
-    achieved: float  # appels acceptés par seconde, après la première seconde
-    window: float  # durée de la fenêtre de ce calcul (s)
-    total: int  # tous les appels de l'export
-    refused: int  # appels refusés (429/420) de l'export
-    steady_total: int  # appels après WARMUP_SECONDS
-    steady_refused: int  # refusés après WARMUP_SECONDS
-
-
-def _rate_figures(timeline: list[list]) -> RateFigures:
-    """Chiffres d'un export sous limite de débit, d'après la chronologie du bac à sable.
-
-    Le seau à jetons du bac à sable part plein (une seconde de débit) : la première
-    seconde est exclue du calcul du débit, pour ne pas compter cette rafale.
-    """
-    if len(timeline) < 2:
-        return RateFigures(0.0, 0.0, len(timeline), 0, 0, 0)
-    first = timeline[0][0]
-    end = max(t for t, _ in timeline)
-    start = first + 1.0
-    accepted = sum(1 for t, status in timeline if t >= start and status not in THROTTLE_STATUSES)
-    window = end - start
-    steady = [status for t, status in timeline if t >= first + WARMUP_SECONDS]
-    return RateFigures(
-        achieved=accepted / window if window > 0 else 0.0, window=window, total=len(timeline),
-        refused=sum(1 for _, status in timeline if status in THROTTLE_STATUSES),
-        steady_total=len(steady), steady_refused=sum(1 for s in steady if s in THROTTLE_STATUSES),
-    )
-
-
-def rate_limit(bench: Bench) -> Section:
-    sizes, sandbox = bench.sizes, bench.sandbox
-    rows: list[Row] = []
-    described = []
-    try:
-        for limit in sizes.rate_limits:
-            wanted = round(limit * sizes.rate_seconds / bench.calls_per_conversation)
-            subset = bench.conversations[:max(10, min(len(bench.conversations), wanted))]
-            described.append(f"R = {limit:.0f} : {len(subset)} conversations")
-            for label, settings in RATE_VARIANTS:
-                bench.say(f"Débit limité à {limit:.0f} req/s, {len(subset)} conversations : {label}…")
-                data = bench.fresh_dir(f"debit-{limit:.0f}-{len(rows)}", subset)
-                # Reconfigurer la limite remplit le seau : chaque essai part du même état.
-                harness.set_faults(sandbox, rate_limit=limit)
-                harness.reset_counters(sandbox)
-                run = harness.run_spider(sandbox, data, len(subset), settings)
-                timeline = sandbox.admin("/_admin/calls")["calls"]
-                figures = _rate_figures(timeline)
-                share = figures.achieved / limit
-                refused_share = figures.refused / figures.total if figures.total else 0.0
-                steady_share = (figures.steady_refused / figures.steady_total
-                                if figures.steady_total else 0.0)
-                tag = "" if not settings else " (variante)"
-                name = f"R = {limit:.0f}, {label}"
-                rows.append(Row(f"{name} : débit obtenu",
-                                f"{number(figures.achieved, 1)} req/s = {percent(share)} de R "
-                                f"(fenêtre {_seconds(figures.window)}, export en "
-                                f"{_seconds(run.seconds)})",
-                                f"≥ {percent(RATE_SHARE_TARGET, 0)} de R{tag}",
-                                verdict(share >= RATE_SHARE_TARGET)))
-                rows.append(Row(f"{name} : appels refusés (429)",
-                                f"{percent(refused_share)} ({figures.refused} sur "
-                                f"{number(figures.total)}) ; après {WARMUP_SECONDS:.0f} s : "
-                                f"{percent(steady_share)}",
-                                f"≤ {percent(THROTTLED_TARGET, 0)}{tag}",
-                                verdict(refused_share <= THROTTLED_TARGET)))
-    finally:
-        harness.set_faults(sandbox, rate_limit=0)
-    notes = [
-        "Bac à sable limité à R requêtes/s (seau à jetons d'une seconde de capacité), 0 ms de "
-        f"latence ; chaque essai dure environ {sizes.rate_seconds:.0f} s "
-        f"({' ; '.join(described)}, les premières de la liste).",
-        "Chronologie des appels lue dans /_admin/calls : débit = appels acceptés par seconde, de "
-        "la 2e seconde au dernier appel (la rafale initiale du seau est exclue) ; "
-        "refusés = 429 / tous les appels de l'export (c'est ce chiffre qui est jugé) ; « après "
-        f"{WARMUP_SECONDS:.0f} s » isole le régime établi, une fois passée la mise en route où "
-        "le délai cherche encore le bon rythme.",
-        f"Variantes (réglages -s seulement) : « RELAX_FACTOR=0.995 seul » = "
-        f"CRISP_THROTTLE_RELAX_FACTOR=0.995 ; « proposition » = {PROPOSAL_TEXT}. "
-        "La ligne « défauts » est le produit tel quel.",
-    ]
-    return Section("3. Sous limite de débit", rows, notes)
-
-
 # --- 4. Mémoire -------------------------------------------------------------------------
 
 def _small_subset(bench: Bench) -> list[dict]:
@@ -431,4 +328,4 @@ def memory(bench: Bench, export: harness.ProcessRun) -> Section:
         "La pente (différence des pics / différence du nombre de conversations) dit ce que "
         "coûterait un compte bien plus grand si la croissance était linéaire.",
     ]
-    return Section("4. Mémoire", rows, notes)
+    return Section("5. Mémoire", rows, notes)

@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     add("--latency-ms", type=float, default=0, help="latence ajoutée à chaque appel API")
     add("--rate-limit", type=float, default=0, help="requêtes par seconde permises, 0 = sans limite")
     add("--rate-limit-status", type=int, choices=RATE_LIMIT_STATUSES, default=429, help="statut des refus de débit")
+    add("--throttle-ratio", type=float, default=0,
+        help="probabilité d'un refus de débit tiré au hasard, indépendant du rythme (0..1)")
+    add("--throttle-status", type=int, choices=RATE_LIMIT_STATUSES, default=420,
+        help="statut des refus tirés au hasard (défaut : %(default)s)")
     add("--non-json-429-ratio", type=float, default=0.5, help="part des refus de débit en page HTML (0..1)")
     add("--retry-after", type=float, default=None, help="secondes annoncées par Retry-After (absent par défaut)")
     add("--quota", type=int, default=0, help="appels permis avant 423 quota_limit_exceeded, 0 = illimité")
@@ -62,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         faults = FaultOptions().updated({
             "latency_ms": args.latency_ms, "rate_limit": args.rate_limit,
             "rate_limit_status": args.rate_limit_status, "non_json_429_ratio": args.non_json_429_ratio,
+            "throttle_ratio": args.throttle_ratio, "throttle_status": args.throttle_status,
             "retry_after": args.retry_after, "quota": args.quota, "error_rate": args.error_rate,
         })
     except ValueError as error:

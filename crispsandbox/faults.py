@@ -1,5 +1,5 @@
-"""Pannes simulées : latence, limitation de débit, quota journalier, erreurs 5xx,
-coupures de connexion et réponses abîmées.
+"""Pannes simulées : latence, limitation de débit, ralentissements aléatoires, quota
+journalier, erreurs 5xx, coupures de connexion et réponses abîmées.
 
 Les tirages aléatoires viennent d'un générateur initialisé par la graine : à suite
 d'appels identique, pannes identiques.
@@ -21,9 +21,10 @@ from .envelope import (
 RATE_LIMIT_STATUSES = (429, 420, 422)
 _STATUS_PHRASES = {420: "Enhance Your Calm", 422: "Unprocessable Entity", 429: "Too Many Requests"}
 _RATIO_FIELDS = (
-    "non_json_429_ratio", "error_rate", "latency_spike_ratio", "reset_ratio",
+    "throttle_ratio", "non_json_429_ratio", "error_rate", "latency_spike_ratio", "reset_ratio",
     "truncated_ratio", "error_envelope_ratio", "wrong_type_ratio", "broken_message_ratio",
 )
+_STATUS_FIELDS = ("rate_limit_status", "throttle_status")
 
 
 def _html_page(status: int, phrase: str) -> bytes:
@@ -42,6 +43,10 @@ class FaultOptions:
     latency_ms: float = 0
     rate_limit: float = 0  # requêtes par seconde (seau à jetons), 0 = illimité
     rate_limit_status: int = 429
+    # Refus de débit tirés au hasard, quel que soit le rythme du client : un répartiteur
+    # de charge chargé par d'autres, et non une limite que ralentir ferait disparaître.
+    throttle_ratio: float = 0
+    throttle_status: int = 420
     non_json_429_ratio: float = 0.5
     retry_after: int | None = None  # secondes ; None = pas d'en-tête, comme Crisp
     quota: int = 0  # appels permis avant 423 quota_limit_exceeded, 0 = illimité
@@ -69,9 +74,9 @@ class FaultOptions:
                 raise ValueError(f"{name} doit être un nombre positif ou nul")
             if name in _RATIO_FIELDS and value > 1:
                 raise ValueError(f"{name} doit être compris entre 0 et 1")
-            if name == "rate_limit_status" and value not in RATE_LIMIT_STATUSES:
-                raise ValueError("rate_limit_status doit valoir 429, 420 ou 422")
-            if name in ("quota", "rate_limit_status"):
+            if name in _STATUS_FIELDS and value not in RATE_LIMIT_STATUSES:
+                raise ValueError(f"{name} doit valoir 429, 420 ou 422")
+            if name in ("quota", *_STATUS_FIELDS):
                 value = int(value)
             if name == "retry_after":
                 value = math.ceil(value)  # Retry-After n'accepte que des secondes entières
@@ -90,6 +95,8 @@ class FaultState:
         self.options = options
         self._rng = random.Random(f"{seed}:faults")
         self.quota_used = 0
+        # Statut du dernier refus décidé par take_token (limite de débit ou tirage).
+        self._refusal_status = options.rate_limit_status
         self._refill_bucket()
 
     def configure(self, changes: dict) -> FaultOptions:
@@ -128,7 +135,15 @@ class FaultState:
         self._bucket_time = time.monotonic()
 
     def take_token(self) -> bool:
-        """Consomme un jeton ; faux si le débit est dépassé."""
+        """Consomme un jeton ; faux si l'appel est refusé (débit dépassé ou tirage au sort).
+
+        Le tirage passe avant le seau : un refus aléatoire ne consomme aucun jeton, il ne
+        dépend en rien du rythme du client.
+        """
+        if self._chance(self.options.throttle_ratio):
+            self._refusal_status = self.options.throttle_status
+            return False
+        self._refusal_status = self.options.rate_limit_status
         rate = self.options.rate_limit
         if rate <= 0:
             return True
@@ -141,8 +156,9 @@ class FaultState:
         return False
 
     def rate_limited_response(self) -> web.Response:
-        """429 (ou 420/422), corps JSON ou page HTML selon non_json_429_ratio."""
-        status = self.options.rate_limit_status
+        """Refus du dernier take_token : 429 (ou 420/422), corps JSON ou page HTML selon
+        non_json_429_ratio."""
+        status = self._refusal_status
         phrase = _STATUS_PHRASES[status]
         headers = {}
         if self.options.retry_after is not None:

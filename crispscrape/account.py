@@ -21,7 +21,9 @@ from twisted.internet.defer import Deferred
 
 from crispscrape.compat import stop_event_loop
 from crispscrape.config import data_dir_of
-from crispscrape.spiders.base import ArgumentError, end_text, parse_count, parse_flag
+from crispscrape.spiders.base import (
+    ArgumentError, emit_summary, end_text, parse_count, parse_flag,
+)
 from crispscrape.status import AccountStatus
 
 logger = logging.getLogger("crispscrape.account")
@@ -95,6 +97,7 @@ class AccountRun:
                 if isinstance(outcome, Deferred):
                     outcome = outcome.asFuture(asyncio.get_event_loop())
                 await outcome
+                emit_summary(crawler)
                 stats = crawler.stats.get_stats() if crawler.stats is not None else {}
                 self.results.append((name, stats))
                 if exit_code(stats) != 0:

@@ -1,26 +1,176 @@
-"""Points de contact avec l'intérieur d'asyncio et de Scrapy, réunis en un seul endroit."""
+"""Les détails internes de Scrapy dont crispscrape dépend : tous ici, tous vérifiés.
+
+Pourquoi un module à part (comme scrapy-zyte-api) : Scrapy n'offre pas d'interface
+publique pour mettre un slot de téléchargement en pause, le libérer à l'arrêt, réveiller
+le moteur ou régler le délai d'AutoThrottle. Nous touchons donc à des attributs privés, qui
+peuvent changer à chaque version. Chaque accès passe par un petit helper qui vérifie que
+l'attribut existe (et, quand cela compte, sa signature ou son horloge) et, sinon, lève
+ScrapyInternalsError avec un message en français qui nomme la version de Scrapy installée.
+
+Jamais de ``except AttributeError: pass`` : un changement de Scrapy doit se voir au premier
+crawl (et dans tests/unit/test_compat.py), pas devenir un arrêt qui traîne ou un 429 ignoré.
+
+Détails internes utilisés (vérifiés avec Scrapy 2.19) :
+
+- ``Slot.lastseen`` et l'horloge du téléchargeur (``time.monotonic`` depuis 2026) : pause
+  d'un slot jusqu'à l'échéance d'un Retry-After (``pause_slot``) ;
+- ``Slot.latercall`` et ``Downloader._process_queue`` : libérer un slot à l'arrêt
+  (``release_slot``) ;
+- ``ExecutionEngine._slot.nextcall`` : relancer le moteur après une reprise JSON-RPC
+  (``wake_engine``) ;
+- ``AutoThrottle._adjust_delay(slot, latency, response)`` : la méthode que notre
+  AutoThrottle surcharge (``require_method``).
+
+``spawn`` n'est pas un détail interne de Scrapy, mais il vit ici pour la même raison :
+un seul endroit pour une règle d'asyncio facile à oublier.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
-from typing import Any
+import inspect
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
 
-# Tâches lancées sans attendre leur fin : asyncio ne garde qu'une référence faible ; sans
-# celle-ci, une tâche pourrait disparaître avant d'avoir fini.
-_TASKS: set[asyncio.Task] = set()
+import scrapy
+
+logger = logging.getLogger(__name__)
+
+# Version de Scrapy avec laquelle chaque détail ci-dessous a été vérifié.
+TESTED_SCRAPY = "2.19"
 
 
-def spawn(coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task:
-    """Lance une tâche et la garde jusqu'à sa fin."""
-    task = asyncio.ensure_future(coroutine)
-    _TASKS.add(task)
-    task.add_done_callback(_TASKS.discard)
+class ScrapyInternalsError(RuntimeError):
+    """Un détail interne de Scrapy a changé : message en français, version de Scrapy comprise."""
+
+
+def _fail(what: str, why: str) -> NoReturn:
+    raise ScrapyInternalsError(
+        f"crispscrape dépend d'un détail interne de Scrapy qui a changé : {what} ({why}) "
+        f"dans Scrapy {scrapy.__version__}. crispscrape a été vérifié avec Scrapy "
+        f"{TESTED_SCRAPY} : installez cette version, ou adaptez crispscrape/compat.py."
+    )
+
+
+def require_attribute(obj: Any, name: str, what: str) -> Any:
+    """Valeur de ``obj.name`` ; ScrapyInternalsError (en français) si l'attribut a disparu."""
+    if not hasattr(obj, name):
+        _fail(what, "attribut introuvable")
+    return getattr(obj, name)
+
+
+def require_method(cls: type, name: str, parameters: tuple[str, ...]) -> None:
+    """Vérifie qu'une méthode que nous surchargeons existe encore, avec les mêmes paramètres.
+
+    Une surcharge dont la méthode de base a changé de nom ne serait plus jamais appelée :
+    le crawl tournerait sans notre comportement, sans rien dire.
+    """
+    what = f"{cls.__module__}.{cls.__qualname__}.{name}"
+    method = getattr(cls, name, None)
+    if not callable(method):
+        _fail(what, "méthode introuvable")
+    found = tuple(p for p in inspect.signature(method).parameters if p != "self")
+    if found != parameters:
+        _fail(what, f"paramètres {found} au lieu de {parameters}")
+
+
+# --- Slots de téléchargement ------------------------------------------------------------
+
+def downloader_clock() -> Callable[[], float]:
+    """L'horloge à laquelle le téléchargeur compare ``Slot.lastseen``.
+
+    Scrapy est passé de ``time.time`` à ``time.monotonic`` (2026) ; une pause calculée avec
+    l'autre horloge serait fausse de plusieurs décennies. On lit donc le nom que le module
+    du téléchargeur importe, plutôt que de supposer.
+    """
+    import scrapy.core.downloader as module
+
+    if getattr(module, "monotonic", None) is time.monotonic:
+        return time.monotonic
+    if getattr(module, "time", None) is time.time:
+        return time.time
+    _fail("scrapy.core.downloader (horloge de Slot.lastseen)",
+          "ni time.monotonic ni time.time importée par le module")
+
+
+def pause_slot(slot: Any, seconds: float) -> None:
+    """Le slot n'envoie plus rien pendant ``seconds``, puis reprend à son rythme.
+
+    Le téléchargeur attend ``lastseen + délai`` avant la requête suivante : reculer
+    ``lastseen`` suspend le slot sans changer son délai (une pause, pas un nouveau rythme).
+    Sans délai (0), le téléchargeur ne consulte pas ``lastseen`` : un délai minime est posé.
+    """
+    lastseen = require_attribute(slot, "lastseen", "Slot.lastseen")
+    if slot.delay <= 0:
+        slot.delay = 0.001
+    slot.lastseen = max(lastseen, downloader_clock()() + seconds - slot.delay)
+
+
+def release_slot(downloader: Any, slot: Any) -> None:
+    """Arrêt : les requêtes en file dans ce slot partent tout de suite.
+
+    Scrapy attend la fin de chaque requête en cours avant de fermer ; une requête retenue
+    par un long délai ou une pause Retry-After ferait attendre l'arrêt d'autant.
+    """
+    process_queue = require_attribute(downloader, "_process_queue", "Downloader._process_queue")
+    latercall = require_attribute(slot, "latercall", "Slot.latercall")
+    slot.delay = 0
+    if latercall is not None:
+        latercall.cancel()
+        slot.latercall = None
+        process_queue(slot)
+
+
+# --- Moteur --------------------------------------------------------------------------------
+
+def wake_engine(engine: Any) -> None:
+    """Relance tout de suite la boucle du moteur (sinon : au prochain battement, 5 s).
+
+    ``engine.unpause()`` ne fait que baisser un drapeau ; rien de public ne relance la boucle.
+    Moteur sans spider ouvert (``_slot`` à None) : il n'y a rien à relancer.
+    """
+    engine_slot = require_attribute(engine, "_slot", "ExecutionEngine._slot")
+    if engine_slot is None:
+        return
+    nextcall = require_attribute(engine_slot, "nextcall", "ExecutionEngine._slot.nextcall")
+    require_attribute(nextcall, "schedule", "ExecutionEngine._slot.nextcall.schedule")()
+
+
+# --- Tâches asyncio --------------------------------------------------------------------------
+
+# Tâches lancées par spawn et pas encore finies. asyncio ne garde qu'une référence faible
+# aux tâches : c'est le seul état de module du projet, et il ne contient que des tâches
+# en cours (chacune se retire elle-même en finissant).
+_running: set[asyncio.Task] = set()
+
+
+def spawn(coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+    """Lance ``coro`` en tâche de fond et la garde en vie jusqu'à sa fin.
+
+    Remplace ``asyncio.ensure_future(...)`` « lancé puis oublié » : une tâche sans référence
+    peut être détruite par le ramasse-miettes avant d'avoir fini (voir la documentation
+    d'asyncio.create_task), et son exception se perdrait. Ici l'exception est journalisée.
+    """
+    task = asyncio.get_running_loop().create_task(coro)
+    _running.add(task)
+    task.add_done_callback(_finished)
     return task
 
 
+def _finished(task: asyncio.Task) -> None:
+    _running.discard(task)
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        logger.error("Échec d'une tâche de fond (%s) : %s", task.get_coro(), error,
+                     exc_info=error)
+
+
 def stop_event_loop() -> None:
-    """Arrête le réacteur Twisted (ou la boucle asyncio sans réacteur) à la prochaine occasion.
+    """Arrête le réacteur Twisted à la prochaine occasion (interface publique de Twisted).
 
     ``scrapy crawl account`` démarre le processus Scrapy avec ``stop_after_crawl=False`` (ses
     crawls se suivent) : c'est à lui de l'arrêter quand la dernière étape est finie.

@@ -2,7 +2,8 @@
 
 Contrat (d'autres outils s'y fient) : chaque valeur vient d'un réglage Scrapy (-s) s'il est
 donné, sinon de la variable d'environnement du même nom, sinon de son alias, sinon d'une
-valeur par défaut. Les identifiants n'ont pas de valeur par défaut.
+valeur par défaut (réglages *_DEFAULT, posés par crispscrape/addon.py). Les identifiants
+n'ont pas de valeur par défaut.
 """
 
 from __future__ import annotations
@@ -14,14 +15,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-# Nom officiel (celui des scripts de l'utilisateur) -> alias accepté.
-CREDENTIAL_NAMES = {
-    "CRISP_IDENTIFIER_PROD": "CRISP_TOKEN_ID",
-    "CRISP_KEY_PROD": "CRISP_TOKEN_KEY",
-    "ID_SITE_CRISP": "CRISP_WEBSITE_ID",
-}
+IDENTIFIER, KEY, WEBSITE = "identifier", "key", "website"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """Une valeur d'accès : nom officiel (celui des scripts de l'utilisateur), alias accepté,
+    rôle. L'identifiant et la clé sont secrets, pas l'identifiant du site."""
+
+    name: str
+    alias: str
+    role: str
+
+    @property
+    def names(self) -> tuple[str, str]:
+        return self.name, self.alias
+
+    @property
+    def secret(self) -> bool:
+        return self.role != WEBSITE
+
+
+# La table des identifiants, en un seul endroit : la commande crawl, le masquage JSON-RPC et
+# les messages d'erreur en découlent.
+CREDENTIALS = (
+    Credential("CRISP_IDENTIFIER_PROD", "CRISP_TOKEN_ID", IDENTIFIER),
+    Credential("CRISP_KEY_PROD", "CRISP_TOKEN_KEY", KEY),
+    Credential("ID_SITE_CRISP", "CRISP_WEBSITE_ID", WEBSITE),
+)
+# Nom officiel -> alias accepté.
+CREDENTIAL_NAMES = {credential.name: credential.alias for credential in CREDENTIALS}
 # Tous les noms dont la valeur est un secret (jamais journalisés, jamais exposés).
-SECRET_NAMES = ("CRISP_IDENTIFIER_PROD", "CRISP_TOKEN_ID", "CRISP_KEY_PROD", "CRISP_TOKEN_KEY")
+SECRET_NAMES = tuple(name for credential in CREDENTIALS if credential.secret
+                     for name in credential.names)
+
+
+def credential_names(role: str) -> tuple[str, ...]:
+    """Noms (officiel puis alias) de la valeur d'accès qui a ce rôle."""
+    return next(credential.names for credential in CREDENTIALS if credential.role == role)
 
 
 class ConfigError(Exception):
@@ -39,11 +70,12 @@ def _lookup(name: str, settings, environ, alias: str | None = None) -> str:
 
 
 def _credentials(settings, environ) -> dict[str, str]:
-    """Lit les trois valeurs d'accès ; lève ConfigError en nommant celles qui manquent."""
+    """Lit les trois valeurs d'accès (par rôle) ; lève ConfigError en nommant celles qui manquent."""
     environ = os.environ if environ is None else environ
-    values = {name: _lookup(name, settings, environ, alias)
-              for name, alias in CREDENTIAL_NAMES.items()}
-    missing = [f"{name} (ou {CREDENTIAL_NAMES[name]})" for name, value in values.items() if not value]
+    values = {credential.role: _lookup(credential.name, settings, environ, credential.alias)
+              for credential in CREDENTIALS}
+    missing = [f"{credential.name} (ou {credential.alias})" for credential in CREDENTIALS
+               if not values[credential.role]]
     if missing:
         raise ConfigError(
             "Identifiants Crisp manquants : définissez la ou les variables d'environnement "
@@ -58,7 +90,7 @@ def authorization_header(settings, environ=None) -> bytes:
     Seul le middleware d'authentification l'appelle : le secret ne vit que là.
     """
     values = _credentials(settings, environ)
-    token = f"{values['CRISP_IDENTIFIER_PROD']}:{values['CRISP_KEY_PROD']}".encode()
+    token = f"{values[IDENTIFIER]}:{values[KEY]}".encode()
     return b"Basic " + base64.b64encode(token)
 
 
@@ -131,7 +163,7 @@ class CrispConfig:
         api_url = (_lookup("CRISP_API_URL", settings, environ)
                    or settings.get("CRISP_API_URL_DEFAULT") or DEFAULT_API_URL).rstrip("/")
         check_api_url(api_url)
-        return cls(website_id=values["ID_SITE_CRISP"], api_url=api_url,
+        return cls(website_id=values[WEBSITE], api_url=api_url,
                    data_dir=data_dir_of(settings, environ))
 
     def website_url(self, *parts: str) -> str:

@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 import os
 
+from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.extensions.feedexport import FeedExporter
 
 from crispscrape.account import AccountRun
 from crispscrape.config import SECRET_NAMES, ConfigError, check_numbers
-from crispscrape.spiders.base import ArgumentError
+from crispscrape.spiders.base import ArgumentError, emit_summary, summary_level
 
-logger = logging.getLogger("crispscrape.account")
+logger = logging.getLogger(__name__)
 
 # "cancelled" : fermeture demandée par JSON-RPC sans raison précise.
 RESUMABLE_REASONS = {"quota", "budget", "shutdown", "cancelled"}
@@ -40,6 +42,9 @@ def exit_code(stats: dict) -> int:
 class Command(ScrapyCrawlCommand):
     def process_options(self, args, opts):
         super().process_options(args, opts)
+        # Le récapitulatif français est dit à la toute fin, après le vidage des statistiques
+        # de Scrapy (voir emit_summary), au lieu d'être enfoui dessous.
+        self.settings.set("CRISP_SUMMARY_AT_EXIT", True, priority="cmdline")
         for name in SECRET_NAMES:
             value = self.settings.get(name)
             if value:
@@ -56,21 +61,35 @@ class Command(ScrapyCrawlCommand):
             logger.error("%s", exc)
             self.exitcode = 1
             return
-        if args and args[0] == "account" and len(args) == 1:
+        if args == ["account"]:
             self.exitcode = run_account(self.crawler_process, self.settings, opts.spargs)
             return
-        crawlers = []
-        original = self._create_crawler
+        if len(args) != 1:
+            super().run(args, opts)  # message d'usage de Scrapy, inchangé
+            return
+        # Les étapes de la commande de Scrapy, par son interface publique
+        # (create_crawler, crawl, start) : on garde ainsi le crawler, dont les
+        # statistiques finales donnent le code de sortie.
+        crawler = self.crawler_process.create_crawler(args[0])
+        crawler.signals.connect(_warn_if_feeds_ignored, signal=signals.engine_started)
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        emit_summary(crawler)
+        if self.crawler_process.bootstrap_failed:
+            self.exitcode = 1
+        elif crawler.stats is not None:
+            self.exitcode = exit_code(crawler.stats.get_stats())
 
-        def create_and_remember(spname):
-            crawler = original(spname)
-            crawlers.append(crawler)
-            return crawler
 
-        self._create_crawler = create_and_remember
-        super().run(args, opts)
-        if self.exitcode == 0 and crawlers and crawlers[0].stats is not None:
-            self.exitcode = exit_code(crawlers[0].stats.get_stats())
+def _warn_if_feeds_ignored(sender, **kwargs) -> None:
+    """FEEDS (-o, ou scrapyd avec items_dir) sans FeedExporter : rien n'y sera écrit.
+
+    Le projet désactive FeedExporter (les données vont dans CRISP_DATA_DIR) ; la commande de
+    Scrapy le signale, la nôtre aussi.
+    """
+    if sender.settings.getdict("FEEDS") and sender.get_extension(FeedExporter) is None:
+        logger.warning("FEEDS est ignoré (FeedExporter désactivé) : les données vont dans "
+                       "CRISP_DATA_DIR, et nulle part ailleurs.")
 
 
 def run_account(process, settings, spargs: dict) -> int:
@@ -79,15 +98,15 @@ def run_account(process, settings, spargs: dict) -> int:
         account = AccountRun(process, settings, spargs)
     except ArgumentError as exc:
         logger.error("%s", exc)
-        logger.info("Récapitulatif account :\n  Fin : argument invalide.")
+        logger.log(summary_level(settings), "Récapitulatif account :\n  Fin : argument invalide.")
         return 1
     if account.dry_run:
         # Aucun crawl, aucun appel, aucun identifiant : les fichiers seuls.
-        logger.info("Récapitulatif account (dry_run, aucun appel) :\n  %s",
-                    "\n  ".join(account.status_lines(None)))
+        logger.log(summary_level(settings), "Récapitulatif account (dry_run, aucun appel) :\n  %s",
+                   "\n  ".join(account.status_lines(None)))
         return 0
     account.run()
     codes = [exit_code(stats) for _, stats in account.results]
     code = next((c for c in codes if c != 0), 0) if codes else 1
-    logger.info("%s", account.summary(code))
+    logger.log(summary_level(settings), "%s", account.summary(code))
     return code

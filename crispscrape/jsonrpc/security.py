@@ -17,13 +17,16 @@ from typing import Any
 
 from twisted.web.http import combinedLogFormatter
 
+from crispscrape import config
+
 MASK = "***"
 # Un nom de réglage (ou de clé imbriquée) qui contient l'un de ces mots est secret.
 SECRET_NAME_PARTS = ("KEY", "IDENTIFIER", "TOKEN", "PASSWORD", "SECRET", "AUTH")
-SECRET_NAMES = frozenset({"CRISP_KEY_PROD", "CRISP_IDENTIFIER_PROD", "CRISP_TOKEN_KEY", "CRISP_TOKEN_ID"})
+# Les noms viennent de la table des identifiants (crispscrape/config.py).
+SECRET_NAMES = frozenset(config.SECRET_NAMES)
 # Paires (identifiant, clé) qui forment l'en-tête « Authorization: Basic ... ».
-IDENTIFIER_NAMES = ("CRISP_IDENTIFIER_PROD", "CRISP_TOKEN_ID")
-KEY_NAMES = ("CRISP_KEY_PROD", "CRISP_TOKEN_KEY")
+IDENTIFIER_NAMES = config.credential_names(config.IDENTIFIER)
+KEY_NAMES = config.credential_names(config.KEY)
 # En dessous de cette longueur, chercher une valeur dans les réponses ferait
 # masquer n'importe quoi (un secret « 1 » masquerait tous les compteurs).
 MIN_SECRET_LENGTH = 6

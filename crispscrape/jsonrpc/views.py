@@ -17,6 +17,7 @@ from typing import Any
 from scrapy import Spider
 from scrapy.utils.defer import deferred_from_coro
 
+from crispscrape import compat
 from crispscrape.jsonrpc.security import MASK, SecretRedactor, is_secret_name
 
 logger = logging.getLogger(__name__)
@@ -145,11 +146,9 @@ class EngineView(AllowListView):
         engine.unpause()
         # ``unpause()`` de Scrapy ne fait que baisser le drapeau : sans relance,
         # rien ne repart avant le prochain battement du moteur (toutes les 5 s).
-        # Il n'existe pas d'API publique pour cette relance ; on passe par le
-        # créneau interne, en tolérant son absence dans une future version.
-        nextcall = getattr(getattr(engine, "_slot", None), "nextcall", None)
-        if nextcall is not None:
-            nextcall.schedule()
+        # Rien de public ne relance la boucle : crispscrape.compat s'en charge, et
+        # le dit haut et fort si Scrapy change.
+        compat.wake_engine(engine)
         logger.info("Crawl repris par JSON-RPC.", extra={"crawler": self._crawler})
         return self.get_status()
 

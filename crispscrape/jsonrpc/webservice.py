@@ -1,7 +1,10 @@
 """Extension Scrapy : le service web JSON-RPC de scrapy-jsonrpc, sécurisé.
 
-À déclarer dans EXTENSIONS :
-``"crispscrape.jsonrpc.webservice.SecureWebService": 500``.
+L'add-on crispscrape la branche par sa fabrique paresseuse
+(``crispscrape.extensions.jsonrpc.JsonRpcService``), qui n'importe ce module, et donc
+scrapy-jsonrpc, que si JSONRPC_ENABLED. Déclarée directement dans EXTENSIONS
+(``"crispscrape.jsonrpc.webservice.SecureWebService": 500``), elle marche aussi, mais
+scrapy-jsonrpc est alors importé à chaque crawl.
 """
 
 from __future__ import annotations

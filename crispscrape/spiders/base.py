@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -24,7 +25,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from crispscrape.api import InvalidResponse, QuotaExceeded, error_reason, parse_envelope
 from crispscrape.compat import spawn
 from crispscrape.config import ConfigError, CrispConfig
-from crispscrape.middlewares.throttle import backoff
+from crispscrape.middlewares.retry import backoff
 from crispscrape.status import AccountStatus
 from crispscrape.storage.files import StorageError
 
@@ -282,7 +283,12 @@ class CrispSpider(scrapy.Spider):
                                       self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
                                       stats.get_value("crisp_api/requests", 0)))
         lines.append("Fin : " + end_text(reason, failed, status))
-        self.logger.info("Récapitulatif %s :\n  %s", self.name, "\n  ".join(lines))
+        text = f"Récapitulatif {self.name} :\n  " + "\n  ".join(lines)
+        if self.settings.getbool("CRISP_SUMMARY_AT_EXIT"):
+            # Notre commande crawl le dira après le vidage des statistiques de Scrapy.
+            self.crawler.crisp_summary = text
+        else:
+            self.logger.log(summary_level(self.settings), "%s", text)
 
     def account_status(self) -> AccountStatus | None:
         """État du compte d'après les fichiers (None si le répertoire est inconnu)."""
@@ -314,6 +320,20 @@ REASON_TEXT = {
     "bad_api_url": "URL de l'API fausse (voir plus haut).",
     "unreachable": "API Crisp injoignable (voir plus haut).",
 }
+
+
+def summary_level(settings) -> int:
+    """Niveau du récapitulatif : INFO, ou le niveau du journal s'il est plus haut (-L WARNING),
+    pour qu'un journal réduit au silence garde toujours le récapitulatif français."""
+    configured = logging.getLevelName(str(settings.get("LOG_LEVEL") or "INFO").upper())
+    return max(logging.INFO, configured if isinstance(configured, int) else logging.INFO)
+
+
+def emit_summary(crawler) -> None:
+    """Dit le récapitulatif mis de côté par l'araignée (CRISP_SUMMARY_AT_EXIT)."""
+    text = getattr(crawler, "crisp_summary", None)
+    if text:
+        logging.getLogger(crawler.spidercls.name).log(summary_level(crawler.settings), "%s", text)
 
 
 def end_text(reason: str, failed: int, status: AccountStatus | None) -> str:

@@ -10,6 +10,7 @@ import base64
 import email.utils
 import statistics
 import time
+import types
 
 import pytest
 from scrapy.core.downloader import Slot
@@ -18,12 +19,14 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 import crispscrape.settings as project_settings
+from crispscrape.addon import CrispAddon
 from crispscrape.api import retry_after_seconds
 from crispscrape.commands.crawl import exit_code
 from crispscrape.config import ConfigError, CrispConfig, authorization_header
-from crispscrape.extensions.throttle import CrispAutoThrottle
+from crispscrape.extensions.autothrottle import CrispAutoThrottle
 from crispscrape.middlewares.auth import CrispAuthMiddleware
-from crispscrape.middlewares.throttle import backoff
+from crispscrape.middlewares.ratelimit import CrispRateLimitMiddleware
+from crispscrape.middlewares.retry import CrispRetryMiddleware, backoff
 from crispscrape.spiders.base import ArgumentError, parse_count, parse_flag
 from tests.support.crawling import run_crawl
 from tests.support.messages_support import assert_matches_truth, write_conversations
@@ -35,8 +38,10 @@ PROJECT_SETTINGS = {k: getattr(project_settings, k) for k in dir(project_setting
 
 
 def project(**overrides) -> Settings:
+    """Réglages du projet, défauts de l'add-on compris (un crawler les appliquerait lui-même)."""
     settings = Settings()
     settings.setmodule(project_settings)
+    CrispAddon().update_settings(settings)
     settings.update(overrides)
     return settings
 
@@ -140,21 +145,53 @@ def test_autothrottle_relaxes_on_206_which_scrapy_alone_never_does():
     assert slot.delay < 2.0
 
 
-def test_autothrottle_slows_down_on_429_then_relaxes_gently():
+def test_autothrottle_slot_delay_is_the_longer_of_latency_and_rate_limit():
     extension = _throttle()
-    slot = Slot(concurrency=8, delay=0.01)
-    extension._adjust_delay(slot, 0.01, Response("http://x", status=429))
-    raised = slot.delay
-    assert raised >= PROJECT_SETTINGS["CRISP_THROTTLE_MIN_SLOT_DELAY"] > 0
-    extension._adjust_delay(slot, 0.01, Response("http://x", status=200))
-    # Relâché d'un petit facteur, pas divisé par deux comme le ferait AutoThrottle seul.
-    assert raised * 0.9 < slot.delay < raised
+    extension.crawler.stats.open_spider()
+    now = [0.0]
+    extension.clock = lambda: now[0]
+    slot = Slot(concurrency=8, delay=0.1)
+
+    def answer(status: int, at: float) -> None:
+        now[0] = at
+        extension._adjust_delay(slot, 0.005, Response("http://x", status=status))
+
+    for i in range(100):  # une seconde à 100 req/s, 5 ms de latence
+        answer(206, i / 100)
+    latency_delay = slot.delay
+    assert latency_delay < 0.01
+    answer(429, 1.0)
+    # Ralenti : ~100 req/s mesurés, divisés par 2 au premier refus (aucune limite connue).
+    assert 0.015 <= slot.delay <= 0.025
+    assert extension.crawler.stats.get_value("crisp_throttle/slowdowns") == 1
+    answer(200, 1.01)
+    assert slot.delay >= 0.015, "une bonne réponse ne lève pas la limite pendant l'essai"
+    # Les refus continuent, une réponse sur dix, au rythme réduit : ce n'était pas notre
+    # rythme, le délai redevient celui de la latence.
+    at, i = 1.01, 0
+    while extension.crawler.stats.get_value("crisp_throttle/slowdowns_undone") is None:
+        i += 1
+        at += slot.delay
+        answer(429 if i % 10 == 0 else 200, at)
+        assert i < 200, "les refus sans rapport avec notre rythme n'ont pas été reconnus"
+    assert slot.delay < 0.01
+
+
+def test_retry_after_pauses_the_whole_slot_instead_of_spacing_every_request():
     # Retry-After : une pause de tout le slot jusqu'à l'échéance (le téléchargeur n'envoie
     # rien avant lastseen + délai), pas un espacement de 3 s imposé ensuite à chaque requête.
-    retry_after = Response("http://x", status=420, headers={"Retry-After": "3"})
-    extension._adjust_delay(slot, 0.01, retry_after)
+    crawler = get_crawler(settings_dict=PROJECT_SETTINGS)
+    crawler.stats.open_spider()
+    slot = Slot(concurrency=8, delay=0.05)
+    crawler.engine = types.SimpleNamespace(downloader=types.SimpleNamespace(
+        slots={"api": slot}, DOWNLOAD_SLOT="download_slot"))
+    middleware = CrispRateLimitMiddleware.from_crawler(crawler)
+    request = Request("http://x/v1/a", meta={"download_slot": "api"})
+    retry = middleware.process_response(
+        request, Response(request.url, status=420, headers={"Retry-After": "3"}))
+    assert retry.meta["crisp_backoff"] == 3.0
     assert slot.lastseen + slot.delay >= time.monotonic() + 2.9
-    assert slot.delay < 1.0
+    assert slot.delay == 0.05
 
 
 # --- Vrais crawls --------------------------------------------------------------------
@@ -292,11 +329,9 @@ def test_throttle_wait_cap_stops_cleanly_with_quota_reason(sandbox_factory, data
 
 
 def test_throttled_request_is_never_abandoned_and_waits_longer_each_time():
-    from crispscrape.middlewares.throttle import CrispRetryMiddleware
-
     crawler = get_crawler(settings_dict={**PROJECT_SETTINGS, "RETRY_TIMES": 2})
     crawler.stats.open_spider()
-    middleware = CrispRetryMiddleware.from_crawler(crawler)
+    middleware = CrispRateLimitMiddleware.from_crawler(crawler)
     request = Request("http://127.0.0.1:1/v1/website/s/conversations/1")
     waits = []
     for attempt in range(1, 13):  # bien au-delà de RETRY_TIMES
@@ -309,12 +344,16 @@ def test_throttled_request_is_never_abandoned_and_waits_longer_each_time():
     assert waits[0] <= 1.0 and waits[5] >= 16.0 and max(waits) <= 60.0
     assert crawler.stats.get_value("crisp_throttle/throttled") == 12
     assert crawler.stats.get_value("crisp_throttle/wait_seconds") == round(sum(waits), 3)
-    # Une erreur 5xx, elle, reste limitée à RETRY_TIMES.
+    # Une erreur 5xx, elle, n'est pas son affaire : elle reste limitée à RETRY_TIMES par le
+    # middleware de réessai, avec un recul avant chaque réessai.
     from scrapy import Spider
 
-    crawler.spider = Spider.from_crawler(crawler, name="essai")
     plain = Request("http://127.0.0.1:1/v1/website/s/conversations/2")
+    assert middleware.process_response(plain, Response(plain.url, status=503)).status == 503
+    crawler.spider = Spider.from_crawler(crawler, name="essai")
+    retry_middleware = CrispRetryMiddleware.from_crawler(crawler)
     for _ in range(2):
-        plain = middleware.process_response(plain, Response(plain.url, status=503))
-        assert isinstance(plain, Request)
-    assert isinstance(middleware.process_response(plain, Response(plain.url, status=503)), Response)
+        plain = retry_middleware.process_response(plain, Response(plain.url, status=503))
+        assert isinstance(plain, Request) and plain.meta["crisp_backoff"] > 0
+    assert isinstance(retry_middleware.process_response(plain, Response(plain.url, status=503)),
+                      Response)

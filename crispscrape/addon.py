@@ -1,0 +1,158 @@
+"""L'add-on Scrapy de crispscrape : tous les réglages par défaut, et les composants branchés.
+
+Un seul endroit pour les valeurs par défaut, qui marche aussi hors du projet : un projet
+Scrapy qui n'active que l'add-on reçoit le comportement de crispscrape, sans recopier nos
+réglages ::
+
+    ADDONS = {"crispscrape.addon.CrispAddon": 0}
+
+Pourquoi un add-on : un composant utilisé hors du projet lisait auparavant ses réglages
+absents comme 0 (CRISP_THROTTLE_MAX_TOTAL_WAIT = 0.0 : arrêt « quota » au premier 429).
+Ici, chaque réglage reçoit sa valeur avec la priorité « addon » : le settings.py du projet,
+celui de l'araignée et la ligne de commande (-s) l'emportent toujours.
+
+L'add-on remplace le RetryMiddleware et l'AutoThrottle de Scrapy par les nôtres, ajoute le
+ralentissement, l'authentification, le fichier de statistiques et le service JSON-RPC
+(chargé seulement s'il est activé). Chaque réglage est documenté dans le README.
+"""
+
+from __future__ import annotations
+
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.extensions.throttle import AutoThrottle
+
+from crispscrape.extensions.autothrottle import CrispAutoThrottle
+from crispscrape.extensions.jsonrpc import JsonRpcService
+from crispscrape.extensions.progress import Progress
+from crispscrape.extensions.statsfile import StatsFile
+from crispscrape.middlewares.auth import CrispAuthMiddleware
+from crispscrape.middlewares.budget import CallBudgetMiddleware
+from crispscrape.middlewares.ratelimit import CrispRateLimitMiddleware
+from crispscrape.middlewares.retry import CrispRetryMiddleware
+
+DEFAULTS = {
+    # --- Accès à l'API Crisp ----------------------------------------------------------
+    # Les identifiants viennent de l'environnement (voir crispscrape/config.py) : aucun
+    # n'est défini ici, pour qu'aucune valeur par défaut ne puisse passer pour un identifiant.
+    "CRISP_API_URL_DEFAULT": "https://api.crisp.chat/v1",
+    # Racine de toutes les sorties (par défaut : le répertoire courant).
+    "CRISP_DATA_DIR_DEFAULT": ".",
+    # Taille d'un lot de messages renvoyé par l'API (fixée par Crisp).
+    "CRISP_MESSAGES_BATCH_SIZE": 40,
+    # Conversations par page de liste : 20 dans la spécification, jusqu'à 50 permis par
+    # l'API ; 50 fait 2,5 fois moins d'appels de liste (-s CRISP_CONVERSATIONS_PER_PAGE=20
+    # reste possible).
+    "CRISP_CONVERSATIONS_PER_PAGE": 50,
+    # Demander aussi les conversations sans message (masquées par défaut par l'API).
+    "CRISP_CONVERSATIONS_INCLUDE_EMPTY": True,
+    # --- Tenir le compte à jour (crispscrape/storage/selection.py, account.py) ------------
+    # Les conversations actives depuis moins de N jours sont redemandées (un appel chacune)
+    # à chaque exécution : la modification d'un message ne change peut-être pas l'activité
+    # que montre la liste. 0 = jamais ; -a verify=1 revérifie tout une fois.
+    "CRISP_MESSAGES_LOOKBACK_DAYS": 7.0,
+    # Budget d'appels d'une exécution (-a budget=N l'emporte) ; 0 = illimité. Recommandé :
+    # un peu moins que le quota quotidien du jeton (5 000 pour un jeton de plugin).
+    "CRISP_CALL_BUDGET": 0,
+    # Quota quotidien du jeton : sert à dire combien de jours il faut encore (état du compte).
+    "CRISP_DAILY_QUOTA": 5000,
+    # Écriture de l'état des messages au plus une fois par N secondes (0 = après chaque
+    # conversation) : un arrêt brutal ne fait que redemander les dernières conversations.
+    "CRISP_MESSAGES_STATE_FLUSH": 1.0,
+    # Une ligne de progression (fait/total, débit, fin estimée) au plus toutes les N
+    # secondes ; 0 = aucune (crispscrape/extensions/progress.py).
+    "CRISP_PROGRESS_SECONDS": 5.0,
+    # --- Coût CPU (un item par réponse de l'API) ------------------------------------------
+    # Chaque réponse donne UN item : les traiter en parallèle n'apporte rien, et Scrapy
+    # lancerait CONCURRENT_ITEMS tâches asyncio par réponse (100 par défaut : ~15 % du CPU
+    # d'un export). La justesse n'en dépend pas : la requête suivante d'une conversation
+    # attend que son lot soit écrit (voir spiders/messages.py ; testé avec 100).
+    "CONCURRENT_ITEMS": 1,
+    # Scrapy relit le code source de chaque rappel (ast) à chaque réponse pour prévenir d'un
+    # « return valeur » dans un générateur ; nos rappels n'en ont pas (tests/unit).
+    "WARN_ON_GENERATOR_RETURN_VALUE": False,
+    # Fichier JSON où écrire les statistiques finales du crawl (désactivé si vide).
+    "CRISP_STATS_FILE": None,
+    # --- Réessais (crispscrape/middlewares/retry.py) -----------------------------------
+    # Erreurs réseau et 5xx : RETRY_TIMES réessais, chacun après un recul exponentiel avec
+    # gigue (CRISP_RETRY_BASE_DELAY doublé à chaque fois). 429 n'y figure pas : il est
+    # traité à part, sans limite de tentatives.
+    "RETRY_ENABLED": True,
+    "RETRY_TIMES": 4,
+    "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408],
+    "CRISP_RETRY_BASE_DELAY": 0.5,
+    "DOWNLOAD_TIMEOUT": 30,
+    # --- Ralentissement 429/420, quota 423 (crispscrape/middlewares/ratelimit.py) --------
+    # Attente de base du recul exponentiel après un 429/420 sans Retry-After (secondes).
+    "CRISP_THROTTLE_BASE_DELAY": 1.0,
+    # Plafond d'une attente isolée (secondes).
+    "CRISP_THROTTLE_MAX_DELAY": 60.0,
+    # Plafond du temps total passé à attendre à cause du ralentissement, pour tout le crawl
+    # (secondes) : au-delà, arrêt propre avec finish_reason = "quota".
+    "CRISP_THROTTLE_MAX_TOTAL_WAIT": 1800.0,
+    # --- Débit permis (crispscrape/extensions/ratelimiter.py) ---------------------------
+    # Un refus divise le débit par ce facteur (par 2 tant qu'aucune limite n'est connue), à
+    # partir du débit que l'API accepte vraiment, le temps de vérifier que les refus cessent…
+    "CRISP_THROTTLE_DELAY_FACTOR": 1.25,
+    # … s'ils cessent, le débit remonte en ce nombre de secondes jusqu'au débit trouvé…
+    "CRISP_THROTTLE_RECOVERY_TIME": 1.0,
+    # … puis le dépasse doucement, de cette part par seconde (0.05 = 5 %/s), pour suivre une
+    # limite qui monterait. S'ils continuent autant, ils ne venaient pas de notre rythme : le
+    # débit d'avant est rétabli (voir le banc d'essai dans le README).
+    "CRISP_THROTTLE_PROBE_RATE": 0.05,
+    # --- Rythme (crispscrape/extensions/autothrottle.py) --------------------------------
+    # Plusieurs conversations en cours à la fois ; AutoThrottle vise autant de requêtes en
+    # vol que CONCURRENT_REQUESTS_PER_DOMAIN (à 8, le débit plafonne vers 8 / latence : 5,4×
+    # le séquentiel à 100 ms au lieu de 9,2×) et règle l'espacement d'après la latence.
+    "CONCURRENT_REQUESTS": 16,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+    "DOWNLOAD_DELAY": 0,
+    # Pas de gigue sur le délai entre requêtes : le limiteur calcule un débit et en déduit le
+    # délai. Avec la gigue de Scrapy (±50 %, retirée à chaque réveil du slot), l'écart moyen
+    # s'allonge d'environ 22 % et le débit obtenu reste sous le débit voulu.
+    "DOWNLOAD_DELAY_JITTER": 0,
+    "AUTOTHROTTLE_ENABLED": True,
+    "AUTOTHROTTLE_START_DELAY": 0.1,
+    "AUTOTHROTTLE_MAX_DELAY": 60.0,
+    "AUTOTHROTTLE_TARGET_CONCURRENCY": 16.0,
+    # --- Une API REST ------------------------------------------------------------------
+    "ROBOTSTXT_OBEY": False,  # pas de robots.txt : ce serait un appel perdu sur le quota
+    "COOKIES_ENABLED": False,
+    "USER_AGENT": "crispscrape (+https://github.com/crispscrape)",
+    # --- Surveillance JSON-RPC (scrapy-jsonrpc, voir crispscrape/jsonrpc/) --------------
+    "JSONRPC_ENABLED": False,
+    "JSONRPC_HOST": "127.0.0.1",
+    "JSONRPC_PORT": [6080, 7030],
+    "JSONRPC_TOKEN": None,
+}
+
+# (réglage, composant de Scrapy remplacé ou None, notre composant, priorité)
+COMPONENTS = (
+    # Même position que le RetryMiddleware de Scrapy.
+    ("DOWNLOADER_MIDDLEWARES", RetryMiddleware, CrispRetryMiddleware, 550),
+    # Voit les réponses avant les réessais (priorité plus haute) ; fait attendre les reculs
+    # juste avant l'envoi.
+    ("DOWNLOADER_MIDDLEWARES", None, CrispRateLimitMiddleware, 555),
+    # Budget d'appels : compté juste avant l'envoi, après les attentes de recul.
+    ("DOWNLOADER_MIDDLEWARES", None, CallBudgetMiddleware, 558),
+    # Ajoute l'authentification au dernier moment, juste avant l'envoi.
+    ("DOWNLOADER_MIDDLEWARES", None, CrispAuthMiddleware, 560),
+    ("EXTENSIONS", AutoThrottle, CrispAutoThrottle, 0),
+    ("EXTENSIONS", None, JsonRpcService, 500),
+    ("EXTENSIONS", None, Progress, 800),
+    # Priorité basse : passe après CoreStats, qui pose finish_reason et finish_time.
+    ("EXTENSIONS", None, StatsFile, 900),
+)
+
+
+class CrispAddon:
+    """Réglages par défaut (priorité « addon ») et composants de crispscrape."""
+
+    def update_settings(self, settings) -> None:
+        for name, value in DEFAULTS.items():
+            settings.set(name, value, "addon")
+        for name, builtin, component, priority in COMPONENTS:
+            if builtin is not None:
+                # Le composant de Scrapy est dans *_BASE : on le désactive ici, le nôtre
+                # prend sa place (sauf si le projet l'a déjà placé lui-même).
+                settings.set_in_component_priority_dict(name, builtin, None)
+            settings.setdefault_in_component_priority_dict(name, component, priority)

@@ -1,0 +1,64 @@
+"""L'add-on seul (sans les réglages du projet) donne les défauts et les composants de crispscrape."""
+
+from __future__ import annotations
+
+from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.extensions.throttle import AutoThrottle
+from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.utils.test import get_crawler
+
+import crispscrape.settings as project_settings
+from crispscrape.addon import DEFAULTS, CrispAddon
+from crispscrape.extensions.autothrottle import CrispAutoThrottle
+from crispscrape.extensions.jsonrpc import JsonRpcService
+from crispscrape.extensions.statsfile import StatsFile
+from crispscrape.middlewares.auth import CrispAuthMiddleware
+from crispscrape.middlewares.ratelimit import CrispRateLimitMiddleware
+from crispscrape.middlewares.retry import CrispRetryMiddleware
+
+ADDON_ONLY = {"ADDONS": {CrispAddon: 0}}
+
+
+def _types(components) -> list[type]:
+    return [type(component) for component in components]
+
+
+def test_addon_alone_sets_every_default_with_addon_priority():
+    settings = get_crawler(settings_dict=ADDON_ONLY).settings
+    for name, value in DEFAULTS.items():
+        assert settings[name] == value, name
+        assert settings.getpriority(name) == SETTINGS_PRIORITIES["addon"], name
+    # Le défaut qui manquait hors du projet : 0,0 s d'attente permise, arrêt au premier 429.
+    assert settings.getfloat("CRISP_THROTTLE_MAX_TOTAL_WAIT") == 1800.0
+    assert "CRISP_THROTTLE_MAX_TOTAL_WAIT" not in get_crawler(settings_dict={}).settings
+
+
+def test_addon_alone_wires_our_components_in_place_of_scrapys():
+    crawler = get_crawler(settings_dict={**ADDON_ONLY, "CRISP_IDENTIFIER_PROD": "i",
+                                         "CRISP_KEY_PROD": "cle", "ID_SITE_CRISP": "s"})
+    middlewares = crawler.settings.get_component_priority_dict_with_base(
+        "DOWNLOADER_MIDDLEWARES")
+    assert middlewares[CrispRetryMiddleware] == 550
+    assert middlewares[CrispRateLimitMiddleware] == 555
+    assert middlewares[CrispAuthMiddleware] == 560
+    built = _types(DownloaderMiddlewareManager.from_crawler(crawler).middlewares)
+    assert {CrispRetryMiddleware, CrispRateLimitMiddleware, CrispAuthMiddleware} <= set(built)
+    assert RetryMiddleware not in built  # seule notre sous-classe réessaie
+    extensions = crawler.settings.get_component_priority_dict_with_base("EXTENSIONS")
+    assert {CrispAutoThrottle, JsonRpcService, StatsFile} <= set(extensions)
+    loaded = _types(crawler.extensions.middlewares)
+    assert CrispAutoThrottle in loaded and AutoThrottle not in loaded
+
+
+def test_project_settings_and_command_line_win_over_the_addon():
+    crawler = get_crawler(settings_dict={**ADDON_ONLY, "RETRY_TIMES": 9,
+                                         "CRISP_THROTTLE_PROBE_RATE": 0.1})
+    assert crawler.settings.getint("RETRY_TIMES") == 9
+    assert crawler.settings.getfloat("CRISP_THROTTLE_PROBE_RATE") == 0.1
+
+
+def test_project_enables_the_addon_and_keeps_only_project_level_settings():
+    assert project_settings.ADDONS == {"crispscrape.addon.CrispAddon": 0}
+    own = {name for name in dir(project_settings) if name.isupper()}
+    assert not own & set(DEFAULTS), "un défaut de l'add-on redéfini dans settings.py"
