@@ -85,7 +85,8 @@ def full_export_minimums(dataset: Dataset, session_ids: Iterable[str]) -> Minimu
     total = Minimums()
     for session_id in session_ids:
         count = dataset.message_count(session_id)
-        calls, overflows = lossfree_calls(lambda before: dataset.message_batch(session_id, before))
+        calls, overflows = lossfree_calls(
+            lambda before, sid=session_id: dataset.message_batch(sid, before))
         total.add(Minimums(1, count, max(1, ceil_div(count, MESSAGES_BATCH)), calls,
                            overflows, count))
     return total
@@ -105,7 +106,7 @@ def incremental_minimums(dataset: Dataset, session_ids: Iterable[str],
         fresh = count - len(known)
         theoretical = max(1, ceil_div(min(fresh + 1, count), MESSAGES_BATCH))
         calls, overflows = lossfree_calls(
-            lambda before: dataset.message_batch(session_id, before), stored=known)
+            lambda before, sid=session_id: dataset.message_batch(sid, before), stored=known)
         total.add(Minimums(1, fresh, theoretical, calls, overflows, count))
     return total
 

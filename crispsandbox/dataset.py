@@ -93,7 +93,7 @@ class Dataset:
         if self.base_size < MIN_CONVERSATIONS_FOR_SPECIALS:
             return {}
         positions = rng_for(self.seed, "layout").sample(range(self.base_size), len(SPECIAL_COUNTS))
-        return dict(zip(positions, SPECIAL_COUNTS))
+        return dict(zip(positions, SPECIAL_COUNTS, strict=False))
 
     def _person_for(self, rng, index: int) -> Person | None:
         """Personne d'une conversation : les adresses remarquables servent deux fois

@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred
 from crispscrape.compat import stop_event_loop
 from crispscrape.config import data_dir_of
 from crispscrape.spiders.base import (
-    ArgumentError, emit_summary, end_text, parse_count, parse_flag,
+    ArgumentError, emit_summary, end_text, parse_count, parse_flag, parse_optional_count,
 )
 from crispscrape.status import AccountStatus
 
@@ -51,7 +51,7 @@ class AccountRun:
         # Passé à l'étape des messages : revérifier chaque conversation une fois.
         self.verify = parse_flag(spargs.get("verify"), "verify")
         self.nb = parse_count(spargs.get("nb"), "nb", UNLIMITED)
-        self.budget = parse_count(spargs.get("budget"), "budget", None) \
+        self.budget = parse_optional_count(spargs.get("budget"), "budget") \
             or settings.getint("CRISP_CALL_BUDGET", 0) or None
         self.results: list[tuple[str, dict]] = []
 

@@ -35,7 +35,8 @@ def parse_envelope(response, expected_type: type | tuple[type, ...] | None = Non
     try:
         payload = json.loads(response.body)
     except ValueError:
-        raise InvalidResponse("invalid_json", "corps de réponse illisible (JSON invalide ou tronqué)")
+        raise InvalidResponse("invalid_json",
+                              "corps de réponse illisible (JSON invalide ou tronqué)") from None
     if not isinstance(payload, dict) or "data" not in payload:
         raise InvalidResponse("invalid_envelope", "enveloppe de réponse inattendue")
     if payload.get("error"):

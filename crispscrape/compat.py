@@ -175,12 +175,14 @@ def stop_event_loop() -> None:
     ``scrapy crawl account`` démarre le processus Scrapy avec ``stop_after_crawl=False`` (ses
     crawls se suivent) : c'est à lui de l'arrêter quand la dernière étape est finie.
     """
-    from twisted.internet import reactor
+    from twisted.internet import reactor as installed
 
-    def stop() -> None:
+    reactor: Any = installed
+
+    def stop_now() -> None:
         try:
             reactor.stop()
         except Exception:  # noqa: BLE001 — déjà arrêté ou en cours d'arrêt (Ctrl-C)
             pass
 
-    reactor.callLater(0, stop)
+    reactor.callLater(0, stop_now)

@@ -69,8 +69,8 @@ class AccountStatus:
     def _read_messages(self, lookback_days: float, now_ms: int | None) -> None:
         directory = self.data_dir / "conversations" / "messages"
         state = _read_json(directory / "messages.jsonl.state.json")
-        done = state.get("done") if isinstance(state.get("done"), dict) else {}
-        incomplete = state.get("incomplete") if isinstance(state.get("incomplete"), dict) else {}
+        done: dict = state["done"] if isinstance(state.get("done"), dict) else {}
+        incomplete: dict = state["incomplete"] if isinstance(state.get("incomplete"), dict) else {}
         if not self.conversations_path.is_file():
             return
         now = now_ms if now_ms is not None else int(time.time() * 1000)
@@ -102,7 +102,7 @@ class AccountStatus:
         root = self.data_dir / "utilisateurs"
         state = _read_json(root / "utilisateurs.jsonl.state.json")
         not_found = set(state.get("not_found") or [])
-        aliases = state.get("aliases") if isinstance(state.get("aliases"), dict) else {}
+        aliases: dict = state["aliases"] if isinstance(state.get("aliases"), dict) else {}
         known: set[str] = set()
         path = root / "utilisateurs.jsonl"
         if path.is_file():

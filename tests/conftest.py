@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(config, items):
     if outside:
         warnings.warn(pytest.PytestWarning(
             f"tests hors de tests/unit, tests/e2e et tests/fire, donc sans marqueur : "
-            f"{', '.join(sorted(outside))} (voir tests/README.md)"))
+            f"{', '.join(sorted(outside))} (voir tests/README.md)"), stacklevel=2)
 
 
 @pytest.fixture

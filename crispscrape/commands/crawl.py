@@ -61,6 +61,7 @@ class Command(ScrapyCrawlCommand):
             logger.error("%s", exc)
             self.exitcode = 1
             return
+        assert self.settings is not None and self.crawler_process is not None
         if args == ["account"]:
             self.exitcode = run_account(self.crawler_process, self.settings, opts.spargs)
             return

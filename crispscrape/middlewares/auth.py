@@ -27,7 +27,7 @@ class CrispAuthMiddleware:
             authorization = authorization_header(crawler.settings)
         except ConfigError:
             # L'araignée refuse elle-même de démarrer, avec le message explicatif.
-            raise NotConfigured("identifiants Crisp absents")
+            raise NotConfigured("identifiants Crisp absents") from None
         return cls(config.api_url, authorization, crawler.stats)
 
     def process_request(self, request, spider=None):

@@ -45,7 +45,7 @@ class CallBudgetMiddleware:
             config = CrispConfig.from_settings(crawler.settings)
         except ConfigError:
             # L'araignée refuse elle-même de démarrer, sans aucun appel.
-            raise NotConfigured("configuration Crisp absente")
+            raise NotConfigured("configuration Crisp absente") from None
         return cls(crawler, config.api_url)
 
     def process_request(self, request, spider=None):

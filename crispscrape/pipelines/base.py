@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crispscrape.config import ConfigError
 from crispscrape.storage import StorageError, shared_store
 from crispscrape.storage.paths import check_data_dir
 
@@ -39,6 +40,11 @@ class StorePipeline:
         spider = self.crawler.spider
         if getattr(spider, "startup_error", None) or getattr(spider, "config", None) is None:
             # Arguments ou configuration refusés : aucun fichier n'est touché.
+            return
+        try:
+            spider.check_settings()
+        except ConfigError as exc:
+            spider.refuse_start("config_error", str(exc))
             return
         store = self.store_for(self.crawler)
         try:

@@ -33,7 +33,9 @@ class ConversationsPipeline(StorePipeline):
             return item
         store = self.store
         outcome = PageOutcome(received=len(item.conversations))
-        new, updated, seen = [], [], set()
+        new: list[dict] = []
+        updated: list[dict] = []
+        seen: set[str] = set()
         for conversation in item.conversations:
             session_id = session_id_of(conversation)
             if session_id is None:

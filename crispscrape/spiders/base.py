@@ -52,10 +52,19 @@ def parse_count(value: Any, name: str, default: int) -> int:
     """Entier strictement positif, donné en nombre ou en chaîne (scrapyd passe des chaînes)."""
     if value is None:
         return default
+    return _positive(value, name, default)
+
+
+def parse_optional_count(value: Any, name: str) -> int | None:
+    """Comme parse_count, mais None quand l'argument est absent (budget : illimité)."""
+    return None if value is None else _positive(value, name, 1000)
+
+
+def _positive(value: Any, name: str, example: int) -> int:
     text = str(value).strip()
     if not text.isdigit() or int(text) < 1:
         raise ArgumentError(f"Argument {name}={value!r} invalide : un nombre entier positif "
-                            f"est attendu (par exemple -a {name}={default or 1000}).")
+                            f"est attendu (par exemple -a {name}={example}).")
     return int(text)
 
 
@@ -76,6 +85,9 @@ class CrispSpider(scrapy.Spider):
     """Base des araignées Crisp ; les sous-classes fournissent ``crisp_requests()``."""
 
     default_nb = 50
+    # Posée par from_crawler (None si la configuration est refusée).
+    config: CrispConfig | None = None
+    budget: int | None = None
     # Progression (extensions/progress.py) : statistique qui compte le travail fait, son unité,
     # et combien il y en a à faire (fixé au départ d'après les fichiers, None si inconnu).
     progress_key: str | None = None
@@ -105,7 +117,7 @@ class CrispSpider(scrapy.Spider):
             self.nb = parse_count(nb, "nb", self.default_nb)
             self.reset = parse_flag(reset, "reset")
             # Appels permis à cette exécution (None : le réglage CRISP_CALL_BUDGET, ou illimité).
-            self.budget = parse_count(budget, "budget", None)
+            self.budget = parse_optional_count(budget, "budget")
             for name, value in flags.items():
                 setattr(self, name, parse_flag(value, name))
         except ArgumentError as exc:
@@ -120,7 +132,6 @@ class CrispSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         try:
             spider.config = CrispConfig.from_settings(crawler.settings)
-            spider.check_settings()
         except ConfigError as exc:
             spider.config = None
             spider.startup_error = spider.startup_error or ("config_error", str(exc))
@@ -159,8 +170,15 @@ class CrispSpider(scrapy.Spider):
         if self.startup_error is None:
             self.startup_error = (reason, message)
 
+    @property
+    def crisp(self) -> CrispConfig:
+        """La configuration, une fois le pré-vol passé (aucune requête ne part avant)."""
+        assert self.config is not None, "configuration Crisp absente"
+        return self.config
+
     def check_settings(self) -> None:
-        """Réglages propres à l'export, vérifiés avant tout fichier et tout appel :
+        """Réglages propres à l'export, vérifiés avant tout fichier et tout appel (par le
+        pipeline qui possède les fichiers, une fois les défauts de l'add-on appliqués) :
         ConfigError (message en français) s'ils sont inutilisables."""
 
     def expected_work(self) -> int | None:
@@ -217,11 +235,11 @@ class CrispSpider(scrapy.Spider):
                 self.stop(code, message.format(reason=reason))
             if response.status == 404 and reason == "not_subscribed":
                 code, message = NOT_SUBSCRIBED
-                self.stop(code, message.format(website=self.config.website_id))
+                self.stop(code, message.format(website=self.crisp.website_id))
             if response.status == 404 and not self._first_answer.is_set() \
                     and self.route_always_exists:
                 self.stop("bad_api_url", f"L'API répond 404 sur {request.url} : l'URL de l'API "
-                                         f"({self.config.api_url}) semble fausse. Elle doit "
+                                         f"({self.crisp.api_url}) semble fausse. Elle doit "
                                          "finir par /v1, par exemple https://api.crisp.chat/v1.")
             self._first_answer.set()
             if response.status == 404:
@@ -232,7 +250,7 @@ class CrispSpider(scrapy.Spider):
             # Aucune réponse encore, même après les réessais : l'API n'est pas joignable.
             # abort() et non stop() : une exception levée ici ferait journaliser l'erreur de
             # téléchargement avec sa trace Python par Scrapy.
-            self.abort("unreachable", f"API Crisp injoignable à l'adresse {self.config.api_url} "
+            self.abort("unreachable", f"API Crisp injoignable à l'adresse {self.crisp.api_url} "
                                       f"({failure.getErrorMessage()}). Vérifiez CRISP_API_URL et "
                                       "la connexion réseau ; aucun fichier n'a été modifié.")
             return ()
@@ -286,7 +304,7 @@ class CrispSpider(scrapy.Spider):
         text = f"Récapitulatif {self.name} :\n  " + "\n  ".join(lines)
         if self.settings.getbool("CRISP_SUMMARY_AT_EXIT"):
             # Notre commande crawl le dira après le vidage des statistiques de Scrapy.
-            self.crawler.crisp_summary = text
+            self.crawler.crisp_summary = text  # type: ignore[attr-defined]
         else:
             self.logger.log(summary_level(self.settings), "%s", text)
 

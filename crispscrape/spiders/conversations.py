@@ -60,7 +60,7 @@ class ConversationsSpider(CrispSpider):
         params = {"per_page": self.store.per_page}
         if self.settings.getbool("CRISP_CONVERSATIONS_INCLUDE_EMPTY"):
             params["include_empty"] = 1
-        url = self.config.website_url("conversations", str(page)) + "?" + urlencode(params)
+        url = self.crisp.website_url("conversations", str(page)) + "?" + urlencode(params)
         return self.api_request(url, self.parse_page, cb_kwargs={"page": page}, dont_filter=True)
 
     def parse_page(self, response, page: int):

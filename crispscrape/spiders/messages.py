@@ -89,6 +89,9 @@ class MessagesSpider(CrispSpider):
     # -a verify=1 : revérifier chaque conversation une fois (un appel chacune), même inchangée.
     flags = ("verify",)
     progress_key = "messages/conversations_done"
+    verify = False
+    # Conversations dont le lot suivant attend que le précédent soit passé par les pipelines.
+    _paging: dict[str, ConversationFetch]
     progress_unit = "conversations"
     custom_settings = {
         "ITEM_PIPELINES": {
@@ -100,7 +103,6 @@ class MessagesSpider(CrispSpider):
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
-        # Conversations dont le lot suivant attend que le précédent soit passé par les pipelines.
         spider._paging = {}
         crawler.signals.connect(spider._batch_written, signal=signals.item_scraped)
         return spider
@@ -122,7 +124,7 @@ class MessagesSpider(CrispSpider):
 
     # --- Pagination -------------------------------------------------------------------
     def _batch_request(self, fetch: ConversationFetch, priority: int = 0):
-        url = self.config.website_url("conversation", fetch.session_id, "messages")
+        url = self.crisp.website_url("conversation", fetch.session_id, "messages")
         if fetch.before is not None:
             url += f"?timestamp_before={fetch.before}"
         return self.api_request(url, self.parse_batch, cb_kwargs={"fetch": fetch},

@@ -74,7 +74,7 @@ class UsersSpider(CrispSpider):
                 except asyncio.TimeoutError:
                     pass
             self.pending += 1
-            yield self.api_request(self.config.website_url("people", "profile", email),
+            yield self.api_request(self.crisp.website_url("people", "profile", email),
                                    self.parse_profile, cb_kwargs={"email": email, "key": key},
                                    dont_filter=True)
 

@@ -118,8 +118,9 @@ class ConversationsFile:
     def save_page(self, new: list[dict], updated: list[dict]) -> None:
         """Enregistre une page : ajout des nouvelles (fsync) ou, s'il y a des mises à jour,
         réécriture atomique complète (une ligne ne peut pas être remplacée sur place)."""
-        records = [(session_id_of(c), StoredConversation(version_of(c), activity_of(c),
-                                                         dumps_line(c)))
+        # Le pipeline n'envoie que des conversations au session_id utilisable.
+        records = [(str(session_id_of(c)), StoredConversation(version_of(c), activity_of(c),
+                                                              dumps_line(c)))
                    for c in (*new, *updated)]
         if updated:
             previous = dict(self.entries)
@@ -140,7 +141,7 @@ class ConversationsFile:
 
     def rewrite(self) -> None:
         """Remplace le fichier par toutes les conversations, triées, d'un seul coup."""
-        ordered = sorted(self.entries.items(), 
+        ordered = sorted(self.entries.items(),
                          key=lambda item: conversation_order(item[0], item[1].activity))
         atomic_write_lines(self.path, [entry.text for _, entry in ordered] + self.foreign)
         self.needs_rewrite = False

@@ -11,11 +11,13 @@ Décodage (identique pour tous les fichiers, ``read_lines``) :
 
 Ce que chaque appelant fait d'une ligne illisible (la politique) :
 
-| fichier | ligne illisible au milieu | dernière ligne illisible |
-|---|---|---|
-| conversations.jsonl, utilisateurs.jsonl (complétés par ajouts, ``load_and_repair``) | refus, message qui nomme la ligne, rien n'est modifié | trace d'un arrêt brutal : retirée par réécriture atomique des lignes complètes |
-| conversations.jsonl lu comme entrée (messages, users) | ignorée et signalée | ignorée et signalée |
-| fichier de messages d'une conversation | mise de côté (``.lignes-illisibles``), conversation reprise du début | idem |
+- conversations.jsonl et utilisateurs.jsonl, complétés par ajouts (``load_and_repair``) :
+  une ligne illisible AU MILIEU est refusée (le message nomme la ligne, rien n'est
+  modifié) ; la DERNIÈRE, trace d'un arrêt brutal, est retirée par réécriture atomique des
+  lignes complètes ;
+- conversations.jsonl lu comme entrée (messages, users) : ligne ignorée et signalée ;
+- fichier de messages d'une conversation : ligne mise de côté (``.lignes-illisibles``) et
+  conversation reprise depuis le début.
 """
 
 from __future__ import annotations

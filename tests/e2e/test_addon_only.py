@@ -13,8 +13,8 @@ import os
 import subprocess
 import sys
 
-from tests.crawling import ROOT
-from tests.messages_support import assert_matches_truth, write_conversations
+from tests.support.crawling import ROOT
+from tests.support.messages_support import assert_matches_truth, write_conversations
 
 SETTINGS_MODULE = 'ADDONS = {"crispscrape.addon.CrispAddon": 0}\n'
 

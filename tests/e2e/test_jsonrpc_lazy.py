@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from tests.crawling import ROOT, crawl_env
-from tests.messages_support import write_conversations
+from tests.support.crawling import ROOT, crawl_env
+from tests.support.messages_support import write_conversations
 
 PROBE = """
 import json, sys

@@ -12,8 +12,8 @@ l'ancienne règle et 60 à 90 % avec la nouvelle).
 
 from __future__ import annotations
 
-from tests.crawling import run_crawl
-from tests.messages_support import assert_matches_truth, write_conversations
+from tests.support.crawling import run_crawl
+from tests.support.messages_support import assert_matches_truth, write_conversations
 
 CONVERSATIONS = 400
 THROTTLED = {"420", "429"}

@@ -278,7 +278,7 @@ def test_distribution_and_fields(sandbox):
             assert isinstance(message["content"], str) == (message["type"] in ("text", "note"))
             fingerprints.append(message["fingerprint"])
             types.add(message["type"])
-        same_ms |= any(a["timestamp"] == b["timestamp"] for a, b in zip(messages, messages[1:]))
+        same_ms |= any(a["timestamp"] == b["timestamp"] for a, b in zip(messages, messages[1:], strict=False))
     assert types == TYPES and same_ms
     assert len(set(fingerprints)) == len(fingerprints)
     assert all(isinstance(f, int) and 10**14 <= f < 2**53 for f in fingerprints)

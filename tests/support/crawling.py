@@ -70,7 +70,7 @@ def run_crawl(spider: str, data_dir: Path, env: dict, args=None, settings=None,
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         log, _ = process.communicate()
-        raise AssertionError(f"crawl {spider} trop long (> {timeout} s) :\n{log[-5000:]}")
+        raise AssertionError(f"crawl {spider} trop long (> {timeout} s) :\n{log[-5000:]}") from None
     stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}
     if stats_file.exists():
         stats_file.unlink()

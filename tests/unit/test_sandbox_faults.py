@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crispscrape.sandbox.cli import _parser
-from crispscrape.sandbox.faults import FaultOptions, FaultState
+from crispsandbox.cli import _parser
+from crispsandbox.faults import FaultOptions, FaultState
 
 
 def _refusals(state: FaultState, calls: int) -> list[int]:
