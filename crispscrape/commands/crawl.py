@@ -57,6 +57,7 @@ class Command(ScrapyCrawlCommand):
             # Avant tout crawl : un réglage numérique illisible donne une phrase en français,
             # pas une trace Python d'un composant qui le lit.
             check_numbers(self.settings)
+            check_jsonrpc(self.settings)
         except ConfigError as exc:
             logger.error("%s", exc)
             self.exitcode = 1
@@ -111,3 +112,15 @@ def run_account(process, settings, spargs: dict) -> int:
     code = next((c for c in codes if c != 0), 0) if codes else 1
     logger.log(summary_level(settings), "%s", account.summary(code))
     return code
+
+
+def check_jsonrpc(settings) -> None:
+    """JSON-RPC activé sur une adresse joignable sans jeton : refusé ici, en une phrase, avant
+    que l'extension ne le refuse avec une trace Python au milieu du démarrage."""
+    if not settings.getbool("JSONRPC_ENABLED"):
+        return
+    from crispscrape.jsonrpc.security import AccessPolicy, JsonRpcConfigurationError
+    try:
+        AccessPolicy(str(settings.get("JSONRPC_HOST") or "127.0.0.1"), settings.get("JSONRPC_TOKEN"))
+    except JsonRpcConfigurationError as exc:
+        raise ConfigError(str(exc)) from None

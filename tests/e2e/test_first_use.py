@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.crawling import run_crawl
+from tests.support.crawling import ROOT, run_crawl
 from tests.support.messages_support import write_conversations
 
 SPIDERS = ["conversations", "messages", "users"]
@@ -78,3 +78,52 @@ def test_refused_credentials_leave_no_empty_directory_and_claim_no_file(sandbox,
     assert result.returncode == 1 and result.reason == "unauthorized"
     assert list(data_dir.iterdir()) == []
     assert "contient désormais" not in result.log
+
+
+def test_jsonrpc_on_a_network_address_without_token_is_one_french_sentence(sandbox, data_dir):
+    result = run_crawl("conversations", data_dir, sandbox.env(),
+                       settings={"JSONRPC_ENABLED": "1", "JSONRPC_HOST": "0.0.0.0"})
+    assert_french_refusal(result, "JSONRPC_HOST vaut '0.0.0.0'", "JSONRPC_TOKEN",
+                          "Le crawl n'a pas été démarré.")
+    assert calls(sandbox) == 0
+
+
+@pytest.mark.parametrize("quiet", ["WARNING", "ERROR"])
+def test_summary_stays_visible_with_a_quiet_log_and_comes_after_the_stats(sandbox, data_dir,
+                                                                         quiet):
+    from tests.support.crawling import crawl_command, crawl_env
+    import subprocess
+    write_conversations(sandbox, data_dir)
+    command = crawl_command("messages", {"nb": 5}) + ["-L", quiet]
+    done = subprocess.run(command, env=crawl_env(sandbox.env(), data_dir), text=True,
+                          capture_output=True, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    log = done.stdout + done.stderr
+    assert "Récapitulatif messages :" in log and "Fin : exécution terminée" in log
+    assert "Scrapy 2." not in log  # les lignes de démarrage, elles, sont tues
+    verbose = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 1})
+    assert verbose.log.rindex("Récapitulatif messages :") > verbose.log.index("Dumping Scrapy stats")
+
+
+def test_sandbox_banner_gives_credentials_and_commands_that_work(sandbox, data_dir):
+    """Les lignes « export … » et la commande de la bannière, collées telles quelles."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.crawling import crawl_env
+    deadline = time.monotonic() + 10
+    while "scrapy crawl account" not in sandbox.logs() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    banner = sandbox.logs()
+    exports = dict(line.strip()[len("export "):].split("=", 1) for line in banner.splitlines()
+                   if line.strip().startswith("export "))
+    assert exports["CRISP_API_URL"] == sandbox.url and exports["CRISP_KEY_PROD"] == sandbox.key
+    assert exports["ID_SITE_CRISP"] == sandbox.website_id
+    env = crawl_env({**exports, "CRISP_DATA_DIR": str(data_dir)}, data_dir)
+    # « scrapy crawl account » de la bannière, par l'interpréteur du test (venv hors du PATH).
+    done = subprocess.run([sys.executable, "-m", "scrapy", "crawl", "account"], env=env, cwd=ROOT,
+                          text=True,
+                          capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Fin : compte complet et à jour." in done.stderr
