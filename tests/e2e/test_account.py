@@ -60,19 +60,20 @@ def test_one_command_exports_the_whole_account_then_costs_one_list_page(sandbox,
 
 def test_small_budget_over_several_runs_with_new_activity_ends_equal_to_truth(sandbox_factory,
                                                                                data_dir):
-    """Budget de 30 appels par exécution, de l'activité entre les exécutions : chaque
-    exécution s'arrête proprement (code 2) au budget, sans jamais le dépasser, et la suite
-    reprend sans rien perdre ni dupliquer, y compris au milieu d'une longue conversation."""
-    sandbox = sandbox_factory(seed=5, conversations=80)
+    """Un compte de 500 conversations, 250 appels par exécution, de l'activité entre les
+    exécutions : chaque exécution s'arrête proprement (code 2) au budget, sans jamais le
+    dépasser, et la suite reprend sans rien perdre ni dupliquer, y compris au milieu d'une
+    longue conversation ; à la fin, le compte est complet et égal à la vérité."""
+    sandbox = sandbox_factory(seed=5, conversations=500)
     rng = random.Random(5)
     ids = [c["session_id"] for c in sandbox.admin("/_admin/truth/conversations")]
     sandbox.admin(f"/_admin/conversations/{ids[0]}/messages", method="POST", json={"count": BIG})
     codes = []
     for run in range(40):
         reset(sandbox)
-        result = account(sandbox, data_dir, budget=30)
+        result = account(sandbox, data_dir, budget=250)
         assert result.returncode in (0, 2), result.log[-3000:]
-        assert stats(sandbox)["calls"] <= 30
+        assert stats(sandbox)["calls"] <= 250
         codes.append(result.returncode)
         if result.returncode == 2:
             assert "Fin : budget d'appels atteint, arrêt propre" in summary(result.log)
