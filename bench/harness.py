@@ -136,7 +136,7 @@ def _run(command: list[str], env: dict, log_path: Path, timeout: float,
 
 
 def run_spider(sandbox: SandboxProcess, data_dir: Path, nb: int, settings: dict | None = None,
-               timeout: float = 900, tree: Path = ROOT) -> ProcessRun:
+               timeout: float = 900, tree: Path = ROOT, args: dict | None = None) -> ProcessRun:
     """``scrapy crawl messages -a nb=N`` sur le répertoire de données donné ; ``tree`` : la
     copie de crispscrape à lancer (une autre, pour comparer deux versions côte à côte)."""
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +144,8 @@ def run_spider(sandbox: SandboxProcess, data_dir: Path, nb: int, settings: dict 
     log_path = data_dir / f".crawl-{time.monotonic_ns()}.log"
     command = [sys.executable, "-m", "scrapy", "crawl", "messages", "-a", f"nb={nb}",
                "-s", f"CRISP_STATS_FILE={stats_path}"]
+    for key, value in (args or {}).items():
+        command += ["-a", f"{key}={value}"]
     for key, value in (settings or {}).items():
         command += ["-s", f"{key}={value}"]
     code, seconds, rss, cpu = _run(command, _environment(sandbox, data_dir, tree), log_path,

@@ -25,8 +25,6 @@ PROPOSAL = {
     "AUTOTHROTTLE_TARGET_CONCURRENCY": 16,
 }
 PROPOSAL_TEXT = ", ".join(f"{key}={value}" for key, value in PROPOSAL.items())
-# Variante de l'araignée à démarrage paresseux (bench/variants.py).
-LAZY_START = {"SPIDER_MODULES": "bench.variants"}
 
 # Cibles (énoncées à côté des chiffres).
 SPEED_TARGET = 8.0  # fois l'exportateur séquentiel, à 100 ms de latence
@@ -142,8 +140,12 @@ def economy(bench: Bench) -> Section:
     harness.reset_counters(sandbox)
     harness.run_spider(sandbox, data, count)
     rerun = bench.calls()
-    per_session = rerun["calls_by_session"]
-    one_each = (rerun["calls"] == count and set(per_session) == set(ids)
+    bench.say("Économie d'appels : revérification complète (-a verify=1, l'ancien comportement)…")
+    harness.reset_counters(sandbox)
+    harness.run_spider(sandbox, data, count, args={"verify": 1})
+    verify = bench.calls()
+    per_session = verify["calls_by_session"]
+    one_each = (verify["calls"] == count and set(per_session) == set(ids)
                 and all(n == 1 for n in per_session.values()))
 
     bench.say("Économie d'appels : ajout de messages, puis réexécution…")
@@ -153,9 +155,12 @@ def economy(bench: Bench) -> Section:
         sandbox.admin(f"/_admin/conversations/{sid}/messages", method="POST", json=payload)
         bench.dataset.add_messages(sid, payload["count"], same_ms=payload.get("same_ms", False))
     check_truth(bench)
+    # Ce que l'export des conversations relèverait : l'activité des conversations touchées.
+    harness.write_conversations(data, sandbox.admin("/_admin/truth/conversations"))
     added = sum(payload["count"] for _, payload in plan)
-    touched = len({sid for sid, _ in plan})
-    after = incremental_minimums(bench.dataset, ids, stored)
+    changed = sorted({sid for sid, _ in plan})
+    touched = len(changed)
+    after = incremental_minimums(bench.dataset, changed, stored)
     harness.reset_counters(sandbox)
     incremental = harness.run_spider(sandbox, data, count)
     incremental_calls = bench.calls()["calls"]
@@ -174,10 +179,14 @@ def economy(bench: Bench) -> Section:
         Row("… messages écrits / vérité", f"{number(written)} / {number(minimums.messages)}",
             "égalité", verdict(written == minimums.messages)),
         Row("Réexécution sans nouveau message : appels",
-            f"{number(rerun['calls'])} pour {number(count)} conv. "
+            f"{number(rerun['calls'])} pour {number(count)} conv.",
+            "0 (empreintes d'activité inchangées)", verdict(rerun["calls"] == 0)),
+        Row("Revérification complète (-a verify=1) : appels",
+            f"{number(verify['calls'])} pour {number(count)} conv. "
             f"(max {max(per_session.values(), default=0)} par conv.)",
             "exactement 1 par conversation", verdict(one_each)),
-        Row(f"Réexécution après {added} messages ajoutés dans {touched} conv. : appels",
+        Row(f"Réexécution après {added} messages ajoutés dans {touched} conv. (les seules "
+            "demandées) : appels",
             f"{number(incremental_calls)} (minimum théorique {number(after.theoretical)})",
             f"= minimum sans perte : {number(after.lossfree)}",
             verdict(incremental_calls == after.lossfree)),
@@ -296,11 +305,6 @@ def memory(bench: Bench, export: harness.ProcessRun) -> Section:
 
     bench.say(f"Mémoire : export de {len(small)} conversations (défauts)…")
     small_run = harness.run_spider(sandbox, bench.fresh_dir("memoire-petit", small), len(small))
-    bench.say(f"Mémoire : variante à démarrage paresseux, {len(small)} puis {len(big)} conversations…")
-    lazy_small = harness.run_spider(sandbox, bench.fresh_dir("memoire-petit-paresseux", small),
-                                    len(small), LAZY_START)
-    lazy_big = harness.run_spider(sandbox, bench.fresh_dir("memoire-grand-paresseux", big),
-                                  len(big), LAZY_START)
 
     def rows_for(label: str, low: harness.ProcessRun, high: harness.ProcessRun, tag: str) -> list[Row]:
         growth = high.peak_rss_kib / low.peak_rss_kib
@@ -319,7 +323,6 @@ def memory(bench: Bench, export: harness.ProcessRun) -> Section:
         ]
 
     rows = rows_for("défauts", small_run, export, "")
-    rows += rows_for("démarrage paresseux (bench/variants.py)", lazy_small, lazy_big, " (variante)")
     notes = [
         "Pic de mémoire résidente (VmHWM) du seul processus « scrapy crawl », exports à 0 ms "
         "dans des répertoires neufs ; le grand export « défauts » est celui de la section 2 (0 ms).",
