@@ -21,6 +21,10 @@ Détails internes utilisés (vérifiés avec Scrapy 2.19) :
 - ``AutoThrottle._adjust_delay(slot, latency, response)`` : la méthode que notre
   AutoThrottle surcharge (``require_method``).
 
+Remplacés par l'interface publique, et donc absents d'ici : ``RetryMiddleware._retry``
+(notre middleware de réessai passe par process_response / process_exception) et
+``Command._create_crawler`` (la commande crawl passe par create_crawler / crawl / start).
+
 ``spawn`` n'est pas un détail interne de Scrapy, mais il vit ici pour la même raison :
 un seul endroit pour une règle d'asyncio facile à oublier.
 """
