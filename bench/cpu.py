@@ -36,11 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--baseline", type=Path, help="autre copie de crispscrape à comparer")
+    parser.add_argument("--latency-ms", type=float, default=0,
+                        help="latence ajoutée par le bac à sable (100 : la cible de vitesse ≥ 8×)")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="crispscrape-cpu-"))
     sandbox = harness.start_sandbox(seed=args.seed, conversations=args.conversations)
     try:
         conversations = sandbox.admin("/_admin/truth/conversations")
+        if args.latency_ms:
+            harness.set_faults(sandbox, latency_ms=args.latency_ms)
         messages = sum(len(sandbox.admin(f"/_admin/truth/messages/{c['session_id']}"))
                        for c in conversations)
         runners = {"crispscrape": lambda d: harness.run_spider(sandbox, d, len(conversations))}
@@ -64,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     sequential_cpu = statistics.median(r.cpu_seconds for r in results["séquentiel"])
     sequential_wall = statistics.median(r.seconds for r in results["séquentiel"])
-    print(f"{len(conversations)} conversations, {messages} messages, 0 ms, médiane de "
+    print(f"{len(conversations)} conversations, {messages} messages, {args.latency_ms:g} ms, médiane de "
           f"{args.repeat} exécutions alternées :")
     print("| export | CPU (s) | µs CPU / message | CPU / séquentiel | durée (s) | durée / séquentiel |")
     print("|---|---|---|---|---|---|")

@@ -21,9 +21,8 @@ from twisted.internet.defer import Deferred
 
 from crispscrape.compat import stop_event_loop
 from crispscrape.config import data_dir_of
-from crispscrape.spiders.base import (
-    ArgumentError, emit_summary, end_text, parse_count, parse_flag, parse_optional_count,
-)
+from crispscrape.arguments import ArgumentError, parse_count, parse_flag, parse_optional_count
+from crispscrape.summary import emit_summary, end_text
 from crispscrape.status import AccountStatus
 
 logger = logging.getLogger("crispscrape.account")

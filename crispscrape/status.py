@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from crispscrape.model import email_key, profile_key, profile_of, unwrap
+from crispscrape.model import profile_key, profile_of
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.selection import DAY_MS, file_size, listed
 
@@ -50,11 +50,15 @@ class AccountStatus:
 
     # --- Lecture ------------------------------------------------------------------------------
     @classmethod
-    def read(cls, data_dir: Path, lookback_days: float = 7.0, now_ms: int | None = None):
+    def read(cls, data_dir: Path, lookback_days: float = 7.0, now_ms: int | None = None,
+             profiles: bool = True):
+        """Un seul passage sur conversations.jsonl ; ``profiles=False`` : messages seulement
+        (le total de la progression d'un export des messages)."""
         status = cls(Path(data_dir))
         status._read_listing()
-        status._read_messages(lookback_days, now_ms)
-        status._read_profiles()
+        emails = status._read_messages(lookback_days, now_ms, sample=profiles)
+        if profiles:
+            status._read_profiles(emails)
         return status
 
     @property
@@ -66,19 +70,22 @@ class AccountStatus:
         self.listing_started = bool(state) or self.conversations_path.is_file()
         self.history_complete = state.get("backfill_complete") is True
 
-    def _read_messages(self, lookback_days: float, now_ms: int | None) -> None:
+    def _read_messages(self, lookback_days: float, now_ms: int | None, sample: bool) -> set[str]:
         directory = self.data_dir / "conversations" / "messages"
         state = _read_json(directory / "messages.jsonl.state.json")
         done: dict = state["done"] if isinstance(state.get("done"), dict) else {}
         incomplete: dict = state["incomplete"] if isinstance(state.get("incomplete"), dict) else {}
+        emails: set[str] = set()
         if not self.conversations_path.is_file():
-            return
+            return emails
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         seen: set[str] = set()
         for conversation in listed(self.conversations_path):
             if conversation.session_id in seen:
                 continue
             seen.add(conversation.session_id)
+            if conversation.email is not None:
+                emails.add(conversation.email)
             self.listed += 1
             size = file_size(directory / f"{conversation.session_id}.jsonl")
             entry = done.get(conversation.session_id)
@@ -96,9 +103,12 @@ class AccountStatus:
                 if lookback_days > 0 and conversation.activity is not None \
                         and conversation.activity >= now - lookback_days * DAY_MS:
                     self.recent += 1
-        self.mean_batches = _mean_batches(directory)
+        if sample:
+            self.mean_batches = _mean_batches(directory)
+        return emails
 
-    def _read_profiles(self) -> None:
+    def _read_profiles(self, emails: set[str]) -> None:
+        """Profils connus, sans fiche, et à demander parmi les e-mails des conversations."""
         root = self.data_dir / "utilisateurs"
         state = _read_json(root / "utilisateurs.jsonl.state.json")
         not_found = set(state.get("not_found") or [])
@@ -112,17 +122,7 @@ class AccountStatus:
                     known.add(key)
         self.profiles_known = len(known)
         self.profiles_not_found = len(not_found)
-        if not self.conversations_path.is_file():
-            return
-        wanted: set[str] = set()
-        for line in read_lines(self.conversations_path, "Fichier des conversations"):
-            conversation = unwrap(line.obj)
-            meta = conversation.get("meta") if isinstance(conversation, dict) else None
-            key = email_key(meta.get("email")) if isinstance(meta, dict) else None
-            if key is not None and key not in known and key not in not_found \
-                    and key not in aliases:
-                wanted.add(key)
-        self.profiles_to_ask = len(wanted)
+        self.profiles_to_ask = len(emails - known - not_found - set(aliases))
 
     # --- Bilan ----------------------------------------------------------------------------------
     @property

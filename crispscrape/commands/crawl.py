@@ -21,7 +21,8 @@ from scrapy.extensions.feedexport import FeedExporter
 
 from crispscrape.account import AccountRun
 from crispscrape.config import SECRET_NAMES, ConfigError, check_numbers
-from crispscrape.spiders.base import ArgumentError, emit_summary, summary_level
+from crispscrape.arguments import ArgumentError
+from crispscrape.summary import emit_summary, summary_level
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -26,11 +25,10 @@ from crispscrape.api import InvalidResponse, QuotaExceeded, error_reason, parse_
 from crispscrape.compat import spawn
 from crispscrape.config import ConfigError, CrispConfig
 from crispscrape.middlewares.retry import backoff
+from crispscrape.arguments import ArgumentError, parse_count, parse_flag, parse_optional_count
 from crispscrape.status import AccountStatus
+from crispscrape.summary import end_text, summary_level
 from crispscrape.storage.files import StorageError
-
-TRUE_WORDS = {"1", "true", "yes", "oui", "on", "vrai"}
-FALSE_WORDS = {"0", "false", "no", "non", "off", "faux", ""}
 
 # Raisons de fin qui signifient un échec (code de sortie 1) ou un arrêt à reprendre (2) :
 # voir crispscrape/commands/crawl.py.
@@ -42,43 +40,6 @@ FATAL_REASONS = {
 }
 NOT_SUBSCRIBED = ("not_subscribed", "Le site {website} n'est pas lié à ce plugin Crisp "
                                     "(HTTP 404 not_subscribed) : vérifiez ID_SITE_CRISP.")
-
-
-class ArgumentError(ValueError):
-    """Argument de ligne de commande invalide (message en français)."""
-
-
-def parse_count(value: Any, name: str, default: int) -> int:
-    """Entier strictement positif, donné en nombre ou en chaîne (scrapyd passe des chaînes)."""
-    if value is None:
-        return default
-    return _positive(value, name, default)
-
-
-def parse_optional_count(value: Any, name: str) -> int | None:
-    """Comme parse_count, mais None quand l'argument est absent (budget : illimité)."""
-    return None if value is None else _positive(value, name, 1000)
-
-
-def _positive(value: Any, name: str, example: int) -> int:
-    text = str(value).strip()
-    if not text.isdigit() or int(text) < 1:
-        raise ArgumentError(f"Argument {name}={value!r} invalide : un nombre entier positif "
-                            f"est attendu (par exemple -a {name}={example}).")
-    return int(text)
-
-
-def parse_flag(value: Any, name: str) -> bool:
-    """Booléen : 1/true/yes/oui ou 0/false/no/non."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in TRUE_WORDS:
-        return True
-    if text in FALSE_WORDS:
-        return False
-    raise ArgumentError(f"Argument {name}={value!r} invalide : 1/true/yes/oui ou 0/false/no/non "
-                        "est attendu.")
 
 
 class CrispSpider(scrapy.Spider):
@@ -308,69 +269,19 @@ class CrispSpider(scrapy.Spider):
         else:
             self.logger.log(summary_level(self.settings), "%s", text)
 
-    def account_status(self) -> AccountStatus | None:
+    def account_status(self, profiles: bool = True) -> AccountStatus | None:
         """État du compte d'après les fichiers (None si le répertoire est inconnu)."""
         if self.config is None:
             return None
         try:
             return AccountStatus.read(self.config.data_dir,
-                                      self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0))
+                                      self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
+                                      profiles=profiles)
         except OSError:
             return None
 
     def summary_lines(self) -> Iterable[str]:
         return ()
-
-
-REASON_TEXT = {
-    "finished": "export terminé.",
-    "quota": "quota atteint, arrêt propre ; relancez plus tard pour reprendre exactement ici.",
-    "budget": "budget d'appels atteint, arrêt propre ; la prochaine exécution reprend exactement ici.",
-    "shutdown": "arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé ; relancez pour reprendre.",
-    "cancelled": "arrêt demandé par JSON-RPC, état sauvegardé ; relancez pour reprendre.",
-    "unauthorized": "identifiants refusés.",
-    "forbidden": "accès refusé.",
-    "not_subscribed": "site non lié au plugin.",
-    "config_error": "configuration incomplète.",
-    "bad_argument": "argument invalide.",
-    "input_error": "fichier d'entrée ou d'état inutilisable.",
-    "output_error": "écriture impossible dans le répertoire de données.",
-    "bad_api_url": "URL de l'API fausse (voir plus haut).",
-    "unreachable": "API Crisp injoignable (voir plus haut).",
-}
-
-
-def summary_level(settings) -> int:
-    """Niveau du récapitulatif : INFO, ou le niveau du journal s'il est plus haut (-L WARNING),
-    pour qu'un journal réduit au silence garde toujours le récapitulatif français."""
-    configured = logging.getLevelName(str(settings.get("LOG_LEVEL") or "INFO").upper())
-    return max(logging.INFO, configured if isinstance(configured, int) else logging.INFO)
-
-
-def emit_summary(crawler) -> None:
-    """Dit le récapitulatif mis de côté par l'araignée (CRISP_SUMMARY_AT_EXIT)."""
-    text = getattr(crawler, "crisp_summary", None)
-    if text:
-        logging.getLogger(crawler.spidercls.name).log(summary_level(crawler.settings), "%s", text)
-
-
-def end_text(reason: str, failed: int, status: AccountStatus | None) -> str:
-    """Dernière ligne du récapitulatif : jamais « terminé » pour un échec ou un compte partiel."""
-    if reason == "finished" and failed:
-        return (f"échec : {failed} ressource(s) en échec après les réessais (voir plus haut) ; "
-                "elles seront reprises à la prochaine exécution.")
-    if reason != "finished":
-        text = REASON_TEXT.get(reason, reason)
-        if reason in RESUMABLE and status is not None and not status.complete:
-            text += f" Il reste {status.remaining_text()}."
-        return text
-    if status is None or status.complete:
-        return "compte complet et à jour." if status is not None else "export terminé."
-    return (f"exécution terminée ; il reste {status.remaining_text()} : la prochaine exécution "
-            "continue.")
-
-
-RESUMABLE = {"quota", "budget", "shutdown", "cancelled"}
 
 
 async def _aiter(outputs):

@@ -108,7 +108,7 @@ class MessagesSpider(CrispSpider):
         return spider
 
     def expected_work(self):
-        status = self.account_status()
+        status = self.account_status(profiles=False)
         if status is None:
             return None
         todo = status.listed if self.verify else status.conversations_left + status.recent

@@ -31,7 +31,7 @@ FORMAT = 2
 
 class MessagesCursor:
     def __init__(self, path: Path):
-        self.state = StateFile(path, "Fichier d'état des messages")
+        self.state = StateFile(path, "Fichier d'état des messages", compact=True)
         self.next_index = 0
         self.next_session_id: str | None = None
         self.incomplete: dict[str, int | None] = {}

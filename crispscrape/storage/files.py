@@ -82,9 +82,12 @@ def atomic_write_lines(path: Path, lines: Iterable[str], sync_directory: bool = 
         fsync_directory(path.parent)
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Remplace un petit fichier JSON (état) d'un seul coup."""
-    atomic_write_lines(path, [json.dumps(obj, ensure_ascii=False, indent=2) + "\n"])
+def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:
+    """Remplace un petit fichier JSON (état) d'un seul coup. ``compact`` : sans indentation
+    (l'état des messages, réécrit souvent et long d'une entrée par conversation)."""
+    text = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) if compact
+            else json.dumps(obj, ensure_ascii=False, indent=2))
+    atomic_write_lines(path, [text + "\n"])
 
 
 def append_lines(path: Path, lines: Iterable[str]) -> None:

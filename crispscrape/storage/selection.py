@@ -21,10 +21,10 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, takewhile
 from pathlib import Path
 
-from crispscrape.model import activity_marker, activity_of, session_id_of, unwrap
+from crispscrape.model import activity_marker, activity_of, email_key, session_id_of, unwrap
 from crispscrape.storage.cursor import MessagesCursor
 from crispscrape.storage.files import safe_name
 from crispscrape.storage.jsonl import read_lines
@@ -83,6 +83,8 @@ class Listed:
     session_id: str
     marker: str
     activity: int | None
+    # Clé de l'e-mail de la personne (meta.email), pour l'état des profils.
+    email: str | None = None
 
 
 def listed(path: Path, stats=None) -> Iterator[Listed]:
@@ -103,7 +105,10 @@ def listed(path: Path, stats=None) -> Iterator[Listed]:
                 logger.warning("conversations.jsonl, ligne %d ignorée : session_id %r ne peut "
                                "pas servir de nom de fichier.", line.number, session_id[:80])
             continue
-        yield Listed(index, session_id, activity_marker(conversation), activity_of(conversation))
+        meta = conversation.get("meta")
+        email = email_key(meta.get("email")) if isinstance(meta, dict) else None
+        yield Listed(index, session_id, activity_marker(conversation), activity_of(conversation),
+                     email)
         index += 1
 
 
@@ -126,7 +131,8 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
                 yield None, session_id
     start = _start_index(cursor, path)
     first_pass = (c for c in listed(path, stats) if c.index >= start)
-    second_pass = (c for c in listed(path) if c.index < start)
+    # Le tour se boucle depuis le début du fichier, jusqu'au point de départ seulement.
+    second_pass = takewhile(lambda c: c.index < start, listed(path)) if start else iter(())
     rank = 0
     for conversation in chain(first_pass, second_pass):
         session_id = conversation.session_id

@@ -16,7 +16,9 @@ from crispscrape.storage.files import StorageError, atomic_write_json, read_json
 class StateFile:
     """Un dictionnaire persistant : ``load()`` au départ, ``save()`` à chaque étape sûre."""
 
-    def __init__(self, path: Path, description: str = "Fichier d'état"):
+    def __init__(self, path: Path, description: str = "Fichier d'état", compact: bool = False):
+        # compact : JSON sans indentation, pour un état long réécrit souvent.
+        self.compact = compact
         self.path = Path(path)
         self.description = description
         self.data: dict[str, Any] = {}
@@ -35,7 +37,7 @@ class StateFile:
         return data
 
     def save(self) -> None:
-        atomic_write_json(self.path, self.data)
+        atomic_write_json(self.path, self.data, compact=self.compact)
 
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -27,7 +27,7 @@ from crispscrape.extensions.autothrottle import CrispAutoThrottle
 from crispscrape.middlewares.auth import CrispAuthMiddleware
 from crispscrape.middlewares.ratelimit import CrispRateLimitMiddleware
 from crispscrape.middlewares.retry import CrispRetryMiddleware, backoff
-from crispscrape.spiders.base import ArgumentError, parse_count, parse_flag
+from crispscrape.arguments import ArgumentError, parse_count, parse_flag
 from tests.support.crawling import run_crawl
 from tests.support.messages_support import assert_matches_truth, write_conversations
 

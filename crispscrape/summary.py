@@ -1,0 +1,61 @@
+"""La fin d'un export dite en français : dernière ligne du récapitulatif, et où l'écrire.
+
+Jamais « terminé » pour un échec ou un compte partiel : la dernière ligne dit si le compte est
+complet, ce qui reste, un arrêt à reprendre (quota, budget, Ctrl-C) ou l'échec et sa cause.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from crispscrape.status import AccountStatus
+
+REASON_TEXT = {
+    "finished": "export terminé.",
+    "quota": "quota atteint, arrêt propre ; relancez plus tard pour reprendre exactement ici.",
+    "budget": "budget d'appels atteint, arrêt propre ; la prochaine exécution reprend exactement ici.",
+    "shutdown": "arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé ; relancez pour reprendre.",
+    "cancelled": "arrêt demandé par JSON-RPC, état sauvegardé ; relancez pour reprendre.",
+    "unauthorized": "identifiants refusés.",
+    "forbidden": "accès refusé.",
+    "not_subscribed": "site non lié au plugin.",
+    "config_error": "configuration incomplète.",
+    "bad_argument": "argument invalide.",
+    "input_error": "fichier d'entrée ou d'état inutilisable.",
+    "output_error": "écriture impossible dans le répertoire de données.",
+    "bad_api_url": "URL de l'API fausse (voir plus haut).",
+    "unreachable": "API Crisp injoignable (voir plus haut).",
+}
+
+
+def summary_level(settings) -> int:
+    """Niveau du récapitulatif : INFO, ou le niveau du journal s'il est plus haut (-L WARNING),
+    pour qu'un journal réduit au silence garde toujours le récapitulatif français."""
+    configured = logging.getLevelName(str(settings.get("LOG_LEVEL") or "INFO").upper())
+    return max(logging.INFO, configured if isinstance(configured, int) else logging.INFO)
+
+
+def emit_summary(crawler) -> None:
+    """Dit le récapitulatif mis de côté par l'araignée (CRISP_SUMMARY_AT_EXIT)."""
+    text = getattr(crawler, "crisp_summary", None)
+    if text:
+        logging.getLogger(crawler.spidercls.name).log(summary_level(crawler.settings), "%s", text)
+
+
+def end_text(reason: str, failed: int, status: AccountStatus | None) -> str:
+    """Dernière ligne du récapitulatif : jamais « terminé » pour un échec ou un compte partiel."""
+    if reason == "finished" and failed:
+        return (f"échec : {failed} ressource(s) en échec après les réessais (voir plus haut) ; "
+                "elles seront reprises à la prochaine exécution.")
+    if reason != "finished":
+        text = REASON_TEXT.get(reason, reason)
+        if reason in RESUMABLE and status is not None and not status.complete:
+            text += f" Il reste {status.remaining_text()}."
+        return text
+    if status is None or status.complete:
+        return "compte complet et à jour." if status is not None else "export terminé."
+    return (f"exécution terminée ; il reste {status.remaining_text()} : la prochaine exécution "
+            "continue.")
+
+
+RESUMABLE = {"quota", "budget", "shutdown", "cancelled"}
