@@ -28,11 +28,16 @@ REASON_TEXT = {
 }
 
 
+def configured_level(settings) -> int:
+    """Niveau du journal demandé (LOG_LEVEL, -L), INFO s'il est illisible."""
+    level = logging.getLevelName(str(settings.get("LOG_LEVEL") or "INFO").upper())
+    return level if isinstance(level, int) else logging.INFO
+
+
 def summary_level(settings) -> int:
     """Niveau du récapitulatif : INFO, ou le niveau du journal s'il est plus haut (-L WARNING),
     pour qu'un journal réduit au silence garde toujours le récapitulatif français."""
-    configured = logging.getLevelName(str(settings.get("LOG_LEVEL") or "INFO").upper())
-    return max(logging.INFO, configured if isinstance(configured, int) else logging.INFO)
+    return max(logging.INFO, configured_level(settings))
 
 
 def emit_summary(crawler) -> None:

@@ -22,7 +22,7 @@ from scrapy.extensions.feedexport import FeedExporter
 from crispscrape.account import AccountRun
 from crispscrape.config import SECRET_NAMES, ConfigError, check_numbers
 from crispscrape.arguments import ArgumentError
-from crispscrape.summary import emit_summary, summary_level
+from crispscrape.summary import configured_level, emit_summary, summary_level
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +54,11 @@ class Command(ScrapyCrawlCommand):
                 self.settings.set(name, None, priority=100)
 
     def run(self, args, opts):
+        assert self.settings is not None and self.crawler_process is not None
+        # Scrapy laisse le journal racine au niveau NOTSET et filtre dans son gestionnaire :
+        # chaque message DEBUG (une réponse, un item) est fabriqué puis jeté, des milliers de
+        # fois par export. Le niveau du journal racine suit donc LOG_LEVEL.
+        logging.getLogger().setLevel(configured_level(self.settings))
         try:
             # Avant tout crawl : un réglage numérique illisible donne une phrase en français,
             # pas une trace Python d'un composant qui le lit.
@@ -63,7 +68,6 @@ class Command(ScrapyCrawlCommand):
             logger.error("%s", exc)
             self.exitcode = 1
             return
-        assert self.settings is not None and self.crawler_process is not None
         if args == ["account"]:
             self.exitcode = run_account(self.crawler_process, self.settings, opts.spargs)
             return
