@@ -79,11 +79,9 @@ class AccountStatus:
         if not self.conversations_path.is_file():
             return emails
         now = now_ms if now_ms is not None else int(time.time() * 1000)
-        seen: set[str] = set()
+        # Une conversation par ligne (le fichier est unique par session_id, et l'export des
+        # messages compte les doublons à part) : pas d'ensemble des identifiants en mémoire.
         for conversation in listed(self.conversations_path):
-            if conversation.session_id in seen:
-                continue
-            seen.add(conversation.session_id)
             if conversation.email is not None:
                 emails.add(conversation.email)
             self.listed += 1

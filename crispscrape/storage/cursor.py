@@ -37,7 +37,7 @@ class MessagesCursor:
         self.incomplete: dict[str, int | None] = {}
         self.done: dict[str, list] = {}
         # Empreinte de chaque conversation choisie, notée dans ``done`` quand elle est finie.
-        self._expected: dict[str, str] = {}
+        self._expected: dict[str, str | None] = {}
         # Conversations choisies par le curseur dans cette exécution, par rang.
         self._tracked: dict[int, tuple[int, str]] = {}
         self._settled: set[int] = set()
@@ -100,8 +100,11 @@ class MessagesCursor:
 
     def expect(self, session_id: str, marker: str | None) -> None:
         """Conversation choisie : son empreinte sera notée dans ``done`` si elle finit complète."""
-        if marker is not None:
-            self._expected[session_id] = marker
+        self._expected[session_id] = marker
+
+    def in_flight(self, session_id: str) -> bool:
+        """Choisie dans cette exécution et pas encore finie."""
+        return session_id in self._expected
 
     def selection_done(self, next_index: int, next_session_id: str | None) -> None:
         """Position qui suit la dernière conversation choisie (après un tour complet, 0)."""

@@ -116,16 +116,19 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
          directory: Path) -> Iterator[tuple[int | None, str]]:
     """(rang, session_id) des conversations à demander ; rang None : reprise d'une incomplète
     (hors du curseur)."""
-    chosen: set[str] = set()
+    # Un compteur, pas l'ensemble des choisies : la mémoire ne doit pas grandir avec le compte.
+    # Une conversation déjà choisie se reconnaît à son empreinte attendue (en cours) ou à sa
+    # place parmi les incomplètes (reprise en tête, ou échouée : retentée à la prochaine).
+    selected = 0
     if cursor.incomplete:
         # Empreintes des incomplètes (une lecture en flux), pour les noter une fois complétées.
         wanted = set(cursor.incomplete)
         markers = {c.session_id: c.marker for c in listed(path) if c.session_id in wanted}
         for session_id in list(cursor.incomplete):
-            if len(chosen) >= nb:
+            if selected >= nb:
                 return
             if safe_name(session_id):
-                chosen.add(session_id)
+                selected += 1
                 cursor.expect(session_id, markers.get(session_id))
                 stats.inc_value(f"messages/selected_{INCOMPLETE}")
                 yield None, session_id
@@ -136,14 +139,15 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
     rank = 0
     for conversation in chain(first_pass, second_pass):
         session_id = conversation.session_id
-        if len(chosen) >= nb:
+        if selected >= nb:
             cursor.selection_done(conversation.index, session_id)
             return
         cursor.track(rank, conversation.index, session_id)
-        why = None if session_id in chosen else policy.reason(
+        taken = cursor.in_flight(session_id) or session_id in cursor.incomplete
+        why = None if taken else policy.reason(
             cursor.done.get(session_id), conversation.marker, conversation.activity,
             file_size(directory / f"{session_id}.jsonl"))
-        if session_id in chosen:
+        if taken:
             # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
             stats.inc_value("messages/ignored_duplicate_lines")
             cursor.pass_over(rank)
@@ -152,12 +156,12 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
             stats.inc_value("messages/unchanged")
             cursor.settle(rank, session_id, complete=True)
         else:
-            chosen.add(session_id)
+            selected += 1
             cursor.expect(session_id, conversation.marker)
             stats.inc_value(f"messages/selected_{why}")
             yield rank, session_id
         rank += 1
-    if not rank and not chosen:
+    if not rank and not selected:
         logger.warning("%s ne contient aucune conversation utilisable : rien à exporter.", path)
     # Tout le fichier a été parcouru : la prochaine exécution repart d'où celle-ci a commencé.
     cursor.selection_done(start if rank else 0, None)
