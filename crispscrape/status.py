@@ -70,20 +70,21 @@ class AccountStatus:
         self.listing_started = bool(state) or self.conversations_path.is_file()
         self.history_complete = state.get("backfill_complete") is True
 
-    def _read_messages(self, lookback_days: float, now_ms: int | None, sample: bool) -> set[str]:
+    def _read_messages(self, lookback_days: float, now_ms: int | None, sample: bool) -> set[int]:
         directory = self.data_dir / "conversations" / "messages"
         state = _read_json(directory / "messages.jsonl.state.json")
         done: dict = state["done"] if isinstance(state.get("done"), dict) else {}
         incomplete: dict = state["incomplete"] if isinstance(state.get("incomplete"), dict) else {}
-        emails: set[str] = set()
+        emails: set[int] = set()
         if not self.conversations_path.is_file():
             return emails
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         # Une conversation par ligne (le fichier est unique par session_id, et l'export des
         # messages compte les doublons à part) : pas d'ensemble des identifiants en mémoire.
         for conversation in listed(self.conversations_path):
-            if conversation.email is not None:
-                emails.add(conversation.email)
+            if sample and conversation.email is not None:
+                # Empreintes (entiers) plutôt que les adresses : il ne s'agit que de compter.
+                emails.add(hash(conversation.email))
             self.listed += 1
             size = file_size(directory / f"{conversation.session_id}.jsonl")
             entry = done.get(conversation.session_id)
@@ -105,7 +106,7 @@ class AccountStatus:
             self.mean_batches = _mean_batches(directory)
         return emails
 
-    def _read_profiles(self, emails: set[str]) -> None:
+    def _read_profiles(self, emails: set[int]) -> None:
         """Profils connus, sans fiche, et à demander parmi les e-mails des conversations."""
         root = self.data_dir / "utilisateurs"
         state = _read_json(root / "utilisateurs.jsonl.state.json")
@@ -120,7 +121,8 @@ class AccountStatus:
                     known.add(key)
         self.profiles_known = len(known)
         self.profiles_not_found = len(not_found)
-        self.profiles_to_ask = len(emails - known - not_found - set(aliases))
+        answered = {hash(key) for key in (*known, *not_found, *aliases)}
+        self.profiles_to_ask = len(emails - answered)
 
     # --- Bilan ----------------------------------------------------------------------------------
     @property
