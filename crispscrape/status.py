@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,7 @@ class AccountStatus:
         emails: set[int] = set()
         if not self.conversations_path.is_file():
             return emails
+        folder = os.fspath(directory)
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         # Une conversation par ligne (le fichier est unique par session_id, et l'export des
         # messages compte les doublons à part) : pas d'ensemble des identifiants en mémoire.
@@ -86,7 +88,7 @@ class AccountStatus:
                 # Empreintes (entiers) plutôt que les adresses : il ne s'agit que de compter.
                 emails.add(hash(conversation.email))
             self.listed += 1
-            size = file_size(directory / f"{conversation.session_id}.jsonl")
+            size = file_size(f"{folder}/{conversation.session_id}.jsonl")
             entry = done.get(conversation.session_id)
             if conversation.session_id in incomplete:
                 self.incomplete += 1
@@ -185,11 +187,14 @@ class AccountStatus:
 def _mean_batches(directory: Path) -> float:
     """Lots de 40 par conversation, en moyenne, d'après quelques fichiers déjà exportés."""
     sizes = []
-    for number, path in enumerate(sorted(directory.glob("*.jsonl"))):
-        if number >= SAMPLE_FILES:
-            break
+    try:
+        with os.scandir(directory) as entries:
+            names = [entry.name for entry in entries if entry.name.endswith(".jsonl")]
+    except OSError:
+        names = []
+    for name in sorted(names)[:SAMPLE_FILES]:
         try:
-            with open(path, "rb") as handle:
+            with open(os.path.join(directory, name), "rb") as handle:
                 sizes.append(sum(1 for line in handle if line.strip()))
         except OSError:
             continue

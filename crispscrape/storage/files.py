@@ -58,14 +58,17 @@ def fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_lines(path: Path, lines: Iterable[str], sync_directory: bool = True) -> None:
+def atomic_write_lines(path: Path | str, lines: Iterable[str], sync_directory: bool = True) -> None:
     """Remplace ``path`` par ces lignes, d'un seul coup (temporaire, fsync, os.replace).
 
     ``sync_directory=False`` : l'appelant synchronisera le répertoire lui-même, une fois pour
     plusieurs fichiers, avant d'écrire l'état qui les décrit (voir storage/messages.py).
+    ``path`` peut être une simple chaîne : pathlib garde (sys.intern) chaque nom de fichier
+    qu'il découpe, et la mémoire grandirait avec le nombre de conversations.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    parent, name = os.path.split(os.fspath(path))
+    os.makedirs(parent or ".", exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=parent or ".", prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.writelines(lines)
@@ -79,7 +82,7 @@ def atomic_write_lines(path: Path, lines: Iterable[str], sync_directory: bool = 
             pass
         raise
     if sync_directory:
-        fsync_directory(path.parent)
+        fsync_directory(Path(parent or "."))
 
 
 def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:
@@ -134,10 +137,16 @@ def remove_stale_temporaries(directory: Path) -> int:
     removed = 0
     if not directory.is_dir():
         return 0
-    for path in directory.iterdir():
-        if _TEMP_NAME.fullmatch(path.name) and path.is_file():
-            path.unlink(missing_ok=True)
-            removed += 1
+    # os.scandir et non iterdir : un Path par fichier garderait chaque nom en mémoire.
+    with os.scandir(directory) as entries:
+        stale = [entry.path for entry in entries
+                 if _TEMP_NAME.fullmatch(entry.name) and entry.is_file()]
+    for path in stale:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        removed += 1
     return removed
 
 

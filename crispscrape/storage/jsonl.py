@@ -53,7 +53,7 @@ def decode_line(raw: bytes) -> tuple[str, bool]:
         return raw.decode("latin-1"), True
 
 
-def read_lines(path: Path, what: str) -> Iterator[JsonlLine]:
+def read_lines(path: Path | str, what: str) -> Iterator[JsonlLine]:
     """Parcourt un fichier JSONL en flux (la mémoire ne dépend pas de sa taille)."""
     try:
         with open(path, "rb") as handle:

@@ -14,6 +14,7 @@ taille du compte.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,8 @@ class OpenConversation:
     """Le fichier d'une conversation en cours d'export : ce qu'il contient, ce qui arrive."""
 
     session_id: str
-    path: Path
+    # Chemin en simple chaîne (voir files.atomic_write_lines : pas de pathlib par conversation).
+    path: str
     rank: int | None
     exists: bool = False
     # Messages du fichier, par fingerprint, tels quels.
@@ -108,6 +110,7 @@ class MessageStore:
         root = Path(data_dir) / "conversations"
         self.conversations_path = root / "conversations.jsonl"
         self.directory = root / "messages"
+        self._directory = str(self.directory)
         self.stats = stats
         self.cursor = MessagesCursor(self.directory / STATE_NAME)
         self.cursor.before_save = lambda: fsync_directory(self.directory)
@@ -176,7 +179,8 @@ class MessageStore:
     def count_files(self) -> int:
         if not self.directory.is_dir():
             return 0
-        return sum(1 for path in self.directory.glob("*.jsonl") if path.is_file())
+        with os.scandir(self.directory) as entries:
+            return sum(1 for entry in entries if entry.name.endswith(".jsonl") and entry.is_file())
 
     # --- Écriture (pipeline d'écriture seulement) --------------------------------------------
     def add(self, session_id: str, messages: list[dict], reached_stored: bool,
@@ -216,7 +220,7 @@ class MessageStore:
             if conversation.pending or not conversation.exists or conversation.unreadable:
                 self._write(conversation)
             cursor.settle(rank, session_id, complete=True,
-                          size=conversation.path.stat().st_size)
+                          size=os.stat(conversation.path).st_size)
         elif conversation.connected and conversation.pending:
             merged = {**conversation.stored, **conversation.pending}
             # La règle qui rend l'arrêt brutal sans danger : incomplet noté (et synchronisé)
@@ -261,11 +265,12 @@ class MessageStore:
     def _write(self, conversation: OpenConversation) -> None:
         if conversation.unreadable:
             # Rien ne se perd : les lignes illisibles sont gardées à côté, pour examen.
-            aside = conversation.path.with_name(conversation.path.name + ".lignes-illisibles")
+            aside = Path(conversation.path + ".lignes-illisibles")
             append_lines(aside, [line if line.endswith("\n") else line + "\n"
                                  for line in conversation.unreadable])
             logger.warning("%s : %d ligne(s) illisible(s) mise(s) de côté dans %s.",
-                           conversation.path.name, len(conversation.unreadable), aside.name)
+                           os.path.basename(conversation.path), len(conversation.unreadable),
+                           aside.name)
         # Répertoire synchronisé une fois avant l'état (flush), pas après chaque fichier.
         atomic_write_lines(conversation.path, conversation.merged_lines(), sync_directory=False)
 
@@ -273,10 +278,10 @@ class MessageStore:
         conversation = self.open_conversations.get(session_id)
         if conversation is not None:
             return conversation
-        path = self.directory / f"{session_id}.jsonl"
+        path = os.path.join(self._directory, f"{session_id}.jsonl")
         conversation = OpenConversation(session_id, path, rank)
-        if path.exists():
-            if not path.is_file():
+        if os.path.exists(path):
+            if not os.path.isfile(path):
                 raise StorageError(f"{path} n'est pas un fichier : la conversation {session_id} "
                                    "ne peut pas être exportée. Déplacez-le puis relancez.")
             conversation.exists = True
@@ -284,7 +289,8 @@ class MessageStore:
                 message = line.obj
                 if line.obj is None or not isinstance(message, dict):
                     logger.warning("%s, ligne %d illisible (tronquée ?) : la conversation sera "
-                                   "reprise depuis le début pour la compléter.", path.name,
+                                   "reprise depuis le début pour la compléter.",
+                                   os.path.basename(path),
                                    line.number)
                     conversation.unreadable.append(line.text)
                 elif isinstance(message.get("fingerprint"), int):

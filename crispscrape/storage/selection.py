@@ -18,6 +18,7 @@ Le curseur (``cursor.py``) retient où la boucle s'est arrêtée : des exécutio
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -68,9 +69,11 @@ class Policy:
         return None
 
 
-def file_size(path: Path) -> int | None:
+def file_size(path: str) -> int | None:
+    """Taille d'un fichier (None s'il n'existe pas) ; chemin en chaîne, sans pathlib (qui
+    garderait chaque nom de fichier en mémoire : voir files.atomic_write_lines)."""
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except FileNotFoundError:
         return None
 
@@ -132,6 +135,7 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
                 cursor.expect(session_id, markers.get(session_id))
                 stats.inc_value(f"messages/selected_{INCOMPLETE}")
                 yield None, session_id
+    folder = os.fspath(directory)
     start = _start_index(cursor, path)
     first_pass = (c for c in listed(path, stats) if c.index >= start)
     # Le tour se boucle depuis le début du fichier, jusqu'au point de départ seulement.
@@ -146,7 +150,7 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
         taken = cursor.in_flight(session_id) or session_id in cursor.incomplete
         why = None if taken else policy.reason(
             cursor.done.get(session_id), conversation.marker, conversation.activity,
-            file_size(directory / f"{session_id}.jsonl"))
+            file_size(f"{folder}/{session_id}.jsonl"))
         if taken:
             # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
             stats.inc_value("messages/ignored_duplicate_lines")
