@@ -1,14 +1,10 @@
 """Magasin de l'export des messages : ``conversations/messages/{session_id}.jsonl`` et son état.
 
-Le magasin possède tout ce que l'export écrit : les fichiers de messages, l'état de reprise
-(``messages.jsonl.state.json``, voir ``cursor.py``), le verrou du répertoire. Seul le
-pipeline d'écriture le modifie (``add``, ``finish``) ; l'araignée et le pipeline de
-déduplication ne font que le lire (``plan``, ``known``), comme ``FilesPipeline`` possède
-son ``FSFilesStore``.
-
-Une conversation est ouverte à la première réponse qui la concerne et refermée dès que son
-fichier est écrit : la mémoire ne dépend que des conversations en cours, jamais de la
-taille du compte.
+Il possède tout ce que l'export écrit : fichiers de messages, état de reprise (``cursor.py``),
+verrou. Seul le pipeline d'écriture le modifie (``add``, ``finish``) ; l'araignée et le
+dédoublonnage ne font que le lire (``plan``, ``known``), comme ``FilesPipeline`` et son
+``FSFilesStore``. Une conversation est ouverte à sa première réponse et refermée dès que son
+fichier est écrit : la mémoire ne dépend que des conversations en cours.
 """
 
 from __future__ import annotations
