@@ -56,13 +56,10 @@ class AccountRun:
 
     # --- Bilan ------------------------------------------------------------------------------
     def status(self) -> AccountStatus:
-        return AccountStatus.read(data_dir_of(self.settings),
-                                  self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0))
+        return AccountStatus.from_settings(data_dir_of(self.settings), self.settings)
 
     def status_lines(self, calls: int | None) -> list[str]:
-        return self.status().lines(self.settings.getint("CRISP_DAILY_QUOTA", 5000),
-                                   self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
-                                   calls)
+        return self.status().lines(calls)
 
     @property
     def calls(self) -> int:
@@ -109,9 +106,7 @@ class AccountRun:
         lines = [f"Étape {name} : fin « {stats.get('finish_reason', '?')} », "
                  f"{stats.get('crisp_api/requests', 0)} appel(s)." for name, stats in self.results]
         status = self.status()
-        lines += status.lines(self.settings.getint("CRISP_DAILY_QUOTA", 5000),
-                              self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
-                              self.calls)
+        lines += status.lines(self.calls)
         last = self.results[-1][1] if self.results else {"finish_reason": "start_error"}
         if code == 0:
             lines.append("Fin : " + end_text("finished", 0, status))

@@ -11,7 +11,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from crispscrape.model import profile_key, profile_of
@@ -47,7 +47,9 @@ class AccountStatus:
     profiles_not_found: int = 0
     profiles_to_ask: int = 0
     mean_batches: float = 1.0
-    notes: list[str] = field(default_factory=list)
+    # Réglages qui ont servi à la lecture et servent au bilan (voir from_settings).
+    lookback_days: float = 7.0
+    daily_quota: int = 5000
 
     # --- Lecture ------------------------------------------------------------------------------
     @classmethod
@@ -55,11 +57,19 @@ class AccountStatus:
              profiles: bool = True):
         """Un seul passage sur conversations.jsonl ; ``profiles=False`` : messages seulement
         (le total de la progression d'un export des messages)."""
-        status = cls(Path(data_dir))
+        status = cls(Path(data_dir), lookback_days=lookback_days)
         status._read_listing()
         emails = status._read_messages(lookback_days, now_ms, sample=profiles)
         if profiles:
             status._read_profiles(emails)
+        return status
+
+    @classmethod
+    def from_settings(cls, data_dir: Path, settings, profiles: bool = True) -> AccountStatus:
+        """La lecture avec les réglages du projet (fenêtre, quota) : un seul endroit qui les lit."""
+        status = cls.read(data_dir, settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
+                          profiles=profiles)
+        status.daily_quota = settings.getint("CRISP_DAILY_QUOTA", 5000)
         return status
 
     @property
@@ -145,7 +155,8 @@ class AccountStatus:
         return (1 + (self.never + self.incomplete) * per_new + self.changed + self.unverified
                 + self.profiles_to_ask)
 
-    def lines(self, daily_quota: int, lookback_days: float, run_calls: int | None) -> list[str]:
+    def lines(self, run_calls: int | None) -> list[str]:
+        daily_quota, lookback_days = self.daily_quota, self.lookback_days
         listing = ("historique complet" if self.history_complete
                    else "historique incomplet : le rattrapage continuera" if self.listing_started
                    else "jamais listées : lancez « scrapy crawl conversations »")

@@ -22,10 +22,8 @@ class Command(ScrapyCommand):
 
     def run(self, args, opts) -> None:
         settings = self.settings
-        status = AccountStatus.read(data_dir_of(settings),
-                                    settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0))
-        lines = status.lines(settings.getint("CRISP_DAILY_QUOTA", 5000),
-                             settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0), None)
+        status = AccountStatus.from_settings(data_dir_of(settings), settings)
+        lines = status.lines(None)
         print("\n".join(lines))
         print("Fin : " + ("compte complet et à jour." if status.complete
                           else f"il reste {status.remaining_text()}."))

@@ -46,8 +46,8 @@ class MessageFilePipeline(StorePipeline):
             if item.end is not None:
                 self._finish(item)
         except OSError as exc:
+            # finish() a déjà refermé la conversation : son ancien fichier reste intact.
             store.write_failed(item.session_id, exc)
-            store.open_conversations.pop(item.session_id, None)
             self.crawler.spider.abort("output_error", "Arrêt de l'export : le répertoire de "
                                                       "données n'accepte plus d'écriture.")
         return item

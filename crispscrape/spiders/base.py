@@ -258,9 +258,7 @@ class CrispSpider(scrapy.Spider):
                          "prochaine exécution).")
         status = self.account_status() if self.startup_error is None else None
         if status is not None and not self._account_step:
-            lines.extend(status.lines(self.settings.getint("CRISP_DAILY_QUOTA", 5000),
-                                      self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
-                                      stats.get_value("crisp_api/requests", 0)))
+            lines.extend(status.lines(stats.get_value("crisp_api/requests", 0)))
         lines.append("Fin : " + end_text(reason, failed, status))
         text = f"Récapitulatif {self.name} :\n  " + "\n  ".join(lines)
         if self.settings.getbool("CRISP_SUMMARY_AT_EXIT"):
@@ -274,9 +272,7 @@ class CrispSpider(scrapy.Spider):
         if self.config is None:
             return None
         try:
-            return AccountStatus.read(self.config.data_dir,
-                                      self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
-                                      profiles=profiles)
+            return AccountStatus.from_settings(self.config.data_dir, self.settings, profiles=profiles)
         except OSError:
             return None
 
