@@ -49,6 +49,18 @@ def parse_envelope(response, expected_type: type | tuple[type, ...] | None = Non
     return data
 
 
+def parse_json(response, expected_type: type | tuple[type, ...] | None = None) -> Any:
+    """Le corps JSON d'une réponse réussie d'une API sans enveloppe (Ninja, Wanzo)."""
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        raise InvalidResponse("invalid_json",
+                              "corps de réponse illisible (JSON invalide ou tronqué)") from None
+    if expected_type is not None and not isinstance(payload, expected_type):
+        raise InvalidResponse("invalid_data", f"réponse de type {type(payload).__name__} inattendu")
+    return payload
+
+
 def error_reason(response) -> str | None:
     """Le champ ``reason`` d'une réponse d'erreur, si son corps est du JSON lisible."""
     try:

@@ -45,9 +45,11 @@ CREDENTIALS = (
 )
 # Nom officiel -> alias accepté.
 CREDENTIAL_NAMES = {credential.name: credential.alias for credential in CREDENTIALS}
+# Jetons des autres systèmes de discussion (crispscrape/sources/) : secrets aussi.
+OTHER_SECRETS = ("NINJA_API_TOKEN", "WANZO_API_TOKEN")
 # Tous les noms dont la valeur est un secret (jamais journalisés, jamais exposés).
 SECRET_NAMES = tuple(name for credential in CREDENTIALS if credential.secret
-                     for name in credential.names)
+                     for name in credential.names) + OTHER_SECRETS
 
 
 def credential_names(role: str) -> tuple[str, ...]:
@@ -59,7 +61,8 @@ class ConfigError(Exception):
     """Configuration inutilisable : le message (en français) est destiné à l'utilisateur."""
 
 
-def _lookup(name: str, settings, environ, alias: str | None = None) -> str:
+def lookup(name: str, settings, environ, alias: str | None = None) -> str:
+    """Réglage Scrapy s'il est donné, sinon variable d'environnement (nom puis alias)."""
     for candidate in (name, alias):
         if candidate and settings.get(candidate):
             return str(settings.get(candidate))
@@ -72,7 +75,7 @@ def _lookup(name: str, settings, environ, alias: str | None = None) -> str:
 def _credentials(settings, environ) -> dict[str, str]:
     """Lit les trois valeurs d'accès (par rôle) ; lève ConfigError en nommant celles qui manquent."""
     environ = os.environ if environ is None else environ
-    values = {credential.role: _lookup(credential.name, settings, environ, credential.alias)
+    values = {credential.role: lookup(credential.name, settings, environ, credential.alias)
               for credential in CREDENTIALS}
     missing = [f"{credential.name} (ou {credential.alias})" for credential in CREDENTIALS
                if not values[credential.role]]
@@ -143,7 +146,7 @@ def check_numbers(settings) -> None:
 def data_dir_of(settings, environ=None) -> Path:
     """Répertoire de données seul, sans identifiants (état du compte, ``-a dry_run=1``)."""
     environ = os.environ if environ is None else environ
-    return Path(_lookup("CRISP_DATA_DIR", settings, environ)
+    return Path(lookup("CRISP_DATA_DIR", settings, environ)
                 or settings.get("CRISP_DATA_DIR_DEFAULT") or ".")
 
 
@@ -160,7 +163,7 @@ class CrispConfig:
         """Résout la configuration ; lève ConfigError si un identifiant manque."""
         environ = os.environ if environ is None else environ
         values = _credentials(settings, environ)
-        api_url = (_lookup("CRISP_API_URL", settings, environ)
+        api_url = (lookup("CRISP_API_URL", settings, environ)
                    or settings.get("CRISP_API_URL_DEFAULT") or DEFAULT_API_URL).rstrip("/")
         check_api_url(api_url)
         return cls(website_id=values[WEBSITE], api_url=api_url,

@@ -1,41 +1,54 @@
-"""Ajoute l'authentification Crisp aux requêtes vers l'API.
+"""Ajoute l'authentification du système exporté aux requêtes vers son API, et à nulle autre.
 
 Pourquoi pas le HttpAuthMiddleware de Scrapy : il lit l'identifiant et la clé dans des
 attributs de l'araignée, que la surveillance JSON-RPC ou un journal pourraient exposer.
-Ici le secret ne vit que dans ce middleware, et l'en-tête n'est posé qu'au moment de l'envoi.
+Ici le secret ne vit que dans ce middleware, et l'en-tête n'est posé qu'au moment de l'envoi,
+seulement sur les requêtes dont l'URL commence par celle de l'API (jamais vers un autre hôte).
+Les en-têtes viennent du ``Source`` de l'araignée (crispscrape/sources/) : Basic + tier
+plugin pour Crisp, Bearer pour Ninja et Wanzo.
 """
 
 from __future__ import annotations
 
 from scrapy.exceptions import NotConfigured
 
-from crispscrape.config import ConfigError, CrispConfig, authorization_header
+from crispscrape.config import ConfigError
+from crispscrape.sources.crisp import CRISP
+
+
+def api_prefix(crawler) -> str:
+    """Préfixe des URL de l'API de l'araignée de ce crawler ; NotConfigured sans configuration
+    (l'araignée refuse alors elle-même de démarrer, avec le message explicatif)."""
+    source = getattr(crawler.spider, "source", CRISP)
+    try:
+        return source.config(crawler.settings).api_url + "/"
+    except ConfigError:
+        raise NotConfigured("configuration de l'API absente") from None
 
 
 class CrispAuthMiddleware:
-    """Pose Authorization (Basic), X-Crisp-Tier et Content-Type sur les requêtes de l'API."""
+    """Pose les en-têtes d'accès sur les requêtes de l'API (et compte ces requêtes)."""
 
-    def __init__(self, api_url: str, authorization: bytes, stats):
-        self._api_prefix = api_url + "/"
-        self._authorization = authorization
+    def __init__(self, api_prefix: str, headers: dict[bytes, bytes], stats):
+        self._api_prefix = api_prefix
+        self._headers = headers
         self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler):
+        prefix = api_prefix(crawler)
+        source = getattr(crawler.spider, "source", CRISP)
         try:
-            config = CrispConfig.from_settings(crawler.settings)
-            authorization = authorization_header(crawler.settings)
+            headers = source.headers(crawler.settings)
         except ConfigError:
-            # L'araignée refuse elle-même de démarrer, avec le message explicatif.
-            raise NotConfigured("identifiants Crisp absents") from None
-        return cls(config.api_url, authorization, crawler.stats)
+            raise NotConfigured("identifiants absents") from None
+        return cls(prefix, headers, crawler.stats)
 
     def process_request(self, request, spider=None):
         if not request.url.startswith(self._api_prefix):
             return None
-        request.headers[b"Authorization"] = self._authorization
-        request.headers[b"X-Crisp-Tier"] = b"plugin"
-        request.headers[b"Content-Type"] = b"application/json"
+        for name, value in self._headers.items():
+            request.headers[name] = value
         self.stats.inc_value("crisp_api/requests")
         return None
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import logging
 
-from scrapy.exceptions import NotConfigured
-
 from crispscrape.api import QuotaExceeded
 from crispscrape.compat import spawn
-from crispscrape.config import ConfigError, CrispConfig
+from crispscrape.middlewares.auth import api_prefix
 
 logger = logging.getLogger(__name__)
 
@@ -32,21 +30,17 @@ def budget_of(spider, settings) -> int | None:
 
 
 class CallBudgetMiddleware:
-    def __init__(self, crawler, api_url: str):
+    def __init__(self, crawler, prefix: str):
         self.crawler = crawler
         self.stats = crawler.stats
-        self._api_prefix = api_url + "/"
+        self._api_prefix = prefix
         self.spent = 0
         self.exhausted = False
 
     @classmethod
     def from_crawler(cls, crawler):
-        try:
-            config = CrispConfig.from_settings(crawler.settings)
-        except ConfigError:
-            # L'araignée refuse elle-même de démarrer, sans aucun appel.
-            raise NotConfigured("configuration Crisp absente") from None
-        return cls(crawler, config.api_url)
+        # Sans configuration, NotConfigured : l'araignée refuse elle-même de démarrer.
+        return cls(crawler, api_prefix(crawler))
 
     def process_request(self, request, spider=None):
         if not request.url.startswith(self._api_prefix):
@@ -67,6 +61,6 @@ class CallBudgetMiddleware:
             return
         self.exhausted = True
         self.stats.set_value("crisp_budget/exhausted", 1)
-        logger.warning("Budget d'appels atteint (%d appels à l'API Crisp). Arrêt propre : l'état "
+        logger.warning("Budget d'appels atteint (%d appels à l'API). Arrêt propre : l'état "
                        "est sauvegardé, la prochaine exécution reprendra exactement ici.", budget)
         spawn(self.crawler.engine.close_spider_async(reason=BUDGET_REASON))

@@ -1,4 +1,7 @@
-"""Dédoublonnage des messages par fingerprint, un lot (une réponse de l'API) à la fois.
+"""Dédoublonnage des messages par leur clé, un lot (une réponse de l'API) à la fois.
+
+La clé vient du modèle du système exporté (``crispscrape/sources/``) : le fingerprint chez
+Crisp, l'``id`` chez Ninja et Wanzo.
 
 Retire du lot les messages déjà présents à l'identique dans le fichier, ou déjà reçus dans
 cette exécution (les lots se chevauchent volontairement d'une milliseconde, voir
@@ -24,13 +27,15 @@ class MessageDedupPipeline:
     def process_item(self, item, spider=None):
         if not isinstance(item, MessageBatch) or not item.messages:
             return item
-        known = message_store(self.crawler).known(item.session_id, item.rank)
+        store = message_store(self.crawler)
+        known = store.known(item.session_id, item.rank)
         stored, received = known.stored, known.received
-        item.reached_stored = any(m["fingerprint"] in stored for m in item.messages)
+        key = store.model.message_key
+        item.reached_stored = any(key(m) in stored for m in item.messages)
         kept, overlap = [], 0
-        seen: set[int] = set()
+        seen: set = set()
         for message in item.messages:
-            fingerprint = message["fingerprint"]
+            fingerprint = key(message)
             if fingerprint in received or fingerprint in seen:
                 overlap += 1
                 continue

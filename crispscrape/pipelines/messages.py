@@ -26,8 +26,10 @@ def message_store(crawler) -> MessageStore:
 class MessageFilePipeline(StorePipeline):
     @staticmethod
     def make_store(crawler) -> MessageStore:
-        return MessageStore(crawler.spider.config.data_dir, crawler.stats,
-                            crawler.settings.getfloat("CRISP_MESSAGES_STATE_FLUSH", 1.0))
+        spider = crawler.spider
+        return MessageStore(spider.config.data_dir, crawler.stats,
+                            crawler.settings.getfloat("CRISP_MESSAGES_STATE_FLUSH", 1.0),
+                            spider.source.model)
 
     def close_spider(self, spider=None):
         if self.store is not None:
@@ -64,6 +66,8 @@ class MessageFilePipeline(StorePipeline):
         stats.inc_value("messages/new", done.new)
         stats.inc_value("messages/updated", done.updated)
         stats.inc_value("messages/conversations_done")
+        # L'araignée peut vérifier ce qu'elle sait de la conversation (nombre annoncé...).
+        self.crawler.spider.conversation_finished(done)
         if not done.complete:
             stats.inc_value("messages/conversations_incomplete")
         state = ("complète" if done.complete

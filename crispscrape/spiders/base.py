@@ -21,33 +21,30 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import CloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 
-from crispscrape.api import InvalidResponse, QuotaExceeded, error_reason, parse_envelope
+from crispscrape.api import InvalidResponse, QuotaExceeded
 from crispscrape.compat import spawn
-from crispscrape.config import ConfigError, CrispConfig
+from crispscrape.config import ConfigError
+from crispscrape.sources.base import Source
+from crispscrape.sources.crisp import CRISP
 from crispscrape.middlewares.retry import backoff
 from crispscrape.arguments import ArgumentError, parse_count, parse_flag, parse_optional_count
 from crispscrape.status import AccountStatus
 from crispscrape.summary import end_text, summary_level
 from crispscrape.storage.files import StorageError
 
-# Raisons de fin qui signifient un échec (code de sortie 1) ou un arrêt à reprendre (2) :
-# voir crispscrape/commands/crawl.py.
-FATAL_REASONS = {
-    401: ("unauthorized", "Identifiants Crisp refusés (HTTP 401) : vérifiez CRISP_IDENTIFIER_PROD "
-                          "et CRISP_KEY_PROD."),
-    403: ("forbidden", "Accès refusé par Crisp (HTTP 403 {reason}) : le jeton doit être un jeton "
-                       "de plugin lié à ce site (en-tête X-Crisp-Tier: plugin)."),
-}
 NOT_SUBSCRIBED = ("not_subscribed", "Le site {website} n'est pas lié à ce plugin Crisp "
                                     "(HTTP 404 not_subscribed) : vérifiez ID_SITE_CRISP.")
 
 
 class CrispSpider(scrapy.Spider):
-    """Base des araignées Crisp ; les sous-classes fournissent ``crisp_requests()``."""
+    """Base des araignées de tous les systèmes exportés (Crisp par défaut, voir ``source``) ;
+    les sous-classes fournissent ``crisp_requests()``."""
 
     default_nb = 50
+    # Le système exporté : configuration, accès, lecture des réponses (crispscrape/sources/).
+    source: Source = CRISP
     # Posée par from_crawler (None si la configuration est refusée).
-    config: CrispConfig | None = None
+    config: Any = None
     budget: int | None = None
     # Progression (extensions/progress.py) : statistique qui compte le travail fait, son unité,
     # et combien il y en a à faire (fixé au départ d'après les fichiers, None si inconnu).
@@ -92,7 +89,7 @@ class CrispSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         try:
-            spider.config = CrispConfig.from_settings(crawler.settings)
+            spider.config = cls.source.config(crawler.settings)
         except ConfigError as exc:
             spider.config = None
             spider.startup_error = spider.startup_error or ("config_error", str(exc))
@@ -132,9 +129,9 @@ class CrispSpider(scrapy.Spider):
             self.startup_error = (reason, message)
 
     @property
-    def crisp(self) -> CrispConfig:
+    def crisp(self) -> Any:
         """La configuration, une fois le pré-vol passé (aucune requête ne part avant)."""
-        assert self.config is not None, "configuration Crisp absente"
+        assert self.config is not None, "configuration absente"
         return self.config
 
     def check_settings(self) -> None:
@@ -171,7 +168,7 @@ class CrispSpider(scrapy.Spider):
     def api_data(self, response, expected_type: type | tuple[type, ...]) -> Any:
         """``data`` d'une réponse réussie, ou InvalidResponse (à passer à retry_or_fail)."""
         self._first_answer.set()
-        return parse_envelope(response, expected_type)
+        return self.source.parse(response, expected_type)
 
     def retry_or_fail(self, request: scrapy.Request, exc: InvalidResponse) -> Iterable[Any]:
         """Réessaie une réponse inexploitable avec recul ; après les réessais, la ressource échoue."""
@@ -190,9 +187,9 @@ class CrispSpider(scrapy.Spider):
             return self.resource_interrupted(request)
         if failure.check(HttpError):
             response = failure.value.response
-            reason = error_reason(response) or ""
-            if response.status in FATAL_REASONS:
-                code, message = FATAL_REASONS[response.status]
+            reason = self.source.error_reason(response)
+            if response.status in self.source.fatal:
+                code, message = self.source.fatal[response.status]
                 self.stop(code, message.format(reason=reason))
             if response.status == 404 and reason == "not_subscribed":
                 code, message = NOT_SUBSCRIBED
@@ -200,8 +197,8 @@ class CrispSpider(scrapy.Spider):
             if response.status == 404 and not self._first_answer.is_set() \
                     and self.route_always_exists:
                 self.stop("bad_api_url", f"L'API répond 404 sur {request.url} : l'URL de l'API "
-                                         f"({self.crisp.api_url}) semble fausse. Elle doit "
-                                         "finir par /v1, par exemple https://api.crisp.chat/v1.")
+                                         f"({self.crisp.api_url}) semble fausse. "
+                                         + self.source.url_hint)
             self._first_answer.set()
             if response.status == 404:
                 self.crawler.stats.inc_value("crisp_api/not_found")
@@ -211,9 +208,10 @@ class CrispSpider(scrapy.Spider):
             # Aucune réponse encore, même après les réessais : l'API n'est pas joignable.
             # abort() et non stop() : une exception levée ici ferait journaliser l'erreur de
             # téléchargement avec sa trace Python par Scrapy.
-            self.abort("unreachable", f"API Crisp injoignable à l'adresse {self.crisp.api_url} "
-                                      f"({failure.getErrorMessage()}). Vérifiez CRISP_API_URL et "
-                                      "la connexion réseau ; aucun fichier n'a été modifié.")
+            self.abort("unreachable", f"API {self.source.label} injoignable à l'adresse "
+                                      f"{self.crisp.api_url} ({failure.getErrorMessage()}). "
+                                      f"Vérifiez {self.source.url_name} et la connexion réseau ; "
+                                      "aucun fichier n'a été modifié.")
             return ()
         self._first_answer.set()
         return self._failed(request, f"{failure.type.__name__} : {failure.getErrorMessage()}")
@@ -237,6 +235,9 @@ class CrispSpider(scrapy.Spider):
     def resource_interrupted(self, request) -> Iterable[Any]:
         """Requête abandonnée parce que le crawl s'arrête (quota)."""
         return ()
+
+    def conversation_finished(self, done) -> None:
+        """Conversation refermée par le magasin des messages (voir storage/messages.py)."""
 
     # --- Fin ------------------------------------------------------------------------
     def closed(self, reason: str) -> None:
@@ -269,7 +270,7 @@ class CrispSpider(scrapy.Spider):
 
     def account_status(self, profiles: bool = True) -> AccountStatus | None:
         """État du compte d'après les fichiers (None si le répertoire est inconnu)."""
-        if self.config is None:
+        if self.config is None or self.source is not CRISP:
             return None
         try:
             return AccountStatus.from_settings(self.config.data_dir, self.settings, profiles=profiles)

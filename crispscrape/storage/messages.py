@@ -16,8 +16,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
-from crispscrape.model import message_order
+from crispscrape.sources.base import MessageModel
+from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.cursor import MessagesCursor
 from crispscrape.storage.files import (
     StorageError,
@@ -45,14 +47,14 @@ class OpenConversation:
     path: str
     rank: int | None
     exists: bool = False
-    # Messages du fichier, par fingerprint, tels quels.
-    stored: dict[int, dict] = field(default_factory=dict)
-    # Lignes du fichier sans fingerprint exploitable : conservées telles quelles.
+    # Messages du fichier, par clé (fingerprint chez Crisp), tels quels.
+    stored: dict[Any, dict] = field(default_factory=dict)
+    # Lignes du fichier sans clé exploitable : conservées telles quelles.
     foreign: list[dict] = field(default_factory=list)
     # Lignes illisibles (tronquées par un outil tiers) : mises de côté, jamais perdues.
     unreadable: list[str] = field(default_factory=list)
-    # Messages nouveaux ou modifiés reçus dans cette exécution, par fingerprint.
-    pending: dict[int, dict] = field(default_factory=dict)
+    # Messages nouveaux ou modifiés reçus dans cette exécution, par clé.
+    pending: dict[Any, dict] = field(default_factory=dict)
     # Vrai quand les messages reçus rejoignent ceux du fichier (ou qu'il n'y avait pas de
     # fichier) : un fichier partiel écrit à ce moment reste d'un seul tenant, sans trou.
     connected: bool = False
@@ -66,9 +68,8 @@ class OpenConversation:
                       if isinstance(m.get("timestamp"), int)]
         return min(timestamps) if timestamps else None
 
-    def merged_lines(self) -> list[str]:
-        messages = {**self.stored, **self.pending}
-        ordered = sorted([*messages.values(), *self.foreign], key=message_order, reverse=True)
+    def merged_lines(self, model: MessageModel) -> list[str]:
+        ordered = model.arrange(self.stored, self.pending, self.foreign)
         return [dumps_line(message) for message in ordered]
 
 
@@ -81,8 +82,8 @@ class Known:
     complete_file: bool
     unreadable: bool
     oldest_stored: int | None
-    stored: Mapping[int, dict]
-    received: Mapping[int, dict]
+    stored: Mapping[Any, dict]
+    received: Mapping[Any, dict]
 
 
 @dataclass
@@ -97,14 +98,21 @@ class Finished:
     new: int = 0
     updated: int = 0
     ignored: int = 0
+    # Messages du fichier écrit (None : pas de fichier écrit ni relu).
+    total: int | None = None
 
 
 class MessageStore:
-    """Les fichiers de messages et l'état d'un export ; ouvert par le pipeline d'écriture."""
+    """Les fichiers de messages et l'état d'un export ; ouvert par le pipeline d'écriture.
 
-    def __init__(self, data_dir: Path, stats, state_flush_seconds: float = 1.0):
-        root = Path(data_dir) / "conversations"
-        self.conversations_path = root / "conversations.jsonl"
+    ``model`` dit ce qui distingue le système exporté (clé d'un message, ordre du fichier,
+    répertoires) : voir crispscrape/sources/."""
+
+    def __init__(self, data_dir: Path, stats, state_flush_seconds: float = 1.0,
+                 model: MessageModel = CRISP_MODEL):
+        self.model = model
+        root = Path(data_dir) / model.folder
+        self.conversations_path = root / model.listing_name
         self.directory = root / "messages"
         self._directory = str(self.directory)
         self.stats = stats
@@ -124,9 +132,9 @@ class MessageStore:
             raise StorageError(f"Fichier des conversations inutilisable : {path} existe mais n'est "
                                "pas un fichier (répertoire ?) ; renommez-le ou déplacez-le. Aucun "
                                "fichier n'a été créé.")
-        if not path.is_file():
-            raise StorageError(f"Fichier des conversations introuvable : {path}. Lancez d'abord "
-                               "« scrapy crawl conversations ». Aucun fichier n'a été créé.")
+        if not path.is_file() and self.model.missing_listing:
+            raise StorageError(f"Fichier des conversations introuvable : {path}. "
+                               f"{self.model.missing_listing} Aucun fichier n'a été créé.")
         self._created = check_output(self.directory, self.cursor.state.path)
         self._lock = claim_directory(self.directory, "export des messages", logger)
         self.cursor.load(reset)
@@ -157,7 +165,8 @@ class MessageStore:
     # --- Lecture (araignée, dédoublonnage) ---------------------------------------------------
     def plan(self, nb: int, policy: Policy) -> Iterator[tuple[int | None, str]]:
         """(rang, session_id) à demander : voir storage/selection.py."""
-        return plan(self.cursor, self.conversations_path, nb, self.stats, policy, self.directory)
+        return plan(self.cursor, self.conversations_path, nb, self.stats, policy, self.directory,
+                    self.model)
 
     def known(self, session_id: str, rank: int | None) -> Known:
         """Ce que le fichier de la conversation contient déjà (lu une seule fois)."""
@@ -189,8 +198,9 @@ class MessageStore:
                 raise RuntimeError(f"messages reçus pour {session_id}, conversation non ouverte")
             return
         conversation.connected = conversation.connected or reached_stored
+        key = self.model.message_key
         for message in messages:
-            conversation.pending[message["fingerprint"]] = message
+            conversation.pending[key(message)] = message
         conversation.new_count += new
         conversation.updated_count += updated
         conversation.ignored_count += ignored
@@ -206,7 +216,7 @@ class MessageStore:
                 # Introuvable (404) : rien à écrire, mais pas d'empreinte notée non plus ; une
                 # URL d'API fausse ou un site pas encore lié ne doit jamais faire passer des
                 # conversations pour exportées. Elle est redemandée tant qu'elle est listée.
-                cursor.settle(rank, session_id, complete=True, record=False)
+                cursor.settle(rank, session_id, complete=True, record=self.model.record_missing)
             else:
                 cursor.mark_incomplete(session_id, cursor.incomplete.get(session_id))
                 cursor.settle(rank, session_id, complete=False)
@@ -221,7 +231,7 @@ class MessageStore:
             merged = {**conversation.stored, **conversation.pending}
             # La règle qui rend l'arrêt brutal sans danger : incomplet noté (et synchronisé)
             # AVANT que le fichier partiel n'existe.
-            cursor.mark_incomplete(session_id, min(m["timestamp"] for m in merged.values()))
+            cursor.mark_incomplete(session_id, self.model.partial_marker(merged.values()))
             self._write(conversation)
             cursor.settle(rank, session_id, complete=False)
         else:
@@ -232,7 +242,9 @@ class MessageStore:
             cursor.settle(rank, session_id, complete=False)
         self._maybe_flush()
         return Finished(session_id, why, complete, True, conversation.new_count,
-                        conversation.updated_count, conversation.ignored_count)
+                        conversation.updated_count, conversation.ignored_count,
+                        len({**conversation.stored, **conversation.pending})
+                        + len(conversation.foreign))
 
     def write_failed(self, session_id: str, exc: OSError) -> None:
         # L'écriture est atomique : l'ancien fichier est intact et le curseur n'a pas bougé,
@@ -268,14 +280,19 @@ class MessageStore:
                            os.path.basename(conversation.path), len(conversation.unreadable),
                            aside.name)
         # Répertoire synchronisé une fois avant l'état (flush), pas après chaque fichier.
-        atomic_write_lines(conversation.path, conversation.merged_lines(), sync_directory=False)
+        atomic_write_lines(conversation.path, conversation.merged_lines(self.model),
+                           sync_directory=False)
 
     def _open(self, session_id: str, rank: int | None) -> OpenConversation:
         conversation = self.open_conversations.get(session_id)
         if conversation is not None:
             return conversation
-        path = os.path.join(self._directory, f"{session_id}.jsonl")
-        conversation = OpenConversation(session_id, path, rank)
+        name = self.model.file_name(session_id)
+        if name is None:
+            raise StorageError(f"La conversation {session_id[:80]!r} ne peut pas servir de nom de "
+                               "fichier : ignorée.")
+        path = os.path.join(self._directory, name)
+        conversation = OpenConversation(session_id, path, rank, connected=self.model.forward)
         if os.path.exists(path):
             if not os.path.isfile(path):
                 raise StorageError(f"{path} n'est pas un fichier : la conversation {session_id} "
@@ -289,8 +306,8 @@ class MessageStore:
                                    os.path.basename(path),
                                    line.number)
                     conversation.unreadable.append(line.text)
-                elif isinstance(message.get("fingerprint"), int):
-                    conversation.stored[message["fingerprint"]] = message
+                elif (key := self.model.message_key(message)) is not None:
+                    conversation.stored[key] = message
                 else:
                     conversation.foreign.append(message)
         else:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from itertools import chain, takewhile
 from pathlib import Path
 
-from crispscrape.model import activity_marker, activity_of, email_key, session_id_of, unwrap
+from crispscrape.sources.base import MessageModel
+from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.cursor import MessagesCursor
-from crispscrape.storage.files import safe_name
 from crispscrape.storage.jsonl import read_lines
 
 logger = logging.getLogger(__name__)
@@ -35,8 +35,8 @@ logger = logging.getLogger(__name__)
 DAY_MS = 24 * 3600 * 1000
 
 # Pourquoi une conversation reçoit des appels (statistiques ``messages/selected_<raison>``).
-INCOMPLETE, NEW, CHANGED, FILE, LOOKBACK, VERIFY = (
-    "incomplete", "new", "changed", "file_changed", "lookback", "verify")
+INCOMPLETE, NEW, CHANGED, FILE, LOOKBACK, VERIFY, UNKNOWN = (
+    "incomplete", "new", "changed", "file_changed", "lookback", "verify", "no_marker")
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Policy:
     # Horloge (ms) : l'heure réelle, sauf dans les tests unitaires.
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
 
-    def reason(self, done: list | None, marker: str, activity: int | None,
+    def reason(self, done: list | None, marker: str | None, activity: int | None,
                size: int | None) -> str | None:
         """Raison de demander la conversation, ou None si elle ne coûte aucun appel.
 
@@ -56,6 +56,9 @@ class Policy:
         taille actuelle du fichier (None s'il n'existe pas)."""
         if not isinstance(done, list) or len(done) != 2:
             return NEW
+        if marker is None:
+            # La liste ne dit rien de l'activité (champ absent) : impossible de savoir.
+            return UNKNOWN
         if done[0] != marker:
             return CHANGED
         if done[1] != size:
@@ -84,39 +87,40 @@ class Listed:
 
     index: int
     session_id: str
-    marker: str
+    marker: str | None
     activity: int | None
     # Clé de l'e-mail de la personne (meta.email), pour l'état des profils.
     email: str | None = None
 
 
-def listed(path: Path, stats=None) -> Iterator[Listed]:
-    """Lignes utilisables de conversations.jsonl, en flux ; ``stats`` : signaler les autres."""
+def listed(path: Path, stats=None, model: MessageModel = CRISP_MODEL) -> Iterator[Listed]:
+    """Lignes utilisables de la liste des conversations, en flux ; ``stats`` : signaler les
+    autres."""
     index = 0
+    if not path.is_file():
+        return
     for line in read_lines(path, "Fichier des conversations"):
-        conversation = unwrap(line.obj)
-        session_id = session_id_of(conversation)
+        conversation = model.unwrap(line.obj)
+        session_id = model.conversation_id(conversation)
         if session_id is None:
             if stats is not None:
                 stats.inc_value("messages/ignored_invalid_lines")
                 logger.warning("conversations.jsonl, ligne %d ignorée : JSON illisible ou sans "
                                "session_id utilisable.", line.number)
             continue
-        if safe_name(session_id) is None:
+        if model.file_name(session_id) is None:
             if stats is not None:
                 stats.inc_value("messages/ignored_unsafe_ids")
                 logger.warning("conversations.jsonl, ligne %d ignorée : session_id %r ne peut "
                                "pas servir de nom de fichier.", line.number, session_id[:80])
             continue
-        meta = conversation.get("meta")
-        email = email_key(meta.get("email")) if isinstance(meta, dict) else None
-        yield Listed(index, session_id, activity_marker(conversation), activity_of(conversation),
-                     email)
+        yield Listed(index, session_id, model.marker(conversation), model.activity(conversation),
+                     model.email(conversation))
         index += 1
 
 
 def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
-         directory: Path) -> Iterator[tuple[int | None, str]]:
+         directory: Path, model: MessageModel = CRISP_MODEL) -> Iterator[tuple[int | None, str]]:
     """(rang, session_id) des conversations à demander ; rang None : reprise d'une incomplète
     (hors du curseur)."""
     # Un compteur, pas l'ensemble des choisies : la mémoire ne doit pas grandir avec le compte.
@@ -126,20 +130,22 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
     if cursor.incomplete:
         # Empreintes des incomplètes (une lecture en flux), pour les noter une fois complétées.
         wanted = set(cursor.incomplete)
-        markers = {c.session_id: c.marker for c in listed(path) if c.session_id in wanted}
+        markers = {c.session_id: c.marker for c in listed(path, model=model)
+                   if c.session_id in wanted}
         for session_id in list(cursor.incomplete):
             if selected >= nb:
                 return
-            if safe_name(session_id):
+            if model.file_name(session_id):
                 selected += 1
                 cursor.expect(session_id, markers.get(session_id))
                 stats.inc_value(f"messages/selected_{INCOMPLETE}")
                 yield None, session_id
     folder = os.fspath(directory)
-    start = _start_index(cursor, path)
-    first_pass = (c for c in listed(path, stats) if c.index >= start)
+    start = _start_index(cursor, path, model)
+    first_pass = (c for c in listed(path, stats, model) if c.index >= start)
     # Le tour se boucle depuis le début du fichier, jusqu'au point de départ seulement.
-    second_pass = takewhile(lambda c: c.index < start, listed(path)) if start else iter(())
+    second_pass = takewhile(lambda c: c.index < start, listed(path, model=model)) \
+        if start else iter(())
     rank = 0
     for conversation in chain(first_pass, second_pass):
         session_id = conversation.session_id
@@ -150,7 +156,7 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
         taken = cursor.in_flight(session_id) or session_id in cursor.incomplete
         why = None if taken else policy.reason(
             cursor.done.get(session_id), conversation.marker, conversation.activity,
-            file_size(f"{folder}/{session_id}.jsonl"))
+            file_size(f"{folder}/{model.file_name(session_id)}"))
         if taken:
             # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
             stats.inc_value("messages/ignored_duplicate_lines")
@@ -171,12 +177,12 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
     cursor.selection_done(start if rank else 0, None)
 
 
-def _start_index(cursor: MessagesCursor, path: Path) -> int:
+def _start_index(cursor: MessagesCursor, path: Path, model: MessageModel) -> int:
     """Position du curseur, retrouvée par session_id si le fichier a été retrié."""
     wanted, saved = cursor.next_session_id, cursor.next_index
     if not wanted:
         return saved
-    found = [c.index for c in listed(path) if c.session_id == wanted]
+    found = [c.index for c in listed(path, model=model) if c.session_id == wanted]
     if not found or saved in found:
         return saved
     # Fichier retrié : l'occurrence la plus proche de la position notée (doublons).

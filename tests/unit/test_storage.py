@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.cursor import MessagesCursor
 from crispscrape.storage.files import StorageError, remove_stale_temporaries
 from crispscrape.storage.jsonl import load_and_repair, read_lines
@@ -97,7 +98,7 @@ def test_merge_sorts_newest_first_and_updates_edited_messages(tmp_path):
                            2: {"fingerprint": 2, "timestamp": 20, "content": "b"}}
     conversation.pending = {2: {"fingerprint": 2, "timestamp": 20, "content": "b modifié"},
                             3: {"fingerprint": 3, "timestamp": 20, "content": "c"}}
-    lines = [json.loads(line) for line in conversation.merged_lines()]
+    lines = [json.loads(line) for line in conversation.merged_lines(CRISP_MODEL)]
     assert [m["fingerprint"] for m in lines] == [3, 2, 1]
     assert lines[1]["content"] == "b modifié"
 
