@@ -86,3 +86,18 @@ class ProfileItem:
 
     def __repr__(self) -> str:
         return f"ProfileItem(email={self.email!r}, fiche={'oui' if self.profile else 'non'})"
+
+
+@dataclass
+class ListingPage:
+    """Une page de la liste des conversations d'un système « en avant » (Ninja, Wanzo), ou
+    la fin du relevé (``final``, sans conversations) qui fait écrire le fichier."""
+
+    conversations: list = field(default_factory=list)
+    final: bool = False
+    # Rempli par le pipeline : objets utilisables de la page, erreur d'écriture finale.
+    usable: list = field(default_factory=list)
+    write_error: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ListingPage({len(self.conversations)} conversations, fin={self.final})"

@@ -175,3 +175,29 @@ class Source:
 
     def error_reason(self, response) -> str:
         return ""
+
+    # Pagination des systèmes « en avant » (voir spiders/chat.py, paging.py).
+    list_limit = 100
+
+    def list_url(self, config: ChatConfig, offset: int) -> str:
+        raise NotImplementedError
+
+    def read_list(self, payload: dict) -> tuple[list, int | None]:
+        """(conversations de la page, total annoncé ou None) ; InvalidResponse sinon."""
+        raise NotImplementedError
+
+    def first_page(self, stored_keys: list) -> dict:
+        """Première page d'une conversation, d'après les clés du fichier (dans son ordre)."""
+        raise NotImplementedError
+
+    def messages_url(self, config: ChatConfig, conversation_id: str, page: dict) -> str:
+        raise NotImplementedError
+
+    def read_messages(self, payload: dict, page: dict) -> tuple[list, dict | None]:
+        """(messages de la page, page suivante ou None) ; InvalidResponse sinon."""
+        raise NotImplementedError
+
+    @staticmethod
+    def expected_count(conversation: dict) -> int | None:
+        """Nombre de messages que la liste annonce pour une conversation (None : inconnu)."""
+        return None

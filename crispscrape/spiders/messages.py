@@ -187,20 +187,25 @@ class MessagesSpider(CrispSpider):
 
     # --- Récapitulatif ----------------------------------------------------------------
     def summary_lines(self):
-        stats = self.crawler.stats
-        ignored = sum(stats.get_value(key, 0) for key in (
-            "messages/ignored_invalid_lines", "messages/ignored_unsafe_ids",
-            "messages/ignored_duplicate_lines", "messages/conversations_not_found"))
-        stats.set_value("messages/conversations_ignored", ignored)
-        files = self.store.count_files()
-        stats.set_value("messages/files", files)
-        yield (f"Conversations traitées : {stats.get_value('messages/conversations_done', 0)} "
-               f"(dont incomplètes, à reprendre : "
-               f"{stats.get_value('messages/conversations_incomplete', 0)}), ignorées : {ignored}.")
-        yield (f"Messages : {stats.get_value('messages/new', 0)} nouveaux, "
-               f"{stats.get_value('messages/updated', 0)} mis à jour, "
-               f"{stats.get_value('messages/ignored_known', 0)} ignorés (déjà connus).")
-        yield f"Fichiers .jsonl de conversation dans {self.store.directory} : {files}."
+        return messages_summary(self.crawler.stats, self.store)
+
+
+def messages_summary(stats, store) -> list[str]:
+    """Lignes du récapitulatif d'un export de messages (tous systèmes)."""
+    ignored = sum(stats.get_value(key, 0) for key in (
+        "messages/ignored_invalid_lines", "messages/ignored_unsafe_ids",
+        "messages/ignored_duplicate_lines", "messages/conversations_not_found"))
+    stats.set_value("messages/conversations_ignored", ignored)
+    files = store.count_files()
+    stats.set_value("messages/files", files)
+    return [
+        f"Conversations traitées : {stats.get_value('messages/conversations_done', 0)} "
+        f"(dont incomplètes, à reprendre : "
+        f"{stats.get_value('messages/conversations_incomplete', 0)}), ignorées : {ignored}.",
+        f"Messages : {stats.get_value('messages/new', 0)} nouveaux, "
+        f"{stats.get_value('messages/updated', 0)} mis à jour, "
+        f"{stats.get_value('messages/ignored_known', 0)} ignorés (déjà connus).",
+        f"Fichiers .jsonl de conversation dans {store.directory} : {files}."]
 
 
 def _check_messages(batch: list) -> None:

@@ -210,6 +210,14 @@ class MessageStore:
         (toujours APRÈS l'avoir noté incomplet), puis l'état avance."""
         cursor = self.cursor
         conversation = self.open_conversations.pop(session_id, None)
+        if why == "introuvable" and self.model.record_missing and conversation is not None \
+                and not conversation.pending:
+            # Supprimée en amont (404) : son fichier est gardé tel quel et notée faite, pour
+            # ne plus coûter d'appel tant que la liste ne la montre pas changée.
+            size = os.stat(conversation.path).st_size if conversation.exists else None
+            cursor.settle(rank, session_id, complete=True, size=size)
+            self._maybe_flush()
+            return Finished(session_id, why, True, opened=False)
         if conversation is None:
             # Aucune réponse exploitable (404, échec dès le premier appel) : rien à écrire.
             if complete or why == "introuvable":

@@ -1,0 +1,84 @@
+"""Magasin de la liste des conversations des systèmes « en avant » (Ninja, Wanzo).
+
+``{dossier}/conversations.jsonl`` (Ninja) ou ``contexts.jsonl`` (Wanzo) : un objet par
+conversation, unique par identifiant, le plus récent reçu de chacune. La liste entière est
+relevée à chaque exécution (c'est le seul moyen de voir ce qui a changé) puis le fichier est
+réécrit d'un seul coup (temporaire, fsync, os.replace) : un arrêt brutal pendant le relevé
+laisse l'ancien fichier intact. Une conversation qui disparaît de l'API garde sa ligne (et
+son fichier de messages) : rien de ce qui a été exporté ne se perd.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from crispscrape.sources.base import MessageModel
+from crispscrape.storage.files import StorageError, atomic_write_lines, claim_directory, dumps_line
+from crispscrape.storage.jsonl import read_lines
+from crispscrape.storage.paths import check_output, remove_if_empty
+
+logger = logging.getLogger(__name__)
+
+
+class CatalogStore:
+    """La liste des conversations d'un système ; ouverte et fermée par son pipeline."""
+
+    def __init__(self, data_dir: Path, stats, model: MessageModel):
+        self.model = model
+        self.stats = stats
+        self.directory = Path(data_dir) / model.folder
+        self.path = self.directory / model.listing_name
+        # Identifiant -> objet, dans l'ordre du fichier puis de découverte.
+        self.entries: dict[str, dict] = {}
+        # Lignes illisibles ou sans identifiant : gardées telles quelles, à la fin.
+        self.kept_aside: list[str] = []
+        self._lock: int | None = None
+        self._created: list[Path] = []
+
+    def open(self, reset: bool) -> None:
+        if self.path.exists() and not self.path.is_file():
+            raise StorageError(f"{self.path} existe mais n'est pas un fichier (répertoire ?) : "
+                               "renommez-le ou déplacez-le. Aucun fichier n'a été créé.")
+        self._created = check_output(self.directory, self.path)
+        self._lock = claim_directory(self.directory, f"export {self.model.folder}", logger)
+        if not self.path.is_file():
+            return
+        for line in read_lines(self.path, "Fichier des conversations"):
+            conversation_id = self.model.conversation_id(line.obj)
+            if conversation_id is None:
+                self.kept_aside.append(line.text if line.text.endswith("\n") else line.text + "\n")
+            else:
+                self.entries[conversation_id] = line.obj
+        if self.kept_aside:
+            self.stats.inc_value("listing/kept_aside", len(self.kept_aside))
+            logger.warning("%s : %d ligne(s) illisible(s) ou sans identifiant, gardée(s) telles "
+                           "quelles en fin de fichier.", self.path.name, len(self.kept_aside))
+
+    def add(self, conversations: list) -> tuple[list[dict], int]:
+        """Objets reçus d'une page : (utilisables, nombre d'inutilisables)."""
+        usable, invalid = [], 0
+        for obj in conversations:
+            conversation_id = self.model.conversation_id(obj)
+            if conversation_id is None:
+                invalid += 1
+                continue
+            previous = self.entries.get(conversation_id)
+            if previous is None:
+                self.stats.inc_value("listing/new")
+            elif previous != obj:
+                self.stats.inc_value("listing/updated")
+            self.entries[conversation_id] = obj
+            usable.append(obj)
+        if invalid:
+            self.stats.inc_value("listing/invalid", invalid)
+        return usable, invalid
+
+    def write(self) -> None:
+        """Le relevé est fini : le fichier est remplacé d'un seul coup."""
+        lines = [dumps_line(obj) for obj in self.entries.values()]
+        atomic_write_lines(self.path, [*lines, *self.kept_aside])
+        self.stats.set_value("listing/conversations", len(self.entries))
+
+    def close(self) -> None:
+        remove_if_empty(self._created)
