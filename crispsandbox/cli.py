@@ -13,6 +13,7 @@ from .defaults import (
 )
 from .faults import RATE_LIMIT_STATUSES, FaultOptions
 from .server import serve
+from .standins import cli as standins_cli
 from .state import SandboxConfig
 
 
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     add("--retry-after", type=float, default=None, help="secondes annoncées par Retry-After (absent par défaut)")
     add("--quota", type=int, default=0, help="appels permis avant 423 quota_limit_exceeded, 0 = illimité")
     add("--error-rate", type=float, default=0, help="probabilité d'une erreur 500/502/503 par appel")
+    standins_cli.add_arguments(parser)  # --system et les options des doublures ninja et wanzo
     return parser
 
 
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         print(f"Erreur : {error}.", file=sys.stderr)
         return 2
+    if args.system != "crisp":
+        return standins_cli.run(args, faults)
     config = SandboxConfig(
         seed=args.seed, conversations=args.conversations, identifier=args.identifier,
         key=args.key, website_id=args.website_id, faults=faults,

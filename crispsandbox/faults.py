@@ -11,6 +11,7 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Callable
 
 from aiohttp import web
 
@@ -25,6 +26,18 @@ _RATIO_FIELDS = (
     "truncated_ratio", "error_envelope_ratio", "wrong_type_ratio", "broken_message_ratio",
 )
 _STATUS_FIELDS = ("rate_limit_status", "throttle_status")
+
+
+# Corps JSON d'un refus ou d'une erreur simulée : (statut, message) -> JSON. Chaque système
+# simulé (Crisp, ninja, wanzo) a le sien ; le reste des pannes est commun.
+ErrorPayload = Callable[[int, str], object]
+
+
+def crisp_error_payload(status: int, message: str) -> object:
+    """Enveloppe d'erreur Crisp : rate_limited pour un refus de débit, internal_error sinon."""
+    if status in RATE_LIMIT_STATUSES:
+        return error_body("rate_limited", message, "rate")
+    return error_body("internal_error", message, "server")
 
 
 def _html_page(status: int, phrase: str) -> bytes:
@@ -90,8 +103,9 @@ class FaultOptions:
 class FaultState:
     """Pannes en cours : options, seau à jetons, compteur de quota, tirages."""
 
-    def __init__(self, options: FaultOptions, seed: int) -> None:
+    def __init__(self, options: FaultOptions, seed: int, error_payload: ErrorPayload = crisp_error_payload) -> None:
         self.initial = options
+        self.error_payload = error_payload
         self.options = options
         self._rng = random.Random(f"{seed}:faults")
         self.quota_used = 0
@@ -165,7 +179,7 @@ class FaultState:
             headers["Retry-After"] = str(self.options.retry_after)
         if self._chance(self.options.non_json_429_ratio):
             return raw_response(status, _html_page(status, phrase), "text/html", reason=phrase, headers=headers)
-        body = error_body("rate_limited", "Trop de requêtes, ralentissez.", "rate")
+        body = self.error_payload(status, "Trop de requêtes, ralentissez.")
         return json_response(status, body, reason=phrase, headers=headers)
 
     def check_quota(self) -> None:
@@ -181,7 +195,7 @@ class FaultState:
             return None
         status = self._rng.choice((500, 502, 503))
         if status == 500:
-            return json_response(500, error_body("internal_error", "Erreur interne simulée.", "server"))
+            return json_response(500, self.error_payload(500, "Erreur interne simulée."))
         phrase = {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}[status]
         return raw_response(status, _html_page(status, phrase), "text/html", reason=phrase)
 

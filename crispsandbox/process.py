@@ -87,10 +87,13 @@ class SandboxProcess:
                 raise RuntimeError(f"le bac à sable n'a pas démarré : {logs}")
             time.sleep(0.02)
         self.base = f"http://127.0.0.1:{int(port_file.read_text().strip())}"
-        self.url = f"{self.base}/v1"
-        config = self.admin("/_admin/config")
-        self.identifier, self.key, self.website_id = config["identifier"], config["key"], config["website_id"]
+        self._configure(self.admin("/_admin/config"))
         return self
+
+    def _configure(self, config: dict) -> None:
+        """Adresse de l'API et identifiants, d'après /_admin/config (redéfini par les doublures)."""
+        self.url = f"{self.base}/v1"
+        self.identifier, self.key, self.website_id = config["identifier"], config["key"], config["website_id"]
 
     def logs(self) -> str:
         """Sorties du processus (pour les messages d'échec)."""

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import struct
 import time
 from pathlib import Path
 
@@ -20,19 +18,13 @@ from aiohttp import web
 from . import api
 from .admin import setup_admin
 from .envelope import CrispError, json_response
+from .layer import abort_connection
 from .stats import RESET_STATUS
 from .state import SANDBOX, Sandbox, SandboxConfig
 
 
-def _abort(request: web.Request) -> None:
-    """Coupe la connexion sans réponse : SO_LINGER à 0 envoie un RST au client."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+# Partagée avec les doublures des autres systèmes (layer.py).
+_abort = abort_connection
 
 
 async def _answer(request: web.Request, sandbox: Sandbox, match: api.RouteMatch | None, kind: str) -> web.Response | None:

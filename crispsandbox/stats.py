@@ -15,12 +15,13 @@ TIMELINE_LENGTH = 100_000
 class CallStats:
     """Nombre d'appels par nature de route, par statut et par conversation."""
 
-    def __init__(self) -> None:
+    def __init__(self, kinds: tuple[str, ...] = KINDS) -> None:
+        self.kinds = kinds  # natures de route comptées dès zéro (celles de Crisp par défaut)
         self.reset()
 
     def reset(self) -> None:
         self.calls = 0
-        self.by_kind: Counter[str] = Counter({kind: 0 for kind in KINDS})
+        self.by_kind: Counter[str] = Counter({kind: 0 for kind in self.kinds})
         self.by_status: Counter[str] = Counter()
         self.by_session: Counter[str] = Counter()
         self.origin = time.monotonic()

@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.sandbox_process import start_sandbox
+# Doublures ninja et wanzo (issue 11) : fixtures ninja_sandbox, wanzo_sandbox et leurs usines.
+from tests.support.standins import (  # noqa: F401
+    ninja_sandbox, ninja_sandbox_factory, wanzo_sandbox, wanzo_sandbox_factory,
+)
 
 TESTS_DIR = Path(__file__).resolve().parent
 # Dossier de tests -> marqueur (déclarés dans pytest.ini).
