@@ -1,0 +1,166 @@
+"""Exports ninja et wanzo de bout en bout : vrais crawls contre leurs doublures (127.0.0.1)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.chat_support import export_problems, list_pages, message_file, minimum_calls
+from tests.support.crawling import read_jsonl, run_crawl
+
+SYSTEMS = ("ninja", "wanzo")
+
+
+@pytest.fixture
+def standin(request, ninja_sandbox_factory, wanzo_sandbox_factory):
+    factories = {"ninja": ninja_sandbox_factory, "wanzo": wanzo_sandbox_factory}
+    return lambda **options: factories[request.param](**{"seed": 3, "conversations": 40,
+                                                          **options})
+
+
+def calls(server) -> int:
+    return server.stats()["calls"]
+
+
+@pytest.mark.parametrize("standin", SYSTEMS, indirect=True)
+def test_first_export_is_exact_at_the_minimum_then_reruns_cost_list_calls_only(standin, data_dir,
+                                                                                 request):
+    system = request.node.callspec.params["standin"]
+    server = standin()
+    first = run_crawl(system, data_dir, server.env())
+    assert first.returncode == 0, first.log[-3000:]
+    truth = server.truth()
+    assert export_problems(system, data_dir, truth) == []
+    assert calls(server) == minimum_calls(system, truth)
+    assert "Fin : export terminé." in first.log
+
+    # Aucun changement : seulement la liste.
+    server.reset_stats()
+    again = run_crawl(system, data_dir, server.env())
+    assert again.returncode == 0, again.log[-3000:]
+    assert calls(server) == list_pages(system, truth)
+    assert export_problems(system, data_dir, truth) == []
+
+    # k conversations changées : la liste, puis un appel pour chacune.
+    ids = [c.get("uuid") or c.get("id") for c in truth["conversations"]][:3]
+    for conversation_id in ids:
+        server.append(str(conversation_id), count=2, same_timestamp=system == "wanzo")
+    server.reset_stats()
+    third = run_crawl(system, data_dir, server.env())
+    assert third.returncode == 0, third.log[-3000:]
+    truth = server.truth()
+    assert export_problems(system, data_dir, truth) == []
+    assert calls(server) == list_pages(system, truth) + len(ids)
+    assert third.stats["messages/new"] == 2 * len(ids)
+
+
+@pytest.mark.parametrize("standin", SYSTEMS, indirect=True)
+def test_nb_limits_conversations_that_get_calls(standin, data_dir, request):
+    system = request.node.callspec.params["standin"]
+    server = standin()
+    result = run_crawl(system, data_dir, server.env(), args={"nb": 5})
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.stats["messages/conversations_done"] == 5
+    rest = run_crawl(system, data_dir, server.env())
+    assert rest.returncode == 0
+    assert rest.stats["messages/conversations_done"] == 35
+    assert export_problems(system, data_dir, server.truth()) == []
+
+
+@pytest.mark.parametrize("standin", SYSTEMS, indirect=True)
+def test_storms_of_429_and_5xx_end_exact(standin, data_dir, request):
+    system = request.node.callspec.params["standin"]
+    server = standin(conversations=25, error_rate=0.2, throttle_ratio=0.15,
+                     throttle_status=429, non_json_429_ratio=0.5)
+    fast = {"CRISP_RETRY_BASE_DELAY": 0.01, "CRISP_THROTTLE_BASE_DELAY": 0.05, "RETRY_TIMES": 10}
+    result = run_crawl(system, data_dir, server.env(), settings=fast, timeout=300)
+    assert result.stats.get("crisp_throttle/throttled", 0) > 0
+    if result.returncode != 0:
+        # Une ressource a pu épuiser ses réessais : la relance la reprend.
+        result = run_crawl(system, data_dir, server.env(), settings=fast, timeout=300)
+    assert result.returncode == 0, result.log[-3000:]
+    assert export_problems(system, data_dir, server.truth()) == []
+
+
+@pytest.mark.parametrize("standin", SYSTEMS, indirect=True)
+def test_wrong_token_stops_at_once_in_french(standin, data_dir, request):
+    system = request.node.callspec.params["standin"]
+    server = standin()
+    env = {**server.env(), f"{system.upper()}_API_TOKEN": "faux-jeton-secret"}
+    result = run_crawl(system, data_dir, env)
+    assert result.returncode == 1
+    assert calls(server) == 1
+    assert "HTTP 401" in result.log and f"{system.upper()}_API_TOKEN" in result.log
+    assert "faux-jeton-secret" not in result.log
+    assert not (data_dir / system / "messages").exists() or \
+        not list((data_dir / system / "messages").glob("*.jsonl"))
+
+
+def test_wanzo_without_token_refuses_before_any_call(wanzo_sandbox, data_dir):
+    env = {"WANZO_API_URL": wanzo_sandbox.url}
+    result = run_crawl("wanzo", data_dir, env)
+    assert result.returncode == 1
+    assert "WANZO_API_TOKEN manquant" in result.log
+    assert calls(wanzo_sandbox) == 0
+    assert list(data_dir.iterdir()) == []
+
+
+def test_ninja_token_is_optional_and_never_logged(ninja_sandbox_factory, data_dir):
+    server = ninja_sandbox_factory(seed=2, conversations=10, token="")
+    result = run_crawl("ninja", data_dir, server.env())
+    assert result.returncode == 0, result.log[-3000:]
+    assert export_problems("ninja", data_dir, server.truth()) == []
+    secret = ninja_sandbox_factory(seed=2, conversations=10, token="jeton-tres-secret")
+    other = data_dir.parent / "autre"
+    other.mkdir()
+    result = run_crawl("ninja", other, secret.env(), settings={"LOG_LEVEL": "DEBUG"})
+    assert result.returncode == 0
+    assert "jeton-tres-secret" not in result.log
+
+
+def test_wanzo_contexts_moving_between_pages_are_neither_lost_nor_duplicated(
+        wanzo_sandbox_factory, data_dir):
+    # 120 contextes en pages de 50 ; deux contextes remontent en tête tous les 2 appels de liste.
+    server = wanzo_sandbox_factory(seed=4, conversations=120, drift_every=2, drift_contexts=2)
+    result = run_crawl("wanzo", data_dir, server.env())
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.stats["listing/passes"] >= 2
+    truth = server.truth()
+    # La dérive a pu ajouter des messages après leur relevé : la relance les prend.
+    server.drift(every=0)
+    run_crawl("wanzo", data_dir, server.env())
+    assert export_problems("wanzo", data_dir, server.truth()) == []
+    lines = read_jsonl(data_dir / "wanzo" / "contexts.jsonl")
+    assert len(lines) == len(truth["conversations"])
+
+
+def test_wanzo_deleted_context_keeps_its_file_and_line(wanzo_sandbox, data_dir):
+    first = run_crawl("wanzo", data_dir, wanzo_sandbox.env())
+    assert first.returncode == 0
+    truth = wanzo_sandbox.truth()
+    victim = next(c for c in truth["conversations"] if truth["messages"][c["id"]])
+    before = message_file("wanzo", data_dir, victim["id"]).read_bytes()
+    # Changé puis supprimé : la liste relevée le montre encore changé... puis il disparaît.
+    wanzo_sandbox.append(victim["id"], count=1)
+    wanzo_sandbox.delete(victim["id"])
+    second = run_crawl("wanzo", data_dir, wanzo_sandbox.env())
+    assert second.returncode == 0, second.log[-3000:]
+    assert message_file("wanzo", data_dir, victim["id"]).read_bytes() == before
+    ids = [line["id"] for line in read_jsonl(data_dir / "wanzo" / "contexts.jsonl")]
+    assert victim["id"] in ids
+    wanzo_sandbox.reset_stats()
+    third = run_crawl("wanzo", data_dir, wanzo_sandbox.env())
+    assert third.returncode == 0
+    assert calls(wanzo_sandbox) == 1  # la liste seule
+
+
+@pytest.mark.parametrize("standin", SYSTEMS, indirect=True)
+def test_hostile_ids_stay_inside_the_data_directory(standin, data_dir, request):
+    system = request.node.callspec.params["standin"]
+    server = standin(conversations=10, hostile_ids=True)
+    result = run_crawl(system, data_dir, server.env())
+    assert result.returncode == 0, result.log[-3000:]
+    assert export_problems(system, data_dir, server.truth()) == []
+    root = data_dir.resolve()
+    for path in data_dir.parent.rglob("*"):
+        if path.is_file() and not path.name.startswith(".stats"):
+            assert root in path.resolve().parents, path
