@@ -26,6 +26,10 @@ class MessageBatch:
     end: str | None = None
     complete: bool = False
     next_before: int | None = None
+    # Vrai si la conversation est relue depuis son premier message (systèmes « en avant ») :
+    # l'ordre de réception est alors celui de l'API, et les messages déjà connus restent dans
+    # le lot pour que l'écriture garde cet ordre (ex aequo de Wanzo).
+    full_order: bool = False
     # Rempli par le pipeline de déduplication.
     reached_stored: bool = False
     new: int = 0

@@ -36,16 +36,22 @@ class MessageDedupPipeline:
         seen: set = set()
         for message in item.messages:
             fingerprint = key(message)
-            if fingerprint in received or fingerprint in seen:
+            if fingerprint in seen or fingerprint in received and not item.full_order:
                 overlap += 1
                 continue
             seen.add(fingerprint)
+            if fingerprint in received:
+                # Relue dans l'ordre de l'API : gardée pour sa place, déjà comptée.
+                overlap += 1
+                kept.append(message)
+                continue
             previous = stored.get(fingerprint)
             if previous is None:
                 item.new += 1
             elif previous == message:
                 item.ignored += 1
-                continue
+                if not item.full_order:
+                    continue
             else:
                 item.updated += 1
             kept.append(message)

@@ -46,10 +46,11 @@ class WanzoModel(MessageModel):
         return float("-inf") if moment is None else moment
 
     def arrange(self, stored: dict, pending: dict, foreign: list[dict]) -> list[dict]:
-        # L'ordre de l'API est l'inverse de celui du fichier, puis les nouveaux dans l'ordre de
-        # réception : un tri stable par timestamp, retourné, met les ex aequo dans l'inverse
-        # de l'ordre de l'API, d'une exécution à l'autre.
-        in_api_order = {key: stored[key] for key in reversed(stored)}
+        # L'ordre de l'API est l'inverse de celui du fichier, puis les reçus dans l'ordre de
+        # réception (relue depuis le début, une conversation les a tous reçus : voir
+        # MessageBatch.full_order) : un tri stable par timestamp, retourné, met les ex aequo
+        # dans l'inverse de l'ordre de l'API, d'une exécution à l'autre.
+        in_api_order = {key: stored[key] for key in reversed(stored) if key not in pending}
         in_api_order.update(pending)
         ordered = sorted([*reversed(foreign), *in_api_order.values()], key=self.order)
         ordered.reverse()

@@ -88,12 +88,14 @@ class ChatSpider(CrispSpider):
         # modification de message, un appel de plus n'apprendrait rien.
         for rank, conversation_id in self.store.plan(self.nb, Policy(lookback_days=0)):
             try:
-                stored = list(self.store.known(conversation_id, rank).stored)
+                known = self.store.known(conversation_id, rank)
             except StorageError as exc:
                 self.crawler.stats.inc_value("crisp_api/failed")
                 self.logger.error("%s", exc)
                 yield MessageBatch(conversation_id, rank, end="fichier")
                 continue
+            # Un fichier aux lignes illisibles a peut-être des trous : relu depuis le début.
+            stored = [] if known.unreadable else list(known.stored)
             page = self.source.first_page(stored)
             yield self._page_request(Fetch(conversation_id, rank, page, anchored=bool(stored)))
 
@@ -147,7 +149,8 @@ class ChatSpider(CrispSpider):
             if self._should_restart(fetch):
                 # Le fichier compterait moins de messages que l'API n'en annonce : la reprise
                 # « après le plus récent » a pu en sauter ; on relit depuis le début, une fois.
-                fetch.restarted, following = True, self.source.first_page([])
+                fetch.restarted, fetch.anchored = True, False
+                following = self.source.first_page([])
                 end = None
                 self.crawler.stats.inc_value("messages/restarted_from_start")
         elif not fresh:
@@ -157,17 +160,18 @@ class ChatSpider(CrispSpider):
             self.logger.warning("Conversation %s : la pagination n'avance plus (page déjà "
                                 "vue) ; elle sera reprise à la prochaine exécution.",
                                 fetch.conversation_id)
-            yield MessageBatch(fetch.conversation_id, fetch.rank, messages, end="bloquée")
+            yield MessageBatch(fetch.conversation_id, fetch.rank, messages, end="bloquée",
+                               full_order=not fetch.anchored)
             return
         if following is not None:
             fetch.page = following
             self._paging[fetch.conversation_id] = fetch
         yield MessageBatch(fetch.conversation_id, fetch.rank, messages, end=end,
-                           complete=end is not None)
+                           complete=end is not None, full_order=not fetch.anchored)
 
     def _should_restart(self, fetch: Fetch) -> bool:
         expected = self._expected.get(fetch.conversation_id)
-        if expected is None or not fetch.anchored or fetch.restarted:
+        if expected is None or not fetch.anchored:
             return False
         known = self.store.known(fetch.conversation_id, fetch.rank)
         have = set(known.stored) | set(known.received) | fetch.seen

@@ -198,9 +198,11 @@ class MessageStore:
                 raise RuntimeError(f"messages reçus pour {session_id}, conversation non ouverte")
             return
         conversation.connected = conversation.connected or reached_stored
-        key = self.model.message_key
+        key, pending = self.model.message_key, conversation.pending
         for message in messages:
-            conversation.pending[key(message)] = message
+            # Retiré puis remis : la place dans ``pending`` suit le dernier ordre de réception.
+            pending.pop(key(message), None)
+            pending[key(message)] = message
         conversation.new_count += new
         conversation.updated_count += updated
         conversation.ignored_count += ignored
