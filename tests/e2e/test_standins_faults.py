@@ -6,11 +6,14 @@ Latence, vraie limite de débit (429 en JSON de chaque système ou en page HTML,
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
 
 from crispsandbox.standins.process import start_standin
+from tests.support.sandbox_process import ROOT
 
 LIST_PATHS = {"ninja": "/conversation/", "wanzo": "/chat/contexts"}
 
@@ -23,8 +26,9 @@ def standin(request):
 
 @pytest.fixture
 def faulty(standin):
-    """La doublure du module, remise aux pannes du lancement et aux compteurs à zéro."""
+    """La doublure du module, remise aux pannes du lancement, quota et compteurs à zéro."""
     standin.restore_faults()
+    standin.admin("/_admin/quota/reset", method="POST")
     standin.reset_stats()
     yield standin
     standin.restore_faults()
@@ -95,3 +99,24 @@ def test_fault_options_from_command_line(system):
         assert faults["rate_limit"] == 1 and faults["non_json_429_ratio"] == 0
         statuses = [status for status, _, _ in _burst(running, 3)]
         assert statuses[0] == 200 and 429 in statuses
+
+
+def test_quota_and_connection_reset(faulty):
+    faulty.faults(quota=2)
+    answers = _burst(faulty, 3)
+    assert [status for status, _, _ in answers] == [200, 200, 423]
+    message = "Quota journalier de requêtes dépassé."
+    assert answers[2][2] == ({"detail": message} if faulty.system == "ninja" else
+                             {"statusCode": 423, "message": message, "error": "Locked"})
+    faulty.admin("/_admin/quota/reset", method="POST")
+    faulty.faults(quota=0, reset_ratio=1)
+    with pytest.raises((ConnectionError, OSError)):
+        faulty.get(LIST_PATHS[faulty.system])
+    assert faulty.stats()["by_status"]["reset"] == 1
+
+
+def test_cli_refuses_invalid_standin_options():
+    result = subprocess.run(
+        [sys.executable, "-m", "crispsandbox", "--system", "wanzo", "--port", "0", "--empty-ratio", "0.8",
+         "--long-ratio", "0.5"], cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "--empty-ratio + --long-ratio" in result.stderr
