@@ -29,7 +29,7 @@ PAGE_STEP = 20
 # Part des autres messages qui partagent la milliseconde du précédent.
 TIE_RATIO = 0.1
 # Identifiants hostiles (option) et leur nombre de messages ; NUL est impossible dans une URL.
-HOSTILE_KEYS = ("../evil", "a/b", "long-" + "0123456789abcdef" * 18 + "0123456789abcdefghi")
+HOSTILE_KEYS = ("../evil", "a/b", "long-" + ("0123456789abcdef" * 19)[:295])  # 300 caractères
 HOSTILE_COUNTS = (2, 3, 25)
 # Pas du temps simulé des mutations : une seconde par message ajouté.
 MUTATION_STEP_MS = 1000

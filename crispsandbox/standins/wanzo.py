@@ -16,6 +16,7 @@ listes, des contextes reçoivent un message et passent en tête pendant qu'un cl
 from __future__ import annotations
 
 import re
+from http import HTTPStatus
 from typing import Mapping
 from urllib.parse import unquote
 
@@ -33,12 +34,15 @@ _PREFIX = "/portfolio/api/v1"
 _CONTEXTS = re.compile(r"^/portfolio/api/v1/chat/contexts/?$")
 _CONTEXT = re.compile(r"^/portfolio/api/v1/chat/contexts/(?P<key>[^/]+)/?$")
 _MESSAGES = re.compile(r"^/portfolio/api/v1/chat/contexts/(?P<key>[^/]+)/messages/?$")
-_PHRASES = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
 
 
 def error_payload(status: int, message: str) -> object:
     """Corps d'erreur de NestJS : {"statusCode", "message", "error"}."""
-    return {"statusCode": status, "message": message, "error": _PHRASES.get(status, "Too Many Requests")}
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:  # 420 (refus de débit possible du bac à sable) n'est pas un statut standard
+        phrase = "Enhance Your Calm"
+    return {"statusCode": status, "message": message, "error": phrase}
 
 
 def context_key(rng) -> str:
