@@ -164,3 +164,30 @@ def test_hostile_ids_stay_inside_the_data_directory(standin, data_dir, request):
     for path in data_dir.parent.rglob("*"):
         if path.is_file() and not path.name.startswith(".stats"):
             assert root in path.resolve().parents, path
+
+
+def test_ninja_conversations_with_id_only_or_without_updated(ninja_sandbox_factory, data_dir):
+    # Une conversation sans uuid est rangée sous son id ; sans « updated », elle coûte un appel
+    # (since = dernier id) à chaque exécution, puisque rien ne dit si elle a changé.
+    server = ninja_sandbox_factory(seed=6, conversations=20, id_ratio=0.3, no_updated_ratio=0.3)
+    first = run_crawl("ninja", data_dir, server.env())
+    assert first.returncode == 0, first.log[-3000:]
+    truth = server.truth()
+    assert export_problems("ninja", data_dir, truth) == []
+    without_uuid = [c for c in truth["conversations"] if "uuid" not in c]
+    without_updated = [c for c in truth["conversations"] if "updated" not in c]
+    assert without_uuid and without_updated
+    server.reset_stats()
+    again = run_crawl("ninja", data_dir, server.env())
+    assert again.returncode == 0
+    assert calls(server) == list_pages("ninja", truth) + len(without_updated)
+    assert again.stats["messages/new"] == 0
+
+
+def test_ninja_token_given_as_setting_wins_and_is_never_logged(ninja_sandbox, data_dir):
+    env = {"NINJA_API_URL": ninja_sandbox.url, "NINJA_API_TOKEN": "mauvais"}
+    result = run_crawl("ninja", data_dir, env,
+                       settings={"NINJA_API_TOKEN": ninja_sandbox.token, "LOG_LEVEL": "DEBUG"})
+    assert result.returncode == 0, result.log[-3000:]
+    assert ninja_sandbox.token not in result.log
+    assert export_problems("ninja", data_dir, ninja_sandbox.truth()) == []
