@@ -1,8 +1,9 @@
 """Démonstration complète (``make demo``) : export de bout en bout contre le bac à sable local.
 
 Démarre le bac à sable, lance les exports disponibles dans l'ordre (conversations, messages,
-utilisateurs) comme le ferait un utilisateur, affiche le récapitulatif de chacun et l'endroit
-où sont les fichiers, puis arrête le bac à sable. Aucun appel ne sort de la machine.
+utilisateurs) comme le ferait un utilisateur, puis les exports des deux autres systèmes
+(ninja, wanzo) contre leurs doublures, affiche le récapitulatif de chacun et l'endroit où
+sont les fichiers, puis arrête tout. Aucun appel ne sort de la machine.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from scrapy.spiderloader import SpiderLoader
 from scrapy.utils.project import get_project_settings
 
 from crispsandbox.process import repository_root, start_sandbox
+from crispsandbox.standins.process import start_standin
 
 ORDER = ("conversations", "messages", "users")
 
@@ -59,14 +61,35 @@ def main(argv=None) -> int:
                 break
     finally:
         sandbox.stop()
+    if status == 0:
+        status = other_systems(root, data_dir, options.conversations)
     print(f"\nFichiers exportés dans {data_dir} :")
     for path in sorted(data_dir.rglob("*")):
         if path.is_file() and path.parent.name != "messages":
             print(f"  {path.relative_to(data_dir)}")
-    messages = data_dir / "conversations" / "messages"
-    if messages.is_dir():
-        print(f"  conversations/messages/ : {len(list(messages.glob('*.jsonl')))} fichiers .jsonl")
+    for folder in ("conversations", "ninja", "wanzo"):
+        messages = data_dir / folder / "messages"
+        if messages.is_dir():
+            print(f"  {folder}/messages/ : {len(list(messages.glob('*.jsonl')))} fichiers .jsonl")
     return status
+
+
+def other_systems(root: Path, data_dir: Path, conversations: int) -> int:
+    """Les deux autres systèmes de discussion, chacun contre sa doublure locale."""
+    for system in ("ninja", "wanzo"):
+        standin = start_standin(system, seed=1, conversations=conversations)
+        try:
+            env = {**os.environ, **standin.env(), "CRISP_DATA_DIR": str(data_dir)}
+            print(f"\n$ scrapy crawl {system}")
+            result = subprocess.run([sys.executable, "-m", "scrapy", "crawl", system], cwd=root,
+                                    env=env, capture_output=True, text=True)
+            print(summary(result.stderr))
+            if result.returncode != 0:
+                print(f"Échec de « {system} » (code {result.returncode}).")
+                return result.returncode
+        finally:
+            standin.stop()
+    return 0
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from crispscrape.items import MessageBatch
 from crispscrape.pipelines.messages import message_store
 from crispscrape.spiders.base import CrispSpider
 from crispscrape.storage.files import StorageError
-from crispscrape.storage.messages import Known
+from crispscrape.storage.records import Known
 from crispscrape.storage.selection import Policy
 
 

@@ -1,4 +1,5 @@
-"""``make demo`` : l'export de bout en bout contre le bac à sable (conversations -> messages -> users)."""
+"""``make demo`` : l'export de bout en bout contre le bac à sable (conversations -> messages -> users),
+puis ninja et wanzo contre leurs doublures."""
 
 from __future__ import annotations
 
@@ -17,11 +18,17 @@ def test_demo_runs_the_three_exports_end_to_end(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    positions = [out.index(f"$ scrapy crawl {name}") for name in ("conversations", "messages", "users")]
+    names = ("conversations", "messages", "users", "ninja", "wanzo")
+    positions = [out.index(f"$ scrapy crawl {name}") for name in names]
     assert positions == sorted(positions)
     # Chaque export dit ce qui reste du compte ; après le dernier, il est complet.
     assert out.count("Fin : exécution terminée ; il reste") == 2
-    assert out.rindex("Fin : compte complet et à jour.") > positions[-1]
+    assert out.rindex("Fin : compte complet et à jour.") > positions[2]
+    # Les deux autres systèmes, chacun contre sa doublure.
+    assert out.count("Fin : export terminé.") == 2
+    for system, listing in (("ninja", "conversations.jsonl"), ("wanzo", "contexts.jsonl")):
+        assert len(read_jsonl(data_dir / system / listing)) == 25
+        assert list((data_dir / system / "messages").glob("*.jsonl"))
     conversations = read_jsonl(data_dir / "conversations" / "conversations.jsonl")
     assert len(conversations) == 25
     messages = sorted((data_dir / "conversations" / "messages").glob("*.jsonl"))

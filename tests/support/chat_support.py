@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
+from bench.chat import list_pages as bench_list_pages
+from bench.chat import minimum_calls  # noqa: F401  (réexporté pour les tests)
 from crispscrape.sources.base import iso_time
 from crispscrape.sources.ninja import NINJA
 from crispscrape.sources.wanzo import WANZO
@@ -51,17 +52,8 @@ def export_problems(system: str, data_dir: Path, truth: dict) -> list[str]:
     return problems
 
 
-def minimum_calls(system: str, truth: dict) -> int:
-    """Appels minimaux d'un premier export : pages de liste + pages de messages."""
-    source = SOURCES[system]
-    count = len(truth["conversations"])
-    pages = max(1, math.ceil(count / source.list_limit))
-    return pages + sum(max(1, math.ceil(len(m) / source.messages_limit))
-                       for m in truth["messages"].values())
-
-
 def list_pages(system: str, truth: dict) -> int:
-    return max(1, math.ceil(len(truth["conversations"]) / SOURCES[system].list_limit))
+    return bench_list_pages(system, len(truth["conversations"]))
 
 
 def dump(obj) -> str:

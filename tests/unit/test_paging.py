@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from crispscrape.spiders.messages import next_step
-from crispscrape.storage.messages import Known
+from crispscrape.storage.records import Known
 
 
 def known(stored=(), complete=True, unreadable=False, exists=True):
