@@ -8,8 +8,8 @@
    0 = terminé ; 1 = échec (configuration, argument, fichier d'entrée, identifiants refusés,
    ressources en échec) ; 2 = interrompu proprement (quota, Ctrl-C, JSON-RPC) : relancer
    pour reprendre ; 3 = un moniteur Spidermon est en échec (objets non valides, trop de
-   ralentissement, compte incomplet : voir docs/monitors.md). Le plus grave l'emporte :
-   1, puis 3, puis 2.
+   ralentissement, compte incomplet : voir docs/monitors.md) alors que l'export s'est
+   terminé. Le plus grave l'emporte : 1, puis 2, puis 3.
 """
 
 from __future__ import annotations

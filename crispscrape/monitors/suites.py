@@ -29,8 +29,10 @@ from crispscrape.monitors.rules import (
 logger = logging.getLogger("crispscrape.monitors")
 
 PASSED = (spidermon_settings.MONITOR.STATUS.SUCCESS, spidermon_settings.MONITOR.STATUS.SKIPPED)
-# Du plus grave au moins grave : échec, moniteur en échec, arrêt à reprendre, tout va bien.
-SEVERITY = (1, 3, 2, 0)
+# Du plus grave au moins grave : échec, arrêt à reprendre, moniteur en échec, tout va bien.
+# Le code 2 reste celui d'un arrêt (« relancez ») même si un moniteur échoue aussi : les
+# scripts qui relancent sur 2 continuent de le faire ; 3 ne vient que d'un export terminé.
+SEVERITY = (1, 2, 3, 0)
 
 
 def most_severe(codes) -> int:

@@ -93,7 +93,7 @@ def test_invalid_objects_are_counted_by_kind():
 
 @pytest.mark.parametrize("stats,code", [
     ({"finish_reason": "finished", "monitors/exit_code": 3}, 3),
-    ({"finish_reason": "budget", "monitors/exit_code": 3}, 3),
+    ({"finish_reason": "budget", "monitors/exit_code": 3}, 2),
     ({"finish_reason": "budget", "monitors/exit_code": 2}, 2),
     ({"finish_reason": "finished", "crisp_api/failed": 1, "monitors/exit_code": 3}, 1),
     ({"finish_reason": "finished", "monitors/exit_code": 0}, 0),
