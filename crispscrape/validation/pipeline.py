@@ -27,6 +27,7 @@ from spidermon.contrib.validation import JSONSchemaValidator, messages as spider
 from crispscrape.items import ConversationsPage, MessageBatch, ProfileItem
 from crispscrape.storage.files import append_lines, dumps_line
 from crispscrape.validation import schemas
+from crispscrape.validation.fastpath import compile_check
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +47,30 @@ KNOWN_MESSAGES = {value for name, value in vars(spidermon_messages).items()
                   if name.isupper() and isinstance(value, str) and "{" not in value}
 
 
+class FastJSONSchemaValidator(JSONSchemaValidator):
+    """Le validateur de Spidermon, précédé d'une vérification rapide tirée du même schéma.
+
+    Un objet sûrement valide (presque tous) ne passe pas par jsonschema (~0,2 ms par objet,
+    voir fastpath.py) ; les autres ont le validateur complet de Spidermon, qui décide et
+    nomme les erreurs (champs, messages traduits).
+    """
+
+    def __init__(self, schema):
+        super().__init__(schema)
+        self._surely_valid = compile_check(schema)
+
+    def _validate(self, data, strict=False):
+        if not self._surely_valid(data):
+            super()._validate(data, strict=strict)
+
+
 class CrispValidationPipeline(ItemValidationPipeline):
     """Valide les objets de chaque item ; met de côté ceux qui ne passent pas."""
 
     def __init__(self, crawler):
         super().__init__(
-            validators={kind: [JSONSchemaValidator(schema)] for kind, (schema, _) in KINDS.items()},
+            validators={kind: [FastJSONSchemaValidator(schema)]
+                        for kind, (schema, _) in KINDS.items()},
             stats=crawler.stats,
         )
         self.crawler = crawler

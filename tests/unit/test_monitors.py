@@ -140,3 +140,29 @@ def test_conversation_and_profile_schemas():
     assert not ok and sorted(errors) == ["email", "segments"]
     # Le message d'erreur ne cite jamais la valeur : seuls ceux traduits par Spidermon passent.
     assert all(m in KNOWN_MESSAGES for found in errors.values() for m in found)
+
+
+VALUES = [None, "", "x", "a@b", 0, -1, 5, 1.0, True, [], {}, {"last": "x"}, {"last": 1},
+          {"email": 3}, {"email": None}, {"fingerprint": "1"}]
+
+
+@pytest.mark.parametrize("kind,base", [
+    ("message", MESSAGE),
+    ("conversation", {"session_id": "s", "updated_at": 1, "active": {"last": 2},
+                      "meta": {"email": "a@b"}, "preview_message": {"fingerprint": 1}}),
+    ("profile", {"email": "a@b", "people_id": "p", "person": {}, "segments": [], "created_at": 1}),
+])
+def test_fast_check_never_accepts_what_jsonschema_refuses(kind, base):
+    from jsonschema import Draft202012Validator
+
+    from crispscrape.validation.fastpath import compile_check
+    schema = KINDS[kind][0]
+    fast, full = compile_check(schema), Draft202012Validator(schema)
+    assert fast(base) and full.is_valid(base)  # le cas courant prend bien le chemin rapide
+    candidates = [{k: v for k, v in base.items() if k != name} for name in base]
+    candidates += [{**base, name: value} for name in base for value in VALUES]
+    candidates += [None, [], "x", 3]
+    for candidate in candidates:
+        if fast(candidate):
+            assert full.is_valid(candidate), candidate
+    assert sum(not fast(c) for c in candidates) > len(base)
