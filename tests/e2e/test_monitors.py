@@ -147,3 +147,16 @@ def test_incomplete_account_fails_the_account_monitor(sandbox_factory, data_dir)
     assert lines[1].startswith("Moniteur Compte complet : en échec, compte incomplet après une "
                                "exécution menée à son terme : il reste ")
     assert lines[2] == "Moniteurs : 3 réussis, 2 en échec."
+
+
+def test_periodic_monitors_warn_during_a_long_export(sandbox, data_dir):
+    assert run_crawl("conversations", data_dir, sandbox.env()).returncode == 0
+    sandbox.admin("/_admin/faults", method="POST", json={"invalid_field_ratio": 1.0, "latency_ms": 30})
+    periodic = json.dumps({"crispscrape.monitors.suites.PeriodicMonitors": 0.3})
+    result = run_crawl("messages", data_dir, sandbox.env(), settings={
+        "SPIDERMON_PERIODIC_MONITORS": periodic, "CONCURRENT_REQUESTS": 2,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 2, "AUTOTHROTTLE_TARGET_CONCURRENCY": 2})
+    assert result.returncode == 3, result.log[-3000:]
+    assert result.stats["monitors/periodic/runs"] >= 2
+    assert result.stats["monitors/periodic/failed"] >= 1
+    assert "Contrôle périodique : Moniteur Objets non valides : en échec, " in result.log
