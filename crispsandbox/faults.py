@@ -24,6 +24,7 @@ _STATUS_PHRASES = {420: "Enhance Your Calm", 422: "Unprocessable Entity", 429: "
 _RATIO_FIELDS = (
     "throttle_ratio", "non_json_429_ratio", "error_rate", "latency_spike_ratio", "reset_ratio",
     "truncated_ratio", "error_envelope_ratio", "wrong_type_ratio", "broken_message_ratio",
+    "invalid_field_ratio",
 )
 _STATUS_FIELDS = ("rate_limit_status", "throttle_status")
 
@@ -71,6 +72,9 @@ class FaultOptions:
     error_envelope_ratio: float = 0
     wrong_type_ratio: float = 0
     broken_message_ratio: float = 0
+    # Un message du lot reçoit un champ du mauvais type (session_id à null) : la réponse reste
+    # lisible, l'objet ne passe pas son schéma (validation de l'exportateur).
+    invalid_field_ratio: float = 0
 
     def updated(self, changes: dict) -> "FaultOptions":
         """Nouvelle configuration ; ValueError (message en français) si invalide."""
@@ -215,6 +219,10 @@ class FaultState:
             data = self._break_messages(data)
         elif kind == "conversations" and data and self._chance(options.broken_message_ratio):
             data = self._break_listing(data)
+        elif kind == "messages" and data and self._chance(options.invalid_field_ratio):
+            data = list(data)
+            position = self._rng.randrange(len(data))
+            data[position] = {**data[position], "session_id": None}
         return json_response(status, success_body(data))
 
     def _break_listing(self, page: list) -> list:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 from twisted.internet.defer import Deferred
 
@@ -50,9 +51,13 @@ class AccountRun:
         # Passé à l'étape des messages : revérifier chaque conversation une fois.
         self.verify = parse_flag(spargs.get("verify"), "verify")
         self.nb = parse_count(spargs.get("nb"), "nb", UNLIMITED)
+        # -a nb : un compte partiel est voulu (moniteur « Compte complet », monitors/rules.py).
+        self.limited = spargs.get("nb") is not None
         self.budget = parse_optional_count(spargs.get("budget"), "budget") \
             or settings.getint("CRISP_CALL_BUDGET", 0) or None
         self.results: list[tuple[str, dict]] = []
+        # Crawler de la dernière étape lancée : ses réglages servent aux moniteurs du compte.
+        self.last_crawler = None
 
     # --- Bilan ------------------------------------------------------------------------------
     def status(self) -> AccountStatus:
@@ -74,7 +79,7 @@ class AccountRun:
         return self.results
 
     async def _chain(self) -> None:
-        from crispscrape.commands.crawl import exit_code
+        from crispscrape.commands.crawl import finish_code
         try:
             for name in STEPS:
                 left = None if self.budget is None else self.budget - self.calls
@@ -89,6 +94,7 @@ class AccountRun:
                 if name == "messages" and self.verify:
                     kwargs["verify"] = "1"
                 crawler = self.process.create_crawler(name)
+                self.last_crawler = crawler
                 outcome = self.process.crawl(crawler, **kwargs)
                 if isinstance(outcome, Deferred):
                     outcome = outcome.asFuture(asyncio.get_event_loop())
@@ -96,19 +102,22 @@ class AccountRun:
                 emit_summary(crawler)
                 stats = crawler.stats.get_stats() if crawler.stats is not None else {}
                 self.results.append((name, stats))
-                if exit_code(stats) != 0:
+                # Un moniteur en échec (code 3) n'arrête pas la chaîne : seule la fin du crawl.
+                if finish_code(stats) != 0:
                     break
         finally:
             stop_event_loop()
 
-    def summary(self, code: int) -> str:
-        """Récapitulatif final : chaque étape, puis l'état du compte, puis la dernière ligne."""
+    def summary(self, code: int, monitor_lines: Sequence[str] = ()) -> str:
+        """Récapitulatif final : chaque étape, l'état du compte, les moniteurs du compte, puis
+        la dernière ligne."""
         lines = [f"Étape {name} : fin « {stats.get('finish_reason', '?')} », "
                  f"{stats.get('crisp_api/requests', 0)} appel(s)." for name, stats in self.results]
         status = self.status()
         lines += status.lines(self.calls)
+        lines += list(monitor_lines)
         last = self.results[-1][1] if self.results else {"finish_reason": "start_error"}
-        if code == 0:
+        if code in (0, 3):
             lines.append("Fin : " + end_text("finished", 0, status))
         else:
             lines.append("Fin : " + end_text(last.get("finish_reason", "start_error"),

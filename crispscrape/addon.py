@@ -29,6 +29,8 @@ from crispscrape.middlewares.auth import CrispAuthMiddleware
 from crispscrape.middlewares.budget import CallBudgetMiddleware
 from crispscrape.middlewares.ratelimit import CrispRateLimitMiddleware
 from crispscrape.middlewares.retry import CrispRetryMiddleware
+from crispscrape.monitors.extension import CrispSpidermon
+from crispscrape.validation.pipeline import CrispValidationPipeline
 
 DEFAULTS = {
     # --- Accès à l'API Crisp ----------------------------------------------------------
@@ -123,6 +125,23 @@ DEFAULTS = {
     "JSONRPC_HOST": "127.0.0.1",
     "JSONRPC_PORT": [6080, 7030],
     "JSONRPC_TOKEN": None,
+    # --- Surveillance Spidermon (crispscrape/monitors/, docs/monitors.md) ---------------
+    "SPIDERMON_ENABLED": True,
+    "SPIDERMON_SPIDER_CLOSE_MONITORS": ["crispscrape.monitors.suites.CloseMonitors"],
+    # Pendant un long export, toutes les 10 minutes : une alerte avant la fin ({} = aucune).
+    "SPIDERMON_PERIODIC_MONITORS": {"crispscrape.monitors.suites.PeriodicMonitors": 600},
+    # Fins attendues (moniteur « Fin normale ») : un arrêt par budget ou quota le fait
+    # échouer ; ajouter « budget » si un arrêt par budget est prévu et ne doit rien signaler.
+    "SPIDERMON_EXPECTED_FINISH_REASONS": ["finished"],
+    # Seuils : ressources en échec après réessais, objets non valides (au plus N)…
+    "CRISP_MONITOR_MAX_FAILED": 0,
+    "CRISP_MONITOR_MAX_INVALID": 0,
+    # … et part des appels refusés par la limite de débit (429/420) : le limiteur en provoque
+    # quelques-uns en cherchant le débit permis ; au-delà de la moitié, c'est une tempête.
+    "CRISP_MONITOR_MAX_THROTTLED_SHARE": 0.5,
+    # Actions de Spidermon (chemins de classes : e-mail, Slack…), aucune par défaut.
+    "CRISP_MONITOR_FAILED_ACTIONS": [],
+    "CRISP_MONITOR_FINISHED_ACTIONS": [],
 }
 
 # (réglage, composant de Scrapy remplacé ou None, notre composant, priorité)
@@ -139,8 +158,12 @@ COMPONENTS = (
     ("EXTENSIONS", AutoThrottle, CrispAutoThrottle, 0),
     ("EXTENSIONS", None, JsonRpcService, 500),
     ("EXTENSIONS", None, Progress, 800),
+    # Après CoreStats (finish_reason), avant StatsFile : le fichier contient leurs résultats.
+    ("EXTENSIONS", None, CrispSpidermon, 600),
     # Priorité basse : passe après CoreStats, qui pose finish_reason et finish_time.
     ("EXTENSIONS", None, StatsFile, 900),
+    # Avant le dédoublonnage et l'écriture (300, 400) de chaque araignée.
+    ("ITEM_PIPELINES", None, CrispValidationPipeline, 100),
 )
 
 

@@ -73,6 +73,9 @@ class ConversationsPage:
     # Nombre maximal de nouvelles conversations à garder (reste de ``nb``).
     limit: int
     outcome: PageOutcome | None = None
+    # Conversations retirées de la page par la validation (mises de côté) : la page compte
+    # quand même comme reçue pleine (voir validation/pipeline.py).
+    set_aside: int = 0
 
     def __repr__(self) -> str:
         return f"ConversationsPage(page={self.page}, {len(self.conversations)} conversations)"

@@ -44,6 +44,12 @@ def emit_summary(crawler) -> None:
     """Dit le récapitulatif mis de côté par l'araignée (CRISP_SUMMARY_AT_EXIT)."""
     text = getattr(crawler, "crisp_summary", None)
     if text:
+        # Les moniteurs passent après le récapitulatif de l'araignée (spider_closed) : leurs
+        # lignes, prises dans les statistiques, s'insèrent avant la dernière ligne (« Fin : »).
+        lines = crawler.stats.get_value("monitors/lines") if crawler.stats is not None else None
+        if lines:
+            head, _, last = text.rpartition("\n  ")
+            text = "\n  ".join([head, *lines, last])
         logging.getLogger(crawler.spidercls.name).log(summary_level(crawler.settings), "%s", text)
 
 

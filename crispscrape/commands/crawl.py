@@ -7,7 +7,9 @@
    l'araignée s'arrête sur une erreur) :
    0 = terminé ; 1 = échec (configuration, argument, fichier d'entrée, identifiants refusés,
    ressources en échec) ; 2 = interrompu proprement (quota, Ctrl-C, JSON-RPC) : relancer
-   pour reprendre.
+   pour reprendre ; 3 = un moniteur Spidermon est en échec (objets non valides, trop de
+   ralentissement, compte incomplet : voir docs/monitors.md) alors que l'export s'est
+   terminé. Le plus grave l'emporte : 1, puis 2, puis 3.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from scrapy.extensions.feedexport import FeedExporter
 from crispscrape.account import AccountRun
 from crispscrape.config import SECRET_NAMES, ConfigError, check_numbers
 from crispscrape.arguments import ArgumentError
+from crispscrape.monitors.account import run_account_monitors
+from crispscrape.monitors.suites import most_severe
 from crispscrape.summary import configured_level, emit_summary, summary_level
 
 logger = logging.getLogger(__name__)
@@ -30,14 +34,20 @@ logger = logging.getLogger(__name__)
 RESUMABLE_REASONS = {"quota", "budget", "shutdown", "cancelled"}
 
 
-def exit_code(stats: dict) -> int:
-    """Code de sortie d'après les statistiques finales du crawl."""
+def finish_code(stats: dict) -> int:
+    """Code de sortie d'après la fin du crawl seule (sans les moniteurs)."""
     reason = stats.get("finish_reason")
     if reason in RESUMABLE_REASONS:
         return 2
     if reason != "finished" or stats.get("crisp_api/failed"):
         return 1
     return 0
+
+
+def exit_code(stats: dict) -> int:
+    """Code de sortie d'après les statistiques finales : la fin du crawl et les moniteurs
+    (``monitors/exit_code``, posé par crispscrape/monitors/suites.py), le plus grave."""
+    return most_severe((finish_code(stats), stats.get("monitors/exit_code", 0)))
 
 
 class Command(ScrapyCrawlCommand):
@@ -113,9 +123,12 @@ def run_account(process, settings, spargs: dict) -> int:
                    "\n  ".join(account.status_lines(None)))
         return 0
     account.run()
-    codes = [exit_code(stats) for _, stats in account.results]
-    code = next((c for c in codes if c != 0), 0) if codes else 1
-    logger.log(summary_level(settings), "%s", account.summary(code))
+    if not account.results:
+        logger.log(summary_level(settings), "%s", account.summary(1))
+        return 1
+    monitors = run_account_monitors(account)
+    code = most_severe([exit_code(stats) for _, stats in account.results] + [monitors.exit_code])
+    logger.log(summary_level(settings), "%s", account.summary(code, monitors.lines))
     return code
 
 

@@ -32,7 +32,7 @@ class ConversationsPipeline(StorePipeline):
         if not isinstance(item, ConversationsPage) or self.store is None:
             return item
         store = self.store
-        outcome = PageOutcome(received=len(item.conversations))
+        outcome = PageOutcome(received=len(item.conversations) + item.set_aside)
         new: list[dict] = []
         updated: list[dict] = []
         seen: set[str] = set()

@@ -130,6 +130,12 @@ class UsersFile:
             self._save_state()
         return added
 
+    def mark_set_aside(self, key: str) -> None:
+        """Fiche reçue mais non valide, mise de côté (validation/pipeline.py) : la demande est
+        satisfaite sans profil utilisable, comme une fiche sans e-mail."""
+        self.aliases[key] = ""
+        self._save_state()
+
     def mark_not_found(self, key: str) -> None:
         self.not_found.add(key)
         self._save_state()
