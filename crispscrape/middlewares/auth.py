@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from scrapy.exceptions import NotConfigured
 
+from crispscrape.attachments import FILE_META
 from crispscrape.config import ConfigError, CrispConfig, authorization_header
 
 
@@ -31,6 +32,10 @@ class CrispAuthMiddleware:
         return cls(config.api_url, authorization, crawler.stats)
 
     def process_request(self, request, spider=None):
+        if request.meta.get(FILE_META):
+            # Pièce jointe : jamais les identifiants Crisp, quel que soit son hôte (même l'API).
+            request.headers.pop(b"Authorization", None)
+            return None
         if not request.url.startswith(self._api_prefix):
             return None
         request.headers[b"Authorization"] = self._authorization
@@ -40,6 +45,6 @@ class CrispAuthMiddleware:
         return None
 
     def process_response(self, request, response, spider=None):
-        if request.url.startswith(self._api_prefix):
+        if not request.meta.get(FILE_META) and request.url.startswith(self._api_prefix):
             self.stats.inc_value(f"crisp_api/status/{response.status}")
         return response

@@ -35,6 +35,7 @@ from crispscrape.spiders.base import CrispSpider
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.messages import Known
 from crispscrape.storage.selection import Policy
+from crispscrape.summary import files_line
 
 
 @dataclass
@@ -97,6 +98,8 @@ class MessagesSpider(CrispSpider):
         "ITEM_PIPELINES": {
             "crispscrape.pipelines.dedup.MessageDedupPipeline": 300,
             "crispscrape.pipelines.messages.MessageFilePipeline": 400,
+            # Après l'écriture du lot : ses pièces jointes (CRISP_FILES_ENABLED).
+            "crispscrape.pipelines.attachments.AttachmentsPipeline": 500,
         },
     }
 
@@ -201,6 +204,8 @@ class MessagesSpider(CrispSpider):
                f"{stats.get_value('messages/updated', 0)} mis à jour, "
                f"{stats.get_value('messages/ignored_known', 0)} ignorés (déjà connus).")
         yield f"Fichiers .jsonl de conversation dans {self.store.directory} : {files}."
+        if self.settings.getbool("CRISP_FILES_ENABLED"):
+            yield files_line(stats)
 
 
 def _check_messages(batch: list) -> None:
