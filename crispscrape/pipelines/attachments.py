@@ -145,6 +145,10 @@ class AttachmentsPipeline(FilesPipeline):
                                                "Rien n'a été modifié.")
             return
         self.index = index
+        # Déjà là : pièces notées ok dont le fichier est présent et complet.
+        self.stats.set_value("files/already", sum(
+            1 for key, entry in index.entries.items() if entry.status == OK
+            and key not in index.stale))
         self.backlog = Backlog(self, index, message_store(self.crawler).directory)
 
     def close_spider(self, spider=None):
@@ -211,7 +215,8 @@ class AttachmentsPipeline(FilesPipeline):
             seen.add(ref.key)
             settled = self.index.is_settled(ref)
             if settled is not None:
-                self.stats.inc_value("files/already" if settled == OK else "files/abandoned")
+                if settled != OK:
+                    self.stats.inc_value("files/abandoned")
                 continue
             if not scheme_allowed(ref.url):
                 refused.append(self._failed(ref, "schema_refuse"))
