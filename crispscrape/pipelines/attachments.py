@@ -134,13 +134,13 @@ class AttachmentsPipeline(FilesPipeline):
     # --- Ouverture, fermeture -------------------------------------------------------------
     def open_spider(self, spider=None):
         super().open_spider()
-        if not message_store(self.crawler).opened:
+        crawled: Any = self.crawler.spider
+        if crawled.startup_error or crawled.config is None or not message_store(self.crawler).opened:
             return  # départ refusé (arguments, configuration, fichiers) : rien n'est touché
         index = AttachmentIndex(self.data_dir, self.max_attempts)
         try:
             index.open()
         except OSError as exc:
-            crawled: Any = self.crawler.spider
             crawled.refuse_start("input_error", f"Index des pièces jointes inutilisable : {exc}. "
                                                "Rien n'a été modifié.")
             return

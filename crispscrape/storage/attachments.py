@@ -94,6 +94,8 @@ class AttachmentIndex:
         # Lignes ``ok`` dont le fichier manque ou a changé de taille : à redemander.
         self.stale: set[tuple[str, int]] = set()
         self.opened = False
+        # Vrai si l'état du balayage a changé (rien n'est écrit pour une exécution sans objet).
+        self._scanned_changed = False
 
     # --- Ouverture, fermeture ---------------------------------------------------------------
     def open(self) -> None:
@@ -143,6 +145,7 @@ class AttachmentIndex:
     def close(self) -> None:
         if self.opened:
             self.compact()
+        if self.opened and self._scanned_changed:
             atomic_write_json(self.state_path, {"scanned": dict(sorted(self.scanned.items()))},
                               compact=True)
 
@@ -193,6 +196,7 @@ class AttachmentIndex:
             self.stale.discard(entry.key)
 
     def mark_scanned(self, session_id: str, size: int) -> None:
+        self._scanned_changed |= self.scanned.get(session_id) != size
         self.scanned[session_id] = size
 
     def counts(self) -> dict[str, int]:
