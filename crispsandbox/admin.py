@@ -33,6 +33,7 @@ async def get_config(request: web.Request) -> web.Response:
     return _json({
         "identifier": config.identifier, "key": config.key, "website_id": config.website_id,
         "seed": config.seed, "conversations": config.conversations,
+        "media_url": _sandbox(request).dataset.media_base,
     })
 
 

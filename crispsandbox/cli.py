@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     add("--quota", type=int, default=0, help="appels permis avant 423 quota_limit_exceeded, 0 = illimité")
     add("--error-rate", type=float, default=0, help="probabilité d'une erreur 500/502/503 par appel")
     standins_cli.add_arguments(parser)  # --system et les options des doublures ninja et wanzo
+    add("--media-url", default=None,
+        help="base des URL de fichiers des messages (défaut : ce serveur, sous un autre nom d'hôte)")
+    add("--media-slow-seconds", type=float, default=2.0,
+        help="durée d'envoi d'un fichier lent (défaut : %(default)s s)")
     return parser
 
 
@@ -79,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     config = SandboxConfig(
         seed=args.seed, conversations=args.conversations, identifier=args.identifier,
         key=args.key, website_id=args.website_id, faults=faults,
+        media_url=args.media_url, media_slow_seconds=args.media_slow_seconds,
     )
     try:
         asyncio.run(serve(config, args.host, args.port, args.port_file))

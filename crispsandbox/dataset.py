@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 from . import vocab
 from .defaults import (
-    DEFAULT_CONVERSATIONS, DEFAULT_SEED, DEFAULT_WEBSITE_ID, END_MS, HISTORY_MS,
+    DEFAULT_CONVERSATIONS, DEFAULT_MEDIA_BASE, DEFAULT_SEED, DEFAULT_WEBSITE_ID, END_MS, HISTORY_MS,
     MESSAGES_BATCH, MUTATION_START_MS,
 )
 from .generator import (
@@ -66,11 +66,14 @@ class Dataset:
         seed: int = DEFAULT_SEED,
         conversations: int = DEFAULT_CONVERSATIONS,
         website_id: str = DEFAULT_WEBSITE_ID,
+        media_base: str = DEFAULT_MEDIA_BASE,
     ) -> None:
         if conversations < 0:
             raise ValueError("le nombre de conversations doit être positif ou nul")
         self.seed = seed
         self.website_id = website_id
+        # Base des URL de fichiers des messages (le serveur y met la sienne avant tout appel).
+        self.media_base = media_base
         self.base_size = conversations
         self._person_count = max(len(vocab.SPECIAL_EMAILS) + 1, conversations * 2 // 3)
         self._layout = self._special_layout()
@@ -158,7 +161,7 @@ class Dataset:
             return cached
         plan = self._plan(session_id)
         messages = [
-            make_message(self.seed, plan, self.website_id, position, timestamp)
+            make_message(self.seed, plan, self.website_id, position, timestamp, self.media_base)
             for position, timestamp in enumerate(message_timestamps(self.seed, plan))
         ]
         messages.extend(self._extra_messages.get(session_id, ()))
@@ -202,7 +205,7 @@ class Dataset:
             return messages[-1] if messages else None
         if plan.count == 0:
             return None
-        return make_message(self.seed, plan, self.website_id, plan.count - 1, plan.last_ts)
+        return make_message(self.seed, plan, self.website_id, plan.count - 1, plan.last_ts, self.media_base)
 
     def _conversation(self, plan: ConversationPlan) -> dict:
         return make_conversation(
@@ -309,7 +312,8 @@ class Dataset:
             stamp, step = int(timestamp), 0 if same_ms else 1
         added = []
         for offset in range(count):
-            added.append(make_message(self.seed, plan, self.website_id, first_position + offset, stamp + offset * step))
+            added.append(make_message(self.seed, plan, self.website_id, first_position + offset,
+                                      stamp + offset * step, self.media_base))
         extras.extend(added)
         newest = max(message["timestamp"] for message in added)
         self._clock = max(self._clock, newest)

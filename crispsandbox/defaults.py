@@ -10,6 +10,9 @@ DEFAULT_KEY = "sandbox-key"
 DEFAULT_WEBSITE_ID = "8c842203-7ed8-4e29-a608-7cf78a7d2fcc"
 
 DEFAULT_HOST = "127.0.0.1"
+# Base des URL de fichiers d'un jeu de données hors serveur ; un bac à sable en marche sert
+# lui-même ses fichiers et remplace cette base par la sienne (voir media.py).
+DEFAULT_MEDIA_BASE = "https://storage.crisp.chat/users/upload"
 DEFAULT_PORT = 8787
 DEFAULT_SEED = 1
 DEFAULT_CONVERSATIONS = 50

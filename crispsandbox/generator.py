@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 
 from . import vocab
-from .defaults import MESSAGES_BATCH
+from .defaults import DEFAULT_MEDIA_BASE, MESSAGES_BATCH
 
 MESSAGE_TYPES = (
     "text", "note", "file", "animation", "audio", "carousel", "picker", "field", "event",
@@ -187,14 +187,15 @@ def _text(rng: random.Random, pool: tuple[str, ...], nickname: str) -> str:
     return rng.choice(pool).format(n=rng.randrange(1000, 99999), nick=nickname)
 
 
-def _content(rng: random.Random, kind: str, sender: str, plan: ConversationPlan) -> object:
-    """Contenu selon le type : chaîne pour text/note, objet pour les autres."""
+def _content(rng: random.Random, kind: str, sender: str, plan: ConversationPlan, media_base: str) -> object:
+    """Contenu selon le type : chaîne pour text/note, objet pour les autres ; les fichiers
+    pointent vers `media_base` (le bac à sable les sert, voir media.py)."""
     if kind == "text":
         pool = vocab.USER_TEXTS if sender == "user" else vocab.OPERATOR_TEXTS
         return _text(rng, pool, plan.nickname)
     if kind == "note":
         return rng.choice(vocab.NOTE_TEXTS)
-    media = f"https://storage.crisp.chat/users/upload/{uuid_from(rng)}"
+    media = f"{media_base}/{uuid_from(rng)}"
     if kind == "file":
         name, mime = rng.choice(vocab.FILE_KINDS)
         return {"name": name, "url": f"{media}/{name}", "type": mime}
@@ -239,7 +240,8 @@ def _content(rng: random.Random, kind: str, sender: str, plan: ConversationPlan)
     return {"namespace": namespace, "text": text}
 
 
-def make_message(seed: int, plan: ConversationPlan, website_id: str, position: int, timestamp: int) -> dict:
+def make_message(seed: int, plan: ConversationPlan, website_id: str, position: int, timestamp: int,
+                 media_base: str = DEFAULT_MEDIA_BASE) -> dict:
     """Message n° position de la conversation, avec tous les champs Crisp."""
     rng = rng_for(seed, "message", plan.index, position)
     if plan.showcase and position < len(MESSAGE_TYPES):
@@ -255,7 +257,7 @@ def make_message(seed: int, plan: ConversationPlan, website_id: str, position: i
         user = {"type": "participant", "user_id": plan.session_id, "nickname": plan.nickname, "avatar": ""}
     else:
         user = operator(seed, rng.randrange(len(vocab.OPERATORS)))
-    content = _content(rng, kind, sender, plan)
+    content = _content(rng, kind, sender, plan, media_base)
     preview = []
     if isinstance(content, str) and "https://" in content:
         url = content[content.index("https://"):].split()[0]

@@ -19,6 +19,7 @@ from . import api
 from .admin import setup_admin
 from .envelope import CrispError, json_response
 from .layer import abort_connection
+from .media import media_url, setup_media
 from .stats import RESET_STATUS
 from .state import SANDBOX, Sandbox, SandboxConfig
 
@@ -79,6 +80,7 @@ def build_app(sandbox: Sandbox) -> web.Application:
     app[SANDBOX] = sandbox
     app.router.add_route("*", "/v1/{tail:.*}", handle_api)
     setup_admin(app)
+    setup_media(app, sandbox.config.seed, sandbox.config.media_slow_seconds)
     return app
 
 
@@ -102,6 +104,8 @@ async def serve(config: SandboxConfig, host: str, port: int, port_file: str | No
     site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
     await site.start()
     actual_port = runner.addresses[0][1]
+    # Avant tout appel (le port n'est connu qu'ici) : les messages pointent vers nos fichiers.
+    sandbox.dataset.media_base = config.media_url or media_url(host, actual_port)
     shown_host = f"[{host}]" if ":" in host else host
     _log(f"SANDBOX_URL=http://{shown_host}:{actual_port}/v1")
     if port_file:

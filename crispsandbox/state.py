@@ -31,6 +31,10 @@ class SandboxConfig:
     key: str = DEFAULT_KEY
     website_id: str = DEFAULT_WEBSITE_ID
     faults: FaultOptions = field(default_factory=FaultOptions)
+    # Base des URL de fichiers (None : ce serveur, sous un autre nom d'hôte ; voir media.py).
+    media_url: str | None = None
+    # Durée d'envoi d'un fichier « lent ».
+    media_slow_seconds: float = 2.0
 
 
 class Sandbox:

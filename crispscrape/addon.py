@@ -21,6 +21,7 @@ from __future__ import annotations
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.extensions.throttle import AutoThrottle
 
+from crispscrape.attachments import FILES_SLOT
 from crispscrape.extensions.autothrottle import CrispAutoThrottle
 from crispscrape.extensions.jsonrpc import JsonRpcService
 from crispscrape.extensions.progress import Progress
@@ -72,6 +73,22 @@ DEFAULTS = {
     # Scrapy relit le code source de chaque rappel (ast) à chaque réponse pour prévenir d'un
     # « return valeur » dans un générateur ; nos rappels n'en ont pas (tests/unit).
     "WARN_ON_GENERATOR_RETURN_VALUE": False,
+    # --- Pièces jointes (crispscrape/pipelines/attachments.py, docs/fichiers.md) ---------
+    # Activé par défaut : les URL des fichiers envoyés peuvent expirer (ce qui n'est pas pris
+    # tôt peut être perdu), et les télécharger ne coûte aucun appel à l'API ni au quota.
+    "CRISP_FILES_ENABLED": True,
+    # Taille maximale d'un fichier (octets) : une pièce jointe ordinaire (quelques Mo) passe.
+    "CRISP_FILES_MAX_SIZE": 50 * 1024 * 1024,
+    # Délai d'un téléchargement (secondes) : un fichier qui met quelques secondes passe.
+    "CRISP_FILES_TIMEOUT": 60.0,
+    # Tentatives en tout (sur plusieurs exécutions) avant d'abandonner une pièce en échec.
+    "CRISP_FILES_MAX_ATTEMPTS": 3,
+    # Une URL de stockage signée peut rediriger : on suit (http/https seulement, et
+    # RedirectMiddleware retire Authorization vers un autre hôte).
+    "MEDIA_ALLOW_REDIRECTS": True,
+    # Slot des pièces jointes (meta download_slot) : sans le délai de départ d'AutoThrottle,
+    # qui ne le règle pas (meta autothrottle_dont_adjust_delay) ; 8 fichiers à la fois.
+    "DOWNLOAD_SLOTS": {FILES_SLOT: {"concurrency": 8, "delay": 0}},
     # Fichier JSON où écrire les statistiques finales du crawl (désactivé si vide).
     "CRISP_STATS_FILE": None,
     # --- Réessais (crispscrape/middlewares/retry.py) -----------------------------------

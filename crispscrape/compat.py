@@ -19,7 +19,10 @@ Détails internes utilisés (vérifiés avec Scrapy 2.19) :
 - ``ExecutionEngine._slot.nextcall`` : relancer le moteur après une reprise JSON-RPC
   (``wake_engine``) ;
 - ``AutoThrottle._adjust_delay(slot, latency, response)`` : la méthode que notre
-  AutoThrottle surcharge (``require_method``).
+  AutoThrottle surcharge (``require_method``) ;
+- ``scrapy.pipelines.media._MediaRequestFiltered`` : l'échec de média que Scrapy journalise
+  en DEBUG, sans trace Python (``quiet_media_failure``) ; un 404 ou un délai dépassé d'une
+  pièce jointe est un résultat noté dans l'index, pas une erreur du programme.
 
 Remplacés par l'interface publique, et donc absents d'ici : ``RetryMiddleware._retry``
 (notre middleware de réessai passe par process_response / process_exception) et
@@ -125,6 +128,23 @@ def release_slot(downloader: Any, slot: Any) -> None:
         latercall.cancel()
         slot.latercall = None
         process_queue(slot)
+
+
+# --- Pipeline de médias -------------------------------------------------------------------
+
+def quiet_media_failure() -> type[Exception]:
+    """La classe d'échec de média que MediaPipeline journalise sans trace (DEBUG).
+
+    Toute autre exception levée par ``media_failed`` est journalisée par Scrapy en ERROR avec
+    sa trace Python (``logger.exception``), pour chaque pièce jointe expirée ou trop lente.
+    """
+    import scrapy.pipelines.media as module
+
+    quiet = require_attribute(module, "_MediaRequestFiltered",
+                              "scrapy.pipelines.media._MediaRequestFiltered")
+    if not (isinstance(quiet, type) and issubclass(quiet, module.FileException)):
+        _fail("scrapy.pipelines.media._MediaRequestFiltered", "n'est plus une FileException")
+    return quiet
 
 
 # --- Moteur --------------------------------------------------------------------------------

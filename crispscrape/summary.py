@@ -53,6 +53,15 @@ def emit_summary(crawler) -> None:
         logging.getLogger(crawler.spidercls.name).log(summary_level(crawler.settings), "%s", text)
 
 
+def files_line(stats) -> str:
+    """Ligne des pièces jointes (crispscrape/pipelines/attachments.py) : statistiques files/."""
+    value = stats.get_value
+    return (f"Pièces jointes : {value('files/downloaded', 0)} téléchargée(s), "
+            f"{value('files/failed', 0)} en échec (retentées aux prochaines exécutions, "
+            f"{value('files/abandoned', 0)} abandonnée(s)), "
+            f"{value('files/already', 0)} déjà là.")
+
+
 def end_text(reason: str, failed: int, status: AccountStatus | None) -> str:
     """Dernière ligne du récapitulatif : jamais « terminé » pour un échec ou un compte partiel."""
     if reason == "finished" and failed:

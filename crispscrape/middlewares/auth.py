@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from scrapy.exceptions import NotConfigured
 
+from crispscrape.attachments import FILE_META
 from crispscrape.config import ConfigError
 from crispscrape.sources.crisp import CRISP
 
@@ -45,6 +46,10 @@ class CrispAuthMiddleware:
         return cls(prefix, headers, crawler.stats)
 
     def process_request(self, request, spider=None):
+        if request.meta.get(FILE_META):
+            # Pièce jointe : jamais les identifiants Crisp, quel que soit son hôte (même l'API).
+            request.headers.pop(b"Authorization", None)
+            return None
         if not request.url.startswith(self._api_prefix):
             return None
         for name, value in self._headers.items():
@@ -53,6 +58,6 @@ class CrispAuthMiddleware:
         return None
 
     def process_response(self, request, response, spider=None):
-        if request.url.startswith(self._api_prefix):
+        if not request.meta.get(FILE_META) and request.url.startswith(self._api_prefix):
             self.stats.inc_value(f"crisp_api/status/{response.status}")
         return response

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from crispscrape.api import QuotaExceeded
+from crispscrape.attachments import FILE_META
 from crispscrape.compat import spawn
 from crispscrape.middlewares.auth import api_prefix
 
@@ -43,7 +44,8 @@ class CallBudgetMiddleware:
         return cls(crawler, api_prefix(crawler))
 
     def process_request(self, request, spider=None):
-        if not request.url.startswith(self._api_prefix):
+        # Une pièce jointe n'est pas un appel à l'API : hors budget, même si son URL y pointe.
+        if request.meta.get(FILE_META) or not request.url.startswith(self._api_prefix):
             return None
         spider = self.crawler.spider
         budget = budget_of(spider, self.crawler.settings)

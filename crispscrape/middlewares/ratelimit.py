@@ -23,6 +23,7 @@ import logging
 from scrapy import signals
 
 from crispscrape import compat
+from crispscrape.attachments import FILE_META
 from crispscrape.api import QUOTA_STATUS, THROTTLE_STATUSES, QuotaExceeded, retry_after_seconds
 from crispscrape.middlewares.retry import BACKOFF_META, backoff
 
@@ -95,6 +96,9 @@ class CrispRateLimitMiddleware:
 
     # --- Réponses ----------------------------------------------------------------------
     def process_response(self, request, response, spider=None):
+        if request.meta.get(FILE_META):
+            # Pièce jointe : un 423 ou un 429 de son hôte ne dit rien du quota de l'API.
+            return response
         if response.status == QUOTA_STATUS:
             self._stop_for_quota(
                 "Quota quotidien de l'API Crisp atteint (423 quota_limit_exceeded)."

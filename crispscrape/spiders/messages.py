@@ -35,6 +35,7 @@ from crispscrape.spiders.base import CrispSpider
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.records import Known
 from crispscrape.storage.selection import Policy
+from crispscrape.summary import files_line
 
 
 @dataclass
@@ -97,6 +98,8 @@ class MessagesSpider(CrispSpider):
         "ITEM_PIPELINES": {
             "crispscrape.pipelines.dedup.MessageDedupPipeline": 300,
             "crispscrape.pipelines.messages.MessageFilePipeline": 400,
+            # Après l'écriture du lot : ses pièces jointes (CRISP_FILES_ENABLED).
+            "crispscrape.pipelines.attachments.AttachmentsPipeline": 500,
         },
     }
 
@@ -187,7 +190,10 @@ class MessagesSpider(CrispSpider):
 
     # --- Récapitulatif ----------------------------------------------------------------
     def summary_lines(self):
-        return messages_summary(self.crawler.stats, self.store)
+        lines = messages_summary(self.crawler.stats, self.store)
+        if self.settings.getbool("CRISP_FILES_ENABLED"):
+            lines.append(files_line(self.crawler.stats))
+        return lines
 
 
 def messages_summary(stats, store) -> list[str]:

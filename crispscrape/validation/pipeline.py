@@ -37,6 +37,8 @@ KINDS = {
     "message": (schemas.MESSAGE, Path("conversations") / "messages.invalides.jsonl"),
     "conversation": (schemas.CONVERSATION, Path("conversations") / "conversations.invalides.jsonl"),
     "profile": (schemas.PROFILE, Path("utilisateurs") / "utilisateurs.invalides.jsonl"),
+    "ninja_message": (schemas.NINJA_MESSAGE, Path("ninja") / "messages.invalides.jsonl"),
+    "wanzo_message": (schemas.WANZO_MESSAGE, Path("wanzo") / "messages.invalides.jsonl"),
 }
 # Statistique du nombre d'objets non valides d'un type (le total est celui de Spidermon).
 INVALID_STAT = "spidermon/validation/items/errors/{kind}"
@@ -81,7 +83,10 @@ class CrispValidationPipeline(ItemValidationPipeline):
 
     def process_item(self, item, spider=None):
         if isinstance(item, MessageBatch) and item.messages:
-            item.messages = self._keep_valid("message", item.messages, item.session_id)
+            # Chaque système a son schéma de message (voir crispscrape/sources/).
+            source = getattr(getattr(self.crawler.spider, "source", None), "name", "crisp")
+            kind = "message" if source == "crisp" else f"{source}_message"
+            item.messages = self._keep_valid(kind, item.messages, item.session_id)
         elif isinstance(item, ConversationsPage) and item.conversations:
             received = len(item.conversations)
             item.conversations = self._keep_valid("conversation", item.conversations, None)
@@ -128,7 +133,7 @@ class CrispValidationPipeline(ItemValidationPipeline):
 
 
 FRENCH = {"message": "un message", "conversation": "l'objet conversation",
-          "profile": "la fiche"}
+          "profile": "la fiche", "ninja_message": "un message", "wanzo_message": "un message"}
 
 
 def _text(obj: Any, name: str) -> str | None:

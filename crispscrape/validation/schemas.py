@@ -67,3 +67,20 @@ PROFILE = {
         "updated_at": TIMESTAMP,
     },
 }
+
+# Les autres systèmes (crispscrape/sources/) : l'identifiant (dédoublonnage, ancre de la
+# pagination) et la date (tri du fichier).
+NINJA_MESSAGE = {
+    "$schema": DRAFT,
+    "title": "message Ninja",
+    "type": "object",
+    "required": ["id", "date"],
+    "properties": {"id": {"type": "integer"}, "date": TEXT, "author": {"type": "string"}},
+}
+WANZO_MESSAGE = {
+    "$schema": DRAFT,
+    "title": "message Wanzo",
+    "type": "object",
+    "required": ["id", "timestamp"],
+    "properties": {"id": TEXT, "timestamp": TEXT, "sender": {"type": "string"}},
+}

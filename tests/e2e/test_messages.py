@@ -204,8 +204,12 @@ def test_hostile_session_ids_never_escape_the_messages_directory(sandbox, data_d
     assert "ligne 4 ignorée" in result.log
     created = {p for p in tmp_path.rglob("*")} - before
     messages_dir = data_dir / "conversations" / "messages"
+    # Pièces jointes : leur index (et son état) et leur répertoire, jamais ailleurs.
+    files_dir = data_dir / "conversations" / "fichiers"
+    index = {data_dir / "conversations" / name
+             for name in ("fichiers.jsonl", "fichiers.jsonl.state.json")}
     assert all(p == messages_dir or p.parent == messages_dir or p.name.startswith(".stats-")
-               for p in created), created
+               or p in index or p.is_relative_to(files_dir) for p in created), created
     assert_matches_truth(sandbox, data_dir, [c["session_id"] for c in good])
     assert set(calls_by_session(sandbox)) == {c["session_id"] for c in good}
 

@@ -285,17 +285,23 @@ def test_distribution_and_fields(sandbox):
 
 
 def test_python_ground_truth_matches_http(sandbox):
-    data = Dataset(seed=1, conversations=50, website_id=sandbox.website_id)
+    # Les URL de fichiers pointent vers le serveur lui-même (port choisi au démarrage).
+    media = sandbox.admin("/_admin/config")["media_url"]
+    data = Dataset(seed=1, conversations=50, website_id=sandbox.website_id, media_base=media)
     assert data.conversations() == sandbox.admin("/_admin/truth/conversations")
     session = session_with(sandbox, 80)
     assert data.messages(session) == sandbox.admin(f"/_admin/truth/messages/{session}")
     assert any("😊" in m["content"] or "🙏" in m["content"] for s in data.session_ids() for m in data.messages(s) if isinstance(m["content"], str))
 
 
-def test_determinism_between_processes(sandbox):
+def test_determinism_between_processes(sandbox_factory):
+    # Même base d'URL de fichiers pour tous : sinon seul le port (choisi au démarrage) diffère.
+    media = "http://localhost:9/media"
+    sandbox = sandbox_factory(seed=1, conversations=50, media_url=media)
     paths = ["/_admin/truth/conversations", "/_admin/truth/profiles"]
     paths += [f"/_admin/truth/messages/{session_with(sandbox, n)}" for n in (41, 350)]
-    with start_sandbox(seed=1, conversations=50) as twin, start_sandbox(seed=2, conversations=50) as other:
+    with start_sandbox(seed=1, conversations=50, media_url=media) as twin, \
+            start_sandbox(seed=2, conversations=50, media_url=media) as other:
         for path in paths[:2]:
             assert raw(sandbox.base + path) == raw(twin.base + path)
             assert raw(sandbox.base + path) != raw(other.base + path)

@@ -333,8 +333,12 @@ def test_hostile_ids_in_the_state_file_stay_inside_the_data_directory(small, dat
     assert set(calls_by_session(small)) == set(ids)
     expected = {f"{session_id}.jsonl" for session_id in ids} | {STATE_NAME}
     assert {p.name for p in messages_dir(data_dir).iterdir()} == expected
-    assert sorted(p.name for p in (data_dir / "conversations").iterdir()) == [
-        "conversations.jsonl", "messages"]
+    # Pièces jointes : leur index et leur répertoire (un sous-répertoire par conversation
+    # exportée) ; l'état du balayage existe ou non selon l'avancement du rattrapage.
+    names = sorted(p.name for p in (data_dir / "conversations").iterdir())
+    assert [name for name in names if name != "fichiers.jsonl.state.json"] == [
+        "conversations.jsonl", "fichiers", "fichiers.jsonl", "messages"]
+    assert {p.name for p in (data_dir / "conversations" / "fichiers").iterdir()} <= set(ids)
     assert not Path("/tmp/evasion-crispscrape.jsonl").exists()
     only_data_dir(tmp_path, data_dir)
 

@@ -22,6 +22,7 @@ from scrapy.extensions.throttle import AutoThrottle
 from scrapy.http import Request
 from scrapy.utils.test import get_crawler
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
 from crispscrape import compat
 from crispscrape.compat import ScrapyInternalsError
@@ -162,3 +163,14 @@ def test_spawn_keeps_the_task_alive_until_it_ends_and_logs_its_failure(caplog):
     with caplog.at_level(logging.ERROR, logger="crispscrape.compat"):
         asyncio.run(scenario())
     assert "Échec d'une tâche de fond" in caplog.text and "panne simulée" in caplog.text
+
+
+def test_quiet_media_failure_is_the_class_scrapy_logs_without_a_trace(monkeypatch):
+    import scrapy.pipelines.media as media
+
+    quiet = compat.quiet_media_failure()
+    assert issubclass(quiet, media.FileException)
+    assert media._media_request_filtered(Failure(quiet("404")))
+    monkeypatch.delattr(media, "_MediaRequestFiltered")
+    with pytest.raises(compat.ScrapyInternalsError, match="_MediaRequestFiltered"):
+        compat.quiet_media_failure()

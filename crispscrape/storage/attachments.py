@@ -1,0 +1,254 @@
+"""Pièces jointes sur disque : l'index ``conversations/fichiers.jsonl`` et les octets.
+
+**Index.** Une ligne par pièce jointe (session_id, fingerprint) : ``url``, ``path`` (relatif
+à CRISP_DATA_DIR : où le fichier est, ou sera, rangé), ``size``, ``checksum``
+(``sha256:…``), ``status`` (``ok`` ou la raison d'un échec) et ``attempts`` (échecs déjà
+comptés). Chaque résultat est AJOUTÉ à la fin (ligne complète + fsync) juste après que le
+fichier est écrit : un arrêt brutal perd au plus le résultat en cours, jamais un fichier
+annoncé ``ok`` sans ses octets. À l'ouverture (s'il y a des doublons ou une fin tronquée) et
+à la fermeture, l'index est réécrit d'un coup (temporaire, fsync, os.replace), trié, une
+ligne par clé : la dernière ligne d'une clé l'emporte.
+
+**Confiance.** Une ligne ``ok`` dont le fichier manque ou n'a plus la taille notée n'est pas
+crue : la pièce est redemandée. Un fichier présent sans ligne ``ok`` (arrêt brutal entre
+l'écriture et l'index) est redemandé et remplacé d'un coup.
+
+**Octets.** ``AttachmentStore`` est le magasin de fichiers du FilesPipeline (même interface
+que le FSFilesStore de Scrapy) : écriture atomique en 0600, jamais hors de son répertoire.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from io import BytesIO
+from typing import TYPE_CHECKING, Any
+
+from crispscrape.attachments import FILES_DIR, FileRef
+from crispscrape.storage.files import (
+    PRIVATE_FILE, append_lines, atomic_write_json, atomic_write_lines, dumps_line,
+    fsync_directory, read_json, remove_stale_temporaries,
+)
+from crispscrape.storage.jsonl import read_lines
+
+if TYPE_CHECKING:
+    from scrapy.pipelines.files import StatInfo
+    from scrapy.pipelines.media import MediaPipeline
+
+logger = logging.getLogger(__name__)
+
+OK = "ok"
+# Arrêt du crawl pendant le téléchargement : redemandé sans compter de tentative.
+INTERRUPTED = "interrompu"
+# Refus définitifs, jamais redemandés pour la même URL.
+REFUSED = ("schema_refuse", "url_invalide")
+
+
+@dataclass
+class Entry:
+    """Une ligne de l'index (les champs sont ceux du fichier, dans cet ordre)."""
+
+    session_id: str
+    fingerprint: int
+    url: str
+    path: str
+    size: int | None
+    checksum: str | None
+    status: str
+    attempts: int = 0
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.session_id, self.fingerprint
+
+
+def _entry(obj: Any) -> Entry | None:
+    """Ligne lue -> Entry, ou None si elle n'en a pas la forme (ligne ignorée)."""
+    if not isinstance(obj, dict):
+        return None
+    try:
+        entry = Entry(**{name: obj[name] for name in Entry.__dataclass_fields__ if name in obj})
+    except TypeError:
+        return None
+    if not (isinstance(entry.session_id, str) and isinstance(entry.fingerprint, int)
+            and isinstance(entry.url, str) and isinstance(entry.path, str)
+            and isinstance(entry.status, str) and isinstance(entry.attempts, int)):
+        return None
+    return entry
+
+
+class AttachmentIndex:
+    """L'index des pièces jointes et l'état du balayage des fichiers de messages."""
+
+    def __init__(self, data_dir: Path, max_attempts: int):
+        self.data_dir = Path(data_dir)
+        self.path = self.data_dir / "conversations" / "fichiers.jsonl"
+        # Taille de chaque fichier de messages quand ses pièces jointes ont toutes été notées.
+        self.state_path = self.data_dir / "conversations" / "fichiers.jsonl.state.json"
+        self.max_attempts = max_attempts
+        self.entries: dict[tuple[str, int], Entry] = {}
+        self.scanned: dict[str, int] = {}
+        # Lignes ``ok`` dont le fichier manque ou a changé de taille : à redemander.
+        self.stale: set[tuple[str, int]] = set()
+        self.opened = False
+        # Vrai si l'état du balayage a changé (rien n'est écrit pour une exécution sans objet).
+        self._scanned_changed = False
+
+    # --- Ouverture, fermeture ---------------------------------------------------------------
+    def open(self) -> None:
+        lines = 0
+        if self.path.exists():
+            for line in read_lines(self.path, "Index des pièces jointes"):
+                lines += 1
+                entry = _entry(line.obj)
+                if entry is None:
+                    logger.warning("Index des pièces jointes : ligne %d de %s illisible, ignorée "
+                                   "(la pièce sera redemandée).", line.number, self.path)
+                    continue
+                self.entries[entry.key] = entry
+        state = read_json(self.state_path, "État des pièces jointes") or {}
+        scanned = state.get("scanned") if isinstance(state, dict) else None
+        if isinstance(scanned, dict):
+            self.scanned = {k: v for k, v in scanned.items() if isinstance(v, int)}
+        for entry in self.entries.values():
+            if entry.status == OK and not self._complete_on_disk(entry):
+                self.stale.add(entry.key)
+        if self.stale:
+            logger.warning("%d pièce(s) jointe(s) notée(s) ok sont absentes ou incomplètes sur "
+                           "disque : elles seront téléchargées de nouveau.", len(self.stale))
+        self._remove_temporaries()
+        self.opened = True
+        if lines != len(self.entries):
+            self.compact()
+
+    def _remove_temporaries(self) -> None:
+        """Temporaires d'écritures interrompues (arrêt brutal) : jamais pris pour un fichier."""
+        root = self.data_dir / FILES_DIR
+        if not root.is_dir():
+            return
+        with os.scandir(root) as entries:
+            folders = [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
+        removed = sum(remove_stale_temporaries(Path(folder)) for folder in folders)
+        if removed:
+            logger.info("%d pièce(s) jointe(s) à moitié écrite(s) par un arrêt brutal supprimée(s).",
+                        removed)
+
+    def _complete_on_disk(self, entry: Entry) -> bool:
+        try:
+            return os.stat(self.data_dir / entry.path).st_size == entry.size
+        except OSError:
+            return False
+
+    def close(self) -> None:
+        if self.opened:
+            self.compact()
+        if self.opened and self._scanned_changed:
+            atomic_write_json(self.state_path, {"scanned": dict(sorted(self.scanned.items()))},
+                              compact=True)
+
+    def compact(self) -> None:
+        """Réécrit l'index d'un coup : une ligne par pièce jointe, triées."""
+        if not self.entries and not self.path.exists():
+            return
+        ordered = sorted(self.entries.values(), key=lambda e: e.key)
+        atomic_write_lines(self.path, [dumps_line(asdict(e)) for e in ordered])
+
+    # --- Décisions ------------------------------------------------------------------------
+    def is_settled(self, ref: FileRef) -> str | None:
+        """Pourquoi cette pièce ne doit pas être demandée (``ok``, refus, échecs épuisés),
+        ou None s'il faut la télécharger."""
+        entry = self.entries.get(ref.key)
+        if entry is None or entry.url != ref.url:
+            return None
+        if entry.status == OK:
+            return None if ref.key in self.stale else OK
+        if entry.status in REFUSED:
+            return "refused"
+        if entry.status != INTERRUPTED and entry.attempts >= self.max_attempts:
+            return "abandoned"
+        return None
+
+    def attempts_before(self, ref: FileRef) -> int:
+        entry = self.entries.get(ref.key)
+        return entry.attempts if entry is not None and entry.url == ref.url else 0
+
+    def to_retry(self) -> list[FileRef]:
+        """Pièces de l'index à redemander : échecs sous la limite, interrompues, ``ok`` absentes."""
+        refs = []
+        for entry in self.entries.values():
+            ref = FileRef(entry.session_id, entry.fingerprint, entry.url,
+                          entry.path.removeprefix(FILES_DIR + "/"))
+            if entry.path.startswith(FILES_DIR + "/") and self.is_settled(ref) is None:
+                refs.append(ref)
+        return refs
+
+    # --- Écriture -----------------------------------------------------------------------------
+    def record(self, entries: list[Entry]) -> None:
+        """Ajoute ces résultats à l'index (lignes complètes, fsync), APRÈS leurs fichiers."""
+        if not entries:
+            return
+        append_lines(self.path, [dumps_line(asdict(e)) for e in entries])
+        for entry in entries:
+            self.entries[entry.key] = entry
+            self.stale.discard(entry.key)
+
+    def mark_scanned(self, session_id: str, size: int) -> None:
+        self._scanned_changed |= self.scanned.get(session_id) != size
+        self.scanned[session_id] = size
+
+    def counts(self) -> dict[str, int]:
+        """Nombre de pièces par statut (``ok``, raisons d'échec)."""
+        counts: dict[str, int] = {}
+        for entry in self.entries.values():
+            counts[entry.status] = counts.get(entry.status, 0) + 1
+        return counts
+
+
+class AttachmentStore:
+    """Magasin des octets pour le FilesPipeline : ``persist_file`` et ``stat_file``.
+
+    Contrairement au FSFilesStore de Scrapy (``write_bytes`` direct, mode de l'umask), le
+    fichier est écrit dans un temporaire du même répertoire, synchronisé, puis substitué d'un
+    coup, en 0600 : un arrêt brutal ne laisse jamais un fichier tronqué sous son vrai nom.
+    Rien n'est créé avant la première écriture (un départ refusé ne crée aucun répertoire).
+    """
+
+    def __init__(self, basedir: str):
+        self.basedir = os.path.abspath(basedir)
+
+    def _target(self, path: str) -> str:
+        target = os.path.abspath(os.path.join(self.basedir, *path.split("/")))
+        if os.path.commonpath([target, self.basedir]) != self.basedir or target == self.basedir:
+            # Jamais atteint avec les noms de attachments.py : dernière barrière.
+            raise ValueError(f"chemin hors du répertoire des fichiers : {path!r}")
+        return target
+
+    def persist_file(self, path: str, buf: BytesIO, info: MediaPipeline.SpiderInfo,
+                     meta: dict[str, Any] | None = None,
+                     headers: dict[str, str] | None = None) -> None:
+        target = self._target(path)
+        directory = os.path.dirname(target)
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.",
+                                   suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(buf.getvalue())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, PRIVATE_FILE)
+            os.replace(tmp, target)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+            raise
+        fsync_directory(Path(directory))
+
+    def stat_file(self, path: str, info: MediaPipeline.SpiderInfo) -> StatInfo:
+        # Jamais consulté : c'est l'index qui dit ce qui est déjà là (sans relire les octets).
+        return {}
