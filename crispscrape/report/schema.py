@@ -1,11 +1,11 @@
 """Tables et vues de la base d'analyse (SQL DuckDB), documentées dans docs/analyse.md.
 
 Chaque table est remplie par un ``INSERT … SELECT`` qui lit une SOURCE : une relation à deux
-colonnes, ``json`` (la ligne, NULL si elle n'est pas du JSON) et ``filename``. La source est
-``read_ndjson_objects`` sur les fichiers de l'export (DuckDB les lit lui-même, en parallèle),
-(``@SOURCE@`` dans le SQL) ou, pour un fichier qui avait des lignes illisibles, sa copie réparée par le lecteur du projet
-(voir build.py). Une ligne se décode en UNE passe (``json_transform`` vers une structure
-typée) : une valeur du mauvais type devient NULL au lieu d'arrêter la lecture.
+colonnes, ``json`` (la ligne, NULL si elle n'est pas du JSON) et ``filename`` (``@SOURCE@``
+dans le SQL). La source est ``read_ndjson_objects`` sur les fichiers de l'export (DuckDB les
+lit lui-même, en parallèle), ou, pour un fichier qui avait des lignes illisibles, sa copie
+réparée par le lecteur du projet (voir build.py). Une ligne se décode en UNE passe
+(``json_transform`` vers une structure typée) : une valeur du mauvais type devient NULL au lieu d'arrêter la lecture.
 
 Les horodatages de Crisp (millisecondes depuis 1970, UTC) deviennent des TIMESTAMP en UTC.
 """
