@@ -158,7 +158,7 @@ WITH asked AS (
     SELECT session_id, min(time) AS asked_at FROM messages
     WHERE "from" = 'user' AND time IS NOT NULL GROUP BY session_id)
 SELECT a.session_id, a.asked_at, min(m.time) AS answered_at,
-       epoch(min(m.time)) - epoch(a.asked_at) AS first_response_seconds,
+       date_diff('millisecond', a.asked_at, min(m.time)) / 1000 AS first_response_seconds,
        arg_min(m.operator, m.time) AS operator
 FROM asked a
 LEFT JOIN messages m ON m.session_id = a.session_id AND m."from" = 'operator'
@@ -175,7 +175,8 @@ SELECT c.session_id, c.state, c.state = 'resolved' AS resolved,
        coalesce(s.first_message_at, c.created_at) AS started_at, s.last_message_at,
        coalesce(s.messages, 0) AS messages,
        CASE WHEN c.state = 'resolved' THEN
-            epoch(s.last_message_at) - epoch(coalesce(s.first_message_at, c.created_at))
+            date_diff('millisecond', coalesce(s.first_message_at, c.created_at),
+                      s.last_message_at) / 1000
        END AS resolution_seconds
 FROM conversations c LEFT JOIN span s USING (session_id);
 
