@@ -2,7 +2,8 @@
 
 Démarre le bac à sable, lance les exports disponibles dans l'ordre (conversations, messages,
 utilisateurs) comme le ferait un utilisateur, affiche le récapitulatif de chacun et l'endroit
-où sont les fichiers, puis arrête le bac à sable. Aucun appel ne sort de la machine.
+où sont les fichiers, arrête le bac à sable, puis construit la base d'analyse et le rapport
+(``scrapy report``). Aucun appel ne sort de la machine.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ def main(argv=None) -> int:
     messages = data_dir / "conversations" / "messages"
     if messages.is_dir():
         print(f"  conversations/messages/ : {len(list(messages.glob('*.jsonl')))} fichiers .jsonl")
+    if status == 0:
+        # Base d'analyse et rapport : d'après les fichiers seuls (aucun appel, aucun identifiant).
+        print("\n$ scrapy report")
+        report = subprocess.run([sys.executable, "-m", "scrapy", "report"], cwd=root,
+                                env={**os.environ, "CRISP_DATA_DIR": str(data_dir)},
+                                capture_output=True, text=True)
+        print(report.stdout.strip() or report.stderr[-2000:])
+        status = report.returncode
     return status
 
 
