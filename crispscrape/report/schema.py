@@ -5,7 +5,8 @@ colonnes, ``json`` (la ligne, NULL si elle n'est pas du JSON) et ``filename`` (`
 dans le SQL). La source est ``read_ndjson_objects`` sur les fichiers de l'export (DuckDB les
 lit lui-même, en parallèle), ou, pour un fichier qui avait des lignes illisibles, sa copie
 réparée par le lecteur du projet (voir build.py). Une ligne se décode en UNE passe
-(``json_transform`` vers une structure typée) : une valeur du mauvais type devient NULL au lieu d'arrêter la lecture.
+(``json_extract_string`` sur une liste de chemins, ou ``json_transform`` vers une structure
+typée) : une valeur du mauvais type devient NULL au lieu d'arrêter la lecture.
 
 Les horodatages de Crisp (millisecondes depuis 1970, UTC) deviennent des TIMESTAMP en UTC.
 """
@@ -45,11 +46,6 @@ TABLES = {
 }
 
 # Types à la lecture (json_transform) : seuls les champs utiles sont décodés.
-_MESSAGE_SHAPE = """{"session_id": "VARCHAR", "fingerprint": "BIGINT", "timestamp": "BIGINT",
-    "type": "VARCHAR", "from": "VARCHAR", "origin": "VARCHAR", "content": "JSON",
-    "user": {"user_id": "VARCHAR", "nickname": "VARCHAR"}, "edited": "BOOLEAN",
-    "translated": "BOOLEAN", "automated": "BOOLEAN"}"""
-
 _CONVERSATION_SHAPE = """{"session_id": "VARCHAR", "website_id": "VARCHAR",
     "people_id": "VARCHAR", "inbox_id": "VARCHAR", "state": "VARCHAR", "status": "INTEGER",
     "is_verified": "BOOLEAN", "is_blocked": "BOOLEAN", "availability": "VARCHAR",
@@ -82,19 +78,25 @@ def _shape(text: str) -> str:
     return "'" + " ".join(text.split()).replace("'", "''") + "'"
 
 
+# Champs d'un message, lus en UNE passe par json_extract_string (plus rapide qu'une
+# structure typée : le contenu n'est ni resérialisé ni relu). f[1] … f[17], dans cet ordre.
+MESSAGE_FIELDS = ("['$.session_id', '$.fingerprint', '$.timestamp', '$.type', '$.from', "
+                  "'$.origin', '$.edited', '$.translated', '$.automated', '$.user.user_id', "
+                  "'$.user.nickname', '$.content', '$.content.text', '$.content.name', "
+                  "'$.content.url', '$.content.namespace', '$.content.type']")
+
 # Texte d'un message, quel que soit son contenu : une chaîne (text, note) telle quelle ; un
 # objet (file, audio, animation, carousel, picker, field, event) : son premier champ lisible
 # non vide parmi text, name, url, namespace ; autre chose (nombre, liste) : son JSON.
-# ``v`` = json_extract_string(content, CONTENT_FIELDS), calculé une fois par ligne.
-CONTENT_FIELDS = "['$.text', '$.name', '$.url', '$.namespace', '$.type']"
-MACROS = f"""
-CREATE OR REPLACE TEMP MACRO content_fields(c) AS
-    CASE WHEN left(c, 1) = '{{' THEN json_extract_string(c, {CONTENT_FIELDS}) END;
-CREATE OR REPLACE TEMP MACRO content_text(c, v) AS
-    CASE WHEN c IS NULL OR c = 'null' THEN NULL
-         WHEN left(c, 1) = '"' THEN c->>'$'
-         WHEN left(c, 1) = '{{' THEN list_filter(v[1:4], lambda x: x <> '')[1]
-         ELSE CAST(c AS VARCHAR) END;
+# Une chaîne qui commence par « { » ressemble au JSON d'un objet : seulement dans ce cas
+# (rare), le type du contenu est demandé à la ligne elle-même.
+MACROS = """
+CREATE OR REPLACE TEMP MACRO message_text(line, f) AS
+    coalesce(nullif(f[13], ''), nullif(f[14], ''), nullif(f[15], ''), nullif(f[16], ''),
+             CASE WHEN f[12] IS NULL OR left(f[12], 1) <> '{' THEN f[12]
+                  WHEN json_type(line, '$.content') = 'VARCHAR' THEN f[12] END);
+CREATE OR REPLACE TEMP MACRO whole(x) AS
+    coalesce(TRY_CAST(x AS BIGINT), TRY_CAST(TRY_CAST(x AS DOUBLE) AS BIGINT));
 CREATE OR REPLACE TEMP MACRO ms_time(ms) AS
     CASE WHEN ms > 0 AND ms < 253402300800000 THEN epoch_ms(ms) END;
 """
@@ -102,15 +104,13 @@ CREATE OR REPLACE TEMP MACRO ms_time(ms) AS
 INSERTS = {
     "messages": f"""
 INSERT INTO messages
-SELECT coalesce(m.session_id, parse_filename(filename, true)), m.fingerprint,
-       ms_time(m.timestamp), m.type, m."from", m.origin, content_text(m.content, v),
-       v[2], CASE WHEN m.type IN ('file', 'audio', 'animation') THEN v[3] END, v[5],
-       m.edited, m.translated, m.automated,
-       CASE WHEN m."from" = 'operator' THEN m."user".user_id END,
-       CASE WHEN m."from" = 'operator' THEN m."user".nickname END
-FROM (SELECT m, content_fields(m.content) AS v, filename
-      FROM (SELECT json_transform(json, {_shape(_MESSAGE_SHAPE)}) AS m, filename
-            FROM @SOURCE@))""",
+SELECT coalesce(f[1], parse_filename(filename, true)), whole(f[2]), ms_time(whole(f[3])),
+       f[4], f[5], f[6], message_text(json, f), f[14],
+       CASE WHEN f[4] IN ('file', 'audio', 'animation') THEN f[15] END, f[17],
+       TRY_CAST(f[7] AS BOOLEAN), TRY_CAST(f[8] AS BOOLEAN), TRY_CAST(f[9] AS BOOLEAN),
+       CASE WHEN f[5] = 'operator' THEN f[10] END, CASE WHEN f[5] = 'operator' THEN f[11] END
+FROM (SELECT json, json_extract_string(json, {MESSAGE_FIELDS}) AS f, filename
+      FROM @SOURCE@)""",
     "conversations": f"""
 INSERT INTO conversations
 SELECT c.session_id, c.website_id, c.people_id, c.inbox_id, c.state, c.status,

@@ -13,15 +13,18 @@ from crispscrape.report import charts
 from crispscrape.report.build import DatabaseBuilder
 from crispscrape.report.figures import Figures, duration_text, percent
 from crispscrape.report.page import render
-from crispscrape.report.schema import MACROS
+from crispscrape.report.schema import MACROS, MESSAGE_FIELDS
 from crispscrape.report.sources import ExportState, Sources
 
 
 def text_of(content) -> str | None:
+    """Le texte que la base donne à un message de ce contenu (même SQL que la construction)."""
     connection = duckdb.connect()
     connection.execute(MACROS)
-    return connection.execute("SELECT content_text(c, content_fields(c)) FROM "
-                              "(SELECT CAST(? AS JSON) AS c)", [json.dumps(content)]).fetchall()[0][0]
+    line = json.dumps({"fingerprint": 1, "content": content})
+    return connection.execute(
+        f"SELECT message_text(line, json_extract_string(line, {MESSAGE_FIELDS})) "
+        "FROM (SELECT CAST(? AS JSON) AS line)", [line]).fetchall()[0][0]
 
 
 @pytest.mark.parametrize("content, expected", [
@@ -32,6 +35,8 @@ def text_of(content) -> str | None:
     ({"text": "Nos offres", "name": "ignoré"}, "Nos offres"),
     ({"text": "", "name": "", "url": "", "namespace": "state:resolved"}, "state:resolved"),
     ({"id": "sans texte"}, None),
+    ('{"a": 1}', '{"a": 1}'),  # chaîne au contenu JSON d'objet : le type est vérifié
+    ([1, 2], "[1,2]"),
     (None, None),
     (42, "42"),
 ])
