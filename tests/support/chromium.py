@@ -82,7 +82,7 @@ class _Cdp:
         raise TimeoutError(f"pas d'événement {method} en {timeout} s")
 
 
-async def _visit(port: int, url: str, expression: str) -> PageVisit:
+async def _visit(port: int, url: str, expression: str, clip: dict | None) -> PageVisit:
     async with aiohttp.ClientSession() as session:
         async with session.get(f"http://127.0.0.1:{port}/json/list") as response:
             targets = await response.json()
@@ -97,7 +97,9 @@ async def _visit(port: int, url: str, expression: str) -> PageVisit:
             visit = PageVisit()
             result = await cdp.send("Runtime.evaluate", expression=expression, returnByValue=True)
             visit.value = result["result"].get("value")
-            shot = await cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+            options = {"clip": clip} if clip else {}
+            shot = await cdp.send("Page.captureScreenshot", format="png", captureBeyondViewport=True,
+                                  **options)
             visit.screenshot = base64.b64decode(shot["data"])
             cdp.reader.cancel()
     for event in cdp.events:
@@ -115,8 +117,9 @@ async def _visit(port: int, url: str, expression: str) -> PageVisit:
     return visit
 
 
-def open_page(path: Path, expression: str = "null") -> PageVisit:
-    """Ouvre ``path`` dans un Chromium neuf (profil temporaire), puis le ferme."""
+def open_page(path: Path, expression: str = "null", clip: dict | None = None) -> PageVisit:
+    """Ouvre ``path`` dans un Chromium neuf (profil temporaire), puis le ferme. ``clip`` :
+    zone de la capture (x, y, width, height, scale), toute la page sinon."""
     profile = tempfile.mkdtemp(prefix="chromium-profil-")
     process = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -132,7 +135,7 @@ def open_page(path: Path, expression: str = "null") -> PageVisit:
             raise RuntimeError("Chromium n'a pas ouvert le protocole DevTools")
         # Le reste de stderr est lu en arrière-plan : un tuyau plein bloquerait Chromium.
         threading_drain(process)
-        return asyncio.run(_visit(port, Path(path).resolve().as_uri(), expression))
+        return asyncio.run(_visit(port, Path(path).resolve().as_uri(), expression, clip))
     finally:
         process.terminate()
         try:
