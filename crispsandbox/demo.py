@@ -3,7 +3,8 @@
 Démarre le bac à sable, lance les exports disponibles dans l'ordre (conversations, messages,
 utilisateurs) comme le ferait un utilisateur, puis les exports des deux autres systèmes
 (ninja, wanzo) contre leurs doublures, affiche le récapitulatif de chacun et l'endroit où
-sont les fichiers, puis arrête tout. Aucun appel ne sort de la machine.
+sont les fichiers, arrête tout, puis construit la base d'analyse et le rapport
+(``scrapy report``). Aucun appel ne sort de la machine.
 """
 
 from __future__ import annotations
@@ -65,12 +66,21 @@ def main(argv=None) -> int:
         status = other_systems(root, data_dir, options.conversations)
     print(f"\nFichiers exportés dans {data_dir} :")
     for path in sorted(data_dir.rglob("*")):
-        if path.is_file() and path.parent.name != "messages":
+        if path.is_file() and path.parent.name != "messages" and "fichiers" not in path.parts \
+                and "parquet" not in path.parts:
             print(f"  {path.relative_to(data_dir)}")
     for folder in ("conversations", "ninja", "wanzo"):
         messages = data_dir / folder / "messages"
         if messages.is_dir():
             print(f"  {folder}/messages/ : {len(list(messages.glob('*.jsonl')))} fichiers .jsonl")
+    if status == 0:
+        # Base d'analyse et rapport : d'après les fichiers seuls (aucun appel, aucun identifiant).
+        print("\n$ scrapy report")
+        report = subprocess.run([sys.executable, "-m", "scrapy", "report"], cwd=root,
+                                env={**os.environ, "CRISP_DATA_DIR": str(data_dir)},
+                                capture_output=True, text=True)
+        print(report.stdout.strip() or report.stderr[-2000:])
+        status = report.returncode
     return status
 
 

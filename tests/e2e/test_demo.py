@@ -37,3 +37,7 @@ def test_demo_runs_the_three_exports_end_to_end(tmp_path):
     assert profiles and all("email" in p for p in profiles)
     assert f"Fichiers exportés dans {data_dir}" in out
     json.loads((data_dir / "conversations" / "messages" / "messages.jsonl.state.json").read_text())
+    # La démonstration finit par la base d'analyse et le rapport, et dit où ils sont.
+    assert out.rindex("$ scrapy report") > positions[-1]
+    assert f"rapport : {data_dir / 'analyse' / 'rapport.html'}" in out
+    assert (data_dir / "analyse" / "crisp.duckdb").is_file()

@@ -1,0 +1,211 @@
+"""Construction de ``analyse/crisp.duckdb`` et de ``analyse/parquet/``, d'un seul coup.
+
+Tout est construit dans un répertoire de travail caché sous ``analyse/`` (même système de
+fichiers), puis mis en place par ``os.replace`` : un lecteur trouve toujours l'ancienne base
+complète ou la nouvelle complète, jamais une base à moitié écrite ; un arrêt brutal ne laisse
+qu'un répertoire de travail, retiré à la construction suivante.
+
+Lignes illisibles : DuckDB lit les fichiers lui-même (``read_ndjson_objects``, en
+parallèle) et rend NULL pour une ligne qui n'est pas du JSON. Un fichier qui en a est relu
+par le lecteur du projet (``storage/jsonl.read_lines`` : marque BOM ignorée, octets non UTF-8
+lus en latin-1, comme partout ailleurs) et ses lignes récupérables sont rechargées ; le reste
+(JSON invalide, ligne qui n'est pas un objet ou sans identifiant) est retiré, compté et
+signalé : jamais fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from crispscrape.report import ANALYSIS_DIR, DATABASE_NAME, PARQUET_DIR
+from crispscrape.report.schema import INSERTS, KEYS, MACROS, TABLES, VIEWS
+from crispscrape.report.sources import Sources
+from crispscrape.storage.files import PRIVATE_FILE, dumps_line, fsync_directory
+from crispscrape.storage.jsonl import read_lines
+
+logger = logging.getLogger(__name__)
+
+READER = "read_ndjson_objects(?, ignore_errors = true, filename = true)"
+WORK_PREFIX = ".construction-"
+
+
+@dataclass
+class Skipped:
+    """Lignes retirées d'une table : combien, et de quels fichiers."""
+
+    lines: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildResult:
+    database: Path
+    parquet: Path
+    rows: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, Skipped] = field(default_factory=dict)
+
+    @property
+    def skipped_lines(self) -> int:
+        return sum(item.lines for item in self.skipped.values())
+
+    def skipped_text(self) -> str:
+        """Phrase française : lignes ignorées, par table."""
+        if not self.skipped_lines:
+            return "aucune ligne ignorée"
+        parts = []
+        for table, item in self.skipped.items():
+            if item.lines:
+                where = ", ".join(item.files[:3]) + (" …" if len(item.files) > 3 else "")
+                parts.append(f"{table} : {item.lines} ({where})")
+        return (f"{self.skipped_lines} ligne(s) illisible(s) ou sans identifiant ignorée(s) — "
+                + " ; ".join(parts))
+
+
+class DatabaseBuilder:
+    """Une construction : répertoire de travail, chargement des tables, mise en place."""
+
+    def __init__(self, sources: Sources):
+        self.sources = sources
+        self.analysis_dir = sources.data_dir / ANALYSIS_DIR
+
+    def build(self) -> BuildResult:
+        import duckdb  # seulement ici : les araignées n'en ont pas besoin
+
+        os.makedirs(self.analysis_dir, exist_ok=True)
+        _remove_leftovers(self.analysis_dir)
+        work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=self.analysis_dir))
+        result = BuildResult(self.analysis_dir / DATABASE_NAME, self.analysis_dir / PARQUET_DIR)
+        try:
+            connection = duckdb.connect(os.fspath(work / DATABASE_NAME))
+            try:
+                self._fill(connection, work, result)
+                parquet = work / PARQUET_DIR
+                parquet.mkdir()
+                for table in TABLES:
+                    target = os.fspath(parquet / f"{table}.parquet").replace("'", "''")
+                    connection.execute(f"COPY {table} TO '{target}' (FORMAT parquet)")
+            finally:
+                connection.close()
+            self._install(work, result)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return result
+
+    # --- Chargement ------------------------------------------------------------------------
+    def _fill(self, connection, work: Path, result: BuildResult) -> None:
+        connection.execute("SET preserve_insertion_order = false")
+        connection.execute(MACROS)
+        for table, columns in TABLES.items():
+            connection.execute(f"CREATE TABLE {table} ({columns})")
+        sources = self.sources
+        # Les profils d'abord : conversations.has_profile les consulte.
+        for table, path in (("people", sources.users), ("conversations", sources.conversations),
+                            ("files", sources.files_index)):
+            if path.is_file():
+                self._load(connection, table, [os.fspath(path)], os.fspath(path), work, result)
+        files = sources.message_files()
+        if files:
+            self._load(connection, "messages", files, sources.message_source(files), work, result)
+        connection.execute(VIEWS)
+        for table in TABLES:
+            result.rows[table] = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    def _load(self, connection, table: str, files: list[str], source, work: Path,
+              result: BuildResult) -> None:
+        insert = INSERTS[table].replace("@SOURCE@", READER)
+        connection.execute(insert, [source])
+        key = KEYS[table]
+        bad = connection.execute(f"SELECT count(*) FROM {table} WHERE {key} IS NULL").fetchone()[0]
+        skipped = Skipped()
+        if bad:
+            skipped.lines += self._reload(connection, table, files, work, skipped)
+            skipped.lines += connection.execute(
+                f"DELETE FROM {table} WHERE {key} IS NULL").fetchone()[0]
+        if skipped.lines:
+            logger.warning("Table %s : %d ligne(s) illisible(s) ou sans identifiant ignorée(s) "
+                           "(%s).", table, skipped.lines, ", ".join(skipped.files))
+        result.skipped[table] = skipped
+
+    def _reload(self, connection, table: str, files: list[str], work: Path,
+                skipped: Skipped) -> int:
+        """Relit par le lecteur du projet les fichiers qui ont des lignes inutilisables ;
+        renvoie le nombre de lignes qui ne sont pas du JSON du tout."""
+        if table == "messages":
+            sessions = {row[0] for row in connection.execute(
+                "SELECT DISTINCT session_id FROM messages WHERE fingerprint IS NULL").fetchall()}
+            suspects = [path for path in files if Path(path).stem in sessions]
+            connection.execute("DELETE FROM messages WHERE session_id IN "
+                               "(SELECT unnest(?::VARCHAR[]))", [sorted(sessions)])
+        else:
+            suspects = files
+            connection.execute(f"DELETE FROM {table}")
+        folder = work / f"reparation-{table}"
+        folder.mkdir()
+        unreadable = 0
+        repaired = []
+        for path in suspects:
+            skipped.files.append(os.path.basename(path))
+            copy = folder / os.path.basename(path)
+            with open(copy, "w", encoding="utf-8") as handle:
+                for line in read_lines(path, f"Fichier {path}"):
+                    if line.obj is None:
+                        unreadable += 1
+                    else:
+                        handle.write(dumps_line(line.obj))
+            repaired.append(os.fspath(copy))
+        if repaired:
+            connection.execute(INSERTS[table].replace("@SOURCE@", READER), [repaired])
+        return unreadable
+
+    # --- Mise en place -----------------------------------------------------------------------
+    def _install(self, work: Path, result: BuildResult) -> None:
+        """La base, puis les Parquet, remplacés d'un coup ; droits du seul propriétaire (les
+        données personnelles des clients y sont, comme dans l'export)."""
+        parquet = work / PARQUET_DIR
+        for path in (work / DATABASE_NAME, *parquet.iterdir()):
+            os.chmod(path, PRIVATE_FILE)
+            _fsync(path)
+        fsync_directory(parquet)
+        os.replace(work / DATABASE_NAME, result.database)
+        # Un répertoire non vide ne se remplace pas par os.replace : l'ancien est d'abord mis
+        # de côté (renommage), le nouveau prend sa place, l'ancien est supprimé.
+        old = work / "ancien-parquet"
+        if result.parquet.is_dir():
+            os.replace(result.parquet, old)
+        os.replace(parquet, result.parquet)
+        fsync_directory(self.analysis_dir)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_leftovers(analysis_dir: Path) -> None:
+    """Répertoires de travail d'une construction interrompue (arrêt brutal) : ceux dont le
+    processus n'existe plus (une construction en cours à côté garde le sien)."""
+    for entry in analysis_dir.iterdir():
+        if not entry.name.startswith(WORK_PREFIX) or not entry.is_dir():
+            continue
+        pid = entry.name[len(WORK_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

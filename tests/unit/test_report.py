@@ -1,0 +1,93 @@
+"""Base d'analyse et rapport : extraction du texte, petites fonctions, échappement, lecture
+tolérante (DuckDB en mémoire ou sur des fichiers temporaires, sans sous-processus)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import duckdb
+import pytest
+
+from crispscrape.report import charts
+from crispscrape.report.build import DatabaseBuilder
+from crispscrape.report.figures import Figures, duration_text, percent
+from crispscrape.report.page import render
+from crispscrape.report.schema import MACROS, MESSAGE_FIELDS
+from crispscrape.report.sources import ExportState, Sources
+
+
+def text_of(content) -> str | None:
+    """Le texte que la base donne à un message de ce contenu (même SQL que la construction)."""
+    connection = duckdb.connect()
+    connection.execute(MACROS)
+    line = json.dumps({"fingerprint": 1, "content": content})
+    return connection.execute(
+        f"SELECT message_text(line, json_extract_string(line, {MESSAGE_FIELDS})) "
+        "FROM (SELECT CAST(? AS JSON) AS line)", [line]).fetchall()[0][0]
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("Bonjour 👋", "Bonjour 👋"),
+    ('{"text": "pas un objet"}', '{"text": "pas un objet"}'),  # une chaîne reste une chaîne
+    ({"name": "facture.pdf", "url": "https://x/f.pdf", "type": "application/pdf"}, "facture.pdf"),
+    ({"url": "https://x/voix.webm", "type": "audio/webm", "duration": 3}, "https://x/voix.webm"),
+    ({"text": "Nos offres", "name": "ignoré"}, "Nos offres"),
+    ({"text": "", "name": "", "url": "", "namespace": "state:resolved"}, "state:resolved"),
+    ({"id": "sans texte"}, None),
+    ('{"a": 1}', '{"a": 1}'),  # chaîne au contenu JSON d'objet : le type est vérifié
+    ([1, 2], "[1,2]"),
+    (None, None),
+    (42, "42"),
+])
+def test_text_is_extracted_from_every_content_shape(content, expected):
+    assert text_of(content) == expected
+
+
+def test_durations_and_percentages_in_french():
+    assert duration_text(None) == "—"
+    assert duration_text(42) == "42 s"
+    assert duration_text(7 * 60) == "7 min"
+    assert duration_text(3 * 3600 + 5 * 60) == "3 h 05"
+    assert duration_text(2.5 * 86400) == "2,5 j"
+    assert percent(1, 4) == "25 %" and percent(1, 0) == "—"
+
+
+def test_user_strings_are_escaped_in_charts_and_page():
+    hostile = '<script>alert("x")</script>'
+    svg = charts.hbars([(hostile, 3)], hostile)
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    figures = Figures(conversations=1, operators=[(hostile, 3)])
+    state = ExportState(complete=False, as_of=None, lines=["x", f"  {hostile}"], remaining=hostile)
+    page = render(figures, state, hostile, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert "<script>" not in page
+    assert page.count("&lt;script&gt;") >= 3
+
+
+def test_build_reads_envelopes_bom_latin1_and_a_data_dir_with_glob_characters(tmp_path):
+    data_dir = tmp_path / "export [copie]*"
+    messages = data_dir / "conversations" / "messages"
+    messages.mkdir(parents=True)
+    conversation = {"session_id": "session_a", "created_at": 1_700_000_000_000, "state": "resolved",
+                    "meta": {"email": "Ana@Example.com", "device": {"geolocation": {"city": "Lyon"}}}}
+    # Ancien export : la conversation dans une enveloppe {"error", "reason", "data"}.
+    (data_dir / "conversations" / "conversations.jsonl").write_text(
+        json.dumps({"error": False, "reason": "resolved", "data": conversation}) + "\n")
+    first = {"session_id": "session_a", "fingerprint": 1, "timestamp": 1_700_000_000_000,
+             "type": "text", "from": "user", "content": "un"}
+    second = {**first, "fingerprint": 2, "content": "caf\u00e9"}
+    (messages / "session_a.jsonl").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(first).encode() + b"\n"
+        + json.dumps(second, ensure_ascii=False).encode("latin-1") + b"\n\n")
+    users = data_dir / "utilisateurs"
+    users.mkdir()
+    (users / "utilisateurs.jsonl").write_text(json.dumps({"email": "ana@example.com"}) + "\n")
+    result = DatabaseBuilder(Sources(data_dir)).build()
+    assert result.skipped_lines == 0
+    assert result.rows == {"conversations": 1, "messages": 2, "people": 1, "files": 0}
+    connection = duckdb.connect(str(result.database), read_only=True)
+    assert connection.execute("SELECT email, city, has_email, has_profile, epoch_ms(created_at) "
+                              "FROM conversations").fetchall() == [
+        ("Ana@Example.com", "Lyon", True, True, 1_700_000_000_000)]
+    assert connection.execute("SELECT text FROM messages ORDER BY fingerprint").fetchall() == [
+        ("un",), ("café",)]
