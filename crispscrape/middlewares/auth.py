@@ -23,8 +23,10 @@ class CrispAuthMiddleware:
     @classmethod
     def from_crawler(cls, crawler):
         try:
-            config = CrispConfig.from_settings(crawler.settings)
-            authorization = authorization_header(crawler.settings)
+            # -a website=ID tient lieu d'ID_SITE_CRISP (l'araignée est créée avant nous).
+            website = getattr(crawler.spider, "website", None)
+            config = CrispConfig.from_settings(crawler.settings, website=website)
+            authorization = authorization_header(crawler.settings, website=website)
         except ConfigError:
             # L'araignée refuse elle-même de démarrer, avec le message explicatif.
             raise NotConfigured("identifiants Crisp absents") from None

@@ -42,7 +42,8 @@ class CallBudgetMiddleware:
     @classmethod
     def from_crawler(cls, crawler):
         try:
-            config = CrispConfig.from_settings(crawler.settings)
+            config = CrispConfig.from_settings(
+                crawler.settings, website=getattr(crawler.spider, "website", None))
         except ConfigError:
             # L'araignée refuse elle-même de démarrer, sans aucun appel.
             raise NotConfigured("configuration Crisp absente") from None
