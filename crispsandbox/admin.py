@@ -10,15 +10,24 @@ from __future__ import annotations
 from aiohttp import web
 
 # Pièces partagées avec les doublures des autres systèmes (adminkit.py).
-from .adminkit import InstrumentRoutes, loopback_only
+from .adminkit import InstrumentRoutes
 from .adminkit import fail as _fail
 from .adminkit import json_reply as _json
 from .adminkit import read_body as _body
+from .envelope import dumps
+from .dataset import Dataset
 from .state import SANDBOX, Sandbox
 
 
 def _sandbox(request: web.Request) -> Sandbox:
     return request.app[SANDBOX]
+
+
+def _dataset(request: web.Request) -> Dataset:
+    """Données du site ?website=ID (par défaut le premier) ; KeyError si le site est inconnu."""
+    sandbox = _sandbox(request)
+    website = request.query.get("website")
+    return sandbox.dataset if website is None else sandbox.datasets[website]
 
 
 def _count(payload: dict) -> int:
@@ -28,34 +37,51 @@ def _count(payload: dict) -> int:
     return count
 
 
+@web.middleware
+async def loopback_only(request: web.Request, handler):
+    """Refuse l'administration à toute adresse qui n'est pas locale."""
+    if request.path.startswith("/_admin"):
+        try:
+            local = ipaddress.ip_address(request.remote or "").is_loopback
+        except ValueError:
+            local = False
+        if not local:
+            return _fail(403, "administration réservée aux connexions locales")
+        website = request.query.get("website")
+        if website is not None and website not in request.app[SANDBOX].datasets:
+            return _fail(404, f"site inconnu : {website}")
+    return await handler(request)
+
+
 async def get_config(request: web.Request) -> web.Response:
     config = _sandbox(request).config
     return _json({
         "identifier": config.identifier, "key": config.key, "website_id": config.website_id,
         "seed": config.seed, "conversations": config.conversations,
         "media_url": _sandbox(request).dataset.media_base,
+        "websites": list(_sandbox(request).datasets),
     })
 
 
 async def truth_conversations(request: web.Request) -> web.Response:
-    return _json(_sandbox(request).dataset.conversations(include_empty=True))
+    return _json(_dataset(request).conversations(include_empty=True))
 
 
 async def truth_counts(request: web.Request) -> web.Response:
     """Nombre de messages par conversation, dans l'ordre de la liste."""
-    data = _sandbox(request).dataset
+    data = _dataset(request)
     return _json({session_id: data.message_count(session_id) for session_id in data.session_ids()})
 
 
 async def truth_messages(request: web.Request) -> web.Response:
     try:
-        return _json(_sandbox(request).dataset.messages(request.match_info["session_id"]))
+        return _json(_dataset(request).messages(request.match_info["session_id"]))
     except KeyError:
         return _fail(404, "conversation inconnue")
 
 
 async def truth_profiles(request: web.Request) -> web.Response:
-    return _json(_sandbox(request).dataset.profiles())
+    return _json(_dataset(request).profiles())
 
 
 async def add_messages(request: web.Request) -> web.Response:
@@ -64,7 +90,7 @@ async def add_messages(request: web.Request) -> web.Response:
         timestamp = payload.get("timestamp")
         if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int) or timestamp < 0):
             raise ValueError("timestamp doit être un entier positif (millisecondes)")
-        added = _sandbox(request).dataset.add_messages(
+        added = _dataset(request).add_messages(
             request.match_info["session_id"], _count(payload),
             same_ms=bool(payload.get("same_ms", False)), timestamp=timestamp,
         )
@@ -80,7 +106,7 @@ async def edit_message(request: web.Request) -> web.Response:
         payload = await _body(request)
         if "content" not in payload:
             raise ValueError("content est obligatoire")
-        edited = _sandbox(request).dataset.edit_message(
+        edited = _dataset(request).edit_message(
             request.match_info["session_id"], int(request.match_info["fingerprint"]), payload["content"],
         )
     except KeyError:
@@ -92,7 +118,7 @@ async def edit_message(request: web.Request) -> web.Response:
 
 async def add_conversations(request: web.Request) -> web.Response:
     try:
-        created = _sandbox(request).dataset.add_conversations(_count(await _body(request)))
+        created = _dataset(request).add_conversations(_count(await _body(request)))
     except ValueError as error:
         return _fail(400, str(error))
     return _json(created)

@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     add("--identifier", default=DEFAULT_IDENTIFIER, help="identifiant du jeton attendu (défaut : %(default)s)")
     add("--key", default=DEFAULT_KEY, help="clé du jeton attendue (défaut : %(default)s)")
     add("--website-id", default=DEFAULT_WEBSITE_ID, help="identifiant du site (défaut : %(default)s)")
+    add("--websites", type=int, default=1,
+        help="nombre de sites servis par le même jeton, chacun ses données (défaut : %(default)s)")
     add("--latency-ms", type=float, default=0, help="latence ajoutée à chaque appel API")
     add("--rate-limit", type=float, default=0, help="requêtes par seconde permises, 0 = sans limite")
     add("--rate-limit-status", type=int, choices=RATE_LIMIT_STATUSES, default=429, help="statut des refus de débit")
@@ -65,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Erreur : l'hôte « {args.host} » n'est pas une adresse de boucle locale ; "
               "le bac à sable n'écoute que sur 127.0.0.1, ::1 ou localhost.", file=sys.stderr)
         return 2
-    if args.conversations < 0 or not 0 <= args.port <= 65535:
-        print("Erreur : --conversations doit être positif et --port compris entre 0 et 65535.", file=sys.stderr)
+    if args.conversations < 0 or args.websites < 1 or not 0 <= args.port <= 65535:
+        print("Erreur : --conversations doit être positif, --websites au moins 1 et --port "
+              "compris entre 0 et 65535.", file=sys.stderr)
         return 2
     try:
         faults = FaultOptions().updated({
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         return standins_cli.run(args, faults)
     config = SandboxConfig(
         seed=args.seed, conversations=args.conversations, identifier=args.identifier,
-        key=args.key, website_id=args.website_id, faults=faults,
+        key=args.key, website_id=args.website_id, faults=faults, websites=args.websites,
         media_url=args.media_url, media_slow_seconds=args.media_slow_seconds,
     )
     try:

@@ -63,6 +63,7 @@ class SandboxProcess:
         self.base = ""  # http://127.0.0.1:PORT
         self.url = ""  # base de l'API, se termine par /v1
         self.identifier = self.key = self.website_id = ""
+        self.websites: list[str] = []
         self._workdir = tempfile.TemporaryDirectory(prefix="crisp-sandbox-")
 
     def _command(self, port_file: Path) -> list[str]:
@@ -94,6 +95,8 @@ class SandboxProcess:
         """Adresse de l'API et identifiants, d'après /_admin/config (redéfini par les doublures)."""
         self.url = f"{self.base}/v1"
         self.identifier, self.key, self.website_id = config["identifier"], config["key"], config["website_id"]
+        # Tous les sites servis (--websites N), le premier étant website_id.
+        self.websites = list(config.get("websites", [self.website_id]))
 
     def logs(self) -> str:
         """Sorties du processus (pour les messages d'échec)."""

@@ -51,9 +51,8 @@ async def _answer(request: web.Request, sandbox: Sandbox, match: api.RouteMatch 
             return failure
         if match is None:
             raise CrispError("not_found", "Route inconnue.", "route")
-        if match.params["website_id"] != sandbox.config.website_id:
-            raise CrispError("not_subscribed", "Le plugin n'est pas installé sur ce site.", "website")
-        result = match.route.handler(sandbox.dataset, match.params, request.query)
+        dataset = sandbox.dataset_for(match.params["website_id"])
+        result = match.route.handler(dataset, match.params, request.query)
     except CrispError as error:
         return json_response(error.status, error.body())
     return faults.success_response(result.status, result.data, kind)
@@ -112,7 +111,8 @@ async def serve(config: SandboxConfig, host: str, port: int, port_file: str | No
         _write_port_file(port_file, actual_port)
     _log(
         f"Bac à sable Crisp à l'écoute sur {shown_host}:{actual_port} : "
-        f"{config.conversations} conversations, graine {config.seed}, site {config.website_id}."
+        f"{config.conversations} conversations, graine {config.seed}, "
+        f"site(s) {', '.join(sandbox.datasets)}."
     )
     _log(f"Administration : http://{shown_host}:{actual_port}/_admin/stats")
     # Identifiants du bac à sable (jamais de vrais secrets) et commandes à coller telles quelles.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -35,6 +36,15 @@ class SandboxConfig:
     media_url: str | None = None
     # Durée d'envoi d'un fichier « lent ».
     media_slow_seconds: float = 2.0
+    # Sites servis par le même jeton (le premier est website_id) : chacun ses données.
+    websites: int = 1
+
+
+def website_ids(config: SandboxConfig) -> list[str]:
+    """Identifiants des sites servis : website_id, puis des UUID tirés de la graine."""
+    extra = [str(uuid.uuid5(uuid.NAMESPACE_URL, f"crispsandbox/{config.seed}/{index}"))
+             for index in range(1, config.websites)]
+    return [config.website_id, *extra]
 
 
 class Sandbox:
@@ -43,8 +53,20 @@ class Sandbox:
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
         self.dataset = Dataset(config.seed, config.conversations, config.website_id)
+        # Un jeu de données par site ; les sites en plus ont leur propre graine (seed + rang).
+        self.datasets = {config.website_id: self.dataset}
+        for index, website_id in enumerate(website_ids(config)[1:], start=1):
+            self.datasets[website_id] = Dataset(config.seed + index, config.conversations,
+                                                website_id)
         self.faults = FaultState(config.faults, config.seed)
         self.stats = CallStats()
+
+    def dataset_for(self, website_id: str) -> Dataset:
+        """Données d'un site servi ; not_subscribed (404) pour tout autre site."""
+        dataset = self.datasets.get(website_id)
+        if dataset is None:
+            raise CrispError("not_subscribed", "Le plugin n'est pas installé sur ce site.", "website")
+        return dataset
 
     def check_access(self, headers) -> None:
         """Jeton « plugin » : identifiants Basic puis en-tête X-Crisp-Tier."""

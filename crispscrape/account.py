@@ -25,6 +25,7 @@ from crispscrape.config import data_dir_of
 from crispscrape.arguments import ArgumentError, parse_count, parse_flag, parse_optional_count
 from crispscrape.summary import emit_summary, end_text
 from crispscrape.status import AccountStatus
+from crispscrape.website import parse_website
 
 logger = logging.getLogger("crispscrape.account")
 
@@ -43,10 +44,12 @@ class AccountRun:
         # Arguments techniques de scrapyd (_job…) : transmis tels quels à chaque étape.
         self.passthrough = {k: v for k, v in spargs.items() if k.startswith("_")}
         unknown = sorted(k for k in spargs if not k.startswith("_")
-                         and k not in ("nb", "budget", "dry_run", "verify"))
+                         and k not in ("nb", "budget", "dry_run", "verify", "website"))
         if unknown:
             raise ArgumentError(f"Argument inconnu : -a {unknown[0]}=… (arguments de « account » : "
-                                "nb, budget, dry_run, verify).")
+                                "nb, budget, dry_run, verify, website).")
+        # -a website=ID : ce site (vérifié ici, avant toute étape), transmis à chaque étape.
+        self.website = parse_website(spargs.get("website"))
         self.dry_run = parse_flag(spargs.get("dry_run"), "dry_run")
         # Passé à l'étape des messages : revérifier chaque conversation une fois.
         self.verify = parse_flag(spargs.get("verify"), "verify")
@@ -61,10 +64,17 @@ class AccountRun:
 
     # --- Bilan ------------------------------------------------------------------------------
     def status(self) -> AccountStatus:
-        return AccountStatus.from_settings(data_dir_of(self.settings), self.settings)
+        return AccountStatus.from_settings(data_dir_of(self.settings, website=self.website),
+                                           self.settings)
 
     def status_lines(self, calls: int | None) -> list[str]:
-        return self.status().lines(calls)
+        return [self.website_text(), *self.status().lines(calls)]
+
+    def website_text(self) -> str:
+        """Le site du bilan : celui de -a website, sinon celui de l'environnement."""
+        if self.website is not None:
+            return f"Site Crisp : {self.website} (-a website)."
+        return "Site Crisp : celui d'ID_SITE_CRISP."
 
     @property
     def calls(self) -> int:
@@ -89,6 +99,8 @@ class AccountRun:
                     break
                 kwargs = {**self.passthrough, "_account_step": "1"}
                 kwargs["nb"] = self.nb
+                if self.website is not None:
+                    kwargs["website"] = self.website
                 if left is not None:
                     kwargs["budget"] = left
                 if name == "messages" and self.verify:
@@ -111,7 +123,8 @@ class AccountRun:
     def summary(self, code: int, monitor_lines: Sequence[str] = ()) -> str:
         """Récapitulatif final : chaque étape, l'état du compte, les moniteurs du compte, puis
         la dernière ligne."""
-        lines = [f"Étape {name} : fin « {stats.get('finish_reason', '?')} », "
+        lines = [self.website_text()]
+        lines += [f"Étape {name} : fin « {stats.get('finish_reason', '?')} », "
                  f"{stats.get('crisp_api/requests', 0)} appel(s)." for name, stats in self.results]
         status = self.status()
         lines += status.lines(self.calls)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from crispscrape.website import website_dir
+
 IDENTIFIER, KEY, WEBSITE = "identifier", "key", "website"
 
 
@@ -72,11 +74,16 @@ def lookup(name: str, settings, environ, alias: str | None = None) -> str:
     return ""
 
 
-def _credentials(settings, environ) -> dict[str, str]:
-    """Lit les trois valeurs d'accès (par rôle) ; lève ConfigError en nommant celles qui manquent."""
+def _credentials(settings, environ, website: str | None = None) -> dict[str, str]:
+    """Lit les trois valeurs d'accès (par rôle) ; lève ConfigError en nommant celles qui manquent.
+
+    ``website`` (``-a website=ID``, déjà vérifié) l'emporte sur ID_SITE_CRISP, alors facultatif.
+    """
     environ = os.environ if environ is None else environ
     values = {credential.role: lookup(credential.name, settings, environ, credential.alias)
               for credential in CREDENTIALS}
+    if website:
+        values[WEBSITE] = website
     missing = [f"{credential.name} (ou {credential.alias})" for credential in CREDENTIALS
                if not values[credential.role]]
     if missing:
@@ -87,12 +94,12 @@ def _credentials(settings, environ) -> dict[str, str]:
     return values
 
 
-def authorization_header(settings, environ=None) -> bytes:
+def authorization_header(settings, environ=None, website: str | None = None) -> bytes:
     """Valeur de l'en-tête Authorization (Basic identifiant:clé).
 
     Seul le middleware d'authentification l'appelle : le secret ne vit que là.
     """
-    values = _credentials(settings, environ)
+    values = _credentials(settings, environ, website)
     token = f"{values[IDENTIFIER]}:{values[KEY]}".encode()
     return b"Basic " + base64.b64encode(token)
 
@@ -144,11 +151,13 @@ def check_numbers(settings) -> None:
                               f"(par exemple -s {name}=…). Aucun appel n'a été fait.") from None
 
 
-def data_dir_of(settings, environ=None) -> Path:
-    """Répertoire de données seul, sans identifiants (état du compte, ``-a dry_run=1``)."""
+def data_dir_of(settings, environ=None, website: str | None = None) -> Path:
+    """Répertoire de données seul, sans identifiants (état du compte, ``-a dry_run=1``) ;
+    avec ``website`` (``-a website=ID``), celui de ce site : {CRISP_DATA_DIR}/{website}."""
     environ = os.environ if environ is None else environ
-    return Path(lookup("CRISP_DATA_DIR", settings, environ)
+    root = Path(lookup("CRISP_DATA_DIR", settings, environ)
                 or settings.get("CRISP_DATA_DIR_DEFAULT") or ".")
+    return website_dir(root, website)
 
 
 @dataclass(frozen=True)
@@ -158,17 +167,23 @@ class CrispConfig:
     website_id: str
     api_url: str
     data_dir: Path
+    # Vrai si le site vient de -a website=ID (ses fichiers sont dans un sous-répertoire).
+    website_argument: bool = False
 
     @classmethod
-    def from_settings(cls, settings, environ=None) -> CrispConfig:
-        """Résout la configuration ; lève ConfigError si un identifiant manque."""
+    def from_settings(cls, settings, environ=None, website: str | None = None) -> CrispConfig:
+        """Résout la configuration ; lève ConfigError si un identifiant manque.
+
+        ``website`` : identifiant déjà vérifié (website.parse_website) donné par -a website.
+        """
         environ = os.environ if environ is None else environ
-        values = _credentials(settings, environ)
+        values = _credentials(settings, environ, website)
         api_url = (lookup("CRISP_API_URL", settings, environ)
                    or settings.get("CRISP_API_URL_DEFAULT") or DEFAULT_API_URL).rstrip("/")
         check_api_url(api_url)
         return cls(website_id=values[WEBSITE], api_url=api_url,
-                   data_dir=data_dir_of(settings, environ))
+                   data_dir=data_dir_of(settings, environ, website),
+                   website_argument=website is not None)
 
     def website_url(self, *parts: str) -> str:
         """URL d'une ressource du site : {api}/website/{website_id}/{parts...}.

@@ -22,7 +22,9 @@ def api_prefix(crawler) -> str:
     (l'araignée refuse alors elle-même de démarrer, avec le message explicatif)."""
     source = getattr(crawler.spider, "source", CRISP)
     try:
-        return source.config(crawler.settings).api_url + "/"
+        # -a website=ID tient lieu d'ID_SITE_CRISP (l'araignée est créée avant nous).
+        website = getattr(crawler.spider, "website", None)
+        return source.config(crawler.settings, website=website).api_url + "/"
     except ConfigError:
         raise NotConfigured("configuration de l'API absente") from None
 
@@ -40,7 +42,8 @@ class CrispAuthMiddleware:
         prefix = api_prefix(crawler)
         source = getattr(crawler.spider, "source", CRISP)
         try:
-            headers = source.headers(crawler.settings)
+            headers = source.headers(crawler.settings,
+                                     website=getattr(crawler.spider, "website", None))
         except ConfigError:
             raise NotConfigured("identifiants absents") from None
         return cls(prefix, headers, crawler.stats)

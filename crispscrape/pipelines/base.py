@@ -11,7 +11,8 @@ from typing import Any
 
 from crispscrape.config import ConfigError
 from crispscrape.storage import StorageError, shared_store
-from crispscrape.storage.paths import check_data_dir
+from crispscrape.storage.paths import check_data_dir, remove_if_empty
+from crispscrape.website import lock_website
 
 
 class StorePipeline:
@@ -22,6 +23,8 @@ class StorePipeline:
         self.stats = crawler.stats
         # Ouvert seulement si l'araignée a passé le pré-vol (arguments, configuration).
         self.store: Any = None
+        # Répertoires créés pour le verrou du site (retirés à la fermeture s'ils sont vides).
+        self._created: list = []
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -47,8 +50,15 @@ class StorePipeline:
             spider.refuse_start("config_error", str(exc))
             return
         store = self.store_for(self.crawler)
+        config = spider.config
         try:
-            check_data_dir(spider.config.data_dir)
+            check_data_dir(config.data_dir)
+            # Le site d'abord (un seul export par site à la fois, voir crispscrape/website.py),
+            # puis les fichiers de l'export.
+            website_id = getattr(config, "website_id", None)
+            if website_id is not None:
+                # Crisp seulement : Ninja et Wanzo ont chacun leur dossier et son verrou.
+                self._created = lock_website(config.data_dir, website_id)
             store.open(reset=spider.reset)
         except StorageError as exc:
             spider.refuse_start("input_error", str(exc))
@@ -62,3 +72,5 @@ class StorePipeline:
     def close_spider(self, spider=None):
         if self.store is not None:
             self.store.close()
+        # Répertoire du site créé pour rien (arrêt au premier appel, 401) : retiré.
+        remove_if_empty(self._created)

@@ -141,7 +141,8 @@ class Source:
     # Messages des refus d'accès (arrêt immédiat).
     fatal: dict[int, tuple[str, str]] = {}
 
-    def config(self, settings, environ=None) -> ChatConfig:
+    def config(self, settings, environ=None, website: str | None = None) -> ChatConfig:
+        """``website`` : propre à Crisp (-a website=ID), sans effet ici."""
         environ = os.environ if environ is None else environ
         api_url = lookup(self.url_name, settings, environ).rstrip("/")
         if not api_url:
@@ -162,7 +163,7 @@ class Source:
     def _token(self, settings, environ) -> str:
         return lookup(self.token_name, settings, environ) if self.token_name else ""
 
-    def headers(self, settings, environ=None) -> dict[bytes, bytes]:
+    def headers(self, settings, environ=None, website: str | None = None) -> dict[bytes, bytes]:
         """En-têtes d'accès, posés par le middleware d'authentification seul, au départ."""
         environ = os.environ if environ is None else environ
         token = self._token(settings, environ)

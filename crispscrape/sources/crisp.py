@@ -68,11 +68,12 @@ class CrispSource(Source):
                            "jeton de plugin lié à ce site (en-tête X-Crisp-Tier: plugin)."),
     }
 
-    def config(self, settings, environ=None) -> CrispConfig:  # type: ignore[override]
-        return CrispConfig.from_settings(settings, environ)
+    def config(self, settings, environ=None,  # type: ignore[override]
+               website: str | None = None) -> CrispConfig:
+        return CrispConfig.from_settings(settings, environ, website=website)
 
-    def headers(self, settings, environ=None) -> dict[bytes, bytes]:
-        return {b"Authorization": authorization_header(settings, environ),
+    def headers(self, settings, environ=None, website: str | None = None) -> dict[bytes, bytes]:
+        return {b"Authorization": authorization_header(settings, environ, website),
                 b"X-Crisp-Tier": b"plugin", b"Content-Type": b"application/json"}
 
     def parse(self, response, expected_type) -> Any:

@@ -31,6 +31,7 @@ from crispscrape.arguments import ArgumentError, parse_count, parse_flag, parse_
 from crispscrape.status import AccountStatus
 from crispscrape.summary import end_text, summary_level
 from crispscrape.storage.files import StorageError
+from crispscrape.website import parse_website, website_line
 
 NOT_SUBSCRIBED = ("not_subscribed", "Le site {website} n'est pas lié à ce plugin Crisp "
                                     "(HTTP 404 not_subscribed) : vérifiez ID_SITE_CRISP.")
@@ -57,8 +58,10 @@ class CrispSpider(scrapy.Spider):
     # Arguments -a booléens propres à l'export (en plus de reset).
     flags: tuple[str, ...] = ()
 
-    def __init__(self, *args, nb=None, reset=None, budget=None, **kwargs):
+    def __init__(self, *args, nb=None, reset=None, budget=None, website=None, **kwargs):
         self.startup_error: tuple[str, str] | None = None
+        # -a website=ID : ce site plutôt qu'ID_SITE_CRISP, fichiers sous {CRISP_DATA_DIR}/{ID}.
+        self.website: str | None = None
         flags = {name: kwargs.pop(name, None) for name in self.flags}
         # scrapyd ajoute _job (et d'autres, tous préfixés « _ ») : sans effet ici. Tout autre
         # argument inconnu est refusé avant le moindre appel (une faute de frappe comme
@@ -69,17 +72,18 @@ class CrispSpider(scrapy.Spider):
         self._account_step = parse_flag(kwargs.get("_account_step"), "_account_step")
         try:
             if unknown:
-                known = ", ".join(["nb", "reset", "budget", *self.flags])
+                known = ", ".join(["nb", "reset", "budget", "website", *self.flags])
                 raise ArgumentError(f"Argument inconnu : -a {unknown[0]}=… (arguments de "
                                     f"« {self.name} » : {known}).")
             self.nb = parse_count(nb, "nb", self.default_nb)
             self.reset = parse_flag(reset, "reset")
             # Appels permis à cette exécution (None : le réglage CRISP_CALL_BUDGET, ou illimité).
             self.budget = parse_optional_count(budget, "budget")
+            self.website = parse_website(website)
             for name, value in flags.items():
                 setattr(self, name, parse_flag(value, name))
         except ArgumentError as exc:
-            self.nb, self.reset, self.budget = self.default_nb, False, None
+            self.nb, self.reset, self.budget, self.website = self.default_nb, False, None, None
             for name in self.flags:
                 setattr(self, name, False)
             self.startup_error = ("bad_argument", str(exc))
@@ -89,7 +93,11 @@ class CrispSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         try:
-            spider.config = cls.source.config(crawler.settings)
+            if spider.startup_error is not None:
+                # Argument refusé (un site invalide, peut-être) : aucune configuration, aucun
+                # répertoire calculé.
+                raise ConfigError(spider.startup_error[1])
+            spider.config = cls.source.config(crawler.settings, website=spider.website)
         except ConfigError as exc:
             spider.config = None
             spider.startup_error = spider.startup_error or ("config_error", str(exc))
@@ -242,7 +250,8 @@ class CrispSpider(scrapy.Spider):
     # --- Fin ------------------------------------------------------------------------
     def closed(self, reason: str) -> None:
         stats = self.crawler.stats
-        lines = list(self.summary_lines()) if self.startup_error is None else []
+        lines = [website_line(self.config)] if getattr(self.config, "website_id", None) else []
+        lines += list(self.summary_lines()) if self.startup_error is None else []
         lines.append(f"Appels à l'API : {stats.get_value('crisp_api/requests', 0)}, "
                      f"dont ralentis (429/420) : {stats.get_value('crisp_throttle/throttled', 0)}, "
                      f"attente due au ralentissement : "

@@ -67,7 +67,13 @@ class ChatSpider(CrispSpider):
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
+        if kwargs.get("website") is not None:
+            # -a website=ID est propre à Crisp : refusé plutôt qu'ignoré en silence.
+            kwargs = {**kwargs, "website": None, "_chat_website": True}
         spider = super().from_crawler(crawler, *args, **kwargs)
+        if kwargs.get("_chat_website"):
+            spider.startup_error = ("bad_argument", f"-a website=… est propre à Crisp ; "
+                                                    f"« {cls.name} » n'en a pas besoin.")
         spider._paging = {}
         spider._expected = {}
         spider._mismatches = 0

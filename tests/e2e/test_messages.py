@@ -273,7 +273,7 @@ def test_a_second_concurrent_export_refuses_to_start(sandbox_factory, data_dir):
         second = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 100})
         assert second.returncode == 1
         assert second.reason == "input_error"
-        assert "Un autre export des messages est déjà en cours" in second.log
+        assert "Un autre export est déjà en cours pour ce site" in second.log
         assert second.stats.get("crisp_api/requests", 0) == 0
         assert first.poll() is None  # le premier continue seul
     finally:
