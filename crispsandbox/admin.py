@@ -14,7 +14,7 @@ from .adminkit import InstrumentRoutes
 from .adminkit import fail as _fail
 from .adminkit import json_reply as _json
 from .adminkit import read_body as _body
-from .envelope import dumps
+
 from .dataset import Dataset
 from .state import SANDBOX, Sandbox
 
