@@ -7,6 +7,8 @@ l'enveloppe Crisp ; erreurs sous la forme {"error": "<message en français>"}.
 
 from __future__ import annotations
 
+import ipaddress
+
 from aiohttp import web
 
 # Pièces partagées avec les doublures des autres systèmes (adminkit.py).
