@@ -7,12 +7,10 @@ l'enveloppe Crisp ; erreurs sous la forme {"error": "<message en français>"}.
 
 from __future__ import annotations
 
-import ipaddress
-
 from aiohttp import web
 
 # Pièces partagées avec les doublures des autres systèmes (adminkit.py).
-from .adminkit import InstrumentRoutes
+from .adminkit import InstrumentRoutes, loopback_only
 from .adminkit import fail as _fail
 from .adminkit import json_reply as _json
 from .adminkit import read_body as _body
@@ -40,18 +38,12 @@ def _count(payload: dict) -> int:
 
 
 @web.middleware
-async def loopback_only(request: web.Request, handler):
-    """Refuse l'administration à toute adresse qui n'est pas locale."""
-    if request.path.startswith("/_admin"):
-        try:
-            local = ipaddress.ip_address(request.remote or "").is_loopback
-        except ValueError:
-            local = False
-        if not local:
-            return _fail(403, "administration réservée aux connexions locales")
-        website = request.query.get("website")
-        if website is not None and website not in request.app[SANDBOX].datasets:
-            return _fail(404, f"site inconnu : {website}")
+async def known_website(request: web.Request, handler):
+    """?website=ID d'une route d'administration : un site servi, sinon 404."""
+    website = request.query.get("website")
+    if request.path.startswith("/_admin") and website is not None \
+            and website not in request.app[SANDBOX].datasets:
+        return _fail(404, f"site inconnu : {website}")
     return await handler(request)
 
 
@@ -129,6 +121,7 @@ async def add_conversations(request: web.Request) -> web.Response:
 def setup_admin(app: web.Application) -> None:
     """Branche les routes /_admin et le filtre « boucle locale »."""
     app.middlewares.append(loopback_only)
+    app.middlewares.append(known_website)
     router = app.router
     router.add_get("/_admin/config", get_config)
     router.add_get("/_admin/truth/conversations", truth_conversations)

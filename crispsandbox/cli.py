@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
 import sys
 
@@ -15,6 +14,7 @@ from .faults import RATE_LIMIT_STATUSES, FaultOptions
 from .server import serve
 from .standins import cli as standins_cli
 from .state import SandboxConfig
+from .layer import run_server
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -88,9 +88,4 @@ def main(argv: list[str] | None = None) -> int:
         key=args.key, website_id=args.website_id, faults=faults, websites=args.websites,
         media_url=args.media_url, media_slow_seconds=args.media_slow_seconds,
     )
-    try:
-        asyncio.run(serve(config, args.host, args.port, args.port_file))
-    except OSError as error:
-        print(f"Erreur : impossible d'écouter sur {args.host}:{args.port} ({error.strerror or error}).", file=sys.stderr)
-        return 1
-    return 0
+    return run_server(serve(config, args.host, args.port, args.port_file), args.host, args.port)

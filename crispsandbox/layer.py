@@ -75,3 +75,26 @@ async def guarded(
         return web.Response()  # jamais envoyée : la connexion est déjà fermée
     stats.record_status(response.status, arrival)
     return response
+
+
+# --- Démarrage d'un serveur (bac à sable Crisp et doublures) ----------------------------
+async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int, str]:
+    """Met ``app`` à l'écoute ; (runner, port réel, hôte tel qu'on l'écrit dans une URL)."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
+    await site.start()
+    actual_port = runner.addresses[0][1]
+    return runner, actual_port, f"[{host}]" if ":" in host else host
+
+
+def run_server(server, host: str, port: int) -> int:
+    """Fait tourner la coroutine ``server`` ; 1 avec un message en français si le port est pris."""
+    import sys
+    try:
+        asyncio.run(server)
+    except OSError as error:
+        print(f"Erreur : impossible d'écouter sur {host}:{port} ({error.strerror or error}).",
+              file=sys.stderr)
+        return 1
+    return 0

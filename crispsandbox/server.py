@@ -22,6 +22,7 @@ from .layer import abort_connection
 from .media import media_url, setup_media
 from .stats import RESET_STATUS
 from .state import SANDBOX, Sandbox, SandboxConfig
+from .layer import start_site
 
 
 # Partagée avec les doublures des autres systèmes (layer.py).
@@ -98,14 +99,9 @@ def _log(message: str) -> None:
 async def serve(config: SandboxConfig, host: str, port: int, port_file: str | None = None) -> None:
     """Sert jusqu'à SIGTERM ou SIGINT, puis s'arrête proprement."""
     sandbox = Sandbox(config)
-    runner = web.AppRunner(build_app(sandbox), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
-    await site.start()
-    actual_port = runner.addresses[0][1]
+    runner, actual_port, shown_host = await start_site(build_app(sandbox), host, port)
     # Avant tout appel (le port n'est connu qu'ici) : les messages pointent vers nos fichiers.
     sandbox.dataset.media_base = config.media_url or media_url(host, actual_port)
-    shown_host = f"[{host}]" if ":" in host else host
     _log(f"SANDBOX_URL=http://{shown_host}:{actual_port}/v1")
     if port_file:
         _write_port_file(port_file, actual_port)

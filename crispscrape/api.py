@@ -30,13 +30,17 @@ class QuotaExceeded(IgnoreRequest):
     """Quota atteint (423 ou plafond d'attente) : la requête est abandonnée, le crawl se ferme."""
 
 
-def parse_envelope(response, expected_type: type | tuple[type, ...] | None = None) -> Any:
-    """Renvoie ``data`` d'une réponse réussie, ou lève InvalidResponse en expliquant pourquoi."""
+def _json_body(response) -> Any:
     try:
-        payload = json.loads(response.body)
+        return json.loads(response.body)
     except ValueError:
         raise InvalidResponse("invalid_json",
                               "corps de réponse illisible (JSON invalide ou tronqué)") from None
+
+
+def parse_envelope(response, expected_type: type | tuple[type, ...] | None = None) -> Any:
+    """Renvoie ``data`` d'une réponse réussie, ou lève InvalidResponse en expliquant pourquoi."""
+    payload = _json_body(response)
     if not isinstance(payload, dict) or "data" not in payload:
         raise InvalidResponse("invalid_envelope", "enveloppe de réponse inattendue")
     if payload.get("error"):
@@ -51,11 +55,7 @@ def parse_envelope(response, expected_type: type | tuple[type, ...] | None = Non
 
 def parse_json(response, expected_type: type | tuple[type, ...] | None = None) -> Any:
     """Le corps JSON d'une réponse réussie d'une API sans enveloppe (Ninja, Wanzo)."""
-    try:
-        payload = json.loads(response.body)
-    except ValueError:
-        raise InvalidResponse("invalid_json",
-                              "corps de réponse illisible (JSON invalide ou tronqué)") from None
+    payload = _json_body(response)
     if expected_type is not None and not isinstance(payload, expected_type):
         raise InvalidResponse("invalid_data", f"réponse de type {type(payload).__name__} inattendu")
     return payload

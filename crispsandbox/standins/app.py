@@ -29,6 +29,7 @@ from ..stats import CallStats
 from .config import StandinConfig
 from .ninja import NinjaSystem
 from .wanzo import WanzoSystem
+from ..layer import start_site
 
 System = NinjaSystem | WanzoSystem
 
@@ -172,12 +173,7 @@ def _log(message: str) -> None:
 async def serve(config: StandinConfig, host: str, port: int, port_file: str | None = None) -> None:
     """Sert jusqu'à SIGTERM ou SIGINT, puis s'arrête proprement."""
     standin = Standin(config)
-    runner = web.AppRunner(build_app(standin), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=1.0)
-    await site.start()
-    actual_port = runner.addresses[0][1]
-    shown_host = f"[{host}]" if ":" in host else host
+    runner, actual_port, shown_host = await start_site(build_app(standin), host, port)
     url = f"http://{shown_host}:{actual_port}{config.api_path}"
     _log(f"SANDBOX_URL={url}")
     if port_file:

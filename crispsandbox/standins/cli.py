@@ -7,12 +7,12 @@ graine, nombre de conversations, pannes) sont celles du bac à sable Crisp (cris
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
 from ..faults import FaultOptions
 from .app import serve
 from .config import LIST_ORDERS, SYSTEMS, StandinConfig
+from ..layer import run_server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,9 +54,4 @@ def run(args: argparse.Namespace, faults: FaultOptions) -> int:
         no_updated_ratio=args.no_updated_ratio, list_order=args.list_order, drift_every=args.drift_every,
         drift_contexts=args.drift_contexts, faults=faults,
     )
-    try:
-        asyncio.run(serve(config, args.host, args.port, args.port_file))
-    except OSError as error:
-        print(f"Erreur : impossible d'écouter sur {args.host}:{args.port} ({error.strerror or error}).", file=sys.stderr)
-        return 1
-    return 0
+    return run_server(serve(config, args.host, args.port, args.port_file), args.host, args.port)

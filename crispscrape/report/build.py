@@ -169,7 +169,7 @@ class DatabaseBuilder:
         parquet = work / PARQUET_DIR
         for path in (work / DATABASE_NAME, *parquet.iterdir()):
             os.chmod(path, PRIVATE_FILE)
-            _fsync(path)
+            fsync_directory(path)
         fsync_directory(parquet)
         os.replace(work / DATABASE_NAME, result.database)
         # Un répertoire non vide ne se remplace pas par os.replace : l'ancien est d'abord mis
@@ -179,14 +179,6 @@ class DatabaseBuilder:
             os.replace(result.parquet, old)
         os.replace(parquet, result.parquet)
         fsync_directory(self.analysis_dir)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_leftovers(analysis_dir: Path) -> None:

@@ -26,6 +26,7 @@ from crispscrape.items import ListingPage, MessageBatch
 from crispscrape.pipelines.messages import message_store
 from crispscrape.sources.paging import ListWalk
 from crispscrape.spiders.base import CrispSpider
+from crispscrape.spiders.ends import ConversationEnds
 from crispscrape.spiders.messages import messages_summary
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.selection import Policy
@@ -44,7 +45,7 @@ class Fetch:
     seen: set = field(default_factory=set)
 
 
-class ChatSpider(CrispSpider):
+class ChatSpider(ConversationEnds, CrispSpider):
     # nb = conversations qui reçoivent des appels ; par défaut, toutes celles qui en ont besoin.
     default_nb = sys.maxsize
     route_always_exists = True
@@ -221,16 +222,6 @@ class ChatSpider(CrispSpider):
             self._listing_done.set()
             return []
         return [MessageBatch(fetch.conversation_id, fetch.rank, end=why)]
-
-    def resource_failed(self, request, why):
-        return self._unfinished(request, "échec")
-
-    def resource_interrupted(self, request):
-        return self._unfinished(request, "interrompue")
-
-    def resource_missing(self, request):
-        self.crawler.stats.inc_value("messages/conversations_not_found")
-        return self._unfinished(request, "introuvable")
 
     def stop(self, reason: str, message: str):
         self._listing_done.set()

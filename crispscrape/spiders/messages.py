@@ -32,6 +32,7 @@ from crispscrape.api import InvalidResponse
 from crispscrape.items import MessageBatch
 from crispscrape.pipelines.messages import message_store
 from crispscrape.spiders.base import CrispSpider
+from crispscrape.spiders.ends import ConversationEnds
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.records import Known
 from crispscrape.storage.selection import Policy
@@ -84,7 +85,7 @@ def next_step(batch: list[dict], last: bool, known: Known, before: int | None,
     return Step(next_before=following)
 
 
-class MessagesSpider(CrispSpider):
+class MessagesSpider(ConversationEnds, CrispSpider):
     name = "messages"
     default_nb = 50
     # -a verify=1 : revérifier chaque conversation une fois (un appel chacune), même inchangée.
@@ -177,16 +178,6 @@ class MessagesSpider(CrispSpider):
     def _unfinished(self, request, why: str):
         fetch = request.cb_kwargs["fetch"]
         return [MessageBatch(fetch.session_id, fetch.rank, end=why)]
-
-    def resource_failed(self, request, why):
-        return self._unfinished(request, "échec")
-
-    def resource_interrupted(self, request):
-        return self._unfinished(request, "interrompue")
-
-    def resource_missing(self, request):
-        self.crawler.stats.inc_value("messages/conversations_not_found")
-        return self._unfinished(request, "introuvable")
 
     # --- Récapitulatif ----------------------------------------------------------------
     def summary_lines(self):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from io import BytesIO
@@ -29,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 from crispscrape.attachments import FILES_DIR, FileRef
 from crispscrape.storage.files import (
-    PRIVATE_FILE, append_lines, atomic_write_json, atomic_write_lines, dumps_line,
-    fsync_directory, read_json, remove_stale_temporaries,
+    atomic_write_bytes,
+    append_lines, atomic_write_json, atomic_write_lines, dumps_line,
+    read_json, remove_stale_temporaries,
 )
 from crispscrape.storage.jsonl import read_lines
 
@@ -229,25 +229,8 @@ class AttachmentStore:
     def persist_file(self, path: str, buf: BytesIO, info: MediaPipeline.SpiderInfo,
                      meta: dict[str, Any] | None = None,
                      headers: dict[str, str] | None = None) -> None:
-        target = self._target(path)
-        directory = os.path.dirname(target)
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.",
-                                   suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(buf.getvalue())
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, PRIVATE_FILE)
-            os.replace(tmp, target)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        fsync_directory(Path(directory))
+        # Temporaire, fsync, os.replace (fichier en 0600) : jamais un fichier à moitié écrit.
+        atomic_write_bytes(self._target(path), buf.getvalue())
 
     def stat_file(self, path: str, info: MediaPipeline.SpiderInfo) -> StatInfo:
         # Jamais consulté : c'est l'index qui dit ce qui est déjà là (sans relire les octets).

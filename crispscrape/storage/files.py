@@ -49,8 +49,9 @@ def dumps_line(obj: Any) -> str:
     return _ENCODER.encode(obj) + "\n"
 
 
-def fsync_directory(directory: Path) -> None:
-    """Rend durables les créations et renommages faits dans ``directory``."""
+def fsync_directory(directory: Path | str) -> None:
+    """Rend durables les créations et renommages faits dans ``directory`` (ou le contenu d'un
+    fichier : le même appel sert aux deux)."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -66,12 +67,23 @@ def atomic_write_lines(path: Path | str, lines: Iterable[str], sync_directory: b
     ``path`` peut être une simple chaîne : pathlib garde (sys.intern) chaque nom de fichier
     qu'il découpe, et la mémoire grandirait avec le nombre de conversations.
     """
+    _atomic_write(path, lambda handle: handle.writelines(lines), "w", sync_directory)
+
+
+def atomic_write_bytes(path: Path | str, data: bytes, sync_directory: bool = True) -> None:
+    """Comme atomic_write_lines, pour un contenu binaire (pièces jointes)."""
+    _atomic_write(path, lambda handle: handle.write(data), "wb", sync_directory)
+
+
+def _atomic_write(path: Path | str, write, mode: str, sync_directory: bool) -> None:
+    # mkstemp crée le temporaire en 0600 : le fichier remplacé l'est aussi (données privées).
     parent, name = os.path.split(os.fspath(path))
     os.makedirs(parent or ".", exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=parent or ".", prefix=f".{name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.writelines(lines)
+        encoding, newline = (None, None) if "b" in mode else ("utf-8", "\n")
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
