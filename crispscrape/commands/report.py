@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 
 from scrapy.commands import ScrapyCommand
 
+from crispscrape.arguments import ArgumentError
 from crispscrape.config import data_dir_of
 from crispscrape.report import REPORT_NAME
 from crispscrape.report.build import BuildResult, DatabaseBuilder
@@ -27,6 +28,7 @@ from crispscrape.report.figures import read_figures
 from crispscrape.report.page import render
 from crispscrape.report.sources import ExportState, Sources
 from crispscrape.storage.files import atomic_write_lines
+from crispscrape.website import parse_website
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,22 @@ class Command(ScrapyCommand):
         return ("Base d'analyse DuckDB, Parquet et rapport HTML de l'export (fichiers seuls, "
                 "aucun appel)")
 
+    def syntax(self) -> str:
+        return "[--website ID]"
+
+    def add_options(self, parser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--website", metavar="ID",
+                            help="le site exporté par -a website=ID ({CRISP_DATA_DIR}/{ID})")
+
     def run(self, args, opts) -> None:
-        sources = Sources(data_dir_of(self.settings))
+        try:
+            website = parse_website(opts.website)
+        except ArgumentError as exc:
+            print(exc)
+            self.exitcode = 1
+            return
+        sources = Sources(data_dir_of(self.settings, website=website))
         if not sources.found():
             print(f"Aucun export dans {sources.data_dir} (ni {sources.conversations}, ni fichier "
                   "de messages) : lancez d'abord « scrapy crawl account », ou donnez le bon "

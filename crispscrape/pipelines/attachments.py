@@ -108,7 +108,8 @@ class AttachmentsPipeline(FilesPipeline):
     def __init__(self, store_uri: str, download_func: None = None, *, crawler):
         super().__init__(store_uri, crawler=crawler)
         settings = crawler.settings
-        self.data_dir = data_dir_of(settings)
+        # Le répertoire du site exporté (-a website=ID : {CRISP_DATA_DIR}/{site}).
+        self.data_dir = data_dir_of(settings, website=getattr(crawler.spider, "website", None))
         self.max_size = settings.getint("CRISP_FILES_MAX_SIZE")
         self.timeout = settings.getfloat("CRISP_FILES_TIMEOUT")
         self.max_attempts = max(1, settings.getint("CRISP_FILES_MAX_ATTEMPTS"))
@@ -126,7 +127,9 @@ class AttachmentsPipeline(FilesPipeline):
         if not crawler.settings.getbool("CRISP_FILES_ENABLED"):
             raise NotConfigured("pièces jointes désactivées (CRISP_FILES_ENABLED)")
         # Chemin absolu : le magasin est choisi par le schéma de l'URI (FilesPipeline).
-        root = os.path.abspath(os.path.join(data_dir_of(crawler.settings), FILES_DIR))
+        website = getattr(crawler.spider, "website", None)
+        root = os.path.abspath(os.path.join(data_dir_of(crawler.settings, website=website),
+                                            FILES_DIR))
         pipeline = cls(root, crawler=crawler)
         crawler.signals.connect(pipeline._spider_idle, signal=signals.spider_idle)
         return pipeline

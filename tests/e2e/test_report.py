@@ -95,7 +95,14 @@ def test_database_equals_the_export_and_the_truth_without_credentials(account):
     total = sum(len(messages) for messages in truth.values())
     assert count(data_dir, "messages") == message_lines(data_dir) == total
     assert count(data_dir, "people") == len(read_jsonl(data_dir / "utilisateurs" / "utilisateurs.jsonl"))
-    assert count(data_dir, "files") == 0  # pas d'index des pièces jointes
+    # L'index réel des pièces jointes de l'export : une ligne par message à fichier.
+    index = read_jsonl(data_dir / "conversations" / "fichiers.jsonl")
+    file_messages = sum(1 for msgs in truth.values() for m in msgs
+                        if m["type"] in ("file", "audio", "animation"))
+    assert len(index) == file_messages > 0
+    assert count(data_dir, "files") == len(index)
+    assert query(data_dir, "SELECT count(*) FROM files WHERE kept")[0][0] == \
+        sum(1 for line in index if line["status"] == "ok")
     rows = query(data_dir, 'SELECT session_id, fingerprint, epoch_ms(time), type, "from", text, '
                            "operator, edited, file_url FROM messages")
     got = {(row[0], row[1]): row[2:] for row in rows}
@@ -239,3 +246,21 @@ def test_report_opens_offline_in_a_real_chromium(account, tmp_path):
         assert shapes > 0 and width > 100 and height > 10
     assert visit.screenshot.startswith(b"\x89PNG") and len(visit.screenshot) > 10_000
     (tmp_path / "rapport.png").write_bytes(visit.screenshot)
+
+
+def test_website_option_reads_the_site_directory_and_refuses_a_bad_id(account, tmp_path):
+    # -a website=ID range un site sous {CRISP_DATA_DIR}/{ID} : --website ID y lit.
+    site = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
+    root = tmp_path / "plusieurs-sites"
+    shutil.copytree(account[0], root / site)
+    env = {**crawl_env({}, root)}
+    done = subprocess.run([sys.executable, "-m", "scrapy", "report", "--website", site.upper()],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (root / site / "analyse" / "crisp.duckdb").is_file()
+    assert count(root / site, "messages") == message_lines(root / site)
+    bad = subprocess.run([sys.executable, "-m", "scrapy", "report", "--website", "../x"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1
+    assert "invalide" in bad.stdout
+    assert sorted(p.name for p in root.iterdir()) == [site]
