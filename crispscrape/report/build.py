@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,9 @@ class BuildResult:
     parquet: Path
     rows: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, Skipped] = field(default_factory=dict)
+    # Durée murale de chaque étape (secondes) : « base » (tables, vues, écriture de la base),
+    # « parquet » (export des tables), « mise en place » (droits, fsync, remplacement).
+    durations: dict[str, float] = field(default_factory=dict)
 
     @property
     def skipped_lines(self) -> int:
@@ -81,17 +85,25 @@ class DatabaseBuilder:
         work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=self.analysis_dir))
         result = BuildResult(self.analysis_dir / DATABASE_NAME, self.analysis_dir / PARQUET_DIR)
         try:
+            started = time.perf_counter()
             connection = duckdb.connect(os.fspath(work / DATABASE_NAME))
             try:
                 self._fill(connection, work, result)
+                # Les tables sur disque avant l'export : la durée « base » les compte.
+                connection.execute("CHECKPOINT")
+                exported = time.perf_counter()
+                result.durations["base"] = exported - started
                 parquet = work / PARQUET_DIR
                 parquet.mkdir()
                 for table in TABLES:
                     target = os.fspath(parquet / f"{table}.parquet").replace("'", "''")
                     connection.execute(f"COPY {table} TO '{target}' (FORMAT parquet)")
+                result.durations["parquet"] = time.perf_counter() - exported
             finally:
                 connection.close()
+            installed = time.perf_counter()
             self._install(work, result)
+            result.durations["mise en place"] = time.perf_counter() - installed
         finally:
             shutil.rmtree(work, ignore_errors=True)
         return result
