@@ -189,6 +189,14 @@ class MessagesSpider(CrispSpider):
     def summary_lines(self):
         return messages_summary(self.crawler.stats, self.store)
 
+    def messages_state(self):
+        # L'état du curseur, s'il est bien celui du fichier : ouvert sans reset (qui l'efface
+        # en mémoire seulement), rien d'avancé depuis la dernière écriture.
+        store = message_store(self.crawler)
+        if not store.opened or self.reset or store.cursor.dirty:
+            return None
+        return {"done": store.cursor.done, "incomplete": store.cursor.incomplete}
+
 
 def messages_summary(stats, store) -> list[str]:
     """Lignes du récapitulatif d'un export de messages (tous systèmes)."""
