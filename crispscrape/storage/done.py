@@ -103,7 +103,9 @@ class DoneMarks:
 
     def json_chunks(self) -> Iterator[str]:
         """L'objet JSON compact, par morceaux de CHUNK entrées."""
-        encode = _ENCODER.encode
+        # La fonction en C qu'emploie json pour les chaînes (ensure_ascii=False) : mêmes octets,
+        # sans le coût de JSONEncoder.encode par entrée (l'état est réécrit chaque seconde).
+        quote, encode = json.encoder.encode_basestring, _ENCODER.encode
         parts: list[str] = []
         opened = False
         for session_id, value in self._entries.items():
@@ -112,7 +114,7 @@ class DoneMarks:
                 entry = f'["{value >> SIZE_BITS:016x}",{low - 1 if low else "null"}]'
             else:
                 entry = encode(value[0])
-            parts.append(f"{encode(session_id)}:{entry}")
+            parts.append(f"{quote(session_id)}:{entry}")
             if len(parts) >= CHUNK:
                 yield ("," if opened else "{") + ",".join(parts)
                 opened, parts = True, []
@@ -137,7 +139,7 @@ def parse_state(text: str) -> Any:
     DoneMarks sans construire la liste de chaque entrée. ValueError si ce n'est pas du JSON
     (le message de ``json.loads``)."""
     try:
-        return _parse_object(text, _SPACE.match(text).end(), top=True)  # type: ignore[union-attr]
+        return _parse_object(text, _skip(text, 0), top=True)
     except (ValueError, IndexError):
         # Cas inattendu (ou JSON invalide) : json.loads tranche, avec son message d'erreur.
         data = json.loads(text)
@@ -149,13 +151,18 @@ def parse_state(text: str) -> Any:
 _DECODER = json.JSONDecoder()
 
 
+def _skip(text: str, pos: int) -> int:
+    """Position après les blancs JSON à partir de ``pos``."""
+    match = _SPACE.match(text, pos)
+    return match.end() if match else pos
+
+
 def _parse_object(text: str, pos: int, top: bool) -> Any:
     if text[pos] != "{":
         raise ValueError("pas un objet")
-    skip = _SPACE.match
     result: dict[str, Any] = {}
     marks = DoneMarks()
-    pos = skip(text, pos + 1).end()  # type: ignore[union-attr]
+    pos = _skip(text, pos + 1)
     if text[pos] == "}":
         pos += 1
     else:
@@ -163,10 +170,10 @@ def _parse_object(text: str, pos: int, top: bool) -> Any:
             if text[pos] != '"':
                 raise ValueError("clé attendue")
             key, pos = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
-            pos = skip(text, pos).end()  # type: ignore[union-attr]
+            pos = _skip(text, pos)
             if text[pos] != ":":
                 raise ValueError("« : » attendu")
-            pos = skip(text, pos + 1).end()  # type: ignore[union-attr]
+            pos = _skip(text, pos + 1)
             if top and key == "done" and text[pos] == "{":
                 value, pos = _parse_object(text, pos, top=False)
             else:
@@ -175,9 +182,9 @@ def _parse_object(text: str, pos: int, top: bool) -> Any:
                 result[key] = value
             else:
                 marks.put_raw(key, value)
-            pos = skip(text, pos).end()  # type: ignore[union-attr]
+            pos = _skip(text, pos)
             if text[pos] == ",":
-                pos = skip(text, pos + 1).end()  # type: ignore[union-attr]
+                pos = _skip(text, pos + 1)
                 continue
             if text[pos] != "}":
                 raise ValueError("« , » ou « } » attendu")
@@ -185,6 +192,6 @@ def _parse_object(text: str, pos: int, top: bool) -> Any:
             break
     if not top:
         return marks, pos
-    if skip(text, pos).end() != len(text):  # type: ignore[union-attr]
+    if _skip(text, pos) != len(text):
         raise ValueError("données après l'objet")
     return result
