@@ -18,8 +18,14 @@ ralentissement, l'authentification, le fichier de statistiques et le service JSO
 
 from __future__ import annotations
 
+from scrapy.downloadermiddlewares.httpauth import HttpAuthMiddleware
+from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.extensions.throttle import AutoThrottle
+from scrapy.spidermiddlewares.depth import DepthMiddleware
+from scrapy.spidermiddlewares.metacopy import MetaCopyDetectionMiddleware
+from scrapy.spidermiddlewares.referer import RefererMiddleware
+from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 
 from crispscrape.attachments import FILES_SLOT
 from crispscrape.extensions.autothrottle import CrispAutoThrottle
@@ -183,6 +189,20 @@ COMPONENTS = (
     ("ITEM_PIPELINES", None, CrispValidationPipeline, 100),
 )
 
+# Composants de Scrapy faits pour parcourir des pages, sans rôle face à une API JSON : chacun
+# voit passer chaque requête ou chaque réponse, pour rien (banc bench.cpu, issue 9). Nos
+# araignées ne suivent aucun lien (profondeur, Referer, longueur d'URL), l'API ne renvoie
+# pas de HTML (meta refresh), l'authentification est la nôtre (HttpAuthMiddleware lirait
+# des identifiants dans les attributs de l'araignée). Un projet peut les réactiver.
+UNUSED = (
+    ("SPIDER_MIDDLEWARES", DepthMiddleware),
+    ("SPIDER_MIDDLEWARES", UrlLengthMiddleware),
+    ("SPIDER_MIDDLEWARES", RefererMiddleware),
+    ("SPIDER_MIDDLEWARES", MetaCopyDetectionMiddleware),
+    ("DOWNLOADER_MIDDLEWARES", HttpAuthMiddleware),
+    ("DOWNLOADER_MIDDLEWARES", MetaRefreshMiddleware),
+)
+
 
 class CrispAddon:
     """Réglages par défaut (priorité « addon ») et composants de crispscrape."""
@@ -196,3 +216,6 @@ class CrispAddon:
                 # prend sa place (sauf si le projet l'a déjà placé lui-même).
                 settings.set_in_component_priority_dict(name, builtin, None)
             settings.setdefault_in_component_priority_dict(name, component, priority)
+        for name, builtin in UNUSED:
+            # Désactivé sauf si le projet l'a placé lui-même (il est dans *_BASE, pas ici).
+            settings.setdefault_in_component_priority_dict(name, builtin, None)

@@ -7,14 +7,17 @@ et tel quel : un fichier absent compte pour vide, une ligne illisible est ignor�
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from crispscrape.model import profile_key, profile_of
+from crispscrape.storage.done import DoneMarks, parse_state
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.selection import DAY_MS, file_size, listed
 
@@ -23,9 +26,9 @@ BATCH = 40
 SAMPLE_FILES = 50
 
 
-def _read_json(path: Path) -> dict:
+def _read_json(path: Path, parse=json.loads) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = parse(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
@@ -54,21 +57,25 @@ class AccountStatus:
     # --- Lecture ------------------------------------------------------------------------------
     @classmethod
     def read(cls, data_dir: Path, lookback_days: float = 7.0, now_ms: int | None = None,
-             profiles: bool = True):
+             profiles: bool = True, messages_state: dict[str, Any] | None = None):
         """Un seul passage sur conversations.jsonl ; ``profiles=False`` : messages seulement
-        (le total de la progression d'un export des messages)."""
+        (le total de la progression d'un export des messages). ``messages_state`` : l'état des
+        messages déjà en mémoire, identique au fichier (l'export des messages en cours : le
+        relire en garderait deux copies à la fois)."""
         status = cls(Path(data_dir), lookback_days=lookback_days)
         status._read_listing()
-        emails = status._read_messages(lookback_days, now_ms, sample=profiles)
+        emails = status._read_messages(lookback_days, now_ms, sample=profiles,
+                                       state=messages_state)
         if profiles:
             status._read_profiles(emails)
         return status
 
     @classmethod
-    def from_settings(cls, data_dir: Path, settings, profiles: bool = True) -> AccountStatus:
+    def from_settings(cls, data_dir: Path, settings, profiles: bool = True,
+                      messages_state: dict[str, Any] | None = None) -> AccountStatus:
         """La lecture avec les réglages du projet (fenêtre, quota) : un seul endroit qui les lit."""
         status = cls.read(data_dir, settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
-                          profiles=profiles)
+                          profiles=profiles, messages_state=messages_state)
         status.daily_quota = settings.getint("CRISP_DAILY_QUOTA", 5000)
         return status
 
@@ -81,10 +88,13 @@ class AccountStatus:
         self.listing_started = bool(state) or self.conversations_path.is_file()
         self.history_complete = state.get("backfill_complete") is True
 
-    def _read_messages(self, lookback_days: float, now_ms: int | None, sample: bool) -> set[int]:
+    def _read_messages(self, lookback_days: float, now_ms: int | None, sample: bool,
+                       state: dict[str, Any] | None = None) -> set[int]:
         directory = self.data_dir / "conversations" / "messages"
-        state = _read_json(directory / "messages.jsonl.state.json")
-        done: dict = state["done"] if isinstance(state.get("done"), dict) else {}
+        if state is None:
+            # Lu en flux, en mémoire compacte (storage/done.py) : une entrée par conversation.
+            state = _read_json(directory / "messages.jsonl.state.json", parse_state)
+        done = state["done"] if isinstance(state.get("done"), DoneMarks) else DoneMarks()
         incomplete: dict = state["incomplete"] if isinstance(state.get("incomplete"), dict) else {}
         emails: set[int] = set()
         if not self.conversations_path.is_file():
@@ -200,10 +210,12 @@ def _mean_batches(directory: Path) -> float:
     sizes = []
     try:
         with os.scandir(directory) as entries:
-            names = [entry.name for entry in entries if entry.name.endswith(".jsonl")]
+            # Les premiers noms seulement : la liste de tous coûterait un nom par conversation.
+            names = heapq.nsmallest(SAMPLE_FILES, (entry.name for entry in entries
+                                                   if entry.name.endswith(".jsonl")))
     except OSError:
         names = []
-    for name in sorted(names)[:SAMPLE_FILES]:
+    for name in names:
         try:
             with open(os.path.join(directory, name), "rb") as handle:
                 sizes.append(sum(1 for line in handle if line.strip()))

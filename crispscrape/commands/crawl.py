@@ -30,6 +30,20 @@ from crispscrape.summary import configured_level, emit_summary, summary_level
 
 logger = logging.getLogger(__name__)
 
+# Journaux dont le niveau suit LOG_LEVEL (voir apply_log_level).
+LEVELLED_LOGGERS = ("", "scrapy", "crispscrape")
+
+
+def apply_log_level(settings) -> None:
+    """Scrapy laisse le journal racine au niveau NOTSET et filtre dans son gestionnaire :
+    chaque message DEBUG (une réponse, un item) est fabriqué puis jeté, des milliers de fois
+    par export. Le niveau suit donc LOG_LEVEL, posé aussi sur les journaux « scrapy » et
+    « crispscrape » : chaque nouveau crawler remet le journal racine à NOTSET
+    (install_scrapy_root_handler), eux ne sont pas touchés."""
+    for name in LEVELLED_LOGGERS:
+        logging.getLogger(name).setLevel(configured_level(settings))
+
+
 # "cancelled" : fermeture demandée par JSON-RPC sans raison précise.
 RESUMABLE_REASONS = {"quota", "budget", "shutdown", "cancelled"}
 
@@ -65,10 +79,7 @@ class Command(ScrapyCrawlCommand):
 
     def run(self, args, opts):
         assert self.settings is not None and self.crawler_process is not None
-        # Scrapy laisse le journal racine au niveau NOTSET et filtre dans son gestionnaire :
-        # chaque message DEBUG (une réponse, un item) est fabriqué puis jeté, des milliers de
-        # fois par export. Le niveau du journal racine suit donc LOG_LEVEL.
-        logging.getLogger().setLevel(configured_level(self.settings))
+        apply_log_level(self.settings)
         try:
             # Avant tout crawl : un réglage numérique illisible donne une phrase en français,
             # pas une trace Python d'un composant qui le lit.

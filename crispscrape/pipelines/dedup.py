@@ -31,11 +31,12 @@ class MessageDedupPipeline:
         known = store.known(item.session_id, item.rank)
         stored, received = known.stored, known.received
         key = store.model.message_key
-        item.reached_stored = any(key(m) in stored for m in item.messages)
+        # Une clé par message, calculée une fois (le coût par message compte : issue 9).
+        keys = [key(m) for m in item.messages]
+        item.reached_stored = any(fingerprint in stored for fingerprint in keys)
         kept, overlap = [], 0
         seen: set = set()
-        for message in item.messages:
-            fingerprint = key(message)
+        for fingerprint, message in zip(keys, item.messages, strict=True):
             if fingerprint in seen or fingerprint in received and not item.full_order:
                 overlap += 1
                 continue

@@ -282,12 +282,17 @@ class CrispSpider(scrapy.Spider):
         if self.config is None or self.source is not CRISP:
             return None
         try:
-            return AccountStatus.from_settings(self.config.data_dir, self.settings, profiles=profiles)
+            return AccountStatus.from_settings(self.config.data_dir, self.settings, profiles=profiles,
+                                               messages_state=self.messages_state())
         except OSError:
             return None
 
     def summary_lines(self) -> Iterable[str]:
         return ()
+
+    def messages_state(self) -> dict[str, Any] | None:
+        """L'état des messages déjà en mémoire, s'il est celui du fichier (sinon None : relu)."""
+        return None
 
 
 async def _aiter(outputs):

@@ -186,6 +186,14 @@ class MessagesSpider(ConversationEnds, CrispSpider):
             lines.append(files_line(self.crawler.stats))
         return lines
 
+    def messages_state(self):
+        # L'état du curseur, s'il est bien celui du fichier : ouvert sans reset (qui l'efface
+        # en mémoire seulement), rien d'avancé depuis la dernière écriture.
+        store = message_store(self.crawler)
+        if not store.opened or self.reset or store.cursor.dirty:
+            return None
+        return {"done": store.cursor.done, "incomplete": store.cursor.incomplete}
+
 
 def messages_summary(stats, store) -> list[str]:
     """Lignes du récapitulatif d'un export de messages (tous systèmes)."""

@@ -14,6 +14,7 @@ Contenu (compatible avec le mess.py d'origine, qui n'écrivait que ``next_index`
   que ni l'empreinte ni la taille n'ont bougé, la conversation ne coûte aucun appel (voir
   selection.py) ; un fichier abîmé ou effacé hors de l'export change de taille.
   Absent des états plus anciens : chaque conversation est alors revérifiée une fois.
+  Tenu en mémoire sous forme compacte (``done.py``) : une entrée par conversation du compte.
 
 Avec plusieurs conversations en cours, le curseur est la « marée basse » : il n'avance au
 delà d'une conversation qu'une fois son fichier écrit sur disque (ou son interruption notée).
@@ -21,12 +22,15 @@ delà d'une conversation qu'une fois son fichier écrit sur disque (ou son inter
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from crispscrape.storage.files import StorageError
+from crispscrape.storage.done import DoneMarks, parse_state
+from crispscrape.storage.files import StorageError, atomic_write_lines, read_json
 from crispscrape.storage.state import StateFile
 
 FORMAT = 2
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class MessagesCursor:
@@ -35,7 +39,7 @@ class MessagesCursor:
         self.next_index = 0
         self.next_session_id: str | None = None
         self.incomplete: dict[str, int | None] = {}
-        self.done: dict[str, list] = {}
+        self.done = DoneMarks()
         # Empreinte de chaque conversation choisie, notée dans ``done`` quand elle est finie.
         self._expected: dict[str, str | None] = {}
         # Conversations choisies par le curseur dans cette exécution, par rang.
@@ -65,7 +69,7 @@ class MessagesCursor:
             # conversations incomplètes : les oublier ferait passer leurs fichiers partiels
             # pour complets.
             return
-        self.done = data.get("done", {})
+        self.done = data.get("done") or DoneMarks()
         self.next_index = index
         session_id = data.get("next_session_id")
         self.next_session_id = session_id if isinstance(session_id, str) else None
@@ -80,12 +84,19 @@ class MessagesCursor:
         self.incomplete = {p.stem: None for p in directory.glob("*.jsonl") if p.is_file()}
 
     def _read(self) -> dict:
-        data = self.state.load()
+        data = read_json(self.state.path, self.state.description, parse=parse_state)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise StorageError(
+                f"{self.state.description} inattendu ({self.state.path}) : un objet JSON est "
+                "attendu. Il n'a pas été modifié ; relancez avec -a reset=1 pour repartir de zéro."
+            )
         index = data.get("next_index", 0)
         incomplete = data.get("incomplete", {})
-        done = data.get("done", {})
+        done = data.get("done", DoneMarks())
         if not isinstance(index, int) or index < 0 or not isinstance(incomplete, dict) \
-                or not isinstance(done, dict):
+                or not isinstance(done, DoneMarks):
             raise StorageError(
                 f"Fichier d'état des messages inattendu ({self.state.path}) : « next_index » "
                 "doit être un entier positif, « incomplete » et « done » des objets. Il n'a pas "
@@ -126,7 +137,7 @@ class MessagesCursor:
         if complete:
             self.incomplete.pop(session_id, None)
             if marker is not None and record:
-                self.done[session_id] = [marker, size]
+                self.done.set(session_id, marker, size)
         if rank is not None:
             self._settled.add(rank)
             self._advance()
@@ -157,13 +168,21 @@ class MessagesCursor:
             self.next_index, self.next_session_id = passed[0] + 1, None
 
     def save(self) -> None:
+        """Remplace l'état d'un coup (écriture atomique), écrit par morceaux : ni tout l'état
+        en une seule chaîne, ni une liste par conversation (voir done.py)."""
         self.before_save()
-        self.state.data = {
+        head = _ENCODER.encode({
             "format": FORMAT,
             "next_index": self.next_index,
             "next_session_id": self.next_session_id,
             "incomplete": self.incomplete,
-            "done": self.done,
-        }
-        self.state.save()
+        })
+        atomic_write_lines(self.state.path, _chain(head[:-1] + ',"done":', self.done.json_chunks(),
+                                                   "}\n"))
         self.dirty = False
+
+
+def _chain(head: str, middle, tail: str):
+    yield head
+    yield from middle
+    yield tail

@@ -122,8 +122,9 @@ def append_lines(path: Path, lines: Iterable[str]) -> None:
         os.fsync(handle.fileno())
 
 
-def read_json(path: Path, what: str) -> Any | None:
-    """Contenu d'un fichier JSON, None s'il n'existe pas ; StorageError s'il est illisible."""
+def read_json(path: Path, what: str, parse=json.loads) -> Any | None:
+    """Contenu d'un fichier JSON, None s'il n'existe pas ; StorageError s'il est illisible.
+    ``parse`` : un autre lecteur qui rend le même contenu (voir storage/done.py)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -133,7 +134,7 @@ def read_json(path: Path, what: str) -> Any | None:
     except OSError as exc:
         raise StorageError(f"{what} illisible ({path}) : {exc.strerror}.") from exc
     try:
-        return json.loads(text)
+        return parse(text)
     except ValueError as exc:
         raise StorageError(
             f"{what} corrompu ({path}) : {exc}. Il n'a pas été modifié ; corrigez-le, "

@@ -139,8 +139,9 @@ class MessageStore:
         key, pending = self.model.message_key, conversation.pending
         for message in messages:
             # Retiré puis remis : la place dans ``pending`` suit le dernier ordre de réception.
-            pending.pop(key(message), None)
-            pending[key(message)] = message
+            fingerprint = key(message)
+            pending.pop(fingerprint, None)
+            pending[fingerprint] = message
         conversation.new_count += new
         conversation.updated_count += updated
         conversation.ignored_count += ignored

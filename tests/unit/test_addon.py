@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from scrapy.core.downloader.middleware import DownloaderMiddlewareManager
+from scrapy.core.spidermw import SpiderMiddlewareManager
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.spidermiddlewares.depth import DepthMiddleware
+from scrapy.utils.misc import build_from_crawler
 from scrapy.utils.test import get_crawler
 
 import crispscrape.settings as project_settings
-from crispscrape.addon import DEFAULTS, CrispAddon
+from crispscrape.addon import DEFAULTS, UNUSED, CrispAddon
 from crispscrape.extensions.autothrottle import CrispAutoThrottle
 from crispscrape.extensions.jsonrpc import JsonRpcService
 from crispscrape.extensions.statsfile import StatsFile
@@ -49,6 +52,23 @@ def test_addon_alone_wires_our_components_in_place_of_scrapys():
     assert {CrispAutoThrottle, JsonRpcService, StatsFile} <= set(extensions)
     loaded = _types(crawler.extensions.middlewares)
     assert CrispAutoThrottle in loaded and AutoThrottle not in loaded
+
+
+def test_page_crawling_components_are_off_unless_the_project_places_them():
+    """Profondeur, Referer, longueur d'URL, meta refresh, HttpAuth : rien à faire face à une
+    API JSON, du CPU à chaque réponse (issue 9) ; un projet peut toujours les remettre."""
+    crawler = get_crawler(settings_dict={**ADDON_ONLY, "CRISP_IDENTIFIER_PROD": "i",
+                                         "CRISP_KEY_PROD": "cle", "ID_SITE_CRISP": "s"})
+    assert len(UNUSED) == 6
+    for name, builtin in UNUSED:
+        assert crawler.settings.get_component_priority_dict_with_base(name)[builtin] is None
+    spider_side = _types(build_from_crawler(SpiderMiddlewareManager, crawler).middlewares)
+    downloader_side = _types(DownloaderMiddlewareManager.from_crawler(crawler).middlewares)
+    assert not {builtin for _, builtin in UNUSED} & {*spider_side, *downloader_side}
+    again = get_crawler(settings_dict={**ADDON_ONLY,
+                                       "SPIDER_MIDDLEWARES": {DepthMiddleware: 900}})
+    assert again.settings.get_component_priority_dict_with_base(
+        "SPIDER_MIDDLEWARES")[DepthMiddleware] == 900
 
 
 def test_project_settings_and_command_line_win_over_the_addon():
