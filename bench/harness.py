@@ -146,7 +146,11 @@ def run_spider(sandbox: SandboxProcess, data_dir: Path, nb: int, settings: dict 
                "-s", f"CRISP_STATS_FILE={stats_path}"]
     for key, value in (args or {}).items():
         command += ["-a", f"{key}={value}"]
-    for key, value in (settings or {}).items():
+    # Les pièces jointes (issue 12, activées par défaut) ne sont pas des appels à l'API et ni
+    # l'exportateur séquentiel ni une version d'avant ne les téléchargent : le banc compare
+    # le même travail (l'export des messages). Un appelant peut les remettre (settings).
+    settings = {"CRISP_FILES_ENABLED": "False", **(settings or {})}
+    for key, value in settings.items():
         command += ["-s", f"{key}={value}"]
     code, seconds, rss, cpu = _run(command, _environment(sandbox, data_dir, tree), log_path,
                                    timeout, marker=b"crawl\x00messages", cwd=tree)

@@ -24,7 +24,6 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.extensions.throttle import AutoThrottle
 from scrapy.spidermiddlewares.depth import DepthMiddleware
 from scrapy.spidermiddlewares.metacopy import MetaCopyDetectionMiddleware
-from scrapy.spidermiddlewares.referer import RefererMiddleware
 from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 
 from crispscrape.attachments import FILES_SLOT
@@ -142,6 +141,11 @@ DEFAULTS = {
     # --- Une API REST ------------------------------------------------------------------
     "ROBOTSTXT_OBEY": False,  # pas de robots.txt : ce serait un appel perdu sur le quota
     "COOKIES_ENABLED": False,
+    # Scrapy 2.19 ouvre par défaut un serveur RemoteControl (exécute du Python reçu par
+    # HTTP) et une console telnet : coupés ici (donc aussi hors de ce projet), JSON-RPC est
+    # la seule surface documentée.
+    "REMOTE_CONTROL_ENABLED": False,
+    "TELNETCONSOLE_ENABLED": False,
     "USER_AGENT": "crispscrape (+https://github.com/crispscrape)",
     # --- Surveillance JSON-RPC (scrapy-jsonrpc, voir crispscrape/jsonrpc/) --------------
     "JSONRPC_ENABLED": False,
@@ -191,17 +195,40 @@ COMPONENTS = (
 
 # Composants de Scrapy faits pour parcourir des pages, sans rôle face à une API JSON : chacun
 # voit passer chaque requête ou chaque réponse, pour rien (banc bench.cpu, issue 9). Nos
-# araignées ne suivent aucun lien (profondeur, Referer, longueur d'URL), l'API ne renvoie
-# pas de HTML (meta refresh), l'authentification est la nôtre (HttpAuthMiddleware lirait
-# des identifiants dans les attributs de l'araignée). Un projet peut les réactiver.
+# araignées ne suivent aucun lien (profondeur, longueur d'URL), l'API ne renvoie pas de
+# HTML (meta refresh), l'authentification est la nôtre (HttpAuthMiddleware lirait des
+# identifiants dans les attributs de l'araignée). Un projet peut les réactiver.
+# RefererMiddleware reste : sans lui, RedirectMiddleware (les 301 de Ninja) écrit un
+# avertissement anglais à chaque export.
 UNUSED = (
     ("SPIDER_MIDDLEWARES", DepthMiddleware),
     ("SPIDER_MIDDLEWARES", UrlLengthMiddleware),
-    ("SPIDER_MIDDLEWARES", RefererMiddleware),
     ("SPIDER_MIDDLEWARES", MetaCopyDetectionMiddleware),
     ("DOWNLOADER_MIDDLEWARES", HttpAuthMiddleware),
     ("DOWNLOADER_MIDDLEWARES", MetaRefreshMiddleware),
 )
+
+# Composants de Scrapy coupés par leur réglage (nos défauts ci-dessus), mais que Scrapy
+# importe quand même avant de leur demander s'ils sont actifs : aiohttp pour RemoteControl,
+# tldextract et requests pour CookiesMiddleware (~0,15 s de CPU à chaque export, issue 9).
+# Tant que leur réglage les laisse coupés, on les retire de la liste de base de Scrapy
+# (``*_BASE``, la seule qu'il n'importe pas en entier) ; ``-s COOKIES_ENABLED=True`` ou un
+# projet qui les place dans ``EXTENSIONS``/``DOWNLOADER_MIDDLEWARES`` les retrouve.
+UNUSED_PATHS = (
+    ("EXTENSIONS", "scrapy.extensions.remote_control.RemoteControl", "REMOTE_CONTROL_ENABLED"),
+    ("EXTENSIONS", "scrapy.extensions.telnet.TelnetConsole", "TELNETCONSOLE_ENABLED"),
+    ("DOWNLOADER_MIDDLEWARES", "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+     "COOKIES_ENABLED"),
+)
+
+
+def _drop_from_base(settings, name: str, path: str, switch: str) -> None:
+    """Retire ``path`` de ``{name}_BASE`` si son réglage ``switch`` le laisse coupé."""
+    base = settings.getdict(f"{name}_BASE")
+    if settings.getbool(switch) or path not in base:
+        return
+    del base[path]
+    settings.set(f"{name}_BASE", base, "addon")
 
 
 class CrispAddon:
@@ -219,3 +246,5 @@ class CrispAddon:
         for name, builtin in UNUSED:
             # Désactivé sauf si le projet l'a placé lui-même (il est dans *_BASE, pas ici).
             settings.setdefault_in_component_priority_dict(name, builtin, None)
+        for name, path, switch in UNUSED_PATHS:
+            _drop_from_base(settings, name, path, switch)

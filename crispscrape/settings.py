@@ -24,7 +24,3 @@ EXTENSIONS = {
     # hors du répertoire de données (et dans un dossier que scrapyd purge).
     "scrapy.extensions.feedexport.FeedExporter": None,
 }
-# Scrapy 2.19 ouvre par défaut un serveur RemoteControl (exécute du Python reçu par HTTP)
-# et une console telnet : nous les coupons, JSON-RPC est la seule surface documentée.
-REMOTE_CONTROL_ENABLED = False
-TELNETCONSOLE_ENABLED = False

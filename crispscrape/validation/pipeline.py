@@ -43,6 +43,10 @@ KINDS = {
 # Statistique du nombre d'objets non valides d'un type (le total est celui de Spidermon).
 INVALID_STAT = "spidermon/validation/items/errors/{kind}"
 TOTAL_INVALID_STAT = "spidermon/validation/items/errors"
+# Nombre d'objets validés, celui que tient ``ValidationStatsManager.add_item`` de Spidermon :
+# compté par lot d'un seul coup (add_item refait le nom de la statistique, slugify compris,
+# à chaque objet : 1,7 s de profil pour 37 000 messages, issue 9).
+ITEMS_STAT = "spidermon/validation/items"
 # Messages d'erreur traduits par Spidermon : les seuls gardés tels quels. Un message non
 # traduit de jsonschema cite la valeur fautive (un e-mail, un texte) : il est remplacé.
 KNOWN_MESSAGES = {value for name, value in vars(spidermon_messages).items()
@@ -59,10 +63,10 @@ class FastJSONSchemaValidator(JSONSchemaValidator):
 
     def __init__(self, schema):
         super().__init__(schema)
-        self._surely_valid = compile_check(schema)
+        self.surely_valid = compile_check(schema)
 
     def _validate(self, data, strict=False):
-        if not self._surely_valid(data):
+        if not self.surely_valid(data):
             super()._validate(data, strict=strict)
 
 
@@ -102,8 +106,13 @@ class CrispValidationPipeline(ItemValidationPipeline):
     def _keep_valid(self, kind: str, objects: list, session_id: str | None) -> list:
         kept, rejected = [], []
         validator = self.validators[kind][0]
+        surely_valid = validator.surely_valid
+        self.crawler.stats.inc_value(ITEMS_STAT, count=len(objects))
         for obj in objects:
-            self.stats.add_item()
+            if surely_valid(obj):
+                # Le cas de presque tous : ni réinitialisation ni traduction d'erreurs.
+                kept.append(obj)
+                continue
             ok, errors = validator.validate(obj)
             if ok:
                 kept.append(obj)
