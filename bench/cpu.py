@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
             harness.set_faults(sandbox, latency_ms=args.latency_ms)
         messages = sum(len(sandbox.admin(f"/_admin/truth/messages/{c['session_id']}"))
                        for c in conversations)
+        if args.baseline:
+            harness.precompile(args.baseline.resolve())
         runners = {"crispscrape": lambda d: harness.run_spider(sandbox, d, len(conversations))}
         if args.baseline:
             runners["référence (--baseline)"] = lambda d: harness.run_spider(
