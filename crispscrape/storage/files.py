@@ -76,6 +76,19 @@ def atomic_write_bytes(path: Path | str, data: bytes, sync_directory: bool = Tru
 
 
 def _atomic_write(path: Path | str, write, mode: str, sync_directory: bool) -> None:
+    tmp = write_temporary(path, write, mode, sync=True)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        discard_temporary(tmp)
+        raise
+    if sync_directory:
+        fsync_directory(os.path.dirname(os.fspath(path)) or ".")
+
+
+def write_temporary(path: Path | str, write, mode: str = "w", sync: bool = True) -> str:
+    """Écrit le futur contenu de ``path`` dans un temporaire du même répertoire et rend son
+    chemin ; ``sync=False`` : l'appelant le rendra durable lui-même (storage/grouped.py)."""
     # mkstemp crée le temporaire en 0600 : le fichier remplacé l'est aussi (données privées).
     parent, name = os.path.split(os.fspath(path))
     os.makedirs(parent or ".", exist_ok=True)
@@ -85,16 +98,19 @@ def _atomic_write(path: Path | str, write, mode: str, sync_directory: bool) -> N
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
             write(handle)
             handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            if sync:
+                os.fsync(handle.fileno())
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        discard_temporary(tmp)
         raise
-    if sync_directory:
-        fsync_directory(Path(parent or "."))
+    return tmp
+
+
+def discard_temporary(tmp: str) -> None:
+    try:
+        os.unlink(tmp)
+    except FileNotFoundError:
+        pass
 
 
 def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:

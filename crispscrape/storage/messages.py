@@ -27,13 +27,14 @@ from crispscrape.storage.records import Finished, Known, OpenConversation
 from crispscrape.storage.files import (
     StorageError,
     append_lines,
-    atomic_write_lines,
     claim_directory,
     fsync_directory,
+    remove_stale_temporaries,
 )
+from crispscrape.storage.grouped import GroupedReplace
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.paths import check_output, remove_if_empty
-from crispscrape.storage.selection import Policy, plan
+from crispscrape.storage.selection import Policy, file_size, plan
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,10 @@ class MessageStore:
         self._directory = str(self.directory)
         self.stats = stats
         self.cursor = MessagesCursor(self.directory / STATE_NAME)
-        self.cursor.before_save = lambda: fsync_directory(self.directory)
+        # Fichiers de conversation remplacés par lots (storage/grouped.py), toujours AVANT
+        # l'état qui les décrit : c'est le curseur qui l'exige, juste avant chaque écriture.
+        self._files = GroupedReplace(self._directory)
+        self.cursor.before_save = self._commit_files
         self.open_conversations: dict[str, OpenConversation] = {}
         self.state_flush_seconds = state_flush_seconds
         self._last_flush = 0.0
@@ -75,6 +79,8 @@ class MessageStore:
                                f"{self.model.missing_listing} Aucun fichier n'a été créé.")
         self._created = check_output(self.directory, self.cursor.state.path)
         self._lock = claim_directory(self.directory, "export des messages", logger)
+        # Temporaires d'un arrêt brutal : jamais substitués, leur conversation sera refaite.
+        remove_stale_temporaries(self.directory)
         self.cursor.load(reset)
         self._last_flush = time.monotonic()
         if reset:
@@ -104,7 +110,7 @@ class MessageStore:
     def plan(self, nb: int, policy: Policy) -> Iterator[tuple[int | None, str]]:
         """(rang, session_id) à demander : voir storage/selection.py."""
         return plan(self.cursor, self.conversations_path, nb, self.stats, policy, self.directory,
-                    self.model)
+                    self.model, self._size_of)
 
     def known(self, session_id: str, rank: int | None) -> Known:
         """Ce que le fichier de la conversation contient déjà (lu une seule fois)."""
@@ -173,9 +179,10 @@ class MessageStore:
             return Finished(session_id, why, complete or why == "introuvable", opened=False)
         if complete:
             if conversation.pending or not conversation.exists or conversation.unreadable:
-                self._write(conversation)
-            cursor.settle(rank, session_id, complete=True,
-                          size=os.stat(conversation.path).st_size)
+                size = self._write(conversation)
+            else:
+                size = os.stat(conversation.path).st_size
+            cursor.settle(rank, session_id, complete=True, size=size)
         elif conversation.connected and conversation.pending:
             merged = {**conversation.stored, **conversation.pending}
             # La règle qui rend l'arrêt brutal sans danger : incomplet noté (et synchronisé)
@@ -204,9 +211,12 @@ class MessageStore:
                      exc.strerror or exc)
 
     def flush(self) -> None:
-        """Écrit l'état s'il a changé. Les fichiers qu'il décrit sont déjà écrits : le
-        curseur synchronise d'abord leur répertoire (un seul fsync pour plusieurs fichiers)."""
-        if not self.opened or not self.cursor.dirty:
+        """Écrit l'état s'il a changé, après avoir mis en place les fichiers qu'il décrit
+        (``_commit_files`` : un seul passage sur disque pour tout le lot)."""
+        if not self.opened:
+            return
+        if not self.cursor.dirty:
+            self._commit_files()
             return
         self.cursor.save()
         self._last_flush = time.monotonic()
@@ -219,7 +229,18 @@ class MessageStore:
         if time.monotonic() - self._last_flush >= self.state_flush_seconds:
             self.flush()
 
-    def _write(self, conversation: OpenConversation) -> None:
+    def _size_of(self, path: str) -> int | None:
+        staged = self._files.size(path)
+        return staged if staged is not None else file_size(path)
+
+    def _commit_files(self) -> None:
+        # Sans fichier en attente, le répertoire l'est quand même (lignes mises de côté…).
+        if not self._files.commit():
+            fsync_directory(self.directory)
+
+    def _write(self, conversation: OpenConversation) -> int:
+        """Prépare le nouveau fichier de la conversation (mis en place au prochain état) ;
+        rend sa taille."""
         if conversation.unreadable:
             # Rien ne se perd : les lignes illisibles sont gardées à côté, pour examen.
             aside = Path(conversation.path + ".lignes-illisibles")
@@ -228,9 +249,7 @@ class MessageStore:
             logger.warning("%s : %d ligne(s) illisible(s) mise(s) de côté dans %s.",
                            os.path.basename(conversation.path), len(conversation.unreadable),
                            aside.name)
-        # Répertoire synchronisé une fois avant l'état (flush), pas après chaque fichier.
-        atomic_write_lines(conversation.path, conversation.merged_lines(self.model),
-                           sync_directory=False)
+        return self._files.write_lines(conversation.path, conversation.merged_lines(self.model))
 
     def _open(self, session_id: str, rank: int | None) -> OpenConversation:
         conversation = self.open_conversations.get(session_id)
@@ -241,6 +260,9 @@ class MessageStore:
             raise StorageError(f"La conversation {session_id[:80]!r} ne peut pas servir de nom de "
                                "fichier : ignorée.")
         path = os.path.join(self._directory, name)
+        if self._files.staged(path):
+            # Refermée plus tôt dans cette exécution, pas encore en place : on la lit à jour.
+            self._files.commit()
         conversation = OpenConversation(session_id, path, rank, connected=self.model.forward)
         if os.path.exists(path):
             if not os.path.isfile(path):

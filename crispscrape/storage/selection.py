@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, takewhile
 from pathlib import Path
@@ -120,9 +120,11 @@ def listed(path: Path, stats=None, model: MessageModel = CRISP_MODEL) -> Iterato
 
 
 def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
-         directory: Path, model: MessageModel = CRISP_MODEL) -> Iterator[tuple[int | None, str]]:
+         directory: Path, model: MessageModel = CRISP_MODEL,
+         size_of: Callable[[str], int | None] = file_size) -> Iterator[tuple[int | None, str]]:
     """(rang, session_id) des conversations à demander ; rang None : reprise d'une incomplète
-    (hors du curseur)."""
+    (hors du curseur). ``size_of`` : taille d'un fichier de messages, y compris celui qui
+    n'est pas encore en place (storage/grouped.py)."""
     # Un compteur, pas l'ensemble des choisies : la mémoire ne doit pas grandir avec le compte.
     # Une conversation déjà choisie se reconnaît à son empreinte attendue (en cours) ou à sa
     # place parmi les incomplètes (reprise en tête, ou échouée : retentée à la prochaine).
@@ -156,7 +158,7 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
         taken = cursor.in_flight(session_id) or session_id in cursor.incomplete
         why = None if taken else policy.reason(
             cursor.done.get(session_id), conversation.marker, conversation.activity,
-            file_size(f"{folder}/{model.file_name(session_id)}"))
+            size_of(f"{folder}/{model.file_name(session_id)}"))
         if taken:
             # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
             stats.inc_value("messages/ignored_duplicate_lines")

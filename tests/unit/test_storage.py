@@ -128,16 +128,60 @@ def test_partial_file_is_written_only_after_state_says_incomplete(tmp_path):
     assert events[0] == ("état", {"s1": 5}) and events[1] == ("fichier", None)
 
 
-def test_state_of_complete_conversations_is_saved_in_batches(tmp_path):
+def test_complete_conversations_are_put_in_place_with_the_state_in_batches(tmp_path,
+                                                                          monkeypatch):
+    """Fichier préparé sans fsync ; au prochain état : durable, en place, PUIS l'état."""
     store = _store(tmp_path)
     list(store.plan(10, Policy()))
     store.known("s1", 0)
     store.add("s1", [{"fingerprint": 1, "timestamp": 5}], False, 1, 0, 0)
     store.finish("s1", 0, complete=True, why="fin")
-    state = store.cursor.state.path
-    assert (store.directory / "s1.jsonl").is_file() and not state.exists()
+    state, final = store.cursor.state.path, store.directory / "s1.jsonl"
+    assert not final.exists() and not state.exists()
+    assert [p.name.endswith(".tmp") for p in store.directory.iterdir()] == [True]
+    from crispscrape.storage import cursor
+    order = []
+    write = cursor.atomic_write_lines
+    monkeypatch.setattr(cursor, "atomic_write_lines", lambda path, lines: (
+        order.append(("état", final.is_file())), write(path, lines)))
     store.close()
-    assert json.loads(state.read_text(encoding="utf-8"))["incomplete"] == {}
+    assert order == [("état", True)]
+    assert json.loads(final.read_text(encoding="utf-8")) == {"fingerprint": 1, "timestamp": 5}
+    saved = json.loads(state.read_text(encoding="utf-8"))
+    assert saved["incomplete"] == {} and saved["done"]["s1"][1] == final.stat().st_size
+    assert sorted(p.name for p in store.directory.iterdir()) == ["messages.jsonl.state.json",
+                                                                 "s1.jsonl"]
+
+
+def test_a_conversation_reopened_before_the_state_is_read_up_to_date(tmp_path):
+    store = _store(tmp_path)
+    list(store.plan(10, Policy()))
+    store.known("s1", 0)
+    store.add("s1", [{"fingerprint": 1, "timestamp": 5}], False, 1, 0, 0)
+    store.finish("s1", 0, complete=True, why="fin")
+    assert set(store.known("s1", None).stored) == {1}
+
+
+@pytest.mark.parametrize("syncfs", [True, False])
+def test_grouped_replace_last_write_wins_and_discard_keeps_old_files(tmp_path, monkeypatch,
+                                                                    syncfs):
+    from crispscrape.storage import grouped
+    if not syncfs:
+        # Sans syncfs (hors Linux) : chaque temporaire synchronisé un par un, même résultat.
+        monkeypatch.setattr(grouped, "_SYNCFS", None)
+    (tmp_path / "a.jsonl").write_text("ancien\n", encoding="utf-8")
+    files = grouped.GroupedReplace(str(tmp_path))
+    assert files.write_lines(str(tmp_path / "a.jsonl"), ["un\n"]) == 3
+    assert files.write_lines(str(tmp_path / "a.jsonl"), ["deux\n"]) == 5
+    files.write_lines(str(tmp_path / "b.jsonl"), ["b\n"])
+    assert (tmp_path / "a.jsonl").read_text(encoding="utf-8") == "ancien\n"
+    assert files.commit() is True and files.commit() is False
+    assert (tmp_path / "a.jsonl").read_text(encoding="utf-8") == "deux\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl"]
+    files.write_lines(str(tmp_path / "a.jsonl"), ["trois\n"])
+    files.discard()
+    assert (tmp_path / "a.jsonl").read_text(encoding="utf-8") == "deux\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.jsonl", "b.jsonl"]
 
 
 def test_probe_and_write_temporaries_left_by_a_kill_are_removed(tmp_path):
