@@ -18,9 +18,15 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m crispsandbox.demo --data-dir $(DEMO_DIR)
 
-# make test = vérifications statiques (ruff, mypy du cœur) puis toute la suite pytest.
+# make test = vérifications statiques (ruff, mypy du cœur) puis toute la suite pytest : en
+# 4 processus (pytest-xdist ; les tests attendent surtout leurs sous-processus et serveurs),
+# sauf les mesures de débit (marqueur timing), lancées ensuite seules sur la machine.
+# PYTHONDONTWRITEBYTECODE vidé : chaque `scrapy crawl` lancé par un test relit les modules
+# compilés au lieu de recompiler tout crispscrape.
+TEST_ENV = PYTHONDONTWRITEBYTECODE=
 test: lint
-	$(PY) -m pytest -q
+	$(TEST_ENV) $(PY) -m pytest -q -n 4 -m "not timing"
+	$(TEST_ENV) $(PY) -m pytest -q -m timing
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -12,8 +12,13 @@ l'ancienne règle et 60 à 90 % avec la nouvelle).
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.crawling import run_crawl
 from tests.support.messages_support import assert_matches_truth, write_conversations
+
+# Un débit mesuré : jamais en même temps que d'autres tests (make test le lance à part).
+pytestmark = pytest.mark.timing
 
 CONVERSATIONS = 400
 THROTTLED = {"420", "429"}
