@@ -9,6 +9,8 @@ changent le contrôle du jeton et la forme JSON des erreurs (FaultState.error_pa
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import struct
 import time
@@ -86,6 +88,28 @@ async def start_site(app: web.Application, host: str, port: int) -> tuple[web.Ap
     await site.start()
     actual_port = runner.addresses[0][1]
     return runner, actual_port, f"[{host}]" if ":" in host else host
+
+
+def write_port_file(path: str, port: int) -> None:
+    """Écriture atomique : le lecteur ne voit jamais un fichier à moitié écrit."""
+    temporary = os.path.join(os.path.dirname(path) or ".",
+                             f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(f"{port}\n")
+    os.replace(temporary, path)
+
+
+async def wait_for_stop(runner: web.AppRunner, farewell: Callable[[], str]) -> None:
+    """Sert jusqu'à SIGTERM ou SIGINT, puis écrit ``farewell()`` et s'arrête proprement."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        print(farewell(), flush=True)
+        await runner.cleanup()
 
 
 def run_server(server, host: str, port: int) -> int:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 
 import asyncio
-import os
-import signal
 import time
-from pathlib import Path
 
 from aiohttp import web
 
@@ -22,7 +19,7 @@ from .layer import abort_connection
 from .media import media_url, setup_media
 from .stats import RESET_STATUS
 from .state import SANDBOX, Sandbox, SandboxConfig
-from .layer import start_site
+from .layer import start_site, wait_for_stop, write_port_file
 
 
 # Partagée avec les doublures des autres systèmes (layer.py).
@@ -84,14 +81,6 @@ def build_app(sandbox: Sandbox) -> web.Application:
     return app
 
 
-def _write_port_file(path: str, port: int) -> None:
-    """Écriture atomique : le lecteur ne voit jamais un fichier à moitié écrit."""
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    temporary.write_text(f"{port}\n", encoding="utf-8")
-    os.replace(temporary, target)
-
-
 def _log(message: str) -> None:
     print(message, flush=True)
 
@@ -104,7 +93,7 @@ async def serve(config: SandboxConfig, host: str, port: int, port_file: str | No
     sandbox.dataset.media_base = config.media_url or media_url(host, actual_port)
     _log(f"SANDBOX_URL=http://{shown_host}:{actual_port}/v1")
     if port_file:
-        _write_port_file(port_file, actual_port)
+        write_port_file(port_file, actual_port)
     _log(
         f"Bac à sable Crisp à l'écoute sur {shown_host}:{actual_port} : "
         f"{config.conversations} conversations, graine {config.seed}, "
@@ -120,12 +109,5 @@ async def serve(config: SandboxConfig, host: str, port: int, port_file: str | No
          "  export CRISP_DATA_DIR=./donnees-bac-a-sable\n"
          "  scrapy crawl account          # conversations, messages et profils\n"
          "  scrapy status                 # où en est l'export (aucun appel)")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        _log(f"Arrêt du bac à sable ({sandbox.stats.calls} appels API reçus).")
-        await runner.cleanup()
+    await wait_for_stop(runner, lambda: f"Arrêt du bac à sable ({sandbox.stats.calls} appels "
+                                        "API reçus).")

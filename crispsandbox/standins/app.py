@@ -16,20 +16,17 @@ bac à sable Crisp (adminkit.InstrumentRoutes). S'y ajoutent la vérité et les 
 
 from __future__ import annotations
 
-import asyncio
-import signal
 
 from aiohttp import web
 
 from ..adminkit import InstrumentRoutes, fail, json_reply, loopback_only, read_body
 from ..faults import FaultState
 from ..layer import guarded
-from ..server import _write_port_file
 from ..stats import CallStats
 from .config import StandinConfig
 from .ninja import NinjaSystem
 from .wanzo import WanzoSystem
-from ..layer import start_site
+from ..layer import start_site, wait_for_stop, write_port_file
 
 System = NinjaSystem | WanzoSystem
 
@@ -177,7 +174,7 @@ async def serve(config: StandinConfig, host: str, port: int, port_file: str | No
     url = f"http://{shown_host}:{actual_port}{config.api_path}"
     _log(f"SANDBOX_URL={url}")
     if port_file:
-        _write_port_file(port_file, actual_port)
+        write_port_file(port_file, actual_port)
     variable = config.system.upper()
     token = config.effective_token
     _log(f"Doublure {config.system} à l'écoute sur {shown_host}:{actual_port} : "
@@ -188,12 +185,5 @@ async def serve(config: StandinConfig, host: str, port: int, port_file: str | No
          + (f"  export {variable}_API_TOKEN={token}\n" if token else "")
          + "  export CRISP_DATA_DIR=./donnees-bac-a-sable\n"
          f"  scrapy crawl {config.system}")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        _log(f"Arrêt de la doublure {config.system} ({standin.stats.calls} appels API reçus).")
-        await runner.cleanup()
+    await wait_for_stop(runner, lambda: f"Arrêt de la doublure {config.system} "
+                                        f"({standin.stats.calls} appels API reçus).")
