@@ -5,8 +5,8 @@ fichiers), puis mis en place par ``os.replace`` : un lecteur trouve toujours l'a
 complète ou la nouvelle complète, jamais une base à moitié écrite ; un arrêt brutal ne laisse
 qu'un répertoire de travail, retiré à la construction suivante.
 
-Lignes illisibles : DuckDB lit les fichiers lui-même et rend NULL pour une ligne qui n'est
-pas du JSON (voir les lecteurs ci-dessous). Un fichier qui en a est relu par le lecteur du
+Lignes illisibles : DuckDB lit les fichiers lui-même (readers.py) et rend NULL pour une
+ligne qui n'est pas du JSON. Un fichier qui en a est relu par le lecteur du
 projet (``storage/jsonl.read_lines`` : marque BOM ignorée, octets non UTF-8
 lus en latin-1, comme partout ailleurs) et ses lignes récupérables sont rechargées ; le reste
 (JSON invalide, ligne qui n'est pas un objet ou sans identifiant) est retiré, compté et
@@ -24,29 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crispscrape.report import ANALYSIS_DIR, DATABASE_NAME, PARQUET_DIR
-from crispscrape.report.schema import INSERTS, KEYS, MACROS, TABLES, VIEWS
+from crispscrape.report.readers import insert_sql, split
+from crispscrape.report.schema import KEYS, MACROS, TABLES, VIEWS
 from crispscrape.report.sources import Sources
 from crispscrape.storage.files import PRIVATE_FILE, dumps_line, fsync_directory
 from crispscrape.storage.jsonl import read_lines
 
 logger = logging.getLogger(__name__)
 
-# Fichiers uniques (conversations, profils, index des pièces jointes) : le lecteur JSON de
-# DuckDB, qui rend NULL pour une ligne qui n'est pas du JSON.
-READER = "read_ndjson_objects(?, ignore_errors = true, filename = true)"
-# Fichiers de messages (un par conversation, des milliers de petits fichiers) : chaque fichier
-# lu d'un bloc puis coupé en lignes. read_ndjson_objects coûte cher par fichier et produit un
-# paquet de lignes par fichier (une vingtaine de lignes au lieu de 2 048), que toutes les
-# étapes suivantes traitent un à un : mesuré sur 212 000 messages en 11 500 fichiers, la
-# lecture seule y passait de 1,7 s à 0,65 s de CPU, la table entière de 4,1 s à 2,6 s.
-# Un fichier qui n'est pas de l'UTF-8 valide devient une seule ligne « ? » (illisible) : ses
-# messages sont alors relus par le lecteur du projet, comme toute ligne illisible. Lignes
-# vides sautées ; une ligne qui n'est pas du JSON est rendue telle quelle et la table la
-# décode avec TRY (NULL au lieu d'une erreur).
-MESSAGE_READER = """(SELECT json, filename FROM (
-    SELECT unnest(string_split(coalesce(TRY(decode(content)), '?'), chr(10))) AS json, filename
-    FROM read_blob(?)) WHERE json <> '')"""
-READERS = {"messages": MESSAGE_READER}
 WORK_PREFIX = ".construction-"
 
 
@@ -134,17 +119,20 @@ class DatabaseBuilder:
         for table, path in (("people", sources.users), ("conversations", sources.conversations),
                             ("files", sources.files_index)):
             if path.is_file():
-                self._load(connection, table, [os.fspath(path)], os.fspath(path), work, result)
+                self._load(connection, table, [os.fspath(path)], [os.fspath(path)], work, result)
         files = sources.message_files()
         if files:
-            self._load(connection, "messages", files, sources.message_source(files), work, result)
+            threads = int(connection.execute("SELECT current_setting('threads')").fetchone()[0])
+            self._load(connection, "messages", files, split(files, threads), work, result)
         connection.execute(VIEWS)
         for table in TABLES:
             result.rows[table] = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
-    def _load(self, connection, table: str, files: list[str], source, work: Path,
+    def _load(self, connection, table: str, files: list[str], params: list, work: Path,
               result: BuildResult) -> None:
-        connection.execute(_insert(table), [source])
+        """Remplit la table ; ``params`` : ce que lit sa source (un chemin, ou pour les
+        messages une liste de fichiers par morceau)."""
+        connection.execute(insert_sql(table, len(params)), params)
         key = KEYS[table]
         bad = connection.execute(f"SELECT count(*) FROM {table} WHERE {key} IS NULL").fetchone()[0]
         skipped = Skipped()
@@ -185,7 +173,7 @@ class DatabaseBuilder:
                         handle.write(dumps_line(line.obj))
             repaired.append(os.fspath(copy))
         if repaired:
-            connection.execute(_insert(table), [repaired])
+            connection.execute(insert_sql(table), [repaired])
         return unreadable
 
     # --- Mise en place -----------------------------------------------------------------------
@@ -205,10 +193,6 @@ class DatabaseBuilder:
             os.replace(result.parquet, old)
         os.replace(parquet, result.parquet)
         fsync_directory(self.analysis_dir)
-
-
-def _insert(table: str) -> str:
-    return INSERTS[table].replace("@SOURCE@", READERS.get(table, READER))
 
 
 def _remove_leftovers(analysis_dir: Path) -> None:

@@ -2,7 +2,7 @@
 
 Chaque table est remplie par un ``INSERT … SELECT`` qui lit une SOURCE : une relation à deux
 colonnes, ``json`` (la ligne) et ``filename`` (``@SOURCE@`` dans le SQL). La source lit les
-fichiers de l'export (DuckDB les lit lui-même ; lecteurs dans build.py), ou, pour un fichier
+fichiers de l'export (DuckDB les lit lui-même ; lecteurs dans readers.py), ou, pour un fichier
 qui avait des lignes illisibles, sa copie réparée par le lecteur du projet. ``json`` est NULL
 pour une ligne qui n'est pas du JSON, sauf pour les messages, où elle arrive telle quelle et
 se décode en NULL (``TRY``). Une ligne se décode en UNE passe
