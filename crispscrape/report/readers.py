@@ -15,7 +15,8 @@ parallèle des autres).
 Un fichier de messages qui n'est pas de l'UTF-8 valide devient une seule ligne « ? »
 (illisible) : ses messages sont alors relus par le lecteur du projet, comme toute ligne
 illisible (build.py). Les lignes vides sont sautées ; une ligne qui n'est pas du JSON arrive
-telle quelle et la table la décode en NULL (``TRY``).
+telle quelle et la table la décode en NULL (``TRY``) : une ligne faite seulement d'espaces
+(ou d'un ``\r``) fait ainsi relire son fichier par le lecteur du projet, qui la saute.
 """
 
 from __future__ import annotations
