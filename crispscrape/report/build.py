@@ -5,9 +5,9 @@ fichiers), puis mis en place par ``os.replace`` : un lecteur trouve toujours l'a
 complète ou la nouvelle complète, jamais une base à moitié écrite ; un arrêt brutal ne laisse
 qu'un répertoire de travail, retiré à la construction suivante.
 
-Lignes illisibles : DuckDB lit les fichiers lui-même (``read_ndjson_objects``, en
-parallèle) et rend NULL pour une ligne qui n'est pas du JSON. Un fichier qui en a est relu
-par le lecteur du projet (``storage/jsonl.read_lines`` : marque BOM ignorée, octets non UTF-8
+Lignes illisibles : DuckDB lit les fichiers lui-même (readers.py) et rend NULL pour une
+ligne qui n'est pas du JSON. Un fichier qui en a est relu par le lecteur du
+projet (``storage/jsonl.read_lines`` : marque BOM ignorée, octets non UTF-8
 lus en latin-1, comme partout ailleurs) et ses lignes récupérables sont rechargées ; le reste
 (JSON invalide, ligne qui n'est pas un objet ou sans identifiant) est retiré, compté et
 signalé : jamais fatal.
@@ -24,14 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from crispscrape.report import ANALYSIS_DIR, DATABASE_NAME, PARQUET_DIR
-from crispscrape.report.schema import INSERTS, KEYS, MACROS, TABLES, VIEWS
+from crispscrape.report.readers import insert_sql, split
+from crispscrape.report.schema import KEYS, MACROS, TABLES, VIEWS
 from crispscrape.report.sources import Sources
 from crispscrape.storage.files import PRIVATE_FILE, dumps_line, fsync_directory
 from crispscrape.storage.jsonl import read_lines
 
 logger = logging.getLogger(__name__)
 
-READER = "read_ndjson_objects(?, ignore_errors = true, filename = true)"
 WORK_PREFIX = ".construction-"
 
 
@@ -119,18 +119,20 @@ class DatabaseBuilder:
         for table, path in (("people", sources.users), ("conversations", sources.conversations),
                             ("files", sources.files_index)):
             if path.is_file():
-                self._load(connection, table, [os.fspath(path)], os.fspath(path), work, result)
+                self._load(connection, table, [os.fspath(path)], [os.fspath(path)], work, result)
         files = sources.message_files()
         if files:
-            self._load(connection, "messages", files, sources.message_source(files), work, result)
+            threads = int(connection.execute("SELECT current_setting('threads')").fetchone()[0])
+            self._load(connection, "messages", files, split(files, threads), work, result)
         connection.execute(VIEWS)
         for table in TABLES:
             result.rows[table] = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
-    def _load(self, connection, table: str, files: list[str], source, work: Path,
+    def _load(self, connection, table: str, files: list[str], params: list, work: Path,
               result: BuildResult) -> None:
-        insert = INSERTS[table].replace("@SOURCE@", READER)
-        connection.execute(insert, [source])
+        """Remplit la table ; ``params`` : ce que lit sa source (un chemin, ou pour les
+        messages une liste de fichiers par morceau)."""
+        connection.execute(insert_sql(table, len(params)), params)
         key = KEYS[table]
         bad = connection.execute(f"SELECT count(*) FROM {table} WHERE {key} IS NULL").fetchone()[0]
         skipped = Skipped()
@@ -171,7 +173,7 @@ class DatabaseBuilder:
                         handle.write(dumps_line(line.obj))
             repaired.append(os.fspath(copy))
         if repaired:
-            connection.execute(INSERTS[table].replace("@SOURCE@", READER), [repaired])
+            connection.execute(insert_sql(table), [repaired])
         return unreadable
 
     # --- Mise en place -----------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """Tables et vues de la base d'analyse (SQL DuckDB), documentées dans docs/analyse.md.
 
 Chaque table est remplie par un ``INSERT … SELECT`` qui lit une SOURCE : une relation à deux
-colonnes, ``json`` (la ligne, NULL si elle n'est pas du JSON) et ``filename`` (``@SOURCE@``
-dans le SQL). La source est ``read_ndjson_objects`` sur les fichiers de l'export (DuckDB les
-lit lui-même, en parallèle), ou, pour un fichier qui avait des lignes illisibles, sa copie
-réparée par le lecteur du projet (voir build.py). Une ligne se décode en UNE passe
+colonnes, ``json`` (la ligne) et ``filename`` (``@SOURCE@`` dans le SQL). La source lit les
+fichiers de l'export (DuckDB les lit lui-même ; lecteurs dans readers.py), ou, pour un fichier
+qui avait des lignes illisibles, sa copie réparée par le lecteur du projet. ``json`` est NULL
+pour une ligne qui n'est pas du JSON, sauf pour les messages, où elle arrive telle quelle et
+se décode en NULL (``TRY``). Une ligne se décode en UNE passe
 (``json_extract_string`` sur une liste de chemins, ou ``json_transform`` vers une structure
 typée) : une valeur du mauvais type devient NULL au lieu d'arrêter la lecture.
 
@@ -109,7 +110,7 @@ SELECT coalesce(f[1], parse_filename(filename, true)), whole(f[2]), ms_time(whol
        CASE WHEN f[4] IN ('file', 'audio', 'animation') THEN f[15] END, f[17],
        TRY_CAST(f[7] AS BOOLEAN), TRY_CAST(f[8] AS BOOLEAN), TRY_CAST(f[9] AS BOOLEAN),
        CASE WHEN f[5] = 'operator' THEN f[10] END, CASE WHEN f[5] = 'operator' THEN f[11] END
-FROM (SELECT json, json_extract_string(json, {MESSAGE_FIELDS}) AS f, filename
+FROM (SELECT json, TRY(json_extract_string(json, {MESSAGE_FIELDS})) AS f, filename
       FROM @SOURCE@)""",
     "conversations": f"""
 INSERT INTO conversations

@@ -13,9 +13,6 @@ from pathlib import Path
 
 from crispscrape.status import AccountStatus
 
-# Caractères de motif de DuckDB : un répertoire qui en contient ne peut pas servir de motif.
-_GLOB_CHARACTERS = set("*?[]{}")
-
 
 @dataclass(frozen=True)
 class Sources:
@@ -46,14 +43,6 @@ class Sources:
                               and entry.is_file())
         except OSError:
             return []
-
-    def message_source(self, files: list[str]) -> str | list[str]:
-        """Ce que lit DuckDB : le motif du répertoire (le plus rapide), ou la liste des
-        fichiers si le chemin contient un caractère de motif (``[``, ``*``…)."""
-        folder = os.fspath(self.messages_dir.resolve())
-        if _GLOB_CHARACTERS & set(folder):
-            return files
-        return os.path.join(folder, "*.jsonl")
 
     def found(self) -> bool:
         return self.conversations.is_file() or bool(self.message_files())
