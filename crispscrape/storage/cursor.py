@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 
 from crispscrape.storage.done import DoneMarks, parse_state
-from crispscrape.storage.files import StorageError, atomic_write_lines, read_json
+from crispscrape.storage.files import StorageError, atomic_write_lines
 from crispscrape.storage.state import StateFile
 
 FORMAT = 2
@@ -84,14 +84,7 @@ class MessagesCursor:
         self.incomplete = {p.stem: None for p in directory.glob("*.jsonl") if p.is_file()}
 
     def _read(self) -> dict:
-        data = read_json(self.state.path, self.state.description, parse=parse_state)
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise StorageError(
-                f"{self.state.description} inattendu ({self.state.path}) : un objet JSON est "
-                "attendu. Il n'a pas été modifié ; relancez avec -a reset=1 pour repartir de zéro."
-            )
+        data = self.state.read(parse=parse_state)
         index = data.get("next_index", 0)
         incomplete = data.get("incomplete", {})
         done = data.get("done", DoneMarks())

@@ -7,6 +7,7 @@ un fichier qui ne l'est pas. L'araignée s'arrête alors avec un message clair, 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,13 @@ class StateFile:
 
     def load(self) -> dict[str, Any]:
         """Charge l'état (vide s'il n'existe pas) ; StorageError s'il est corrompu."""
-        data = read_json(self.path, self.description)
+        self.data = self.read()
+        return self.data
+
+    def read(self, parse=json.loads) -> dict[str, Any]:
+        """L'état du fichier, sans le garder ; ``parse`` : un autre lecteur qui rend le même
+        contenu (voir storage/done.py, dont l'état reste au seul curseur)."""
+        data = read_json(self.path, self.description, parse=parse)
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -33,7 +40,6 @@ class StateFile:
                 f"{self.description} inattendu ({self.path}) : un objet JSON est attendu. "
                 "Il n'a pas été modifié ; relancez avec -a reset=1 pour repartir de zéro."
             )
-        self.data = data
         return data
 
     def save(self) -> None:
