@@ -53,6 +53,25 @@ def emit_summary(crawler) -> None:
         logging.getLogger(crawler.spidercls.name).log(summary_level(crawler.settings), "%s", text)
 
 
+def api_lines(stats) -> list[str]:
+    """Appels à l'API, ralentissements, réessais et échecs de l'exécution (tout export)."""
+    lines = [f"Appels à l'API : {stats.get_value('crisp_api/requests', 0)}, "
+             f"dont ralentis (429/420) : {stats.get_value('crisp_throttle/throttled', 0)}, "
+             f"attente due au ralentissement : "
+             f"{stats.get_value('crisp_throttle/wait_seconds', 0)} s."]
+    retries = stats.get_value("retry/count", 0)
+    if retries:
+        details = ", ".join(f"{key.rsplit('/', 1)[1]} : {value}"
+                            for key, value in sorted(stats.get_stats().items())
+                            if key.startswith("retry/reason_count/"))
+        lines.append(f"Réessais après erreur passagère : {retries} ({details}).")
+    failed = stats.get_value("crisp_api/failed", 0)
+    if failed:
+        lines.append(f"Ressources en échec après réessais : {failed} (reprises à la "
+                     "prochaine exécution).")
+    return lines
+
+
 def files_line(stats) -> str:
     """Ligne des pièces jointes (crispscrape/pipelines/attachments.py) : statistiques files/."""
     value = stats.get_value

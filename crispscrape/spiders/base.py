@@ -29,7 +29,7 @@ from crispscrape.sources.crisp import CRISP
 from crispscrape.middlewares.retry import backoff
 from crispscrape.arguments import ArgumentError, parse_count, parse_flag, parse_optional_count
 from crispscrape.status import AccountStatus
-from crispscrape.summary import end_text, summary_level
+from crispscrape.summary import api_lines, end_text, summary_level
 from crispscrape.storage.files import StorageError
 from crispscrape.website import parse_website, website_line
 
@@ -252,20 +252,8 @@ class CrispSpider(scrapy.Spider):
         stats = self.crawler.stats
         lines = [website_line(self.config)] if getattr(self.config, "website_id", None) else []
         lines += list(self.summary_lines()) if self.startup_error is None else []
-        lines.append(f"Appels à l'API : {stats.get_value('crisp_api/requests', 0)}, "
-                     f"dont ralentis (429/420) : {stats.get_value('crisp_throttle/throttled', 0)}, "
-                     f"attente due au ralentissement : "
-                     f"{stats.get_value('crisp_throttle/wait_seconds', 0)} s.")
-        retries = stats.get_value("retry/count", 0)
-        if retries:
-            details = ", ".join(f"{key.rsplit('/', 1)[1]} : {value}"
-                                for key, value in sorted(stats.get_stats().items())
-                                if key.startswith("retry/reason_count/"))
-            lines.append(f"Réessais après erreur passagère : {retries} ({details}).")
+        lines += api_lines(stats)
         failed = stats.get_value("crisp_api/failed", 0)
-        if failed:
-            lines.append(f"Ressources en échec après réessais : {failed} (reprises à la "
-                         "prochaine exécution).")
         status = self.account_status() if self.startup_error is None else None
         if status is not None and not self._account_step:
             lines.extend(status.lines(stats.get_value("crisp_api/requests", 0)))
