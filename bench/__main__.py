@@ -23,7 +23,7 @@ import scrapy
 from crispsandbox.dataset import Dataset
 from crispsandbox.defaults import DEFAULT_SEED
 
-from bench import harness, ratelimit, report, scenarios
+from bench import harness, ratelimit, report, scenarios, speed as speed_section
 from bench.paging import full_export_minimums
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             sections = [ratelimit.rate_limit(bench), ratelimit.random_throttle(bench)]
         else:
             economy = scenarios.economy(bench)
-            speed, export = scenarios.speed(bench)
+            speed, export = speed_section.speed(bench)
             sections = [economy, speed, ratelimit.rate_limit(bench),
                         ratelimit.random_throttle(bench), scenarios.memory(bench, export)]
     except harness.BenchError as error:

@@ -26,10 +26,10 @@ from .defaults import (
     DEFAULT_CONVERSATIONS, DEFAULT_MEDIA_BASE, DEFAULT_SEED, DEFAULT_WEBSITE_ID, END_MS, HISTORY_MS,
     MESSAGES_BATCH, MUTATION_START_MS,
 )
-from .generator import (
-    MAX_POSITIONS, ConversationPlan, Person, make_conversation, make_message, make_person,
-    make_plan, make_profile, message_timestamps, rng_for,
-)
+from .generator import make_conversation, make_person, make_plan, make_profile, message_timestamps
+from .message_maker import make_message
+from .mutations import DatasetMutations
+from .seeds import ConversationPlan, Person, rng_for
 
 # Nombres de messages toujours présents dès 8 conversations : conversation vide,
 # message unique, lot exact, lot + 1, deux lots, et une longue conversation.
@@ -39,8 +39,6 @@ MIN_CONVERSATIONS_FOR_SPECIALS = 8
 TRAP_COUNTS = (41, 80, 350)
 # Combien de conversations garder en cache (messages triés) ; le reste est régénéré.
 MESSAGE_CACHE_SIZE = 256
-# Limite d'un ajout de messages par l'API d'administration.
-MAX_ADDED_PER_CALL = 10_000
 # Date de création simulée du site, avant toute conversation.
 WEBSITE_CREATED_MS = END_MS - HISTORY_MS - 60 * 24 * 3600 * 1000
 
@@ -58,7 +56,7 @@ def _parse_iso(value: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-class Dataset:
+class Dataset(DatasetMutations):
     """Conversations, messages et profils d'un site Crisp simulé."""
 
     def __init__(
@@ -280,76 +278,3 @@ class Dataset:
     def profiles(self) -> list[dict]:
         """Toutes les fiches, dans l'ordre des personnes."""
         return [make_profile(self.seed, person, WEBSITE_CREATED_MS) for person in self._profiles()[0].values()]
-
-    # ------------------------------------------------------------------ mutations
-
-    def _forget(self, session_id: str | None = None) -> None:
-        """Invalide les caches touchés par une mutation."""
-        self._order = None
-        if session_id is not None:
-            self._logs.pop(session_id, None)
-
-    def add_messages(
-        self, session_id: str, count: int, *, same_ms: bool = False, timestamp: int | None = None,
-    ) -> list[dict]:
-        """Ajoute des messages à une conversation et renvoie leurs copies.
-
-        Sans `timestamp`, ils sont plus récents que tout ce qui existe (une seconde
-        d'écart, ou la même milliseconde si same_ms) ; avec, ils démarrent à cet
-        horodatage (+1 ms chacun, ou tous dessus si same_ms) et peuvent donc
-        s'intercaler dans l'historique.
-        """
-        plan = self._plan(session_id)
-        if not 1 <= count <= MAX_ADDED_PER_CALL:
-            raise ValueError(f"count doit être compris entre 1 et {MAX_ADDED_PER_CALL}")
-        extras = self._extra_messages.setdefault(session_id, [])
-        first_position = plan.count + len(extras)
-        if first_position + count > MAX_POSITIONS:
-            raise ValueError("trop de messages dans cette conversation")
-        if timestamp is None:
-            stamp, step = self._clock + 1000, 0 if same_ms else 1000
-        else:
-            stamp, step = int(timestamp), 0 if same_ms else 1
-        added = []
-        for offset in range(count):
-            added.append(make_message(self.seed, plan, self.website_id, first_position + offset,
-                                      stamp + offset * step, self.media_base))
-        extras.extend(added)
-        newest = max(message["timestamp"] for message in added)
-        self._clock = max(self._clock, newest)
-        self._activity[session_id] = max(self._last_activity(plan), newest)
-        self._forget(session_id)
-        return copy.deepcopy(added)
-
-    def edit_message(self, session_id: str, fingerprint: int, content: object) -> dict:
-        """Modifie le contenu d'un message (même empreinte, edited vrai) ; KeyError si absent."""
-        messages = self._log(session_id)[0]
-        if not any(message["fingerprint"] == fingerprint for message in messages):
-            raise KeyError(fingerprint)
-        self._edits.setdefault(session_id, {})[fingerprint] = copy.deepcopy(content)
-        self._forget(session_id)
-        return next(message for message in self.messages(session_id) if message["fingerprint"] == fingerprint)
-
-    def add_conversations(self, count: int) -> list[dict]:
-        """Crée des conversations actives à l'instant simulé : elles passent en tête
-        de liste et décalent les pages (dérive de pagination)."""
-        if not 1 <= count <= MAX_ADDED_PER_CALL:
-            raise ValueError(f"count doit être compris entre 1 et {MAX_ADDED_PER_CALL}")
-        plans = self._all_plans()
-        created = []
-        for _ in range(count):
-            index = len(plans)
-            rng = rng_for(self.seed, "timing", index)
-            size = rng.randint(1, 5)
-            created_at = self._clock + 1000
-            last_ts = created_at + rng.randint(size * 1000, size * 60_000)
-            plan = make_plan(
-                self.seed, index, count=size, created_at=created_at, last_ts=last_ts,
-                trap=False, showcase=False, person=self._person_for(rng, index),
-            )
-            self._clock = last_ts
-            plans.append(plan)
-            self._by_session[plan.session_id] = plan
-            created.append(plan)
-        self._forget()
-        return [self._conversation(plan) for plan in created]

@@ -1,4 +1,6 @@
-"""Fabrique déterministe des objets Crisp : personnes, conversations, messages.
+"""Fabrique déterministe des objets Crisp : personnes, conversations, profils.
+
+Les messages sont dans message_maker.py, les graines, identités et squelettes dans seeds.py.
 
 Chaque objet est tiré d'un générateur pseudo-aléatoire qui lui est propre, graine
 dérivée de (graine globale, nature, index). On peut ainsi reconstruire n'importe
@@ -9,85 +11,15 @@ milliers de conversations. Toutes les fonctions sont pures.
 
 from __future__ import annotations
 
-import functools
 import random
-import uuid
-from dataclasses import dataclass
 
 from . import vocab
-from .defaults import DEFAULT_MEDIA_BASE, MESSAGES_BATCH
-
-MESSAGE_TYPES = (
-    "text", "note", "file", "animation", "audio", "carousel", "picker", "field", "event",
-)
-# Poids des types : surtout du texte, mais tous les types apparaissent.
-_TYPE_WEIGHTS = (60, 6, 7, 4, 4, 3, 5, 4, 7)
+from .defaults import MESSAGES_BATCH
+from .message_maker import excerpt, operator
+from .seeds import ConversationPlan, Person, rng_for, uuid_from
 
 # Part des messages qui partagent la milliseconde du message précédent.
 SAME_MS_RATIO = 0.05
-
-# Empreintes : entiers de 15 à 16 chiffres, uniques, strictement sous 2**53.
-# Bijection affine modulo un nombre premier P appliquée à u = (index << 16) | position :
-# deux couples (conversation, position) distincts donnent toujours deux empreintes distinctes.
-_FP_OFFSET = 10**14
-_FP_PRIME = 8_907_199_254_740_977  # plus grand premier <= 2**53 - 10**14
-_FP_FACTOR = 6_364_136_223_846_793 % _FP_PRIME
-MAX_POSITIONS = 1 << 16  # nombre maximal de messages par conversation
-
-
-def rng_for(seed: int, *parts: object) -> random.Random:
-    """Générateur dédié à un objet ; une graine texte est hachée (SHA-512) par
-    `random`, donc stable d'un processus à l'autre, contrairement à hash()."""
-    return random.Random(":".join(str(part) for part in (seed, *parts)))
-
-
-def uuid_from(rng: random.Random) -> str:
-    """UUID v4 tiré du générateur (jamais de uuid4(), qui casserait le déterminisme)."""
-    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-
-def fingerprint(seed: int, index: int, position: int) -> int:
-    """Empreinte unique du message `position` de la conversation `index`."""
-    if not 0 <= position < MAX_POSITIONS:
-        raise ValueError("position de message hors limites")
-    offset = _fingerprint_offset(seed)
-    unit = (index << 16) | position
-    return _FP_OFFSET + (_FP_FACTOR * unit + offset) % _FP_PRIME
-
-
-@functools.lru_cache(maxsize=16)
-def _fingerprint_offset(seed: int) -> int:
-    """Décalage propre à la graine, calculé une fois (appelé pour chaque message)."""
-    return rng_for(seed, "fingerprint").randrange(_FP_PRIME)
-
-
-@dataclass(frozen=True)
-class Person:
-    """Une personne du carnet « people » (avec ou sans fiche de profil)."""
-
-    index: int
-    email: str
-    nickname: str
-    people_id: str
-    has_profile: bool
-
-
-@dataclass(frozen=True)
-class ConversationPlan:
-    """Squelette d'une conversation : tout ce qu'il faut pour trier la liste et
-    régénérer ses messages, sans stocker les messages eux-mêmes."""
-
-    index: int
-    session_id: str
-    count: int  # nombre de messages générés (hors mutations)
-    created_at: int
-    last_ts: int  # horodatage du message le plus récent (created_at si vide)
-    state: str
-    trap: bool  # milliseconde partagée à cheval sur les frontières de lots
-    showcase: bool  # les premiers messages passent par tous les types
-    email: str | None  # tel qu'écrit dans meta.email (casse variable), None = absent
-    nickname: str
-    people_id: str
 
 
 def make_person(seed: int, index: int) -> Person:
@@ -174,137 +106,6 @@ def message_timestamps(seed: int, plan: ConversationPlan) -> list[int]:
             for position in range(low, high):
                 stamps[position] = stamps[high]
     return stamps
-
-
-def operator(seed: int, number: int) -> dict:
-    """Opérateur n° number de l'équipe de support simulée."""
-    nickname, avatar = vocab.OPERATORS[number % len(vocab.OPERATORS)]
-    user_id = uuid_from(rng_for(seed, "operator", number))
-    return {"type": "website", "user_id": user_id, "nickname": nickname, "avatar": avatar}
-
-
-def _text(rng: random.Random, pool: tuple[str, ...], nickname: str) -> str:
-    return rng.choice(pool).format(n=rng.randrange(1000, 99999), nick=nickname)
-
-
-def _content(rng: random.Random, kind: str, sender: str, plan: ConversationPlan, media_base: str) -> object:
-    """Contenu selon le type : chaîne pour text/note, objet pour les autres ; les fichiers
-    pointent vers `media_base` (le bac à sable les sert, voir media.py)."""
-    if kind == "text":
-        pool = vocab.USER_TEXTS if sender == "user" else vocab.OPERATOR_TEXTS
-        return _text(rng, pool, plan.nickname)
-    if kind == "note":
-        return rng.choice(vocab.NOTE_TEXTS)
-    media = f"{media_base}/{uuid_from(rng)}"
-    if kind == "file":
-        name, mime = rng.choice(vocab.FILE_KINDS)
-        return {"name": name, "url": f"{media}/{name}", "type": mime}
-    if kind == "animation":
-        return {"url": f"{media}/anim.gif", "type": "image/gif"}
-    if kind == "audio":
-        return {"url": f"{media}/voix.webm", "type": "audio/webm", "duration": rng.randint(1, 120)}
-    if kind == "carousel":
-        return {
-            "text": "Nos offres ✨",
-            "targets": [
-                {
-                    "title": title,
-                    "description": f"Offre {title} à {rng.randint(5, 99)} €/mois",
-                    "image": f"https://example.com/img/{title.lower()}.png",
-                    "actions": [{"label": "Découvrir", "url": f"https://example.com/{title.lower()}"}],
-                }
-                for title in ("Basique", "Pro", "Équipe")
-            ],
-        }
-    if kind == "picker":
-        return {
-            "id": f"picker-{rng.randrange(10**6)}",
-            "text": "Comment pouvons-nous vous aider ?",
-            "choices": [
-                {"value": value, "icon": icon, "label": label, "selected": rng.random() < 0.3}
-                for value, icon, label in (
-                    ("billing", "💳", "Facturation"), ("tech", "🛠️", "Technique"), ("other", "❓", "Autre"),
-                )
-            ],
-            "required": True,
-        }
-    if kind == "field":
-        return {
-            "id": "field-email",
-            "text": "Quelle est votre adresse e-mail ?",
-            "explain": "Saisissez votre e-mail…",
-            "value": plan.email or "",
-            "required": rng.random() < 0.5,
-        }
-    namespace, text = rng.choice(vocab.EVENT_NAMESPACES)
-    return {"namespace": namespace, "text": text}
-
-
-def make_message(seed: int, plan: ConversationPlan, website_id: str, position: int, timestamp: int,
-                 media_base: str = DEFAULT_MEDIA_BASE) -> dict:
-    """Message n° position de la conversation, avec tous les champs Crisp."""
-    rng = rng_for(seed, "message", plan.index, position)
-    if plan.showcase and position < len(MESSAGE_TYPES):
-        kind = MESSAGE_TYPES[position]
-    else:
-        kind = rng.choices(MESSAGE_TYPES, weights=_TYPE_WEIGHTS)[0]
-    if kind in ("note", "carousel", "picker", "field", "event"):
-        sender = "operator"
-    else:
-        sender = rng.choices(("user", "operator"), weights=(6, 4))[0]
-    origin = rng.choices(("chat", "email", "urn:crisp.im:whatsapp:0"), weights=(8, 1, 1))[0]
-    if sender == "user":
-        user = {"type": "participant", "user_id": plan.session_id, "nickname": plan.nickname, "avatar": ""}
-    else:
-        user = operator(seed, rng.randrange(len(vocab.OPERATORS)))
-    content = _content(rng, kind, sender, plan, media_base)
-    preview = []
-    if isinstance(content, str) and "https://" in content:
-        url = content[content.index("https://"):].split()[0]
-        preview = [{
-            "url": url, "website": "example.com", "title": "Suivi de commande",
-            "preview": {"excerpt": "Votre commande est en route 🚚", "image": "", "embed": ""},
-            "stamped": True,
-        }]
-    mentions = [operator(seed, 0)["user_id"]] if kind == "note" and rng.random() < 0.5 else []
-    references = []
-    if sender == "operator" and rng.random() < 0.1:
-        references = [{"type": "url", "name": "Centre d'aide", "target": "https://help.example.com/fr/"}]
-    delivered = rng.random() < 0.9
-    return {
-        "session_id": plan.session_id,
-        "website_id": website_id,
-        "fingerprint": fingerprint(seed, plan.index, position),
-        "timestamp": timestamp,
-        "type": kind,
-        "from": sender,
-        "origin": origin,
-        "content": content,
-        "user": user,
-        "stamped": True,
-        "read": origin if delivered and rng.random() < 0.8 else "",
-        "delivered": origin if delivered else "",
-        "edited": rng.random() < 0.03,
-        "translated": rng.random() < 0.02,
-        "automated": sender == "operator" and rng.random() < 0.1,
-        "mentions": mentions,
-        "preview": preview,
-        "references": references,
-        "original": {"original_id": uuid_from(rng)} if origin == "email" else {},
-        "properties": {"ticket": rng.randrange(10**5)} if rng.random() < 0.05 else {},
-    }
-
-
-def excerpt(message: dict) -> str:
-    """Extrait lisible d'un message, comme last_message / preview_message.excerpt."""
-    content = message.get("content")
-    if isinstance(content, str):
-        text = content
-    elif isinstance(content, dict):
-        text = str(content.get("text") or content.get("name") or content.get("url") or "")
-    else:
-        text = ""
-    return text if len(text) <= 120 else text[:119] + "…"
 
 
 def make_conversation(

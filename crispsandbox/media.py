@@ -23,7 +23,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from .generator import rng_for
+from .seeds import rng_for
 
 ROUTE = "/media"
 # Parts des jetons (cumulées) : absents, lents, gros ; le reste est ordinaire.

@@ -18,7 +18,7 @@ from typing import Callable
 
 from .. import vocab
 from ..defaults import END_MS, HISTORY_MS
-from ..generator import rng_for, uuid_from
+from ..seeds import rng_for, uuid_from
 from .config import StandinConfig
 
 # Tailles toujours présentes dès qu'il y a assez de conversations : vide, un message, page

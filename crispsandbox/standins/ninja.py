@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ..envelope import json_response, raw_response
-from ..generator import rng_for, uuid_from
+from ..seeds import rng_for, uuid_from
 from .config import StandinConfig, iso
 from .corpus import Post, Thread, ThreadStore
 

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from ..envelope import json_response
-from ..generator import rng_for
+from ..seeds import rng_for
 from .config import StandinConfig, iso
 from .corpus import Post, Thread, ThreadStore
 
