@@ -127,7 +127,11 @@ DEFAULTS = {
     # Plusieurs conversations en cours à la fois ; AutoThrottle vise autant de requêtes en
     # vol que CONCURRENT_REQUESTS_PER_DOMAIN (à 8, le débit plafonne vers 8 / latence : 5,4×
     # le séquentiel à 100 ms au lieu de 9,2×) et règle l'espacement d'après la latence.
-    "CONCURRENT_REQUESTS": 16,
+    # Le total en compte deux fois plus : une requête qui attend son recul (429/420,
+    # middlewares/ratelimit.py) compte dans le total de Scrapy mais pas dans son slot ; à
+    # total égal, 8 % de refus au hasard tenaient une place de vol sur deux en attente et le
+    # débit tombait au quart (tests/e2e/test_rate_recovery.py). En vol vers l'API : 16 au plus.
+    "CONCURRENT_REQUESTS": 32,
     "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
     "DOWNLOAD_DELAY": 0,
     # Pas de gigue sur le délai entre requêtes : le limiteur calcule un débit et en déduit le

@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 # d'après : un fichier qui dépasse le délai ne bloque pas l'export cinq fois de suite.
 RETRY_TIMES = 1
 # Pièces en cours en même temps (et concurrence de leur slot, DOWNLOAD_SLOTS dans l'add-on) :
-# l'API garde le reste de CONCURRENT_REQUESTS.
+# l'API garde son propre slot (CONCURRENT_REQUESTS_PER_DOMAIN), dans le total CONCURRENT_REQUESTS.
 FILES_IN_FLIGHT = 8
 DOWNLOADED = ("downloaded", "cached", "uptodate")
 
