@@ -144,7 +144,9 @@ class AccountStatus:
         self.profiles_known = len(known)
         self.profiles_not_found = len(not_found)
         answered = {hash(key) for key in (*known, *not_found, *aliases)}
-        self.profiles_to_ask = len(emails - answered)
+        # Compté sans construire la différence : au bilan de fin d'un grand export, une
+        # seconde copie des empreintes (une par conversation) faisait le pic de mémoire.
+        self.profiles_to_ask = sum(1 for email in emails if email not in answered)
 
     # --- Bilan ----------------------------------------------------------------------------------
     @property
