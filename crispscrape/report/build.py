@@ -128,11 +128,25 @@ class DatabaseBuilder:
         for table in TABLES:
             result.rows[table] = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
+    @staticmethod
+    def _insert(connection, table: str, params: list) -> None:
+        """Messages : d'abord sans TRY (le cas de presque tous les exports : que du JSON
+        valide) ; à la première ligne illisible, DuckDB annule l'instruction entière (rien
+        n'est inséré) et la lecture tolérante la refait, lignes illisibles en NULL."""
+        import duckdb
+        if table == "messages":
+            try:
+                connection.execute(insert_sql(table, len(params), tolerant=False), params)
+                return
+            except duckdb.Error:
+                pass
+        connection.execute(insert_sql(table, len(params)), params)
+
     def _load(self, connection, table: str, files: list[str], params: list, work: Path,
               result: BuildResult) -> None:
         """Remplit la table ; ``params`` : ce que lit sa source (un chemin, ou pour les
         messages une liste de fichiers par morceau)."""
-        connection.execute(insert_sql(table, len(params)), params)
+        self._insert(connection, table, params)
         key = KEYS[table]
         bad = connection.execute(f"SELECT count(*) FROM {table} WHERE {key} IS NULL").fetchone()[0]
         skipped = Skipped()

@@ -110,7 +110,7 @@ SELECT coalesce(f[1], parse_filename(filename, true)), whole(f[2]), ms_time(whol
        CASE WHEN f[4] IN ('file', 'audio', 'animation') THEN f[15] END, f[17],
        TRY_CAST(f[7] AS BOOLEAN), TRY_CAST(f[8] AS BOOLEAN), TRY_CAST(f[9] AS BOOLEAN),
        CASE WHEN f[5] = 'operator' THEN f[10] END, CASE WHEN f[5] = 'operator' THEN f[11] END
-FROM (SELECT json, TRY(json_extract_string(json, {MESSAGE_FIELDS})) AS f, filename
+FROM (SELECT json, @DECODE@(json_extract_string(json, {MESSAGE_FIELDS})) AS f, filename
       FROM @SOURCE@)""",
     "conversations": f"""
 INSERT INTO conversations
