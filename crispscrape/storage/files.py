@@ -59,31 +59,29 @@ def fsync_directory(directory: Path | str) -> None:
         os.close(fd)
 
 
-def atomic_write_lines(path: Path | str, lines: Iterable[str], sync_directory: bool = True) -> None:
+def atomic_write_lines(path: Path | str, lines: Iterable[str]) -> None:
     """Remplace ``path`` par ces lignes, d'un seul coup (temporaire, fsync, os.replace).
 
-    ``sync_directory=False`` : l'appelant synchronisera le répertoire lui-même, une fois pour
-    plusieurs fichiers, avant d'écrire l'état qui les décrit (voir storage/messages.py).
+    Plusieurs fichiers remplacés ensemble avant l'état qui les décrit : storage/grouped.py.
     ``path`` peut être une simple chaîne : pathlib garde (sys.intern) chaque nom de fichier
     qu'il découpe, et la mémoire grandirait avec le nombre de conversations.
     """
-    _atomic_write(path, lambda handle: handle.writelines(lines), "w", sync_directory)
+    _atomic_write(path, lambda handle: handle.writelines(lines), "w")
 
 
-def atomic_write_bytes(path: Path | str, data: bytes, sync_directory: bool = True) -> None:
+def atomic_write_bytes(path: Path | str, data: bytes) -> None:
     """Comme atomic_write_lines, pour un contenu binaire (pièces jointes)."""
-    _atomic_write(path, lambda handle: handle.write(data), "wb", sync_directory)
+    _atomic_write(path, lambda handle: handle.write(data), "wb")
 
 
-def _atomic_write(path: Path | str, write, mode: str, sync_directory: bool) -> None:
+def _atomic_write(path: Path | str, write, mode: str) -> None:
     tmp = write_temporary(path, write, mode, sync=True)
     try:
         os.replace(tmp, path)
     except BaseException:
         discard_temporary(tmp)
         raise
-    if sync_directory:
-        fsync_directory(os.path.dirname(os.fspath(path)) or ".")
+    fsync_directory(os.path.dirname(os.fspath(path)) or ".")
 
 
 def write_temporary(path: Path | str, write, mode: str = "w", sync: bool = True) -> str:
