@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,23 +111,54 @@ class DatabaseBuilder:
 
     # --- Chargement ------------------------------------------------------------------------
     def _fill(self, connection, work: Path, result: BuildResult) -> None:
-        connection.execute("SET preserve_insertion_order = false")
-        connection.execute(MACROS)
+        """Charge les tables. Les messages (presque tout le travail, déjà sur tous les fils
+        de DuckDB) sont chargés pendant que, sur une seconde connexion à la même base, un fil
+        Python charge les fichiers uniques : leur lecture n'occupe qu'un cœur, et l'autre
+        restait libre (banc bench.report_db : environ 0,3 s de moins sur 2,3 s). Les tables
+        sont distinctes : les deux transactions ne se gênent pas."""
         for table, columns in TABLES.items():
             connection.execute(f"CREATE TABLE {table} ({columns})")
-        sources = self.sources
-        # Les profils d'abord : conversations.has_profile les consulte.
-        for table, path in (("people", sources.users), ("conversations", sources.conversations),
-                            ("files", sources.files_index)):
-            if path.is_file():
-                self._load(connection, table, [os.fspath(path)], [os.fspath(path)], work, result)
-        files = sources.message_files()
-        if files:
-            threads = int(connection.execute("SELECT current_setting('threads')").fetchone()[0])
-            self._load(connection, "messages", files, split(files, threads), work, result)
+        failures: list[BaseException] = []
+        side = threading.Thread(target=self._fill_single_files,
+                                args=(connection.cursor(), work, result, failures),
+                                name="crispscrape-analyse")
+        side.start()
+        try:
+            _prepare(connection)
+            files = self.sources.message_files()
+            if files:
+                threads = int(connection.execute(
+                    "SELECT current_setting('threads')").fetchone()[0])
+                self._load(connection, "messages", files, split(files, threads), work, result)
+        finally:
+            side.join()
+        if failures:
+            raise failures[0]
         connection.execute(VIEWS)
         for table in TABLES:
             result.rows[table] = connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        # Ordre des tables dans le bilan : celui de TABLES, quel que soit le fil qui a fini
+        # le premier.
+        result.skipped = {table: result.skipped[table] for table in TABLES
+                          if table in result.skipped}
+
+    def _fill_single_files(self, cursor, work: Path, result: BuildResult,
+                           failures: list[BaseException]) -> None:
+        """Profils, conversations, index des pièces jointes (fil secondaire) ; une erreur est
+        rendue au fil principal, qui la relève après l'attente."""
+        try:
+            with cursor:
+                _prepare(cursor)
+                sources = self.sources
+                # Les profils d'abord : conversations.has_profile les consulte.
+                for table, path in (("people", sources.users),
+                                    ("conversations", sources.conversations),
+                                    ("files", sources.files_index)):
+                    if path.is_file():
+                        self._load(cursor, table, [os.fspath(path)], [os.fspath(path)], work,
+                                   result)
+        except BaseException as exc:  # noqa: BLE001 — relevée telle quelle par _fill
+            failures.append(exc)
 
     @staticmethod
     def _insert(connection, table: str, params: list) -> None:
@@ -207,6 +239,13 @@ class DatabaseBuilder:
             os.replace(result.parquet, old)
         os.replace(parquet, result.parquet)
         fsync_directory(self.analysis_dir)
+
+
+def _prepare(connection) -> None:
+    """Réglages et macros de session : chaque connexion a les siens (les macros TEMP ne se
+    voient que de la connexion qui les crée)."""
+    connection.execute("SET preserve_insertion_order = false")
+    connection.execute(MACROS)
 
 
 def _remove_leftovers(analysis_dir: Path) -> None:

@@ -91,3 +91,31 @@ def test_build_reads_envelopes_bom_latin1_and_a_data_dir_with_glob_characters(tm
         ("Ana@Example.com", "Lyon", True, True, 1_700_000_000_000)]
     assert connection.execute("SELECT text FROM messages ORDER BY fingerprint").fetchall() == [
         ("un",), ("café",)]
+
+
+def test_an_error_while_loading_single_files_fails_the_build_and_installs_nothing(
+        tmp_path, monkeypatch):
+    """Profils, conversations et index se chargent sur un fil à part, pendant les messages :
+    une erreur de ce fil arrête la construction (relevée telle quelle), aucune base ni
+    Parquet n'est mis en place, aucun répertoire de travail ne reste."""
+    data_dir = tmp_path / "data"
+    messages = data_dir / "conversations" / "messages"
+    messages.mkdir(parents=True)
+    (data_dir / "conversations" / "conversations.jsonl").write_text(
+        json.dumps({"session_id": "session_a"}) + "\n")
+    (messages / "session_a.jsonl").write_text(
+        json.dumps({"session_id": "session_a", "fingerprint": 1, "content": "un"}) + "\n")
+    loaded = []
+    original = DatabaseBuilder._load
+
+    def failing_load(self, connection, table, *args):
+        loaded.append(table)
+        if table == "conversations":
+            raise OSError("disque plein (simulé)")
+        return original(self, connection, table, *args)
+
+    monkeypatch.setattr(DatabaseBuilder, "_load", failing_load)
+    with pytest.raises(OSError, match="disque plein"):
+        DatabaseBuilder(Sources(data_dir)).build()
+    assert sorted(loaded) == ["conversations", "messages"]
+    assert [entry.name for entry in (data_dir / "analyse").iterdir()] == []
