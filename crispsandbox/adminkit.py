@@ -81,7 +81,8 @@ class InstrumentRoutes:
 
     async def get_faults(self, request: web.Request) -> web.Response:
         faults = self._locate(request).faults
-        return json_reply({**faults.options.as_dict(), "quota_used": faults.quota_used})
+        return json_reply({**faults.options.as_dict(), "quota_used": faults.quota_used,
+                           "fault_plan_left": faults.planned_left})
 
     async def set_faults(self, request: web.Request) -> web.Response:
         try:

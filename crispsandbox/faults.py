@@ -2,7 +2,8 @@
 journalier, erreurs 5xx, coupures de connexion et réponses abîmées.
 
 Les tirages aléatoires viennent d'un générateur initialisé par la graine : à suite
-d'appels identique, pannes identiques.
+d'appels identique, pannes identiques. Un plan (fault_plan.py) donne d'abord des pannes
+choisies, à coup sûr.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from typing import Callable
 
 from aiohttp import web
 
+from . import fault_plan
 from .envelope import (
     JSON_CONTENT_TYPE, CrispError, dumps, error_body, json_response, raw_response, success_body,
 )
+from .fault_plan import FaultPlan
 
 RATE_LIMIT_STATUSES = (429, 420, 422)
 _STATUS_PHRASES = {420: "Enhance Your Calm", 422: "Unprocessable Entity", 429: "Too Many Requests"}
@@ -75,6 +78,9 @@ class FaultOptions:
     # Un message du lot reçoit un champ du mauvais type (session_id à null) : la réponse reste
     # lisible, l'objet ne passe pas son schéma (validation de l'exportateur).
     invalid_field_ratio: float = 0
+    # Pannes données une à une aux appels suivants (noms de PLANNED_FAULTS), avant tout
+    # tirage : un appel planifié reçoit sa panne et aucune autre, sans passer par le seau.
+    fault_plan: tuple[str, ...] = ()
 
     def updated(self, changes: dict) -> "FaultOptions":
         """Nouvelle configuration ; ValueError (message en français) si invalide."""
@@ -86,6 +92,9 @@ class FaultOptions:
         for name, value in changes.items():
             if name == "retry_after" and value is None:
                 values[name] = None
+                continue
+            if name == "fault_plan":
+                values[name] = fault_plan.validated(value)
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} doit être un nombre positif ou nul")
@@ -115,19 +124,28 @@ class FaultState:
         self.quota_used = 0
         # Statut du dernier refus décidé par take_token (limite de débit ou tirage).
         self._refusal_status = options.rate_limit_status
+        self._plan = FaultPlan(options.fault_plan)
         self._refill_bucket()
 
     def configure(self, changes: dict) -> FaultOptions:
         self.options = self.options.updated(changes)
         if "rate_limit" in changes:
             self._refill_bucket()
+        if "fault_plan" in changes:
+            self._plan = FaultPlan(self.options.fault_plan)
         return self.options
 
     def restore(self) -> FaultOptions:
         """Revient aux options du lancement (ligne de commande)."""
         self.options = self.initial
+        self._plan = FaultPlan(self.initial.fault_plan)
         self._refill_bucket()
         return self.options
+
+    @property
+    def planned_left(self) -> int:
+        """Pannes du plan pas encore données."""
+        return len(self._plan)
 
     def reset_quota(self) -> None:
         self.quota_used = 0
@@ -135,17 +153,27 @@ class FaultState:
     def _chance(self, ratio: float) -> bool:
         return ratio > 0 and self._rng.random() < ratio
 
+    def _fault(self, name: str, ratio: float) -> bool:
+        """La panne ``name`` pour cet appel : celle du plan s'il en a une, sinon un tirage."""
+        planned = self._plan.current()
+        if planned is not None:
+            return planned == name
+        return self._chance(ratio)
+
     # ------------------------------------------------------------- avant traitement
 
     def delay_seconds(self) -> float:
-        """Latence fixe, plus un pic occasionnel plus long que le délai d'un client."""
+        """Latence fixe, plus un pic occasionnel plus long que le délai d'un client.
+
+        Première étape de chaque appel : c'est ici qu'il reçoit sa panne planifiée."""
+        self._plan.start_call()
         delay = self.options.latency_ms
-        if self._chance(self.options.latency_spike_ratio):
+        if self._fault("latency_spike", self.options.latency_spike_ratio):
             delay += self.options.latency_spike_ms
         return delay / 1000
 
     def should_reset(self) -> bool:
-        return self._chance(self.options.reset_ratio)
+        return self._fault("reset", self.options.reset_ratio)
 
     def _refill_bucket(self) -> None:
         # Capacité d'une seconde de débit : une courte rafale passe, pas davantage.
@@ -158,9 +186,11 @@ class FaultState:
         Le tirage passe avant le seau : un refus aléatoire ne consomme aucun jeton, il ne
         dépend en rien du rythme du client.
         """
-        if self._chance(self.options.throttle_ratio):
+        if self._fault("throttle", self.options.throttle_ratio):
             self._refusal_status = self.options.throttle_status
             return False
+        if self._plan.current() is not None:
+            return True
         self._refusal_status = self.options.rate_limit_status
         rate = self.options.rate_limit
         if rate <= 0:
@@ -190,14 +220,21 @@ class FaultState:
         """Compte l'appel ; CrispError 423 une fois le quota épuisé."""
         quota = self.options.quota
         if quota and self.quota_used >= quota:
+            self._plan.give_back()
             raise CrispError("quota_limit_exceeded", "Quota journalier de requêtes dépassé.", "quota")
         self.quota_used += 1
 
     def server_error_response(self) -> web.Response | None:
         """Erreur 5xx aléatoire : 500 en JSON, 502/503 en HTML (répartiteur de charge)."""
-        if not self._chance(self.options.error_rate):
+        planned = self._plan.current()
+        if planned is not None:
+            if not planned.startswith("error_5"):
+                return None
+            status = int(planned[len("error_"):])
+        elif not self._chance(self.options.error_rate):
             return None
-        status = self._rng.choice((500, 502, 503))
+        else:
+            status = self._rng.choice((500, 502, 503))
         if status == 500:
             return json_response(500, self.error_payload(500, "Erreur interne simulée."))
         phrase = {502: "Bad Gateway", 503: "Service Temporarily Unavailable"}[status]
@@ -208,21 +245,26 @@ class FaultState:
     def success_response(self, status: int, data: object, kind: str) -> web.Response:
         """Réponse de succès, éventuellement abîmée (une seule panne par réponse)."""
         options = self.options
-        if self._chance(options.truncated_ratio):
+        if self._fault("truncated", options.truncated_ratio):
             body = dumps(success_body(data))
             return raw_response(status, body[: max(1, len(body) // 2)], JSON_CONTENT_TYPE)
-        if self._chance(options.error_envelope_ratio):
+        if self._fault("error_envelope", options.error_envelope_ratio):
             return json_response(200, error_body("internal_error", "Erreur simulée dans une réponse 200.", "server"))
-        if self._chance(options.wrong_type_ratio):
+        if self._fault("wrong_type", options.wrong_type_ratio):
             data = {"items": data} if isinstance(data, list) else [data]
-        elif kind == "messages" and data and self._chance(options.broken_message_ratio):
+        elif kind == "messages" and data and self._fault("broken_messages",
+                                                         options.broken_message_ratio):
             data = self._break_messages(data)
-        elif kind == "conversations" and data and self._chance(options.broken_message_ratio):
+        elif kind == "conversations" and data and self._fault("broken_messages",
+                                                              options.broken_message_ratio):
             data = self._break_listing(data)
-        elif kind == "messages" and data and self._chance(options.invalid_field_ratio):
+        elif kind == "messages" and data and self._plan.current() is None \
+                and self._chance(options.invalid_field_ratio):
             data = list(data)
             position = self._rng.randrange(len(data))
             data[position] = {**data[position], "session_id": None}
+        elif self._plan.current() == "broken_messages":
+            self._plan.give_back()  # rien à abîmer (page vide, autre route)
         return json_response(status, success_body(data))
 
     def _break_listing(self, page: list) -> list:

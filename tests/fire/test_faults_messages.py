@@ -224,11 +224,31 @@ def test_daily_quota_mid_pagination_stops_cleanly_and_resumes_exactly_there(
 
 
 # --- Toutes les pannes ensemble --------------------------------------------------------
+# Chaque sorte de panne du bac à sable, et le motif de réessai sous lequel Scrapy la compte
+# (``retry/reason_count/…``) ; le refus de débit passe par l'étrangleur, pas par un réessai.
+PLANNED = {
+    "latency_spike": "scrapy.exceptions.DownloadTimeoutError",
+    "reset": "scrapy.exceptions.DownloadFailedError",
+    "throttle": None,
+    "error_500": "500 Internal Server Error",
+    "error_502": "502 Bad Gateway",
+    "error_503": "503 Service Unavailable",
+    "truncated": "invalid_json",
+    "error_envelope": "error_envelope",
+    "wrong_type": "invalid_data",
+    "broken_messages": "invalid_message",
+}
+
+
 def test_all_faults_together_with_a_quota_stop_then_reruns(sandbox_factory, data_dir):
     """5xx, 429 (JSON ou HTML), pics de latence au-delà du délai, coupures, JSON tronqué,
     enveloppe d'erreur en 200, mauvais type, messages abîmés, et un quota épuisé à
     mi-chemin : arrêt propre sur quota, puis des relances ordinaires complètent l'export
-    à l'identique ; les statistiques cumulées montrent chaque sorte de panne traitée."""
+    à l'identique ; les statistiques cumulées montrent chaque sorte de panne traitée.
+
+    Les pannes sont tirées au hasard, et l'ordre d'arrivée des appels concurrents dépend du
+    rythme de la machine : une sorte de panne pouvait manquer au mélange. Le plan du bac à
+    sable donne donc d'abord chaque sorte une fois, à coup sûr ; le hasard fait le reste."""
     sandbox = sandbox_factory(seed=5, conversations=20)
     ids = [c["session_id"] for c in write_conversations(sandbox, data_dir)]
     truth = Truth(sandbox, ids)
@@ -240,7 +260,7 @@ def test_all_faults_together_with_a_quota_stop_then_reruns(sandbox_factory, data
         "throttle_ratio": 0.15, "throttle_status": 429,
         "latency_spike_ms": 2000, "latency_spike_ratio": 0.05, "reset_ratio": 0.05,
         "truncated_ratio": 0.05, "error_envelope_ratio": 0.05, "wrong_type_ratio": 0.05,
-        "broken_message_ratio": 0.05, "quota": quota})
+        "broken_message_ratio": 0.05, "quota": quota, "fault_plan": list(PLANNED)})
     settings = {**FAST, "DOWNLOAD_TIMEOUT": 1}
     first = run_crawl("messages", data_dir, sandbox.env(), args=ARGS, settings=settings)
     assert first.returncode == 2, first.log[-3000:]
@@ -265,6 +285,8 @@ def test_all_faults_together_with_a_quota_stop_then_reruns(sandbox_factory, data
             if isinstance(value, (int, float)) and key.startswith(("retry/", "crisp_")):
                 total[key] = total.get(key, 0) + value
     assert total.get("crisp_throttle/throttled", 0) > 0, sorted(total)
+    assert sandbox.admin("/_admin/faults")["fault_plan_left"] == 0  # toutes données
     reasons = {key.split("/", 2)[2] for key in total if key.startswith("retry/reason_count/")}
-    assert len(reasons) >= 5, reasons
+    # Chaque panne donnée a été réessayée sous son motif, et aucune autre sorte d'échec.
+    assert reasons == {reason for reason in PLANNED.values() if reason}, reasons
     assert total["crisp_api/requests"] <= _server_side(sandbox)["calls"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
+
 import pytest
 
 from crispsandbox.cli import _parser
+from crispsandbox.envelope import CrispError
 from crispsandbox.faults import FaultOptions, FaultState
 
 
@@ -51,3 +54,85 @@ def test_command_line_options():
     args = _parser().parse_args(["--throttle-ratio", "0.08", "--throttle-status", "429"])
     assert (args.throttle_ratio, args.throttle_status) == (0.08, 429)
     assert _parser().parse_args([]).throttle_status == 420
+
+
+# --- Plan de pannes (fault_plan) : chaque sorte de panne à coup sûr ---------------------------
+def _call(state: FaultState) -> str:
+    """Un appel, étape par étape comme le serveur, dans son propre contexte (comme une tâche
+    aiohttp) ; rend la panne reçue."""
+    def steps() -> str:
+        spiked = state.delay_seconds() > 0
+        if state.should_reset():
+            return "reset"
+        if not state.take_token():
+            return f"refus {state.rate_limited_response().status}"
+        failure = state.server_error_response()
+        if failure is not None:
+            return str(failure.status)
+        body = state.success_response(200, [{"fingerprint": 1, "timestamp": 2}], "messages").body
+        text = bytes(body).decode().replace(" ", "")
+        if spiked:
+            return "pic"
+        if not text.endswith("}"):
+            return "tronquée"
+        if '"error":true' in text:
+            return "enveloppe"
+        if '"items"' in text:
+            return "mauvais type"
+        if '"fingerprint"' not in text or '"timestamp"' not in text:
+            return "abîmée"
+        return "ok"
+    return contextvars.copy_context().run(steps)
+
+
+def test_a_fault_plan_gives_each_planned_fault_exactly_then_the_random_draws_resume():
+    plan = ["latency_spike", "reset", "throttle", "error_500", "error_502", "error_503",
+            "truncated", "error_envelope", "wrong_type", "broken_messages"]
+    # Sans le plan, ces réglages refuseraient chaque appel (seau d'un jeton, 5xx certain).
+    state = FaultState(FaultOptions().updated({
+        "latency_spike_ms": 1, "rate_limit": 1, "rate_limit_status": 422,
+        "throttle_status": 429, "error_rate": 1.0, "fault_plan": plan}), seed=4)
+    assert state.planned_left == len(plan)
+    got = [_call(state) for _ in plan]
+    assert got == ["pic", "reset", "refus 429", "500", "502", "503", "tronquée", "enveloppe",
+                   "mauvais type", "abîmée"]
+    assert state.planned_left == 0
+    # Plan épuisé : le seau a encore son jeton (aucun appel planifié ne l'a pris), puis il
+    # refuse (422) ; le tirage des 5xx (certain) reprend.
+    assert [_call(state) for _ in range(3)] == ["500", "refus 422", "refus 422"]
+    # Un nouveau plan (comme par POST /_admin/faults) repart du début.
+    state.configure({"fault_plan": ["reset"], "rate_limit": 0, "error_rate": 0})
+    assert [_call(state) for _ in range(2)] == ["reset", "ok"]
+
+
+@pytest.mark.parametrize("plan", ["reset", ["reset", "panne inconnue"], [500]])
+def test_an_invalid_fault_plan_is_refused_in_french(plan):
+    with pytest.raises(ValueError, match="fault_plan doit être une liste de pannes parmi"):
+        FaultOptions().updated({"fault_plan": plan})
+
+
+def test_a_planned_fault_that_cannot_be_given_waits_for_the_next_call():
+    """Page vide (rien à abîmer) ou quota épuisé (423 avant la panne) : la panne reste en
+    tête du plan et va à l'appel suivant."""
+    state = FaultState(FaultOptions().updated(
+        {"fault_plan": ["broken_messages", "error_502"], "quota": 2}), seed=1)
+
+    def call(data):
+        def steps():
+            state.delay_seconds()
+            assert not state.should_reset() and state.take_token()
+            state.check_quota()
+            failure = state.server_error_response()
+            return failure or state.success_response(200, data, "messages")
+        return contextvars.copy_context().run(steps)
+
+    assert b'"data":[]' in bytes(call([]).body).replace(b" ", b"")
+    assert state.planned_left == 2
+    broken = bytes(call([{"fingerprint": 1, "timestamp": 2}]).body)
+    assert b'"fingerprint"' not in broken or b'"timestamp"' not in broken
+    assert state.planned_left == 1
+    with pytest.raises(CrispError):  # quota de 2 appels épuisé : pas de 502
+        call([{"fingerprint": 1}])
+    assert state.planned_left == 1
+    state.reset_quota()
+    assert call([]).status == 502 and state.planned_left == 0
