@@ -236,8 +236,13 @@ SVG_PROBE = """Array.from(document.querySelectorAll('svg')).map(svg => {
 })"""
 
 
-@pytest.mark.skipif(not chromium.available(), reason="chromium absent (apt-get install chromium)")
 def test_report_opens_offline_in_a_real_chromium(account, tmp_path):
+    if not chromium.available():
+        # En CI (.ci/run installe Chromium), un navigateur absent ne doit pas passer inaperçu.
+        if os.environ.get(chromium.REQUIRED):
+            pytest.fail("Chromium introuvable (chromium, chromium-browser) alors que la CI "
+                        "l'exige : apt-get install chromium")
+        pytest.skip("chromium absent (apt-get install chromium)")
     data_dir, _, _ = account
     assert run_report(data_dir).returncode == 0
     page = data_dir / "analyse" / "rapport.html"

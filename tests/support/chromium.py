@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import os
 import re
 import shutil
 import subprocess
@@ -25,14 +24,22 @@ from pathlib import Path
 
 import aiohttp
 
-CHROMIUM = "/usr/bin/chromium"
+# Noms du navigateur selon les distributions (Debian : chromium ; d'autres : chromium-browser).
+NAMES = ("chromium", "chromium-browser")
+# Posée par .ci/run, qui installe Chromium : son absence y est alors une erreur, pas un saut.
+REQUIRED = "CRISPSCRAPE_REQUIRE_CHROMIUM"
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--remote-debugging-port=0", "--window-size=820,1400")
 
 
+def executable() -> str | None:
+    """Le chemin de Chromium trouvé dans le PATH, ou None."""
+    return next(filter(None, map(shutil.which, NAMES)), None)
+
+
 def available() -> bool:
-    return os.access(CHROMIUM, os.X_OK)
+    return executable() is not None
 
 
 @dataclass
@@ -121,7 +128,7 @@ def open_page(path: Path, expression: str = "null", clip: dict | None = None) ->
     """Ouvre ``path`` dans un Chromium neuf (profil temporaire), puis le ferme. ``clip`` :
     zone de la capture (x, y, width, height, scale), toute la page sinon."""
     profile = tempfile.mkdtemp(prefix="chromium-profil-")
-    process = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+    process = subprocess.Popen([executable() or NAMES[0], *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         port = None
