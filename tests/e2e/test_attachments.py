@@ -147,6 +147,35 @@ def test_each_file_once_bytes_checked_failures_retried_to_the_bound(sandbox, dat
     assert index_of(data_dir)[on_api]["attempts"] == 2
 
 
+def test_a_file_over_the_size_cap_is_refused_and_recorded(sandbox_factory, data_dir):
+    """CRISP_FILES_MAX_SIZE sous la taille des gros fichiers du bac à sable (3 Mio) : chacun
+    est abandonné dès l'en-tête, noté « trop_gros », sans fichier gardé ni partiel ; les
+    autres passent ; le récapitulatif compte les échecs."""
+    sandbox = sandbox_factory(seed=SEED, conversations=20)
+    truth = truth_refs(sandbox)
+    kinds = {key: media_kind(SEED, token_of(url)) for key, url in truth.items()}
+    assert "large" in kinds.values()
+    export(sandbox, data_dir, "conversations")
+    result = export(sandbox, data_dir, CRISP_FILES_MAX_SIZE=1024 * 1024)
+    index = index_of(data_dir)
+    assert set(index) == set(truth)
+    for key, kind in kinds.items():
+        line = index[key]
+        if kind == "large":
+            assert (line["status"], line["size"], line["checksum"]) == ("trop_gros", None, None)
+            assert not (data_dir / line["path"]).exists()
+        elif kind == "missing":
+            assert line["status"] == "http_404"
+        else:
+            assert line["status"] == "ok", line
+            assert_file_matches(data_dir, line)
+    failed = sum(kind in ("large", "missing") for kind in kinds.values())
+    assert result.stats["files/failed"] == failed
+    assert f"{len(truth) - failed} téléchargée(s), {failed} en échec" in result.log
+    folder = data_dir / "conversations" / "fichiers"
+    assert sum(1 for path in folder.rglob("*") if path.is_file()) == len(truth) - failed
+
+
 def test_hostile_names_and_file_urls_stay_inside_the_data_directory(sandbox_factory, tmp_path):
     sandbox = sandbox_factory(seed=SEED, conversations=12)
     data_dir = tmp_path / "data"
@@ -155,7 +184,8 @@ def test_hostile_names_and_file_urls_stay_inside_the_data_directory(sandbox_fact
     names = ["../../../evil.txt", "/etc/passwd", "..\\..\\boot.ini", "nul\x00octet.txt",
              "n" * 300 + ".pdf", ".."]
     keys = file_messages(sandbox, len(names) + 1)
-    for key, name, token in zip(keys, names, tokens, strict=False):
+    assert len(keys) == len(names) + 1 and len(tokens) >= len(names)
+    for key, name, token in zip(keys[:-1], names, tokens[:len(names)], strict=True):
         edit(sandbox, key, {"name": name, "url": f"{media}/{token}/x", "type": "text/plain"})
     secret = tmp_path / "secret.txt"
     secret.write_text("ne doit jamais être copié")
