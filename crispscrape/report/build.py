@@ -28,7 +28,9 @@ from crispscrape.report import ANALYSIS_DIR, DATABASE_NAME, PARQUET_DIR
 from crispscrape.report.readers import insert_sql, split
 from crispscrape.report.schema import KEYS, MACROS, TABLES, VIEWS
 from crispscrape.report.sources import Sources
-from crispscrape.storage.files import PRIVATE_FILE, dumps_line, fsync_directory
+from crispscrape.storage.files import (
+    PRIVATE_FILE, dumps_line, exchange_paths, fsync_directory,
+)
 from crispscrape.storage.jsonl import read_lines
 
 logger = logging.getLogger(__name__)
@@ -232,12 +234,15 @@ class DatabaseBuilder:
             fsync_directory(path)
         fsync_directory(parquet)
         os.replace(work / DATABASE_NAME, result.database)
-        # Un répertoire non vide ne se remplace pas par os.replace : l'ancien est d'abord mis
-        # de côté (renommage), le nouveau prend sa place, l'ancien est supprimé.
-        old = work / "ancien-parquet"
-        if result.parquet.is_dir():
-            os.replace(result.parquet, old)
-        os.replace(parquet, result.parquet)
+        # Un répertoire non vide ne se remplace pas par os.replace : l'ancien et le nouveau
+        # sont échangés d'un coup (renameat2), l'ancien part avec le répertoire de travail.
+        # Repli ailleurs que sous Linux : l'ancien mis de côté, puis le nouveau à sa place
+        # (un court instant sans répertoire parquet/).
+        if not result.parquet.is_dir():
+            os.replace(parquet, result.parquet)
+        elif not exchange_paths(parquet, result.parquet):
+            os.replace(result.parquet, work / "ancien-parquet")
+            os.replace(parquet, result.parquet)
         fsync_directory(self.analysis_dir)
 
 

@@ -59,6 +59,24 @@ def fsync_directory(directory: Path | str) -> None:
         os.close(fd)
 
 
+# renameat2(2) : échange deux chemins d'un coup (linux/fs.h).
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def exchange_paths(first: Path | str, second: Path | str) -> bool:
+    """Échange atomiquement deux chemins existants (deux répertoires non vides, par exemple,
+    qu'``os.replace`` ne sait pas remplacer) ; faux si le système ne le permet pas (autre
+    noyau que Linux, système de fichiers sans cette opération) : à l'appelant de se replier."""
+    import ctypes  # seulement ici : le reste du module n'en a pas besoin
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    return renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second),
+                     _RENAME_EXCHANGE) == 0
+
+
 def atomic_write_lines(path: Path | str, lines: Iterable[str]) -> None:
     """Remplace ``path`` par ces lignes, d'un seul coup (temporaire, fsync, os.replace).
 

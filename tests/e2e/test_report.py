@@ -206,7 +206,8 @@ def test_rebuild_replaces_everything_at_once(account):
     data_dir, _, truth = account
     assert run_report(data_dir).returncode == 0
     analysis = data_dir / "analyse"
-    before = {name: (analysis / name).stat().st_ino for name in ("crisp.duckdb", "rapport.html")}
+    before = {name: (analysis / name).stat().st_ino
+              for name in ("crisp.duckdb", "rapport.html", "parquet")}
     # Un reste d'une construction tuée (processus disparu) : retiré par la suivante.
     leftover = analysis / ".construction-999999999-x"
     leftover.mkdir()

@@ -10,7 +10,7 @@ import pytest
 
 from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.cursor import MessagesCursor
-from crispscrape.storage.files import StorageError, remove_stale_temporaries
+from crispscrape.storage.files import StorageError, exchange_paths, remove_stale_temporaries
 from crispscrape.storage.jsonl import load_and_repair, read_lines
 from crispscrape.storage.messages import MessageStore
 from crispscrape.storage.records import OpenConversation
@@ -206,3 +206,20 @@ def test_exported_files_are_created_readable_by_the_owner_only(tmp_path):
         os.umask(previous)
     for name in ("ajout.jsonl", "remplace.jsonl"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_two_non_empty_directories_are_exchanged_at_once(tmp_path):
+    """Base d'analyse : le nouveau parquet/ prend la place de l'ancien d'un coup (renameat2),
+    sans instant où le répertoire manque."""
+    old, new = tmp_path / "parquet", tmp_path / ".construction" / "parquet"
+    old.mkdir()
+    new.mkdir(parents=True)
+    (old / "messages.parquet").write_text("ancien")
+    (new / "messages.parquet").write_text("nouveau")
+    inode = new.stat().st_ino
+    assert exchange_paths(new, old) is True
+    assert (old / "messages.parquet").read_text() == "nouveau" and old.stat().st_ino == inode
+    assert (new / "messages.parquet").read_text() == "ancien"
+    # Un chemin absent : refusé (faux), rien n'a bougé.
+    assert exchange_paths(tmp_path / "absent", old) is False
+    assert (old / "messages.parquet").read_text() == "nouveau"
