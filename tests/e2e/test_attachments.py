@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
 
 from crispsandbox.media import media_body, media_kind
-from crispscrape.attachments import FILE_TYPES
+from crispscrape.attachments import FILE_TYPES, session_dir
 from tests.support.crawling import read_jsonl, run_crawl, start_crawl
+from tests.support.interrupting import TempFileCreated, interrupt, is_temp
 
 SEED = 1
 
@@ -269,4 +271,59 @@ def test_sigkill_during_a_slow_download_then_rerun_is_consistent(sandbox_factory
         if expected == "ok":
             assert_file_matches(data_dir, line)
     leftovers = [p for p in (data_dir / "conversations/fichiers").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+class AttachmentWrite(TempFileCreated):
+    """Dès la création du temporaire de l'écriture atomique d'une pièce jointe donnée."""
+
+    def __init__(self, relative_dir: str, fingerprint: int):
+        self.relative_dir, self.prefix = relative_dir, f".{fingerprint}-"
+        self.description = "pendant l'écriture sur disque d'un gros fichier (3 Mio)"
+
+    def matches(self, name: str) -> bool:
+        return name.startswith(self.prefix)
+
+
+def test_sigkill_while_an_attachment_is_written_then_rerun(sandbox_factory, data_dir, tmp_path):
+    """SIGKILL pendant l'écriture atomique d'un gros fichier (son temporaire existe) : aucun
+    fichier à son nom, l'index ne le dit pas gardé ; la relance retire le temporaire, le
+    télécharge, et l'index est exact.
+
+    Le temporaire ne vit que le temps d'écrire et de fsync 3 Mio : si le test n'est servi
+    qu'après le os.replace, l'arrêt est retenté depuis l'export d'avant la tentative."""
+    sandbox = sandbox_factory(seed=SEED, conversations=30)
+    truth = truth_refs(sandbox)
+    key = next(key for key, url in truth.items() if media_kind(SEED, token_of(url)) == "large")
+    folder = f"conversations/fichiers/{session_dir(key[0])}"
+    export(sandbox, data_dir, "conversations")
+    (data_dir / folder).mkdir(parents=True)  # surveillé (inotify) avant que l'export y écrive
+    saved = tmp_path / "avant-tentative"
+    shutil.copytree(data_dir, saved)
+    for _ in range(5):
+        trigger = AttachmentWrite(folder, key[1])
+        outcome = interrupt("messages", sandbox, data_dir, trigger, folder, args={"nb": 1000})
+        assert outcome.fired, outcome.log[-3000:]
+        if any(map(trigger.matches, outcome.temp_left)):
+            break
+        shutil.rmtree(data_dir)
+        shutil.copytree(saved, data_dir)
+    left = [name for name in outcome.temp_left if trigger.matches(name)]
+    assert left, "le SIGKILL n'est jamais tombé pendant l'écriture"
+    written = [p.name for p in (data_dir / folder).iterdir() if not is_temp(p.name)]
+    assert not [name for name in written if name.startswith(f"{key[1]}-")]
+    index = lines_after_kill(data_dir / "conversations/fichiers.jsonl")
+    assert index.get(key, {}).get("status") != "ok"
+    for line in index.values():
+        if line["status"] == "ok":
+            assert_file_matches(data_dir, line)
+
+    export(sandbox, data_dir)
+    index = index_of(data_dir)
+    assert set(index) == set(truth)
+    assert index[key]["status"] == "ok"
+    for line in index.values():
+        if line["status"] == "ok":
+            assert_file_matches(data_dir, line)
+    leftovers = [p for p in (data_dir / "conversations/fichiers").rglob("*") if is_temp(p.name)]
     assert leftovers == []
