@@ -23,7 +23,8 @@ from scrapy.commands import ScrapyCommand
 from crispscrape.arguments import ArgumentError
 from crispscrape.config import data_dir_of
 from crispscrape.report import REPORT_NAME
-from crispscrape.report.build import BuildResult, DatabaseBuilder
+from crispscrape.report.build import DatabaseBuilder
+from crispscrape.report.result import BuildResult
 from crispscrape.report.figures import read_figures
 from crispscrape.report.page import render
 from crispscrape.report.sources import ExportState, Sources

@@ -1,9 +1,10 @@
 """Construction de ``analyse/crisp.duckdb`` et de ``analyse/parquet/``, d'un seul coup.
 
 Tout est construit dans un répertoire de travail caché sous ``analyse/`` (même système de
-fichiers), puis mis en place par ``os.replace`` : un lecteur trouve toujours l'ancienne base
-complète ou la nouvelle complète, jamais une base à moitié écrite ; un arrêt brutal ne laisse
-qu'un répertoire de travail, retiré à la construction suivante.
+fichiers), puis mis en place : la base par ``os.replace``, ``parquet/`` par un échange
+atomique avec l'ancien (``renameat2``). Un lecteur trouve toujours l'ancienne base complète
+ou la nouvelle complète, jamais une base à moitié écrite ; un arrêt brutal ne laisse qu'un
+répertoire de travail, retiré à la construction suivante.
 
 Lignes illisibles : DuckDB lit les fichiers lui-même (readers.py) et rend NULL pour une
 ligne qui n'est pas du JSON. Un fichier qui en a est relu par le lecteur du
@@ -21,11 +22,11 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from crispscrape.report import ANALYSIS_DIR, DATABASE_NAME, PARQUET_DIR
 from crispscrape.report.readers import insert_sql, split
+from crispscrape.report.result import BuildResult, Skipped
 from crispscrape.report.schema import KEYS, MACROS, TABLES, VIEWS
 from crispscrape.report.sources import Sources
 from crispscrape.storage.files import (
@@ -36,41 +37,6 @@ from crispscrape.storage.jsonl import read_lines
 logger = logging.getLogger(__name__)
 
 WORK_PREFIX = ".construction-"
-
-
-@dataclass
-class Skipped:
-    """Lignes retirées d'une table : combien, et de quels fichiers."""
-
-    lines: int = 0
-    files: list[str] = field(default_factory=list)
-
-
-@dataclass
-class BuildResult:
-    database: Path
-    parquet: Path
-    rows: dict[str, int] = field(default_factory=dict)
-    skipped: dict[str, Skipped] = field(default_factory=dict)
-    # Durée murale de chaque étape (secondes) : « base » (tables, vues, écriture de la base),
-    # « parquet » (export des tables), « mise en place » (droits, fsync, remplacement).
-    durations: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def skipped_lines(self) -> int:
-        return sum(item.lines for item in self.skipped.values())
-
-    def skipped_text(self) -> str:
-        """Phrase française : lignes ignorées, par table."""
-        if not self.skipped_lines:
-            return "aucune ligne ignorée"
-        parts = []
-        for table, item in self.skipped.items():
-            if item.lines:
-                where = ", ".join(item.files[:3]) + (" …" if len(item.files) > 3 else "")
-                parts.append(f"{table} : {item.lines} ({where})")
-        return (f"{self.skipped_lines} ligne(s) illisible(s) ou sans identifiant ignorée(s) — "
-                + " ; ".join(parts))
 
 
 class DatabaseBuilder:
@@ -125,8 +91,9 @@ class DatabaseBuilder:
         for table, columns in TABLES.items():
             connection.execute(f"CREATE TABLE {table} ({columns})")
         failures: list[BaseException] = []
+        cursor = connection.cursor()
         side = threading.Thread(target=self._fill_single_files,
-                                args=(connection.cursor(), work, result, failures),
+                                args=(cursor, work, result, failures),
                                 name="crispscrape-analyse")
         side.start()
         try:
@@ -136,8 +103,11 @@ class DatabaseBuilder:
                 threads = int(connection.execute(
                     "SELECT current_setting('threads')").fetchone()[0])
                 self._load(connection, "messages", files, split(files, threads), work, result)
+        except BaseException:
+            _interrupt(cursor)
+            raise
         finally:
-            side.join()
+            _wait(side, cursor)
         if failures:
             raise failures[0]
         connection.execute(VIEWS)
@@ -251,10 +221,35 @@ class DatabaseBuilder:
 
 
 def _prepare(connection) -> None:
-    """Réglages et macros de session : chaque connexion a les siens (les macros TEMP ne se
-    voient que de la connexion qui les crée)."""
+    """Réglages et macros de chaque connexion : les macros TEMP ne se voient que de la
+    connexion qui les crée (le réglage, lui, vaut pour toute la base ; le redire ne coûte
+    rien)."""
     connection.execute("SET preserve_insertion_order = false")
+    # Pas de barre de progression de DuckDB (sur la sortie d'erreur, dès qu'une requête
+    # dure plus de 2 s) : elle salirait les journaux de cron et de scrapyd.
+    connection.execute("SET enable_progress_bar = false")
     connection.execute(MACROS)
+
+
+def _interrupt(cursor) -> None:
+    """Arrête la requête du fil secondaire : DuckDB n'interrompt que celle de la connexion
+    qui reçoit Ctrl-C, et fermer la base pendant qu'elle tourne échouerait (« connection is
+    busy »), masquant l'erreur d'origine."""
+    import duckdb
+    try:
+        cursor.interrupt()
+    except duckdb.Error:
+        pass  # déjà fermée : le fil a fini
+
+
+def _wait(side: threading.Thread, cursor) -> None:
+    """Attend le fil secondaire ; un Ctrl-C pendant l'attente l'interrompt d'abord."""
+    try:
+        side.join()
+    except BaseException:
+        _interrupt(cursor)
+        side.join()
+        raise
 
 
 def _remove_leftovers(analysis_dir: Path) -> None:

@@ -4,6 +4,7 @@ tolérante (DuckDB en mémoire ou sur des fichiers temporaires, sans sous-proces
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
 
 import duckdb
@@ -118,4 +119,35 @@ def test_an_error_while_loading_single_files_fails_the_build_and_installs_nothin
     with pytest.raises(OSError, match="disque plein"):
         DatabaseBuilder(Sources(data_dir)).build()
     assert sorted(loaded) == ["conversations", "messages"]
+    assert [entry.name for entry in (data_dir / "analyse").iterdir()] == []
+
+
+def test_a_failed_messages_load_interrupts_the_side_connection(tmp_path, monkeypatch):
+    """Le chargement des messages échoue (ou Ctrl-C) pendant que le fil secondaire lit
+    encore : sa requête est interrompue (DuckDB n'arrête que celle de la connexion qui
+    reçoit l'erreur), et c'est l'erreur d'origine qui remonte, pas « connection is busy »."""
+    data_dir = tmp_path / "data"
+    messages = data_dir / "conversations" / "messages"
+    messages.mkdir(parents=True)
+    (data_dir / "conversations" / "conversations.jsonl").write_text("{}\n")
+    (messages / "session_a.jsonl").write_text("{}\n")
+    outcome = []
+
+    def endless_side_load(self, cursor, work, result, failures):
+        with cursor:
+            try:  # une vingtaine de secondes si personne ne l'arrête
+                cursor.execute("SELECT sum(hash(i)) FROM range(3000000000) t(i)").fetchall()
+                outcome.append("terminée")
+            except duckdb.InterruptException:
+                outcome.append("interrompue")
+
+    def failing_messages_load(self, connection, table, *args):
+        time.sleep(0.3)  # la requête du fil secondaire tourne
+        raise OSError("disque plein (simulé)")
+
+    monkeypatch.setattr(DatabaseBuilder, "_fill_single_files", endless_side_load)
+    monkeypatch.setattr(DatabaseBuilder, "_load", failing_messages_load)
+    with pytest.raises(OSError, match="disque plein"):
+        DatabaseBuilder(Sources(data_dir)).build()
+    assert outcome == ["interrompue"]
     assert [entry.name for entry in (data_dir / "analyse").iterdir()] == []
