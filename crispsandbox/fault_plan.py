@@ -14,7 +14,7 @@ from contextvars import ContextVar
 # Pannes qu'un plan peut donner à un appel, chacune exactement.
 PLANNED_FAULTS = ("latency_spike", "reset", "throttle", "error_500", "error_502", "error_503",
                   "truncated", "error_envelope", "wrong_type", "broken_messages")
-# Données avant la réponse : toujours reçues par l'appel qui les tire.
+# Pannes données avant la réponse : toujours reçues par l'appel qui les tire.
 _BEFORE_ANSWER = ("latency_spike", "reset", "throttle")
 
 # Panne planifiée de l'appel en cours : aiohttp sert chaque appel dans sa propre tâche, qui a
@@ -50,8 +50,8 @@ class FaultPlan:
         return _CURRENT.get()
 
     def give_back(self) -> None:
-        """La panne de cet appel n'a pas pu lui être donnée (quota épuisé, rien à abîmer) :
-        elle revient en tête du plan, pour l'appel suivant."""
+        """La panne de cet appel n'a pas pu lui être donnée (quota épuisé, erreur de l'API,
+        rien à abîmer) : elle revient en tête du plan, pour l'appel suivant."""
         planned = _CURRENT.get()
         if planned is not None and planned not in _BEFORE_ANSWER:
             self._left.appendleft(planned)

@@ -147,6 +147,11 @@ class FaultState:
         """Pannes du plan pas encore données."""
         return len(self._plan)
 
+    def give_back(self) -> None:
+        """L'appel répond sans passer par la panne planifiée (erreur de l'API, route d'une
+        doublure) : elle revient au plan (fault_plan.py)."""
+        self._plan.give_back()
+
     def reset_quota(self) -> None:
         self.quota_used = 0
 

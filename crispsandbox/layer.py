@@ -50,6 +50,7 @@ async def _admit(request: web.Request, faults: FaultState, authorize: Authorize,
         return faults.rate_limited_response()
     refusal = authorize(request)
     if refusal is not None:
+        faults.give_back()
         return refusal
     try:
         faults.check_quota()
@@ -58,6 +59,9 @@ async def _admit(request: web.Request, faults: FaultState, authorize: Authorize,
     failure = faults.server_error_response()
     if failure is not None:
         return failure
+    # Les doublures n'abîment pas leurs réponses : une panne planifiée de cette sorte reste
+    # au plan (docs/sandbox.md).
+    faults.give_back()
     return await handle()
 
 

@@ -52,6 +52,7 @@ async def _answer(request: web.Request, sandbox: Sandbox, match: api.RouteMatch 
         dataset = sandbox.dataset_for(match.params["website_id"])
         result = match.route.handler(dataset, match.params, request.query)
     except CrispError as error:
+        faults.give_back()  # 401, 404… : la panne planifiée ira à l'appel suivant
         return json_response(error.status, error.body())
     return faults.success_response(result.status, result.data, kind)
 

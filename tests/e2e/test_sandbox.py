@@ -498,3 +498,22 @@ def test_cli_refuses_non_loopback_host():
         cwd=ROOT, capture_output=True, text=True, timeout=20,
     )
     assert result.returncode == 2 and "boucle locale" in result.stderr
+
+
+def test_fault_plan_over_http_gives_each_fault_and_survives_api_errors(faulty):
+    """Plan de pannes par POST /_admin/faults, appels HTTP réels : un 404 de l'API ne consomme
+    pas la panne planifiée (elle va à l'appel suivant) ; chaque panne arrive dans l'ordre."""
+    faulty.admin("/_admin/faults", method="POST",
+                 json={"fault_plan": ["error_envelope", "error_503", "wrong_type"]})
+    session = next(iter(counts(faulty)))
+    assert get(faulty, messages_path(faulty, "session_inconnue"))[0] == 404
+    assert faulty.admin("/_admin/faults")["fault_plan_left"] == 3
+    status, body = get(faulty, messages_path(faulty, session))
+    assert (status, body["error"], body["reason"]) == (200, True, "internal_error")
+    status, _, _ = faulty.api(messages_path(faulty, session))
+    assert status == 503
+    status, body = get(faulty, messages_path(faulty, session))
+    assert status in (200, 206) and isinstance(body["data"], dict)  # liste emballée
+    assert faulty.admin("/_admin/faults")["fault_plan_left"] == 0
+    status, body = get(faulty, messages_path(faulty, session))
+    assert status in (200, 206) and isinstance(body["data"], list)
