@@ -8,6 +8,7 @@ l'ancien contenu complet, soit le nouveau complet.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -61,20 +62,31 @@ def fsync_directory(directory: Path | str) -> None:
 
 # renameat2(2) : échange deux chemins d'un coup (linux/fs.h).
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+# Ce que renvoie un noyau ou un système de fichiers qui ne sait pas échanger : repli.
+_NO_EXCHANGE = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
 
 
 def exchange_paths(first: Path | str, second: Path | str) -> bool:
     """Échange atomiquement deux chemins existants (deux répertoires non vides, par exemple,
-    qu'``os.replace`` ne sait pas remplacer) ; faux si le système ne le permet pas (autre
-    noyau que Linux, système de fichiers sans cette opération) : à l'appelant de se replier."""
+    qu'``os.replace`` ne sait pas remplacer). Faux si le système ne le permet pas (autre
+    noyau que Linux, système de fichiers sans cette opération) : à l'appelant de se replier.
+    Toute autre erreur (chemin absent, droits…) : OSError."""
     import ctypes  # seulement ici : le reste du module n'en a pas besoin
 
     try:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (AttributeError, OSError):
         return False
-    return renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second),
-                     _RENAME_EXCHANGE) == 0
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second),
+                 _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _NO_EXCHANGE:
+        return False
+    raise OSError(code, os.strerror(code), os.fspath(first), None, os.fspath(second))
 
 
 def atomic_write_lines(path: Path | str, lines: Iterable[str]) -> None:

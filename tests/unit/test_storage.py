@@ -220,6 +220,7 @@ def test_two_non_empty_directories_are_exchanged_at_once(tmp_path):
     assert exchange_paths(new, old) is True
     assert (old / "messages.parquet").read_text() == "nouveau" and old.stat().st_ino == inode
     assert (new / "messages.parquet").read_text() == "ancien"
-    # Un chemin absent : refusé (faux), rien n'a bougé.
-    assert exchange_paths(tmp_path / "absent", old) is False
+    # Un chemin absent : l'erreur du système, rien n'a bougé.
+    with pytest.raises(FileNotFoundError):
+        exchange_paths(tmp_path / "absent", old)
     assert (old / "messages.parquet").read_text() == "nouveau"
