@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -14,7 +13,8 @@ from pathlib import Path
 from crispsandbox.media import media_body, media_kind
 from crispscrape.attachments import FILE_TYPES, session_dir
 from tests.support.crawling import read_jsonl, run_crawl, start_crawl
-from tests.support.interrupting import TempFileCreated, interrupt, is_temp
+from tests.support.interrupting import TempFileCreated, is_temp
+from tests.support.write_kills import kill_during_write
 
 SEED = 1
 
@@ -285,29 +285,22 @@ class AttachmentWrite(TempFileCreated):
         return name.startswith(self.prefix)
 
 
-def test_sigkill_while_an_attachment_is_written_then_rerun(sandbox_factory, data_dir, tmp_path):
+def test_sigkill_while_an_attachment_is_written_then_rerun(sandbox_factory, data_dir):
     """SIGKILL pendant l'écriture atomique d'un gros fichier (son temporaire existe) : aucun
     fichier à son nom, l'index ne le dit pas gardé ; la relance retire le temporaire, le
     télécharge, et l'index est exact.
 
-    Le temporaire ne vit que le temps d'écrire et de fsync 3 Mio : si le test n'est servi
-    qu'après le os.replace, l'arrêt est retenté depuis l'export d'avant la tentative."""
+    Le temporaire ne vit que le temps d'écrire et de fsync 3 Mio : l'arrêt est retenté
+    depuis l'export d'avant la tentative tant qu'il tombe à côté (write_kills.py)."""
     sandbox = sandbox_factory(seed=SEED, conversations=30)
     truth = truth_refs(sandbox)
     key = next(key for key, url in truth.items() if media_kind(SEED, token_of(url)) == "large")
     folder = f"conversations/fichiers/{session_dir(key[0])}"
     export(sandbox, data_dir, "conversations")
     (data_dir / folder).mkdir(parents=True)  # surveillé (inotify) avant que l'export y écrive
-    saved = tmp_path / "avant-tentative"
-    shutil.copytree(data_dir, saved)
-    for _ in range(5):
-        trigger = AttachmentWrite(folder, key[1])
-        outcome = interrupt("messages", sandbox, data_dir, trigger, folder, args={"nb": 1000})
-        assert outcome.fired, outcome.log[-3000:]
-        if any(map(trigger.matches, outcome.temp_left)):
-            break
-        shutil.rmtree(data_dir)
-        shutil.copytree(saved, data_dir)
+    trigger = AttachmentWrite(folder, key[1])
+    outcome = kill_during_write("messages", sandbox, data_dir, trigger, folder, data_dir,
+                                args={"nb": 1000})
     left = [name for name in outcome.temp_left if trigger.matches(name)]
     assert left, "le SIGKILL n'est jamais tombé pendant l'écriture"
     written = [p.name for p in (data_dir / folder).iterdir() if not is_temp(p.name)]

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from tests.support.interrupting import (
     summary_block,
     temp_files,
 )
+from tests.support.write_kills import kill_during_write
 
 FOLDER = "utilisateurs"
 DATA = f"{FOLDER}/utilisateurs.jsonl"
@@ -147,37 +147,15 @@ def _kill_plan(rng: random.Random):
     ]
 
 
-# Tentatives au plus pour tuer en pleine écriture atomique (voir _kill).
-ATTEMPTS = 5
-
-
 def _kill(sandbox, data_dir: Path, trigger):
-    """Un SIGKILL au moment ``trigger``.
-
-    Pendant une écriture atomique (TempFile), le temporaire ne vit que le temps d'écrire et
-    de fsync quelques dizaines de Ko : sur une machine chargée, le test peut n'être servi
-    qu'après le ``os.replace``, et le SIGKILL tombe alors après l'écriture. Le moment n'est
-    pas atteint : le dossier des profils est remis tel qu'avant la tentative, et l'arrêt
-    retenté. Ce qui est vérifié ensuite ne change pas ; ce qui est retenté, c'est d'atteindre
-    le moment."""
-    def attempt():
-        return interrupt("users", sandbox, data_dir, trigger, FOLDER, args=ARGS,
-                         settings=LOW_CONCURRENCY)
-
-    if not isinstance(trigger, TempFile):
-        return attempt()
-    folder, saved = data_dir / FOLDER, data_dir.parent / f"{FOLDER}-avant-tentative"
-    shutil.copytree(folder, saved)
-    try:
-        for _ in range(ATTEMPTS):
-            outcome = attempt()
-            if not outcome.fired or any(map(trigger.matches, outcome.temp_left)):
-                break
-            shutil.rmtree(folder)
-            shutil.copytree(saved, folder)
-        return outcome
-    finally:
-        shutil.rmtree(saved)
+    """Un SIGKILL au moment ``trigger`` ; pendant une écriture atomique (TempFile), retenté
+    depuis le dossier des profils d'avant la tentative tant qu'il tombe à côté
+    (tests/support/write_kills.py)."""
+    if isinstance(trigger, TempFile):
+        return kill_during_write("users", sandbox, data_dir, trigger, FOLDER, data_dir / FOLDER,
+                                 args=ARGS, settings=LOW_CONCURRENCY)
+    return interrupt("users", sandbox, data_dir, trigger, FOLDER, args=ARGS,
+                     settings=LOW_CONCURRENCY)
 
 
 @pytest.fixture(scope="module")
