@@ -4,73 +4,21 @@ Chromium sans écran."""
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
-from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from crispscrape.report.figures import duration_text
 from tests.support import chromium
-from tests.support.crawling import ROOT, crawl_env, read_jsonl, run_crawl
-from tests.support.sandbox_process import start_sandbox
+from tests.support.crawling import ROOT, crawl_env, read_jsonl
+from tests.support.reporting import count, query, run_report
 
 TABLES = ("conversations", "messages", "people", "files")
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """Un compte de 30 conversations exporté une fois (scrapy crawl account) ; chaque test en
-    reçoit une copie. Renvoie (répertoire, vérité des conversations, vérité des messages)."""
-    sandbox = start_sandbox(seed=3, conversations=30)
-    try:
-        data_dir = tmp_path_factory.mktemp("export") / "data"
-        result = run_crawl("account", data_dir, sandbox.env(), timeout=300)
-        assert result.returncode == 0, result.log[-3000:]
-        conversations = sandbox.admin("/_admin/truth/conversations")
-        messages = {c["session_id"]: sandbox.admin(f"/_admin/truth/messages/{c['session_id']}")
-                    for c in conversations}
-    finally:
-        sandbox.stop()
-    return data_dir, conversations, messages
-
-
-@pytest.fixture
-def account(exported, tmp_path):
-    source, conversations, messages = exported
-    data_dir = tmp_path / "data"
-    shutil.copytree(source, data_dir)
-    return data_dir, conversations, messages
-
-
-def run_report(data_dir: Path) -> subprocess.CompletedProcess:
-    """La commande telle qu'un utilisateur la lance : aucun identifiant CRISP_* dans
-    l'environnement, seulement CRISP_DATA_DIR."""
-    env = crawl_env({}, data_dir)
-    assert not any(name.startswith("CRISP_") and name != "CRISP_DATA_DIR" for name in env)
-    assert "ID_SITE_CRISP" not in env
-    return subprocess.run([sys.executable, "-m", "scrapy", "report"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
-def query(data_dir: Path, sql: str, params=None) -> list:
-    connection = duckdb.connect(os.fspath(data_dir / "analyse" / "crisp.duckdb"), read_only=True)
-    try:
-        return connection.execute(sql, params or []).fetchall()
-    finally:
-        connection.close()
-
-
-def count(data_dir: Path, table: str) -> int:
-    return query(data_dir, f"SELECT count(*) FROM {table}")[0][0]
 
 
 def expected_text(content):
@@ -88,8 +36,8 @@ def message_lines(data_dir: Path) -> int:
     return sum(len(read_jsonl(path)) for path in (data_dir / "conversations" / "messages").glob("*.jsonl"))
 
 
-def test_database_equals_the_export_and_the_truth_without_credentials(account):
-    data_dir, conversations, truth = account
+def test_database_equals_the_export_and_the_truth_without_credentials(report_account):
+    data_dir, conversations, truth = report_account
     result = run_report(data_dir)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Base d'analyse : " in result.stdout and "aucune ligne ignorée" in result.stdout
@@ -149,8 +97,8 @@ def test_database_equals_the_export_and_the_truth_without_credentials(account):
     assert "Export complet et à jour" in page
 
 
-def test_attachment_index_fills_the_files_table(account):
-    data_dir, _, truth = account
+def test_attachment_index_fills_the_files_table(report_account):
+    data_dir, _, truth = report_account
     with_files = [(sid, m) for sid, messages in truth.items() for m in messages
                   if m["type"] in ("file", "audio", "animation")]
     assert len(with_files) >= 3
@@ -173,8 +121,8 @@ def test_attachment_index_fills_the_files_table(account):
     assert "Pièces jointes" in page and "Pas d'index" not in page
 
 
-def test_corrupt_lines_are_skipped_and_reported_never_fatal(account):
-    data_dir, _, truth = account
+def test_corrupt_lines_are_skipped_and_reported_never_fatal(report_account):
+    data_dir, _, truth = report_account
     files = sorted((data_dir / "conversations" / "messages").glob("*.jsonl"),
                    key=lambda path: -len(read_jsonl(path)))
     # Une ligne tronquée au milieu d'un fichier, une ligne qui n'est pas du JSON à la fin d'un
@@ -202,8 +150,8 @@ def test_corrupt_lines_are_skipped_and_reported_never_fatal(account):
     assert (data_dir / "analyse" / "rapport.html").is_file()
 
 
-def test_rebuild_replaces_everything_at_once(account):
-    data_dir, _, truth = account
+def test_rebuild_replaces_everything_at_once(report_account):
+    data_dir, _, truth = report_account
     assert run_report(data_dir).returncode == 0
     analysis = data_dir / "analyse"
     before = {name: (analysis / name).stat().st_ino
@@ -237,14 +185,14 @@ SVG_PROBE = """Array.from(document.querySelectorAll('svg')).map(svg => {
 })"""
 
 
-def test_report_opens_offline_in_a_real_chromium(account, tmp_path):
+def test_report_opens_offline_in_a_real_chromium(report_account, tmp_path):
     if not chromium.available():
         # En CI (.ci/run installe Chromium), un navigateur absent ne doit pas passer inaperçu.
         if os.environ.get(chromium.REQUIRED):
             pytest.fail("Chromium introuvable (chromium, chromium-browser) alors que la CI "
                         "l'exige : apt-get install chromium")
         pytest.skip("chromium absent (apt-get install chromium)")
-    data_dir, _, _ = account
+    data_dir, _, _ = report_account
     assert run_report(data_dir).returncode == 0
     page = data_dir / "analyse" / "rapport.html"
     visit = chromium.open_page(page, SVG_PROBE)
@@ -259,11 +207,11 @@ def test_report_opens_offline_in_a_real_chromium(account, tmp_path):
     (tmp_path / "rapport.png").write_bytes(visit.screenshot)
 
 
-def test_website_option_reads_the_site_directory_and_refuses_a_bad_id(account, tmp_path):
+def test_website_option_reads_the_site_directory_and_refuses_a_bad_id(report_account, tmp_path):
     # -a website=ID range un site sous {CRISP_DATA_DIR}/{ID} : --website ID y lit.
     site = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
     root = tmp_path / "plusieurs-sites"
-    shutil.copytree(account[0], root / site)
+    shutil.copytree(report_account[0], root / site)
     env = {**crawl_env({}, root)}
     done = subprocess.run([sys.executable, "-m", "scrapy", "report", "--website", site.upper()],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -275,162 +223,3 @@ def test_website_option_reads_the_site_directory_and_refuses_a_bad_id(account, t
     assert bad.returncode == 1
     assert "invalide" in bad.stdout
     assert sorted(p.name for p in root.iterdir()) == [site]
-
-
-# --- Les chiffres du rapport, recalculés en Python depuis la vérité du bac à sable ---------------
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-
-
-def _grouped(value: int) -> str:
-    return f"{value:,}".replace(",", "\u202f")
-
-
-def _p90(values: list[float]) -> float:
-    """Quantile 0,9 par interpolation linéaire (celui de quantile_cont)."""
-    ordered = sorted(values)
-    position = 0.9 * (len(ordered) - 1)
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
-def _section(page: str, title: str) -> str:
-    start = page.index(f"<h2>{title}</h2>")
-    end = page.find("<h2>", start + 4)
-    return page[start:end if end > 0 else len(page)]
-
-
-def _box(value: str, name: str) -> str:
-    return f"<b>{html.escape(value)}</b>{html.escape(name)}"
-
-
-def test_report_figures_match_the_truth(account):
-    """Chaque chiffre écrit dans le rapport, recalculé indépendamment depuis la vérité du bac
-    à sable (conversations, messages) et les fichiers de l'export (profils, index des pièces
-    jointes) : effectifs, semaines, premier délai de réponse (médiane, 9 sur 10, tendance),
-    résolution, jour et heure les plus chargés, messages par opérateur, contacts, fichiers."""
-    data_dir, conversations, truth = account
-    result = run_report(data_dir)
-    assert result.returncode == 0, result.stdout + result.stderr
-    page = (data_dir / "analyse" / "rapport.html").read_text(encoding="utf-8")
-    messages = [m for msgs in truth.values() for m in msgs]
-    assert _box(_grouped(len(conversations)), "conversations") in page
-    assert _box(_grouped(len(messages)), "messages") in page
-
-    # Semaines ISO où une conversation s'ouvre ou un message arrive.
-    created = Counter(_utc(c["created_at"]).isocalendar()[:2] for c in conversations)
-    weeks = set(created) | {_utc(m["timestamp"]).isocalendar()[:2] for m in messages}
-    assert (f"({len(weeks)} semaines ; au plus {_grouped(max(created.values()))} "
-            "en une semaine)") in _section(page, "Activité par semaine")
-
-    # Premier délai de réponse : du premier message du visiteur à la première réponse d'un
-    # opérateur qui n'est ni une note, ni un événement, ni automatique.
-    answered, unanswered, by_week = [], 0, {}
-    for msgs in truth.values():
-        asked = [m["timestamp"] for m in msgs if m["from"] == "user"]
-        if not asked:
-            continue
-        replies = [m["timestamp"] for m in msgs if m["from"] == "operator"
-                   and m["timestamp"] >= min(asked) and m["type"] not in ("note", "event")
-                   and not m["automated"]]
-        if not replies:
-            unanswered += 1
-            continue
-        delay = (min(replies) - min(asked)) / 1000
-        answered.append(delay)
-        by_week.setdefault(_utc(min(asked)).isocalendar()[:2], []).append(delay)
-    assert len(answered) >= 10 and unanswered >= 1
-    response = _section(page, "Premier délai de réponse")
-    assert _box(duration_text(statistics.median(answered)), "médiane") in response
-    assert _box(duration_text(_p90(answered)), "9 sur 10 en moins de") in response
-    assert _box(_grouped(len(answered)), "conversations répondues") in response
-    assert _box(_grouped(unanswered), "sans réponse") in response
-    trend = [statistics.median(by_week[week]) for week in sorted(by_week)]
-    assert len(trend) >= 8, "la tendance n'est écrite qu'à partir de 8 semaines"
-    early, late = sorted(trend[:len(trend) // 2]), sorted(trend[len(trend) // 2:])
-    assert (f"Tendance : médiane hebdomadaire {duration_text(early[len(early) // 2])} sur la "
-            f"première moitié de la période, {duration_text(late[len(late) // 2])} sur la "
-            "seconde.") in response
-
-    # Résolution : conversations résolues, du premier au dernier message.
-    resolved = [c for c in conversations if c["state"] == "resolved"]
-    spans = [(max(m["timestamp"] for m in truth[c["session_id"]])
-              - min(m["timestamp"] for m in truth[c["session_id"]])) / 1000
-             for c in resolved if truth[c["session_id"]]]
-    resolution = _section(page, "Durée de résolution")
-    assert _box(duration_text(statistics.median(spans)), "médiane") in resolution
-    assert _box(f"{len(resolved)} ({100 * len(resolved) / len(conversations):.0f} %)",
-                "résolues") in resolution
-
-    # Jour et heure les plus chargés (messages des visiteurs, UTC).
-    days, hours = Counter(), Counter()
-    for message in messages:
-        if message["from"] == "user":
-            days[_utc(message["timestamp"]).weekday()] += 1
-            hours[_utc(message["timestamp"]).hour] += 1
-    day = max(range(7), key=lambda d: days[d])
-    hour = max(range(24), key=lambda h: hours[h])
-    names = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
-    assert (f"Jour le plus chargé : {names[day]} ({_grouped(days[day])} messages) ; heure la "
-            f"plus chargée : {hour} h–{hour + 1} h ({_grouped(hours[hour])}).") in page
-
-    # Messages par opérateur : chaque nom et son nombre, au bout de sa barre.
-    operators = Counter(m["user"]["nickname"] for m in messages if m["from"] == "operator")
-    assert 1 <= len(operators) <= 15
-    section = _section(page, "Messages par opérateur")
-    for name, number in operators.items():
-        assert f"<title>{html.escape(name)} : {_grouped(number)}</title>" in section
-
-    # Contacts : e-mail présent ; profil exporté pour cet e-mail (casse et espaces ignorés).
-    profiles = {p["email"].strip().lower() for p in
-                read_jsonl(data_dir / "utilisateurs" / "utilisateurs.jsonl")}
-    emails = [c["meta"].get("email", "").strip() for c in conversations]
-    with_email = sum("@" in email for email in emails)
-    with_profile = sum(email.lower() in profiles for email in emails if email)
-    assert 0 < with_profile < with_email < len(conversations)
-    contacts = _section(page, "Contacts connus")
-    assert (f"Conversations avec un e-mail : {with_email} sur {len(conversations)} "
-            f"({100 * with_email / len(conversations):.0f} %)") in contacts
-    assert (f"(profil exporté) : {with_profile} "
-            f"({100 * with_profile / len(conversations):.0f} %)") in contacts
-
-    # Pièces jointes : l'index réel de l'export.
-    index = read_jsonl(data_dir / "conversations" / "fichiers.jsonl")
-    kept = [line for line in index if line["status"] == "ok"]
-    files = _section(page, "Pièces jointes")
-    assert _box(_grouped(len(kept)), "gardées") in files
-    assert _box(_grouped(len(index) - len(kept)), "en échec") in files
-    assert 0 < len(kept) < len(index)
-
-
-def test_an_export_stopped_by_its_budget_is_reported_incomplete(tmp_path):
-    """Un export arrêté par son budget d'appels : le rapport le dit incomplet, avec le
-    nombre exact de conversations dont les messages ne sont pas encore tous sur le disque
-    (comparés à la vérité du bac à sable)."""
-    sandbox = start_sandbox(seed=3, conversations=30)
-    try:
-        data_dir = tmp_path / "data"
-        stopped = run_crawl("account", data_dir, sandbox.env(), args={"budget": 12}, timeout=300)
-        assert stopped.returncode == 2, stopped.log[-3000:]
-        truth = {c["session_id"]: sandbox.admin(f"/_admin/truth/messages/{c['session_id']}")
-                 for c in sandbox.admin("/_admin/truth/conversations")}
-        asked = sandbox.admin("/_admin/stats")["calls_by_session"]
-    finally:
-        sandbox.stop()
-    folder = data_dir / "conversations" / "messages"
-    on_disk = {path.stem: read_jsonl(path) for path in folder.glob("*.jsonl")}
-    # Faite : tous ses messages sur le disque, et demandée au moins une fois (une
-    # conversation sans message aussi : il faut un appel pour le savoir).
-    missing = sum(1 for session_id, messages in truth.items()
-                  if not asked.get(session_id)
-                  or sorted(map(json.dumps, on_disk.get(session_id, [])))
-                  != sorted(map(json.dumps, messages)))
-    assert 0 < missing < len(truth)
-    result = run_report(data_dir)
-    assert result.returncode == 0, result.stdout + result.stderr
-    state = _section((data_dir / "analyse" / "rapport.html").read_text(encoding="utf-8"),
-                     "État de l'export")
-    assert 'class="state incomplete"' in state
-    assert f"Export incomplet : il reste {missing} conversation(s)" in state
-    assert "Export complet" not in state
