@@ -188,7 +188,7 @@ SVG_PROBE = """Array.from(document.querySelectorAll('svg')).map(svg => {
 def test_report_opens_offline_in_a_real_chromium(report_account, tmp_path):
     if not chromium.available():
         # En CI (.ci/run installe Chromium), un navigateur absent ne doit pas passer inaperçu.
-        if os.environ.get(chromium.REQUIRED):
+        if os.environ.get(chromium.REQUIRED) == "1":
             pytest.fail("Chromium introuvable (chromium, chromium-browser) alors que la CI "
                         "l'exige : apt-get install chromium")
         pytest.skip("chromium absent (apt-get install chromium)")
