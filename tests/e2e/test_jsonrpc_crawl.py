@@ -213,6 +213,17 @@ def test_only_loopback_listens(crawl):
 
 def test_close_spider_saves_state_and_rerun_completes(crawl, slow_sandbox, data_dir,
                                                      conversations, long_conversation, secrets):
+    # Une conversation courte finie sur le disque avant la fermeture : quand ce test est le
+    # premier du module dans son processus xdist, le crawl vient à peine de commencer, et
+    # rien ne serait encore complet (la conversation longue occupe l'autre requête).
+    first_short = conversations[1]["session_id"]
+    expected = len(slow_sandbox.admin(f"/_admin/truth/messages/{first_short}"))
+    deadline = time.monotonic() + 60
+    while not (messages_file(data_dir, first_short).is_file()
+               and len(read_jsonl(messages_file(data_dir, first_short))) == expected):
+        assert time.monotonic() < deadline, "aucune conversation finie en 60 s"
+        assert crawl.process.poll() is None, crawl.log[-3000:]
+        time.sleep(0.05)
     assert crawl.process.poll() is None, "le crawl s'est terminé avant la fermeture demandée"
     # « shutdown » : la raison d'un Ctrl-C, donc un arrêt propre à reprendre (code 2).
     reply = jsonrpc_client_call(crawl.base + "/crawler/engine", "close_spider", "shutdown")
