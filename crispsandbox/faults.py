@@ -16,11 +16,10 @@ from typing import Callable
 
 from aiohttp import web
 
-from . import fault_plan
 from .envelope import (
     JSON_CONTENT_TYPE, CrispError, dumps, error_body, json_response, raw_response, success_body,
 )
-from .fault_plan import FaultPlan
+from .fault_plan import FaultPlan, validated
 
 RATE_LIMIT_STATUSES = (429, 420, 422)
 _STATUS_PHRASES = {420: "Enhance Your Calm", 422: "Unprocessable Entity", 429: "Too Many Requests"}
@@ -94,7 +93,7 @@ class FaultOptions:
                 values[name] = None
                 continue
             if name == "fault_plan":
-                values[name] = fault_plan.validated(value)
+                values[name] = validated(value)
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"{name} doit être un nombre positif ou nul")
