@@ -172,7 +172,7 @@ def test_quota_stop_then_resume(sandbox_factory, data_dir):
 
 
 def test_killed_run_then_resumed_loses_and_duplicates_nothing(sandbox_factory, data_dir):
-    sandbox = sandbox_factory(seed=3, conversations=30, latency_ms=40)
+    sandbox = sandbox_factory(seed=3, conversations=30, latency_ms=150)
     conversations = write_conversations(sandbox, data_dir)
     ids = [c["session_id"] for c in conversations]
     directory = data_dir / "conversations" / "messages"
