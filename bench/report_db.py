@@ -27,8 +27,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+from scrapy.settings import Settings
 
 from bench.account_files import write_account
+from crispscrape.addon import CrispAddon
 from crispscrape.report.build import DatabaseBuilder
 from crispscrape.report.figures import read_figures
 from crispscrape.report.page import render
@@ -38,14 +40,11 @@ TARGET = 1.5
 MINIMUM_MESSAGES = 200_000
 
 
-class _Settings(dict):
-    """Réglages lus par l'état du compte (valeurs par défaut du projet)."""
-
-    def getfloat(self, name, default=0.0):
-        return float(self.get(name, default))
-
-    def getint(self, name, default=0):
-        return int(self.get(name, default))
+def _settings() -> Settings:
+    """Réglages lus par l'état du compte : les défauts du projet (l'add-on), comme un crawl."""
+    settings = Settings()
+    CrispAddon().update_settings(settings)
+    return settings
 
 
 def raw_read(data_dir: Path) -> int:
@@ -74,7 +73,7 @@ def report(data_dir: Path) -> int:
         figures = read_figures(connection, files_indexed=False)
     finally:
         connection.close()
-    page = render(figures, ExportState.read(sources, _Settings()), "", datetime.now(timezone.utc))
+    page = render(figures, ExportState.read(sources, _settings()), "", datetime.now(timezone.utc))
     return len(page)
 
 

@@ -51,6 +51,7 @@ async def get_config(request: web.Request) -> web.Response:
     config = _sandbox(request).config
     return _json({
         "identifier": config.identifier, "key": config.key, "website_id": config.website_id,
+        "tier": config.tier,  # niveau de jeton attendu (en-tête X-Crisp-Tier)
         "seed": config.seed, "conversations": config.conversations,
         "media_url": _sandbox(request).dataset.media_base,
         "websites": list(_sandbox(request).datasets),

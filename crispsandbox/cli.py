@@ -8,7 +8,7 @@ import sys
 
 from .defaults import (
     DEFAULT_CONVERSATIONS, DEFAULT_HOST, DEFAULT_IDENTIFIER, DEFAULT_KEY, DEFAULT_PORT,
-    DEFAULT_SEED, DEFAULT_WEBSITE_ID,
+    DEFAULT_SEED, DEFAULT_TIER, DEFAULT_WEBSITE_ID, TIERS,
 )
 from .faults import RATE_LIMIT_STATUSES, FaultOptions
 from .server import serve
@@ -30,6 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--conversations", type=int, default=DEFAULT_CONVERSATIONS, help="nombre de conversations (défaut : %(default)s)")
     add("--identifier", default=DEFAULT_IDENTIFIER, help="identifiant du jeton attendu (défaut : %(default)s)")
     add("--key", default=DEFAULT_KEY, help="clé du jeton attendue (défaut : %(default)s)")
+    add("--tier", choices=TIERS, default=DEFAULT_TIER,
+        help="niveau du jeton attendu (en-tête X-Crisp-Tier) : plugin, ou website pour un "
+             "Website Token ; l'autre niveau est refusé en 401 (défaut : %(default)s)")
     add("--website-id", default=DEFAULT_WEBSITE_ID, help="identifiant du site (défaut : %(default)s)")
     add("--websites", type=int, default=1,
         help="nombre de sites servis par le même jeton, chacun ses données (défaut : %(default)s)")
@@ -86,6 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     config = SandboxConfig(
         seed=args.seed, conversations=args.conversations, identifier=args.identifier,
         key=args.key, website_id=args.website_id, faults=faults, websites=args.websites,
-        media_url=args.media_url, media_slow_seconds=args.media_slow_seconds,
+        media_url=args.media_url, media_slow_seconds=args.media_slow_seconds, tier=args.tier,
     )
     return run_server(serve(config, args.host, args.port, args.port_file), args.host, args.port)

@@ -8,6 +8,10 @@ s'y fier sans lancer le serveur.
 DEFAULT_IDENTIFIER = "sandbox-identifier"
 DEFAULT_KEY = "sandbox-key"
 DEFAULT_WEBSITE_ID = "8c842203-7ed8-4e29-a608-7cf78a7d2fcc"
+# Niveaux de jeton Crisp (en-tête X-Crisp-Tier) : « plugin » (jeton de la Marketplace) ou
+# « website » (Website Token, généré dans l'application Crisp). Un bac à sable n'en attend qu'un.
+TIERS = ("plugin", "website")
+DEFAULT_TIER = "plugin"
 
 DEFAULT_HOST = "127.0.0.1"
 # Base des URL de fichiers d'un jeu de données hors serveur ; un bac à sable en marche sert

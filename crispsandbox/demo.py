@@ -65,14 +65,8 @@ def main(argv=None) -> int:
     if status == 0:
         status = other_systems(root, data_dir, options.conversations)
     print(f"\nFichiers exportés dans {data_dir} :")
-    for path in sorted(data_dir.rglob("*")):
-        if path.is_file() and path.parent.name != "messages" and "fichiers" not in path.parts \
-                and "parquet" not in path.parts:
-            print(f"  {path.relative_to(data_dir)}")
-    for folder in ("conversations", "ninja", "wanzo"):
-        messages = data_dir / folder / "messages"
-        if messages.is_dir():
-            print(f"  {folder}/messages/ : {len(list(messages.glob('*.jsonl')))} fichiers .jsonl")
+    for line in produced_files(data_dir):
+        print(f"  {line}")
     if status == 0:
         # Base d'analyse et rapport : d'après les fichiers seuls (aucun appel, aucun identifiant).
         print("\n$ scrapy report")
@@ -82,6 +76,25 @@ def main(argv=None) -> int:
         print(report.stdout.strip() or report.stderr[-2000:])
         status = report.returncode
     return status
+
+
+def produced_files(data_dir: Path) -> list[str]:
+    """Liste finale des fichiers produits : un par ligne, sauf les dossiers nombreux
+    (messages/, pièces jointes de conversations/fichiers/), résumés en une ligne chacun."""
+    lines = [str(path.relative_to(data_dir)) for path in sorted(data_dir.rglob("*"))
+             if path.is_file() and path.parent.name != "messages" and "fichiers" not in path.parts
+             and "parquet" not in path.parts]
+    for folder in ("conversations", "ninja", "wanzo"):
+        messages = data_dir / folder / "messages"
+        if messages.is_dir():
+            lines.append(f"{folder}/messages/ : {len(list(messages.glob('*.jsonl')))} fichiers .jsonl")
+    attachments = data_dir / "conversations" / "fichiers"
+    if attachments.is_dir():
+        # Pièces jointes téléchargées : l'essentiel des octets de l'export.
+        count = sum(1 for path in attachments.rglob("*")
+                    if path.is_file() and not path.name.endswith(".tmp"))
+        lines.append(f"conversations/fichiers/ : {count} pièces jointes")
+    return lines
 
 
 def other_systems(root: Path, data_dir: Path, conversations: int) -> int:

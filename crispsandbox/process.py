@@ -4,7 +4,9 @@
         os.environ.update(sandbox.env())
         sandbox.admin("/_admin/faults", method="POST", json={"error_rate": 0.5})
 
-Les options sont celles de la ligne de commande (« rate_limit » -> --rate-limit).
+Les options sont celles de la ligne de commande (« rate_limit » -> --rate-limit) ; par exemple
+``start_sandbox(tier="website")`` attend un Website Token (X-Crisp-Tier: website) au lieu
+d'un jeton « plugin ». auth_headers() et env() suivent le niveau du bac à sable lancé.
 Le serveur écoute sur un port libre, annoncé par --port-file.
 
 Outil de développement et de test : il suppose une copie des sources du dépôt, où
@@ -64,6 +66,8 @@ class SandboxProcess:
         self.url = ""  # base de l'API, se termine par /v1
         self.identifier = self.key = self.website_id = ""
         self.websites: list[str] = []
+        # Niveau du jeton attendu (X-Crisp-Tier), relu dans /_admin/config au démarrage.
+        self.tier = str(options.get("tier") or "plugin")
         self._workdir = tempfile.TemporaryDirectory(prefix="crisp-sandbox-")
 
     def _command(self, port_file: Path) -> list[str]:
@@ -97,6 +101,7 @@ class SandboxProcess:
         self.identifier, self.key, self.website_id = config["identifier"], config["key"], config["website_id"]
         # Tous les sites servis (--websites N), le premier étant website_id.
         self.websites = list(config.get("websites", [self.website_id]))
+        self.tier = config.get("tier", "plugin")
 
     def logs(self) -> str:
         """Sorties du processus (pour les messages d'échec)."""
@@ -107,17 +112,22 @@ class SandboxProcess:
         )
 
     def env(self) -> dict[str, str]:
-        """Variables d'environnement attendues par l'exportateur."""
-        return {
+        """Variables d'environnement attendues par l'exportateur (CRISP_TOKEN_TIER pour un
+        bac à sable « website » seulement : l'exportateur suppose « plugin » sans elle)."""
+        variables = {
             "CRISP_IDENTIFIER_PROD": self.identifier,
             "CRISP_KEY_PROD": self.key,
             "ID_SITE_CRISP": self.website_id,
             "CRISP_API_URL": self.url,
         }
+        if self.tier != "plugin":
+            variables["CRISP_TOKEN_TIER"] = self.tier
+        return variables
 
     def auth_headers(self) -> dict[str, str]:
+        """En-têtes d'un appel direct à l'API, au niveau de jeton du bac à sable."""
         token = base64.b64encode(f"{self.identifier}:{self.key}".encode()).decode()
-        return {"Authorization": f"Basic {token}", "X-Crisp-Tier": "plugin", "Content-Type": "application/json"}
+        return {"Authorization": f"Basic {token}", "X-Crisp-Tier": self.tier, "Content-Type": "application/json"}
 
     def admin(self, path: str, method: str = "GET", json: object = None) -> object:
         """Appel à l'API d'administration ; renvoie le JSON décodé, HTTPError si échec."""

@@ -14,6 +14,8 @@ from aiohttp import web
 
 from . import api
 from .admin import setup_admin
+from .banner import export_lines
+from .defaults import DEFAULT_TIER
 from .envelope import CrispError, json_response
 from .layer import abort_connection
 from .media import media_url, setup_media
@@ -98,17 +100,21 @@ async def serve(config: SandboxConfig, host: str, port: int, port_file: str | No
     _log(
         f"Bac à sable Crisp à l'écoute sur {shown_host}:{actual_port} : "
         f"{config.conversations} conversations, graine {config.seed}, "
-        f"site(s) {', '.join(sandbox.datasets)}."
+        f"site(s) {', '.join(sandbox.datasets)} ; jeton attendu : niveau « {config.tier} » "
+        f"(X-Crisp-Tier: {config.tier})."
     )
     _log(f"Administration : http://{shown_host}:{actual_port}/_admin/stats")
     # Identifiants du bac à sable (jamais de vrais secrets) et commandes à coller telles quelles.
-    _log("Pour exporter ce bac à sable, dans un autre terminal, à la racine du projet :\n"
-         f"  export CRISP_API_URL=http://{shown_host}:{actual_port}/v1\n"
-         f"  export CRISP_IDENTIFIER_PROD={config.identifier}\n"
-         f"  export CRISP_KEY_PROD={config.key}\n"
-         f"  export ID_SITE_CRISP={config.website_id}\n"
-         "  export CRISP_DATA_DIR=./donnees-bac-a-sable\n"
-         "  scrapy crawl account          # conversations, messages et profils\n"
-         "  scrapy status                 # où en est l'export (aucun appel)")
+    variables = {
+        "CRISP_API_URL": f"http://{shown_host}:{actual_port}/v1",
+        "CRISP_IDENTIFIER_PROD": config.identifier, "CRISP_KEY_PROD": config.key,
+        "ID_SITE_CRISP": config.website_id,
+    }
+    if config.tier != DEFAULT_TIER:
+        variables["CRISP_TOKEN_TIER"] = config.tier  # lu par l'exportateur (jeton « plugin » sinon)
+    _log(export_lines("ce bac à sable", variables, [
+        ("crawl account", "conversations, messages et profils"),
+        ("status", "où en est l'export (aucun appel)"),
+    ]))
     await wait_for_stop(runner, lambda: f"Arrêt du bac à sable ({sandbox.stats.calls} appels "
                                         "API reçus).")

@@ -15,7 +15,8 @@ from aiohttp import web
 
 from .dataset import Dataset
 from .defaults import (
-    DEFAULT_CONVERSATIONS, DEFAULT_IDENTIFIER, DEFAULT_KEY, DEFAULT_SEED, DEFAULT_WEBSITE_ID,
+    DEFAULT_CONVERSATIONS, DEFAULT_IDENTIFIER, DEFAULT_KEY, DEFAULT_SEED, DEFAULT_TIER, TIERS,
+    DEFAULT_WEBSITE_ID,
 )
 from .envelope import CrispError
 from .faults import FaultOptions, FaultState
@@ -38,6 +39,12 @@ class SandboxConfig:
     media_slow_seconds: float = 2.0
     # Sites servis par le même jeton (le premier est website_id) : chacun ses données.
     websites: int = 1
+    # Niveau du jeton attendu (en-tête X-Crisp-Tier) : « plugin » ou « website » (voir TIERS).
+    tier: str = DEFAULT_TIER
+
+    def __post_init__(self) -> None:
+        if self.tier not in TIERS:
+            raise ValueError(f"niveau de jeton inconnu : « {self.tier} » (attendu : {' ou '.join(TIERS)})")
 
 
 def website_ids(config: SandboxConfig) -> list[str]:
@@ -69,7 +76,13 @@ class Sandbox:
         return dataset
 
     def check_access(self, headers) -> None:
-        """Jeton « plugin » : identifiants Basic puis en-tête X-Crisp-Tier."""
+        """Identifiants Basic, puis en-tête X-Crisp-Tier : seul le niveau de lancement est admis.
+
+        Hypothèse sur le comportement de Crisp (non documenté) : un jeton est cherché parmi les
+        jetons de son niveau. Les bons identifiants présentés avec l'AUTRE niveau valide
+        n'existent donc pas à ce niveau-là : 401 unauthorized, comme des identifiants faux.
+        Un en-tête absent ou inconnu garde le refus 403 restricted_route_tier.
+        """
         scheme, _, encoded = headers.get("Authorization", "").partition(" ")
         try:
             credentials = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
@@ -77,8 +90,11 @@ class Sandbox:
             credentials = None
         if scheme.lower() != "basic" or credentials != f"{self.config.identifier}:{self.config.key}":
             raise CrispError("unauthorized", "Identifiants du jeton invalides.", "authentication")
-        if headers.get("X-Crisp-Tier", "").lower() != "plugin":
-            raise CrispError("restricted_route_tier", "Route réservée au niveau « plugin » (en-tête X-Crisp-Tier).", "authentication")
-
+        tier = headers.get("X-Crisp-Tier", "").lower()
+        if tier not in TIERS:
+            raise CrispError("restricted_route_tier", "Niveau de jeton absent ou inconnu (en-tête "
+                             "X-Crisp-Tier : « plugin » ou « website »).", "authentication")
+        if tier != self.config.tier:
+            raise CrispError("unauthorized", "Identifiants du jeton invalides.", "authentication")
 
 SANDBOX = web.AppKey("sandbox", Sandbox)

@@ -61,8 +61,10 @@ DEFAULTS = {
     # Budget d'appels d'une exécution (-a budget=N l'emporte) ; 0 = illimité. Recommandé :
     # un peu moins que le quota quotidien du jeton (5 000 pour un jeton de plugin).
     "CRISP_CALL_BUDGET": 0,
-    # Quota quotidien du jeton : sert à dire combien de jours il faut encore (état du compte).
-    "CRISP_DAILY_QUOTA": 5000,
+    # Sorte de jeton Crisp (CRISP_TOKEN_TIER : « plugin » ou « website ») et quota quotidien
+    # (CRISP_DAILY_QUOTA, qui sert à dire combien de jours il faut encore) : sans défaut ici,
+    # lus comme les identifiants (crispscrape/config.py) ; le quota suit la sorte de jeton
+    # (5 000 ou 10 000) s'il n'est pas donné.
     # Écriture de l'état des messages au plus une fois par N secondes (0 = après chaque
     # conversation) : un arrêt brutal ne fait que redemander les dernières conversations.
     "CRISP_MESSAGES_STATE_FLUSH": 1.0,
@@ -161,9 +163,11 @@ DEFAULTS = {
     "SPIDERMON_SPIDER_CLOSE_MONITORS": ["crispscrape.monitors.suites.CloseMonitors"],
     # Pendant un long export, toutes les 10 minutes : une alerte avant la fin ({} = aucune).
     "SPIDERMON_PERIODIC_MONITORS": {"crispscrape.monitors.suites.PeriodicMonitors": 600},
-    # Fins attendues (moniteur « Fin normale ») : un arrêt par budget ou quota le fait
-    # échouer ; ajouter « budget » si un arrêt par budget est prévu et ne doit rien signaler.
-    "SPIDERMON_EXPECTED_FINISH_REASONS": ["finished"],
+    # Fins attendues (moniteur « Fin normale ») : la fin normale et les arrêts prévus
+    # (budget, quota, Ctrl-C, JSON-RPC : code 2, reprise au prochain lancement). Un premier
+    # export se fait en plusieurs jours : un arrêt par budget n'est pas une panne. Retirer
+    # « quota » (par exemple) pour que les actions d'échec (e-mail, Slack) le signalent.
+    "SPIDERMON_EXPECTED_FINISH_REASONS": ["finished", "budget", "quota", "shutdown", "cancelled"],
     # Seuils : ressources en échec après réessais, objets non valides (au plus N)…
     "CRISP_MONITOR_MAX_FAILED": 0,
     "CRISP_MONITOR_MAX_INVALID": 0,

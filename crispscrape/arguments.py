@@ -6,8 +6,14 @@ Un argument invalide ou inconnu est refusé avant tout appel, par une phrase en 
 
 from __future__ import annotations
 
+import difflib
+import sys
+from collections.abc import Sequence
 from typing import Any
 
+# « Pas de limite » pour nb (le compte entier, les systèmes « en avant ») : jamais affiché
+# comme un total (la progression dit alors le fait seul).
+UNLIMITED = sys.maxsize
 TRUE_WORDS = {"1", "true", "yes", "oui", "on", "vrai"}
 FALSE_WORDS = {"0", "false", "no", "non", "off", "faux", ""}
 
@@ -47,3 +53,11 @@ def parse_flag(value: Any, name: str) -> bool:
         return False
     raise ArgumentError(f"Argument {name}={value!r} invalide : 1/true/yes/oui ou 0/false/no/non "
                         "est attendu.")
+
+
+def unknown_argument(name: str, spider: str, known: Sequence[str]) -> ArgumentError:
+    """Argument -a inconnu : refusé, avec le nom voisin s'il y en a un (-a nbr → nb)."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f" Vouliez-vous dire {close[0]} ?" if close else ""
+    return ArgumentError(f"Argument inconnu : -a {name}=… (arguments de « {spider} » : "
+                         f"{', '.join(known)}).{hint}")

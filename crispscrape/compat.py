@@ -210,3 +210,13 @@ def stop_event_loop() -> None:
             pass
 
     reactor.callLater(0, stop_now)
+
+
+async def aiter_any(outputs):
+    """Parcourt un itérable synchrone ou asynchrone (les requêtes de départ d'une araignée)."""
+    if hasattr(outputs, "__aiter__"):
+        async for output in outputs:
+            yield output
+    else:
+        for output in outputs:
+            yield output

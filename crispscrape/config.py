@@ -89,7 +89,8 @@ def _credentials(settings, environ, website: str | None = None) -> dict[str, str
     if missing:
         raise ConfigError(
             "Identifiants Crisp manquants : définissez la ou les variables d'environnement "
-            + ", ".join(missing) + ". Aucun appel n'a été fait, aucun fichier n'a été touché."
+            + ", ".join(missing) + ". Aucun appel n'a été fait, aucun fichier n'a été touché. "
+            "Pour obtenir un jeton : docs/identifiants.md."
         )
     return values
 
@@ -102,6 +103,44 @@ def authorization_header(settings, environ=None, website: str | None = None) -> 
     values = _credentials(settings, environ, website)
     token = f"{values[IDENTIFIER]}:{values[KEY]}".encode()
     return b"Basic " + base64.b64encode(token)
+
+
+# Les deux sortes de jeton Crisp (../shared/crisp-api.md, docs/identifiants.md) : la valeur
+# de l'en-tête X-Crisp-Tier, et le quota quotidien de chacune (documenté, avril 2026).
+TOKEN_TIERS = {"plugin": 5000, "website": 10000}
+TIER_NAME = "CRISP_TOKEN_TIER"
+
+
+def token_tier(settings, environ=None) -> str:
+    """« plugin » (défaut) ou « website » ; ConfigError en français pour toute autre valeur.
+
+    Lu comme les identifiants (réglage -s, sinon variable d'environnement : cron, scrapyd)."""
+    environ = os.environ if environ is None else environ
+    value = lookup(TIER_NAME, settings, environ).strip().lower() or "plugin"
+    if value not in TOKEN_TIERS:
+        raise ConfigError(f"{TIER_NAME}={value!r} invalide : « plugin » (jeton de plugin du "
+                          "Marketplace Crisp, le défaut) ou « website » (jeton de site, généré "
+                          "dans l'application Crisp) est attendu. Aucun appel n'a été fait.")
+    return value
+
+
+def check_tier(settings) -> None:
+    """ConfigError avant tout crawl si CRISP_TOKEN_TIER est illisible."""
+    token_tier(settings)
+
+
+def daily_quota(settings, environ=None) -> int:
+    """Quota quotidien : CRISP_DAILY_QUOTA s'il est donné, sinon celui de la sorte de jeton
+    (5 000 plugin, 10 000 website) ; une valeur illisible de CRISP_TOKEN_TIER compte pour le
+    défaut ici (elle est refusée avant tout crawl, voir check_tier)."""
+    environ = os.environ if environ is None else environ
+    explicit = lookup("CRISP_DAILY_QUOTA", settings, environ).strip()
+    if explicit.isdigit():
+        return int(explicit)
+    try:
+        return TOKEN_TIERS[token_tier(settings, environ)]
+    except ConfigError:
+        return TOKEN_TIERS["plugin"]
 
 
 DEFAULT_API_URL = "https://api.crisp.chat/v1"
@@ -169,6 +208,8 @@ class CrispConfig:
     data_dir: Path
     # Vrai si le site vient de -a website=ID (ses fichiers sont dans un sous-répertoire).
     website_argument: bool = False
+    # Sorte de jeton (en-tête X-Crisp-Tier) : « plugin » ou « website ».
+    tier: str = "plugin"
 
     @classmethod
     def from_settings(cls, settings, environ=None, website: str | None = None) -> CrispConfig:
@@ -183,7 +224,7 @@ class CrispConfig:
         check_api_url(api_url)
         return cls(website_id=values[WEBSITE], api_url=api_url,
                    data_dir=data_dir_of(settings, environ, website),
-                   website_argument=website is not None)
+                   website_argument=website is not None, tier=token_tier(settings, environ))
 
     def website_url(self, *parts: str) -> str:
         """URL d'une ressource du site : {api}/website/{website_id}/{parts...}.

@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crispscrape.config import daily_quota
 from crispscrape.model import profile_key, profile_of
+from crispscrape.storage.attachments import abandoned, read_failures
 from crispscrape.storage.done import DoneMarks, parse_state
+from crispscrape.storage.files import StorageError
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.selection import DAY_MS, file_size, listed
 
@@ -50,33 +53,48 @@ class AccountStatus:
     profiles_not_found: int = 0
     profiles_to_ask: int = 0
     mean_batches: float = 1.0
+    # Pièces jointes de l'index (conversations/fichiers.jsonl) qui ne sont pas sur le disque :
+    # en échec mais retentées au prochain lancement (``interrompu`` compris), ou abandonnées
+    # (refus définitif, CRISP_FILES_MAX_ATTEMPTS atteint : plus jamais demandées).
+    files_failed: int = 0
+    files_abandoned: int = 0
+    # Faux avec -s CRISP_FILES_ENABLED=0 : les échecs ne sont alors pas retentés.
+    files_enabled: bool = True
     # Réglages qui ont servi à la lecture et servent au bilan (voir from_settings).
     lookback_days: float = 7.0
     daily_quota: int = 5000
+    files_max_attempts: int = 3
 
     # --- Lecture ------------------------------------------------------------------------------
     @classmethod
     def read(cls, data_dir: Path, lookback_days: float = 7.0, now_ms: int | None = None,
-             profiles: bool = True, messages_state: dict[str, Any] | None = None):
+             profiles: bool = True, messages_state: dict[str, Any] | None = None,
+             files_max_attempts: int = 3):
         """Un seul passage sur conversations.jsonl ; ``profiles=False`` : messages seulement
-        (le total de la progression d'un export des messages). ``messages_state`` : l'état des
-        messages déjà en mémoire, identique au fichier (l'export des messages en cours : le
-        relire en garderait deux copies à la fois)."""
-        status = cls(Path(data_dir), lookback_days=lookback_days)
+        (le total de la progression d'un export des messages), ni profils ni pièces jointes.
+        ``messages_state`` : l'état des messages déjà en mémoire, identique au fichier
+        (l'export des messages en cours : le relire en garderait deux copies à la fois)."""
+        status = cls(Path(data_dir), lookback_days=lookback_days,
+                     files_max_attempts=files_max_attempts)
         status._read_listing()
         emails = status._read_messages(lookback_days, now_ms, sample=profiles,
                                        state=messages_state)
         if profiles:
             status._read_profiles(emails)
+            status._read_files()
         return status
 
     @classmethod
     def from_settings(cls, data_dir: Path, settings, profiles: bool = True,
                       messages_state: dict[str, Any] | None = None) -> AccountStatus:
-        """La lecture avec les réglages du projet (fenêtre, quota) : un seul endroit qui les lit."""
+        """La lecture avec les réglages du projet (fenêtre, quota, pièces jointes) : un seul
+        endroit qui les lit."""
         status = cls.read(data_dir, settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
-                          profiles=profiles, messages_state=messages_state)
-        status.daily_quota = settings.getint("CRISP_DAILY_QUOTA", 5000)
+                          profiles=profiles, messages_state=messages_state,
+                          files_max_attempts=max(1, settings.getint("CRISP_FILES_MAX_ATTEMPTS",
+                                                                     3)))
+        status.files_enabled = settings.getbool("CRISP_FILES_ENABLED", True)
+        status.daily_quota = daily_quota(settings)
         return status
 
     @property
@@ -85,7 +103,9 @@ class AccountStatus:
 
     def _read_listing(self) -> None:
         state = _read_json(self.data_dir / "conversations" / "conversations.jsonl.state.json")
-        self.listing_started = bool(state) or self.conversations_path.is_file()
+        # os.path.isfile, pas Path.is_file : un nom trop long (ENAMETOOLONG), un accès refusé
+        # comptent pour « absent » au lieu de lever une exception.
+        self.listing_started = bool(state) or os.path.isfile(self.conversations_path)
         self.history_complete = state.get("backfill_complete") is True
 
     def _read_messages(self, lookback_days: float, now_ms: int | None, sample: bool,
@@ -97,7 +117,7 @@ class AccountStatus:
         done = state["done"] if isinstance(state.get("done"), DoneMarks) else DoneMarks()
         incomplete: dict = state["incomplete"] if isinstance(state.get("incomplete"), dict) else {}
         emails: set[int] = set()
-        if not self.conversations_path.is_file():
+        if not os.path.isfile(self.conversations_path):
             return emails
         folder = os.fspath(directory)
         now = now_ms if now_ms is not None else int(time.time() * 1000)
@@ -136,7 +156,7 @@ class AccountStatus:
         aliases: dict = state["aliases"] if isinstance(state.get("aliases"), dict) else {}
         known: set[str] = set()
         path = root / "utilisateurs.jsonl"
-        if path.is_file():
+        if os.path.isfile(path):
             for line in read_lines(path, "Fichier des utilisateurs"):
                 key = profile_key(profile_of(line.obj))
                 if key is not None:
@@ -147,6 +167,17 @@ class AccountStatus:
         # Compté sans construire la différence : au bilan de fin d'un grand export, une
         # seconde copie des empreintes (une par conversation) faisait le pic de mémoire.
         self.profiles_to_ask = sum(1 for email in emails if email not in answered)
+
+    def _read_files(self) -> None:
+        """Pièces jointes en échec d'après l'index, avec la règle même du téléchargement
+        (storage/attachments.abandoned) ; un index illisible compte pour vide."""
+        try:
+            failures = read_failures(self.data_dir)
+        except StorageError:
+            return
+        self.files_abandoned = sum(1 for entry in failures
+                                   if abandoned(entry, self.files_max_attempts))
+        self.files_failed = len(failures) - self.files_abandoned
 
     # --- Bilan ----------------------------------------------------------------------------------
     @property
@@ -186,15 +217,48 @@ class AccountStatus:
             f"  Profils : {self.profiles_known} connus, {self.profiles_not_found} sans fiche, "
             f"{self.profiles_to_ask} à demander.",
         ]
+        files = self.files_text()
+        if files and not self.complete:  # complet : dit dans la dernière ligne
+            result.append(f"  {files[0].upper()}{files[1:]}.")
         calls = f"Appels de cette exécution : {run_calls}. " if run_calls is not None else ""
         if self.complete:
-            result.append(f"  {calls}Compte complet : la prochaine exécution ne fera que la page "
-                          f"1 de la liste et les {self.recent} revérifications.")
+            verdict = f"Compte complet, {files}" if files else "Compte complet"
+            again = (", et retentera les pièces jointes en échec (aucun appel à l'API)"
+                     if self.files_failed and self.files_enabled else "")
+            result.append(f"  {calls}{verdict} : la prochaine exécution ne fera que la page "
+                          f"1 de la liste et les {self.recent} revérifications{again}.")
         else:
             result.append(f"  {calls}Appels encore nécessaires (estimation) : ~{needed}"
                           + (f", soit {days} jour(s) au quota de {daily_quota} appels/jour "
                              "(CRISP_DAILY_QUOTA)." if days else "."))
         return result
+
+    def files_text(self) -> str:
+        """Les pièces jointes en échec, en français (vide s'il n'y en a pas) : « 9 pièces
+        jointes en échec (retentées au prochain lancement) », puis les abandonnées."""
+        failed, dropped = self.files_failed, self.files_abandoned
+        parts = []
+        if failed:
+            again = (_plural(failed, "retentée", "retentées") + " au prochain lancement"
+                     if self.files_enabled else "non retentées : CRISP_FILES_ENABLED=0")
+            parts.append(f"{failed} {_plural(failed, 'pièce jointe', 'pièces jointes')} en "
+                         f"échec ({again})")
+        if dropped:
+            what = _plural(dropped, "abandonnée", "abandonnées")
+            parts.append(f"{dropped} {what}" if failed else
+                         f"{dropped} {_plural(dropped, 'pièce jointe', 'pièces jointes')} {what}")
+            parts[-1] += (" (refus définitif ou CRISP_FILES_MAX_ATTEMPTS atteint : plus jamais "
+                          "demandées)")
+        return ", ".join(parts)
+
+    def verdict(self) -> str:
+        """La conclusion, sans point final : « compte complet et à jour », « compte complet, 9
+        pièces jointes en échec (retentées au prochain lancement) » ou « il reste … ». Des
+        pièces jointes en échec ne changent aucun code de sortie."""
+        files = self.files_text()
+        if self.complete:
+            return f"compte complet, {files}" if files else "compte complet et à jour"
+        return f"il reste {self.remaining_text()}" + (f" ; {files}" if files else "")
 
     def remaining_text(self) -> str:
         parts = []
@@ -205,6 +269,10 @@ class AccountStatus:
         if not self.history_complete:
             parts.append("la suite de la liste des conversations")
         return " et ".join(parts) if parts else "rien"
+
+
+def _plural(count: int, singular: str, plural: str) -> str:
+    return singular if count == 1 else plural
 
 
 def _mean_batches(directory: Path) -> float:

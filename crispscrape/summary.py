@@ -8,24 +8,9 @@ from __future__ import annotations
 
 import logging
 
+from crispscrape.console import console_extra
+from crispscrape.outcome import ending_of, failure_text
 from crispscrape.status import AccountStatus
-
-REASON_TEXT = {
-    "finished": "export terminé.",
-    "quota": "quota atteint, arrêt propre ; relancez plus tard pour reprendre exactement ici.",
-    "budget": "budget d'appels atteint, arrêt propre ; la prochaine exécution reprend exactement ici.",
-    "shutdown": "arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé ; relancez pour reprendre.",
-    "cancelled": "arrêt demandé par JSON-RPC, état sauvegardé ; relancez pour reprendre.",
-    "unauthorized": "identifiants refusés.",
-    "forbidden": "accès refusé.",
-    "not_subscribed": "site non lié au plugin.",
-    "config_error": "configuration incomplète.",
-    "bad_argument": "argument invalide.",
-    "input_error": "fichier d'entrée ou d'état inutilisable.",
-    "output_error": "écriture impossible dans le répertoire de données.",
-    "bad_api_url": "URL de l'API fausse (voir plus haut).",
-    "unreachable": "API Crisp injoignable (voir plus haut).",
-}
 
 
 def configured_level(settings) -> int:
@@ -35,12 +20,21 @@ def configured_level(settings) -> int:
 
 
 def summary_level(settings) -> int:
-    """Niveau du récapitulatif : INFO, ou le niveau du journal s'il est plus haut (-L WARNING),
+    """Niveau du récapitulatif : INFO en mode console (jamais « WARNING » devant un bilan) ;
+    sinon INFO, ou le niveau du journal s'il est plus haut (-L WARNING avec un LOG_FILE),
     pour qu'un journal réduit au silence garde toujours le récapitulatif français."""
+    if settings.getbool("CRISP_CONSOLE"):
+        return logging.INFO
     return max(logging.INFO, configured_level(settings))
 
 
-def emit_summary(crawler) -> None:
+def say_summary(logger, settings, text: str, console: bool = True) -> None:
+    """Écrit un récapitulatif ; ``console=False`` : seulement dans le journal complet (-L INFO,
+    LOG_FILE), pas à l'écran (une étape de ``account``, résumée par le bilan du compte)."""
+    logger.log(summary_level(settings), "%s", text, extra=console_extra() if console else None)
+
+
+def emit_summary(crawler, console: bool = True) -> None:
     """Dit le récapitulatif mis de côté par l'araignée (CRISP_SUMMARY_AT_EXIT)."""
     text = getattr(crawler, "crisp_summary", None)
     if text:
@@ -50,7 +44,7 @@ def emit_summary(crawler) -> None:
         if lines:
             head, _, last = text.rpartition("\n  ")
             text = "\n  ".join([head, *lines, last])
-        logging.getLogger(crawler.spidercls.name).log(summary_level(crawler.settings), "%s", text)
+        say_summary(logging.getLogger(crawler.spidercls.name), crawler.settings, text, console)
 
 
 def api_lines(stats) -> list[str]:
@@ -75,26 +69,40 @@ def api_lines(stats) -> list[str]:
 def files_line(stats) -> str:
     """Ligne des pièces jointes (crispscrape/pipelines/attachments.py) : statistiques files/."""
     value = stats.get_value
+    # Les échecs comptés par raison, en une ligne (seuls les 3 premiers de chaque raison sont
+    # dits un à un : 300 pièces d'un hôte injoignable ne font pas 300 lignes).
+    reasons = ", ".join(f"{key.rsplit('/', 1)[1]} : {count}"
+                        for key, count in sorted(stats.get_stats().items())
+                        if key.startswith("files/status/"))
     return (f"Pièces jointes : {value('files/downloaded', 0)} téléchargée(s), "
-            f"{value('files/failed', 0)} en échec (retentées aux prochaines exécutions, "
-            f"{value('files/abandoned', 0)} abandonnée(s)), "
-            f"{value('files/already', 0)} déjà là.")
+            f"{value('files/failed', 0)} en échec ({reasons + ' ; ' if reasons else ''}"
+            f"retentées aux prochaines exécutions, {value('files/abandoned', 0)} "
+            f"abandonnée(s)), {value('files/already', 0)} déjà là.")
 
 
-def end_text(reason: str, failed: int, status: AccountStatus | None) -> str:
-    """Dernière ligne du récapitulatif : jamais « terminé » pour un échec ou un compte partiel."""
+def shows_account_state(reason: str) -> bool:
+    """L'état du compte n'est dit que d'une exécution qui a travaillé (finie ou arrêtée comme
+    prévu) : après un 401, il parlerait d'un compte que l'exécution n'a pas vu."""
+    return ending_of(reason).exit_code != 1
+
+
+def end_text(reason: str, failed: int, status: AccountStatus | None,
+             cause: str | None = None) -> str:
+    """Dernière ligne du récapitulatif : jamais « terminé » pour un échec ou un compte partiel ;
+    pour un échec, la cause (``cause`` : la première ligne d'erreur) répétée."""
     if reason == "finished" and failed:
         return (f"échec : {failed} ressource(s) en échec après les réessais (voir plus haut) ; "
                 "elles seront reprises à la prochaine exécution.")
     if reason != "finished":
-        text = REASON_TEXT.get(reason, reason)
-        if reason in RESUMABLE and status is not None and not status.complete:
+        text = failure_text(reason, cause)
+        if ending_of(reason).resumable and status is not None and not status.complete:
             text += f" Il reste {status.remaining_text()}."
         return text
-    if status is None or status.complete:
-        return "compte complet et à jour." if status is not None else "export terminé."
+    if status is None:
+        return "export terminé."
+    if status.complete:
+        # Des pièces jointes en échec ne rendent pas le compte incomplet (ni le code non nul),
+        # mais « à jour » serait faux : elles sont dites, avec leur reprise.
+        return status.verdict() + "."
     return (f"exécution terminée ; il reste {status.remaining_text()} : la prochaine exécution "
             "continue.")
-
-
-RESUMABLE = {"quota", "budget", "shutdown", "cancelled"}

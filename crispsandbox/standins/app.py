@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..banner import export_lines
 from ..adminkit import InstrumentRoutes, fail, json_reply, loopback_only, read_body
 from ..faults import FaultState
 from ..layer import guarded
@@ -180,10 +181,7 @@ async def serve(config: StandinConfig, host: str, port: int, port_file: str | No
     _log(f"Doublure {config.system} à l'écoute sur {shown_host}:{actual_port} : "
          f"{len(standin.system.store.threads)} conversations, graine {config.seed}.")
     _log(f"Administration : http://{shown_host}:{actual_port}/_admin/stats")
-    _log("Pour exporter cette doublure, dans un autre terminal, à la racine du projet :\n"
-         f"  export {variable}_API_URL={url}\n"
-         + (f"  export {variable}_API_TOKEN={token}\n" if token else "")
-         + "  export CRISP_DATA_DIR=./donnees-bac-a-sable\n"
-         f"  scrapy crawl {config.system}")
+    variables = {f"{variable}_API_URL": url, **({f"{variable}_API_TOKEN": token} if token else {})}
+    _log(export_lines("cette doublure", variables, [(f"crawl {config.system}", "")]))
     await wait_for_stop(runner, lambda: f"Arrêt de la doublure {config.system} "
                                         f"({standin.stats.calls} appels API reçus).")

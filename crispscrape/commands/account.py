@@ -22,16 +22,28 @@ from twisted.internet.defer import Deferred
 
 from crispscrape.compat import stop_event_loop
 from crispscrape.config import data_dir_of
-from crispscrape.arguments import ArgumentError, parse_count, parse_flag, parse_optional_count
-from crispscrape.summary import emit_summary, end_text
+from crispscrape.arguments import (
+    UNLIMITED, parse_count, parse_flag, parse_optional_count, unknown_argument,
+)
+from crispscrape.monitors.account import account_stats
+from crispscrape.outcome import CAUSE_STAT, finish_code
+from crispscrape.summary import api_lines, emit_summary, end_text, files_line, shows_account_state
 from crispscrape.status import AccountStatus
 from crispscrape.website import parse_website
 
 logger = logging.getLogger("crispscrape.account")
 
 STEPS = ("conversations", "messages", "users")
-# Sans nb, chaque étape fait tout ce qui est nécessaire (le budget, lui, borne les appels).
-UNLIMITED = 1_000_000_000
+ARGUMENTS = ("nb", "budget", "dry_run", "verify", "website")
+# Ce que chaque étape a fait, en une ligne du bilan du compte (son récapitulatif complet reste
+# dans le journal complet : -L INFO ou LOG_FILE) : (modèle, statistiques qu'il cite).
+STEP_LINES = {
+    "conversations": "{conversations/exported} conversation(s) nouvelle(s), "
+                     "{conversations/updated} mise(s) à jour",
+    "messages": "{messages/new} message(s) nouveau(x), {messages/updated} mis à jour, dans "
+                "{messages/conversations_done} conversation(s)",
+    "users": "{users/added} profil(s) ajouté(s)",
+}
 
 
 class AccountRun:
@@ -43,11 +55,9 @@ class AccountRun:
         spargs = dict(spargs)
         # Arguments techniques de scrapyd (_job…) : transmis tels quels à chaque étape.
         self.passthrough = {k: v for k, v in spargs.items() if k.startswith("_")}
-        unknown = sorted(k for k in spargs if not k.startswith("_")
-                         and k not in ("nb", "budget", "dry_run", "verify", "website"))
+        unknown = sorted(k for k in spargs if not k.startswith("_") and k not in ARGUMENTS)
         if unknown:
-            raise ArgumentError(f"Argument inconnu : -a {unknown[0]}=… (arguments de « account » : "
-                                "nb, budget, dry_run, verify, website).")
+            raise unknown_argument(unknown[0], "account", ARGUMENTS)
         # -a website=ID : ce site (vérifié ici, avant toute étape), transmis à chaque étape.
         self.website = parse_website(spargs.get("website"))
         self.dry_run = parse_flag(spargs.get("dry_run"), "dry_run")
@@ -89,7 +99,6 @@ class AccountRun:
         return self.results
 
     async def _chain(self) -> None:
-        from crispscrape.commands.crawl import finish_code
         try:
             for name in STEPS:
                 left = None if self.budget is None else self.budget - self.calls
@@ -111,7 +120,9 @@ class AccountRun:
                 if isinstance(outcome, Deferred):
                     outcome = outcome.asFuture(asyncio.get_event_loop())
                 await outcome
-                emit_summary(crawler)
+                # Récapitulatif de l'étape : au journal complet seulement ; à l'écran, le bilan
+                # du compte le résume en une ligne (STEP_LINES).
+                emit_summary(crawler, console=False)
                 stats = crawler.stats.get_stats() if crawler.stats is not None else {}
                 self.results.append((name, stats))
                 # Un moniteur en échec (code 3) n'arrête pas la chaîne : seule la fin du crawl.
@@ -120,19 +131,50 @@ class AccountRun:
         finally:
             stop_event_loop()
 
+    def step_line(self, name: str, stats: dict) -> str:
+        reason = stats.get("finish_reason", "?")
+        # Ce qu'a fait une étape qui a travaillé ; d'une étape refusée (401…), rien à compter.
+        done = STEP_LINES[name].format_map(_Counts(stats)) if shows_account_state(reason) else ""
+        end = "" if reason == "finished" else f", fin « {reason} »"
+        return f"Étape {name} : {done + ' ; ' if done else ''}" \
+               f"{stats.get('crisp_api/requests', 0)} appel(s){end}."
+
     def summary(self, code: int, monitor_lines: Sequence[str] = ()) -> str:
-        """Récapitulatif final : chaque étape, l'état du compte, les moniteurs du compte, puis
-        la dernière ligne."""
+        """Récapitulatif final : chaque étape en une ligne, les appels, l'état du compte (d'une
+        exécution qui a travaillé), les moniteurs du compte, puis la dernière ligne."""
         lines = [self.website_text()]
-        lines += [f"Étape {name} : fin « {stats.get('finish_reason', '?')} », "
-                 f"{stats.get('crisp_api/requests', 0)} appel(s)." for name, stats in self.results]
-        status = self.status()
-        lines += status.lines(self.calls)
-        lines += list(monitor_lines)
+        lines += [self.step_line(name, stats) for name, stats in self.results]
+        totals = _Totals(self.results)
+        if any(name == "messages" for name, _ in self.results):
+            lines.append(files_line(totals))
+        lines += api_lines(totals)
         last = self.results[-1][1] if self.results else {"finish_reason": "start_error"}
-        if code in (0, 3):
-            lines.append("Fin : " + end_text("finished", 0, status))
-        else:
-            lines.append("Fin : " + end_text(last.get("finish_reason", "start_error"),
-                                             last.get("crisp_api/failed", 0), status))
+        reason = "finished" if code in (0, 3) else last.get("finish_reason", "start_error")
+        status = self.status() if shows_account_state(reason) else None
+        if status is not None:
+            lines += status.lines(self.calls)
+        lines += list(monitor_lines)
+        lines.append("Fin : " + end_text(reason, 0 if code in (0, 3) else
+                                         last.get("crisp_api/failed", 0), status,
+                                         last.get(CAUSE_STAT)))
         return "Récapitulatif account :\n  " + "\n  ".join(lines)
+
+
+class _Counts(dict):
+    """Statistiques d'une étape pour STEP_LINES : une absente vaut 0."""
+
+    def __missing__(self, key):
+        return 0
+
+
+class _Totals:
+    """Les statistiques des étapes additionnées, lues comme celles d'un crawl (get_value)."""
+
+    def __init__(self, results: list[tuple[str, dict]]):
+        self.values = account_stats(results)
+
+    def get_value(self, key: str, default=None):
+        return self.values.get(key, default)
+
+    def get_stats(self) -> dict:
+        return self.values

@@ -30,6 +30,7 @@ from crispscrape.arguments import ArgumentError, parse_optional_count
 from crispscrape.cluster.egg import EggError, build_egg
 from crispscrape.cluster.nodes import NodeError, ScrapydNode
 from crispscrape.cluster.placement import busy_websites, new_job_id, place, website_of_job
+from crispscrape.oserrors import os_reason
 from crispscrape.website import parse_website
 
 ACTIONS = ("deploy", "run", "status")
@@ -54,7 +55,7 @@ def websites_of(opts) -> list[str]:
             lines = Path(opts.websites_file).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise ArgumentError(f"Fichier des sites illisible ({opts.websites_file}) : "
-                                f"{exc.strerror or exc}.") from None
+                                f"{os_reason(exc)}.") from None
         for number, line in enumerate(lines, start=1):
             text = line.split("#", 1)[0].strip()
             if not text:

@@ -21,12 +21,13 @@ from scrapy import signals
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.extensions.feedexport import FeedExporter
 
-from crispscrape.account import AccountRun
-from crispscrape.config import SECRET_NAMES, ConfigError, check_numbers
+from crispscrape.commands.account import AccountRun
+from crispscrape.config import SECRET_NAMES, ConfigError, check_numbers, check_tier
 from crispscrape.arguments import ArgumentError
 from crispscrape.monitors.account import run_account_monitors
-from crispscrape.monitors.suites import most_severe
-from crispscrape.summary import configured_level, emit_summary, summary_level
+from crispscrape.outcome import exit_code, failure_text, most_severe
+from crispscrape.console import install_console, wants_console
+from crispscrape.summary import configured_level, emit_summary, say_summary
 
 logger = logging.getLogger(__name__)
 
@@ -39,29 +40,15 @@ def apply_log_level(settings) -> None:
     chaque message DEBUG (une réponse, un item) est fabriqué puis jeté, des milliers de fois
     par export. Le niveau suit donc LOG_LEVEL, posé aussi sur les journaux « scrapy » et
     « crispscrape » : chaque nouveau crawler remet le journal racine à NOTSET
-    (install_scrapy_root_handler), eux ne sont pas touchés."""
+    (install_scrapy_root_handler), eux ne sont pas touchés. En mode console, les lignes de
+    progression et les récapitulatifs (INFO) passent toujours (voir crispscrape/console.py)."""
+    level = configured_level(settings)
+    if settings.getbool("CRISP_CONSOLE"):
+        level = min(level, logging.INFO)
     for name in LEVELLED_LOGGERS:
-        logging.getLogger(name).setLevel(configured_level(settings))
-
-
-# "cancelled" : fermeture demandée par JSON-RPC sans raison précise.
-RESUMABLE_REASONS = {"quota", "budget", "shutdown", "cancelled"}
-
-
-def finish_code(stats: dict) -> int:
-    """Code de sortie d'après la fin du crawl seule (sans les moniteurs)."""
-    reason = stats.get("finish_reason")
-    if reason in RESUMABLE_REASONS:
-        return 2
-    if reason != "finished" or stats.get("crisp_api/failed"):
-        return 1
-    return 0
-
-
-def exit_code(stats: dict) -> int:
-    """Code de sortie d'après les statistiques finales : la fin du crawl et les moniteurs
-    (``monitors/exit_code``, posé par crispscrape/monitors/suites.py), le plus grave."""
-    return most_severe((finish_code(stats), stats.get("monitors/exit_code", 0)))
+        logging.getLogger(name).setLevel(level)
+    if settings.getbool("CRISP_CONSOLE"):
+        install_console(settings)
 
 
 class Command(ScrapyCrawlCommand):
@@ -70,6 +57,11 @@ class Command(ScrapyCrawlCommand):
         # Le récapitulatif français est dit à la toute fin, après le vidage des statistiques
         # de Scrapy (voir emit_summary), au lieu d'être enfoui dessous.
         self.settings.set("CRISP_SUMMARY_AT_EXIT", True, priority="cmdline")
+        # Mode console (par défaut, sans -L INFO/DEBUG ni LOG_FILE) : le gestionnaire de
+        # Scrapy est coupé avant la création du processus, le nôtre posé dans run().
+        if wants_console(self.settings):
+            self.settings.set("CRISP_CONSOLE", True, priority="cmdline")
+            self.settings.set("LOG_ENABLED", False, priority="cmdline")
         for name in SECRET_NAMES:
             value = self.settings.get(name)
             if value:
@@ -84,6 +76,7 @@ class Command(ScrapyCrawlCommand):
             # Avant tout crawl : un réglage numérique illisible donne une phrase en français,
             # pas une trace Python d'un composant qui le lit.
             check_numbers(self.settings)
+            check_tier(self.settings)
             check_jsonrpc(self.settings)
         except ConfigError as exc:
             logger.error("%s", exc)
@@ -121,25 +114,26 @@ def _warn_if_feeds_ignored(sender, **kwargs) -> None:
 
 
 def run_account(process, settings, spargs: dict) -> int:
-    """``scrapy crawl account`` : les trois exports à la suite (voir crispscrape/account.py)."""
+    """``scrapy crawl account`` : les trois exports à la suite (voir crispscrape/commands/account.py)."""
     try:
         account = AccountRun(process, settings, spargs)
     except ArgumentError as exc:
         logger.error("%s", exc)
-        logger.log(summary_level(settings), "Récapitulatif account :\n  Fin : argument invalide.")
+        say_summary(logger, settings, "Récapitulatif account :\n  Fin : "
+                    + failure_text("bad_argument", str(exc)))
         return 1
     if account.dry_run:
         # Aucun crawl, aucun appel, aucun identifiant : les fichiers seuls.
-        logger.log(summary_level(settings), "Récapitulatif account (dry_run, aucun appel) :\n  %s",
-                   "\n  ".join(account.status_lines(None)))
+        say_summary(logger, settings, "Récapitulatif account (dry_run, aucun appel) :\n  "
+                    + "\n  ".join(account.status_lines(None)))
         return 0
     account.run()
     if not account.results:
-        logger.log(summary_level(settings), "%s", account.summary(1))
+        say_summary(logger, settings, account.summary(1))
         return 1
     monitors = run_account_monitors(account)
     code = most_severe([exit_code(stats) for _, stats in account.results] + [monitors.exit_code])
-    logger.log(summary_level(settings), "%s", account.summary(code, monitors.lines))
+    say_summary(logger, settings, account.summary(code, monitors.lines))
     return code
 
 

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from scrapy.commands import ScrapyCommand
 
 from crispscrape.arguments import ArgumentError
+from crispscrape.oserrors import os_reason
 from crispscrape.config import data_dir_of
 from crispscrape.report import REPORT_NAME
 from crispscrape.report.build import DatabaseBuilder
@@ -87,7 +88,7 @@ class Command(ScrapyCommand):
             result, report = make_report(sources, self.settings)
         except Exception as exc:  # DuckDB, disque plein, droits : une phrase, pas une trace
             logger.debug("Construction de la base d'analyse", exc_info=True)
-            print(f"Construction de la base d'analyse impossible : {exc}. L'ancienne base et "
+            print(f"Construction de la base d'analyse impossible : {os_reason(exc)}. L'ancienne base et "
                   "l'ancien rapport, s'il y en avait, sont intacts.")
             self.exitcode = 1
             return

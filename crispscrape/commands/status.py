@@ -1,7 +1,10 @@
 """``scrapy status`` : où en est le compte, d'après les fichiers seuls.
 
 Même bilan que ``scrapy crawl account -a dry_run=1`` : aucun appel à l'API, aucun
-identifiant nécessaire, rien n'est écrit. Code de sortie 0 (1 si le site donné est invalide).
+identifiant nécessaire, rien n'est écrit ni créé. Code de sortie 0 (des pièces jointes en
+échec n'y changent rien) ; 1 si le site donné est invalide, ou si le répertoire de données
+manque ou n'est pas un répertoire (le dire plutôt qu'un compte vide : faute de frappe dans
+CRISP_DATA_DIR, ou export jamais fait).
 
 ``scrapy status -a website=ID`` (ou ``--website ID``) : le bilan de ce site, lu dans
 {CRISP_DATA_DIR}/{ID}, comme l'écrit ``scrapy crawl account -a website=ID``.
@@ -16,6 +19,7 @@ from scrapy.utils.conf import arglist_to_dict
 from crispscrape.arguments import ArgumentError
 from crispscrape.config import data_dir_of
 from crispscrape.status import AccountStatus
+from crispscrape.storage.paths import data_dir_problem
 from crispscrape.website import parse_website
 
 
@@ -55,10 +59,15 @@ class Command(ScrapyCommand):
             print(str(exc))
             self.exitcode = 1
             return
-        status = AccountStatus.from_settings(data_dir_of(settings, website=website), settings)
+        data_dir = data_dir_of(settings, website=website)
+        problem = data_dir_problem(data_dir, website)
+        if problem is not None:
+            print(problem)
+            self.exitcode = 1
+            return
+        status = AccountStatus.from_settings(data_dir, settings)
         lines = status.lines(None)
         if website is not None:
             lines.insert(0, f"Site Crisp : {website} (-a website).")
         print("\n".join(lines))
-        print("Fin : " + ("compte complet et à jour." if status.complete
-                          else f"il reste {status.remaining_text()}."))
+        print(f"Fin : {status.verdict()}.")

@@ -19,6 +19,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crispscrape.compat import spawn
+from crispscrape.console import console_extra
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ class Progress:
             await asyncio.sleep(self.interval)
             line = self.update()
             if line:
-                logger.info("%s", line)
+                # Une ligne de progression s'affiche aussi en mode console (console.py).
+                logger.info("%s", line, extra=console_extra())
 
     def update(self) -> str | None:
         """Met les statistiques à jour ; rend la ligne à journaliser (None si rien à dire)."""

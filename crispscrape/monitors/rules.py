@@ -13,15 +13,7 @@ from spidermon import monitors
 from spidermon.contrib.scrapy.monitors.base import BaseStatMonitor
 from spidermon.contrib.scrapy.monitors.monitors import FinishReasonMonitor
 
-# Code de sortie d'un moniteur en échec qui ne répète pas la fin du crawl.
-MONITOR_EXIT_CODE = 3
-
-STOP_TEXT = {
-    "quota": "arrêtée par le quota de l'API Crisp (423 ou attente de ralentissement trop longue)",
-    "budget": "arrêtée par le budget d'appels (-a budget / CRISP_CALL_BUDGET)",
-    "shutdown": "arrêtée par Ctrl-C / SIGTERM",
-    "cancelled": "arrêtée par JSON-RPC",
-}
+from crispscrape.outcome import ENDINGS, MONITOR_EXIT_CODE
 
 
 class CrispStatMonitor(BaseStatMonitor):
@@ -107,8 +99,15 @@ class StopMonitor(FinishReasonMonitor):
         expected = self.crawler.settings.getlist("SPIDERMON_EXPECTED_FINISH_REASONS", ["finished"])
         reason = self.stats.get("finish_reason")
         if reason not in expected:
-            self.fail(f"exécution {STOP_TEXT.get(reason, f'finie par « {reason} »')} ; "
-                      f"attendu : {', '.join(expected)} (SPIDERMON_EXPECTED_FINISH_REASONS).")
+            known = ENDINGS.get(reason)
+            what = known.monitor_text if known and known.monitor_text else f"finie par « {reason} »"
+            self.fail(f"exécution {what} ; attendu : {', '.join(expected)} "
+                      "(SPIDERMON_EXPECTED_FINISH_REASONS).")
+
+    def said_by_end(self) -> bool:
+        """Vrai si la ligne « Fin : » du récapitulatif dit déjà cette fin (une raison connue) :
+        l'échec reste compté (statistiques, actions), sans ligne qui le répète."""
+        return self.stats.get("finish_reason") in ENDINGS
 
 
 @monitors.name("Compte complet")

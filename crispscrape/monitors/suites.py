@@ -21,6 +21,7 @@ from scrapy.utils.misc import load_object
 from spidermon import MonitorSuite
 from spidermon import settings as spidermon_settings
 
+from crispscrape.outcome import most_severe
 from crispscrape.monitors.rules import (
     AccountCompleteMonitor, FailedResourcesMonitor, InvalidItemsMonitor, StopMonitor,
     ThrottledShareMonitor,
@@ -29,14 +30,6 @@ from crispscrape.monitors.rules import (
 logger = logging.getLogger("crispscrape.monitors")
 
 PASSED = (spidermon_settings.MONITOR.STATUS.SUCCESS, spidermon_settings.MONITOR.STATUS.SKIPPED)
-# Du plus grave au moins grave : échec, arrêt à reprendre, moniteur en échec, tout va bien.
-# Le code 2 reste celui d'un arrêt (« relancez ») même si un moniteur échoue aussi : les
-# scripts qui relancent sur 2 continuent de le faire ; 3 ne vient que d'un export terminé.
-SEVERITY = (1, 2, 3, 0)
-
-
-def most_severe(codes) -> int:
-    return min(codes, key=SEVERITY.index, default=0)
 
 
 @dataclass
@@ -56,11 +49,20 @@ def outcome_of(result) -> Outcome:
             outcome.passed += 1
             continue
         outcome.failed += 1
+        if getattr(monitor, "said_by_end", lambda: False)():
+            # La dernière ligne du récapitulatif dit déjà cette fin ; la répéter ici en
+            # « moniteur en échec » la ferait passer pour un second problème.
+            outcome.exit_code = most_severe((outcome.exit_code, monitor.exit_code))
+            continue
         reason = item.reason or (item.error or "erreur inattendue").strip().splitlines()[-1]
         outcome.lines.append(f"Moniteur {monitor.monitor_name} : en échec, {reason}")
         outcome.exit_code = most_severe((outcome.exit_code, getattr(monitor, "exit_code", 3)))
     total = f"Moniteurs : {outcome.passed} réussis"
-    outcome.lines.append(total + (f", {outcome.failed} en échec." if outcome.failed else "."))
+    if outcome.failed and not outcome.lines:
+        total += f", {outcome.failed} en échec (la fin de l'exécution, dite ci-dessous)"
+    elif outcome.failed:
+        total += f", {outcome.failed} en échec"
+    outcome.lines.append(total + ".")
     return outcome
 
 

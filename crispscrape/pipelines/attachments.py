@@ -14,15 +14,13 @@ l'export :
   la somme de contrôle en SHA-256 ; un 404 ou un délai dépassé est une ligne de l'index,
   pas une erreur du programme.
 
-Deux sources : les lots de messages de cette exécution, et le rattrapage
-(``pipelines/backlog.py``) : échecs à retenter, fichiers ``ok`` disparus, messages déjà sur
-disque (exportés avant cette fonction, ou par une exécution interrompue).
+Deux sources : les lots de messages de cette exécution, et le rattrapage (``backlog.py``) :
+échecs à retenter, fichiers ``ok`` disparus, messages déjà sur disque sans leurs pièces.
 
 Un lot ne fait PAS attendre la pagination de sa conversation (contrairement à l'usage du
 FilesPipeline, où l'item attend ses fichiers) : ses pièces partent en tâche de fond, et
-l'araignée ne se ferme qu'une fois toutes notées (DontCloseSpider). Au plus
-``FILES_IN_FLIGHT`` pièces à la fois : les appels à l'API gardent leur place dans le
-téléchargeur. Une pièce est tentée au plus une fois par exécution.
+l'araignée ne se ferme qu'une fois toutes notées (DontCloseSpider). Au plus ``FILES_IN_FLIGHT``
+pièces à la fois, chacune une fois par exécution : les appels à l'API gardent leur place.
 """
 
 from __future__ import annotations
@@ -49,6 +47,8 @@ from crispscrape.api import QuotaExceeded
 from crispscrape.attachments import (
     FILE_META, FILES_DIR, FILES_SLOT, REF_META, FileRef, file_refs, scheme_allowed,
 )
+from crispscrape.console import Repeats
+from crispscrape.oserrors import os_reason
 from crispscrape.config import data_dir_of
 from crispscrape.items import MessageBatch
 from crispscrape.pipelines.backlog import Backlog
@@ -105,18 +105,18 @@ class AttachmentsPipeline(FilesPipeline):
         "": AttachmentStore, "file": AttachmentStore,
     }
 
-    def __init__(self, store_uri: str, download_func: None = None, *, crawler):
+    def __init__(self, store_uri: str, *, crawler):
         super().__init__(store_uri, crawler=crawler)
         settings = crawler.settings
-        # Le répertoire du site exporté (-a website=ID : {CRISP_DATA_DIR}/{site}).
+        # Le répertoire du site exporté : {CRISP_DATA_DIR}/{site} avec -a website=ID.
         self.data_dir = data_dir_of(settings, website=getattr(crawler.spider, "website", None))
         self.max_size = settings.getint("CRISP_FILES_MAX_SIZE")
         self.timeout = settings.getfloat("CRISP_FILES_TIMEOUT")
         self.max_attempts = max(1, settings.getint("CRISP_FILES_MAX_ATTEMPTS"))
         self.stats = crawler.stats
-        # Ouvert seulement si l'export des messages a passé son pré-vol (verrou pris).
-        self.index: AttachmentIndex | None = None
+        self.index: AttachmentIndex | None = None  # ouvert si le pré-vol des messages a passé
         self.backlog: Backlog | None = None
+        self.repeats = Repeats()  # échecs dits un à un : les 3 premiers de chaque raison
         # Pièces des lots en cours de téléchargement (tâches de fond), et clés déjà tentées.
         self.pending: set[asyncio.Task] = set()
         self.attempted: set[tuple[str, int]] = set()
@@ -144,7 +144,8 @@ class AttachmentsPipeline(FilesPipeline):
         try:
             index.open()
         except OSError as exc:
-            crawled.refuse_start("input_error", f"Index des pièces jointes inutilisable : {exc}. "
+            why = os_reason(exc)
+            crawled.refuse_start("input_error", f"Index des pièces jointes inutilisable : {why}. "
                                                "Rien n'a été modifié.")
             return
         self.index = index
@@ -164,7 +165,7 @@ class AttachmentsPipeline(FilesPipeline):
                 self.index.close()
             except OSError as exc:
                 logger.error("Index des pièces jointes non réécrit (%s) : il reste valable, "
-                             "la prochaine exécution le remettra en ordre.", exc)
+                             "la prochaine exécution le remettra en ordre.", os_reason(exc))
             self.stats.set_value("files/index_ok", self.index.counts().get(OK, 0))
 
     def _spider_idle(self, spider=None):
@@ -292,8 +293,8 @@ class AttachmentsPipeline(FilesPipeline):
         else:
             self.stats.inc_value("files/failed")
             self.stats.inc_value(f"files/status/{reason}")
-            logger.info("Pièce jointe non obtenue (%s, essai %d sur %d) : message %s de la "
-                        "conversation %s.", reason, attempts, self.max_attempts,
-                        ref.fingerprint, ref.session_id)
+            say = logger.info if self.repeats.first(reason) else logger.debug
+            say("Pièce jointe non obtenue (%s, essai %d sur %d) : message %s de la conversation "
+                "%s.", reason, attempts, self.max_attempts, ref.fingerprint, ref.session_id)
         return Entry(ref.session_id, ref.fingerprint, ref.url, ref.path, None, None, reason,
                      attempts)

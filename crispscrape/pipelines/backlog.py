@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 from crispscrape import compat
 from crispscrape.attachments import FileRef, file_refs
+from crispscrape.oserrors import os_reason
 from crispscrape.storage.files import safe_name
 
 if TYPE_CHECKING:
@@ -88,7 +89,7 @@ class Backlog:
             await asyncio.gather(*workers)
         except OSError as exc:
             logger.error("Rattrapage des pièces jointes interrompu : %s. Il reprendra à la "
-                         "prochaine exécution.", exc)
+                         "prochaine exécution.", os_reason(exc))
         finally:
             for worker in workers:
                 worker.cancel()

@@ -11,6 +11,7 @@ from typing import Any
 
 from crispscrape.config import ConfigError
 from crispscrape.storage import StorageError, shared_store
+from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_data_dir, remove_if_empty
 from crispscrape.website import lock_website
 
@@ -64,7 +65,7 @@ class StorePipeline:
             spider.refuse_start("input_error", str(exc))
             return
         except OSError as exc:
-            spider.refuse_start("input_error", f"{exc.filename} : {exc.strerror or exc}. Rien "
+            spider.refuse_start("input_error", f"{exc.filename} : {os_reason(exc)}. Rien "
                                                "n'a été modifié ; vérifiez ce chemin.")
             return
         self.store = store

@@ -12,6 +12,7 @@ import logging
 from crispscrape.items import ListingPage
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.storage.catalog import CatalogStore
+from crispscrape.oserrors import os_reason
 
 logger = logging.getLogger(__name__)
 
@@ -34,5 +35,5 @@ class CatalogPipeline(StorePipeline):
                 self.store.write()
             except OSError as exc:
                 item.write_error = (f"Écriture impossible de {self.store.path} : "
-                                    f"{exc.strerror or exc}. L'ancien fichier est intact.")
+                                    f"{os_reason(exc)}. L'ancien fichier est intact.")
         return item

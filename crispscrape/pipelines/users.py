@@ -12,6 +12,7 @@ from __future__ import annotations
 from crispscrape.items import ProfileItem
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.storage.files import StorageError
+from crispscrape.oserrors import os_reason
 from crispscrape.storage.users import UsersStore
 
 
@@ -33,7 +34,7 @@ class UsersPipeline(StorePipeline):
             item.added = store.add(item.profile, item.key)
         except OSError as exc:
             raise StorageError(
-                f"Écriture impossible dans {store.path} : {exc.strerror or exc}. Les profils "
+                f"Écriture impossible dans {store.path} : {os_reason(exc)}. Les profils "
                 "déjà présents sont intacts ; celui-ci sera redemandé à la prochaine exécution."
             ) from exc
         self.stats.inc_value("users/added" if item.added else "users/ignored_present")

@@ -5,7 +5,9 @@ fichiers de l'export seuls (aucun appel à l'API, aucun identifiant).
 - ``schema.py`` : les tables et les vues (SQL), documentées dans docs/analyse.md ;
 - ``build.py`` : construction atomique de ``analyse/crisp.duckdb`` et de ``analyse/parquet/`` ;
 - ``figures.py`` : les chiffres du rapport, lus dans la base ;
-- ``charts.py`` et ``page.py`` : le rapport ``analyse/rapport.html`` (SVG en ligne, sans JS).
+- ``charts.py`` et ``page.py`` : le rapport ``analyse/rapport.html`` (SVG en ligne, sans JS) ;
+- ``failures.py`` : la liste des pièces jointes non obtenues (lue dans l'index, comme
+  ``scrapy status``).
 
 DuckDB n'est importé qu'à l'exécution de la commande : les araignées (et scrapyd) n'en ont
 pas besoin.

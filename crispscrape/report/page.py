@@ -11,6 +11,7 @@ from datetime import datetime
 from html import escape
 
 from crispscrape.report import charts
+from crispscrape.report.failures import failed_files
 from crispscrape.report.figures import Figures, duration_text, percent
 
 DAYS = ("lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim.")
@@ -26,6 +27,7 @@ h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { font-size: 1.15rem; margin-
 .number b { display: block; font-size: 1.25rem; }
 .state { padding: .6rem .9rem; border-radius: 6px; }
 .complete { background: #e6f4ea; } .incomplete { background: #fff4e0; }
+.pending { background: #fdf6d8; } code { font-size: .85em; }
 svg.chart { max-width: 100%; height: auto; display: block; margin: .4rem 0; }
 table { border-collapse: collapse; font-size: .9rem; } td, th { padding: .15rem .6rem;
         text-align: right; } td:first-child, th:first-child { text-align: left; }
@@ -46,7 +48,7 @@ def render(figures: Figures, state, skipped_text: str, generated_at: datetime) -
     """Le document HTML complet."""
     parts = [_header(figures, generated_at), _state(state, skipped_text), _activity(figures),
              _response(figures), _resolution(figures), _hours(figures), _operators(figures),
-             _contacts(figures), _files(figures)]
+             _contacts(figures), _files(figures, state)]
     return ("<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             "<title>Rapport de l'export Crisp</title><style>" + STYLE + "</style></head><body>"
@@ -66,11 +68,16 @@ def _header(figures: Figures, generated_at: datetime) -> str:
 
 def _state(state, skipped_text: str) -> str:
     when = f"{state.as_of:%d/%m/%Y à %H:%M} UTC" if state.as_of else "date inconnue"
-    verdict = ("Export complet et à jour" if state.complete
-               else f"Export incomplet : il reste {state.remaining}")
+    # Pièces jointes en échec : la conclusion de ``scrapy status`` (« Compte complet, 9 pièces
+    # jointes en échec (retentées au prochain lancement) »), liste dans « Pièces jointes ».
+    files = f" ; {state.files}" if state.files else ""
+    verdict = ("Export complet et à jour" if state.complete and not state.files
+               else f"Compte complet, {state.files}" if state.complete
+               else f"Export incomplet : il reste {state.remaining}{files}")
+    kind = "incomplete" if not state.complete else "pending" if state.files else "complete"
     lines = "".join(f"<li>{escape(line.strip())}</li>" for line in state.lines[1:])
     return ("<h2>État de l'export</h2>"
-            f'<p class="state {"complete" if state.complete else "incomplete"}"><b>'
+            f'<p class="state {kind}"><b>'
             f"{escape(verdict)}</b>, d'après la dernière écriture de l'export le "
             f"{escape(when)}.</p><ul class=\"muted\">{lines}</ul>"
             f'<p class="muted">Base d\'analyse : {escape(skipped_text)}.</p>')
@@ -155,7 +162,7 @@ def _contacts(figures: Figures) -> str:
             + charts.share(figures.with_profile, total, "Conversations avec un profil"))
 
 
-def _files(figures: Figures) -> str:
+def _files(figures: Figures, state) -> str:
     if not figures.files_indexed:
         return ("<h2>Pièces jointes</h2><p>Pas d'index des pièces jointes "
                 "(conversations/fichiers.jsonl) : aucun fichier téléchargé.</p>")
@@ -164,4 +171,5 @@ def _files(figures: Figures) -> str:
             + _boxes([("gardées", _number(figures.files_ok)),
                       ("en échec", _number(figures.files_failed)), ("taille gardée", size)])
             + charts.share(figures.files_ok, figures.files_ok + figures.files_failed,
-                           "Pièces jointes gardées"))
+                           "Pièces jointes gardées")
+            + failed_files(state.failures, state.max_attempts))

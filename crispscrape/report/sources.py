@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from crispscrape.status import AccountStatus
+from crispscrape.storage.attachments import Entry, abandoned, read_failures
+from crispscrape.storage.files import StorageError
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,8 @@ class Sources:
             return []
 
     def found(self) -> bool:
-        return self.conversations.is_file() or bool(self.message_files())
+        # os.path.isfile : un chemin trop long ou refusé compte pour absent (pas de trace).
+        return os.path.isfile(self.conversations) or bool(self.message_files())
 
 
 @dataclass
@@ -57,12 +60,26 @@ class ExportState:
     as_of: datetime | None
     lines: list[str] = field(default_factory=list)
     remaining: str = ""
+    # Pièces jointes en échec ou abandonnées, en français (AccountStatus.files_text : les
+    # mots de ``scrapy status``), vide s'il n'y en a pas.
+    files: str = ""
+    # Pièces jointes de l'index qui ne sont pas sur le disque, et si chacune est abandonnée.
+    failures: list[tuple[Entry, bool]] = field(default_factory=list)
+    max_attempts: int = 3
 
     @classmethod
     def read(cls, sources: Sources, settings) -> ExportState:
         status = AccountStatus.from_settings(sources.data_dir, settings)
+        max_attempts = status.files_max_attempts
+        try:
+            failures = [(entry, abandoned(entry, max_attempts))
+                        for entry in read_failures(sources.data_dir)]
+        except StorageError:
+            failures = []
         return cls(complete=status.complete, as_of=_last_write(sources),
-                   lines=status.lines(None), remaining=status.remaining_text())
+                   lines=status.lines(None), remaining=status.remaining_text(),
+                   files=status.files_text(),
+                   failures=failures, max_attempts=max_attempts)
 
 
 def _last_write(sources: Sources) -> datetime | None:

@@ -141,6 +141,11 @@ class Source:
     # Messages des refus d'accès (arrêt immédiat).
     fatal: dict[int, tuple[str, str]] = {}
 
+    def fatal_message(self, status: int, reason: str, config) -> tuple[str, str] | None:
+        """(raison de fin, message) d'un refus d'accès, ou None si ce statut n'en est pas un."""
+        known = self.fatal.get(status)
+        return None if known is None else (known[0], known[1].format(reason=reason))
+
     def config(self, settings, environ=None, website: str | None = None) -> ChatConfig:
         """``website`` : propre à Crisp (-a website=ID), sans effet ici."""
         environ = os.environ if environ is None else environ

@@ -11,7 +11,7 @@ from typing import Any
 
 from crispscrape import model
 from crispscrape.api import error_reason, parse_envelope
-from crispscrape.config import CrispConfig, authorization_header
+from crispscrape.config import CrispConfig, authorization_header, token_tier
 from crispscrape.sources.base import MessageModel, Source
 from crispscrape.storage.files import safe_name
 
@@ -63,10 +63,29 @@ class CrispSource(Source):
     url_hint = "Elle doit finir par /v1, par exemple https://api.crisp.chat/v1."
     fatal = {
         401: ("unauthorized", "Identifiants Crisp refusés (HTTP 401) : vérifiez "
-                              "CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD."),
-        403: ("forbidden", "Accès refusé par Crisp (HTTP 403 {reason}) : le jeton doit être un "
-                           "jeton de plugin lié à ce site (en-tête X-Crisp-Tier: plugin)."),
+                              "CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD. {hint}"),
+        403: ("forbidden", "Accès refusé par Crisp (HTTP 403 {reason}) : le jeton doit avoir "
+                           "accès à ce site. {hint}"),
     }
+    # Ce que dit un refus selon la sorte de jeton déclarée : l'autre sorte est la cause la
+    # plus fréquente d'un premier 401 (un jeton de site envoyé comme jeton de plugin).
+    tier_hints = {
+        "plugin": ("Jeton déclaré de plugin (CRISP_TOKEN_TIER=plugin, le défaut). Si votre "
+                   "jeton a été généré dans l'application Crisp (Settings › Workspace Settings › "
+                   "Advanced configuration › API Token), c'est un jeton de site : "
+                   "posez CRISP_TOKEN_TIER=website (voir docs/identifiants.md)."),
+        "website": ("Jeton déclaré de site (CRISP_TOKEN_TIER=website). Si c'est un jeton de "
+                    "plugin du Marketplace Crisp, posez CRISP_TOKEN_TIER=plugin ou retirez "
+                    "CRISP_TOKEN_TIER (voir docs/identifiants.md)."),
+    }
+
+    def fatal_message(self, status: int, reason: str, config) -> tuple[str, str] | None:
+        known = self.fatal.get(status)
+        if known is None:
+            return None
+        code, message = known
+        hint = self.tier_hints[getattr(config, "tier", "plugin")]
+        return code, message.format(reason=reason, hint=hint).strip()
 
     def config(self, settings, environ=None,  # type: ignore[override]
                website: str | None = None) -> CrispConfig:
@@ -74,7 +93,8 @@ class CrispSource(Source):
 
     def headers(self, settings, environ=None, website: str | None = None) -> dict[bytes, bytes]:
         return {b"Authorization": authorization_header(settings, environ, website),
-                b"X-Crisp-Tier": b"plugin", b"Content-Type": b"application/json"}
+                b"X-Crisp-Tier": token_tier(settings, environ).encode(),
+                b"Content-Type": b"application/json"}
 
     def parse(self, response, expected_type) -> Any:
         return parse_envelope(response, expected_type)

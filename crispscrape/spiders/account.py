@@ -1,7 +1,7 @@
 """``scrapy crawl account`` : nom d'araignée du compte entier (conversations, messages, profils).
 
 La chaîne des trois exports est menée par la commande ``crawl`` du projet
-(crispscrape/commands/crawl.py, crispscrape/account.py). Cette classe existe pour que
+(crispscrape/commands/crawl.py, crispscrape/commands/account.py). Cette classe existe pour que
 scrapyd (``listspiders.json``, ``schedule.json spider=account``) et ``scrapy list`` la
 connaissent ; lancée autrement (``scrapy runspider``), elle refuse en le disant.
 """

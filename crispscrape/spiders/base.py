@@ -22,14 +22,18 @@ from scrapy.exceptions import CloseSpider
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from crispscrape.api import InvalidResponse, QuotaExceeded
-from crispscrape.compat import spawn
+from crispscrape.compat import aiter_any, spawn
 from crispscrape.config import ConfigError
+from crispscrape.console import Repeats
 from crispscrape.sources.base import Source
 from crispscrape.sources.crisp import CRISP
 from crispscrape.middlewares.retry import backoff
-from crispscrape.arguments import ArgumentError, parse_count, parse_flag, parse_optional_count
+from crispscrape.arguments import (
+    ArgumentError, parse_count, parse_flag, parse_optional_count, unknown_argument,
+)
 from crispscrape.status import AccountStatus
-from crispscrape.summary import api_lines, end_text, summary_level
+from crispscrape.outcome import CAUSE_STAT
+from crispscrape.summary import api_lines, end_text, say_summary, shows_account_state
 from crispscrape.storage.files import StorageError
 from crispscrape.website import parse_website, website_line
 
@@ -72,9 +76,8 @@ class CrispSpider(scrapy.Spider):
         self._account_step = parse_flag(kwargs.get("_account_step"), "_account_step")
         try:
             if unknown:
-                known = ", ".join(["nb", "reset", "budget", "website", *self.flags])
-                raise ArgumentError(f"Argument inconnu : -a {unknown[0]}=… (arguments de "
-                                    f"« {self.name} » : {known}).")
+                raise unknown_argument(unknown[0], self.name,
+                                       ["nb", "reset", "budget", "website", *self.flags])
             self.nb = parse_count(nb, "nb", self.default_nb)
             self.reset = parse_flag(reset, "reset")
             # Appels permis à cette exécution (None : le réglage CRISP_CALL_BUDGET, ou illimité).
@@ -88,6 +91,7 @@ class CrispSpider(scrapy.Spider):
                 setattr(self, name, False)
             self.startup_error = ("bad_argument", str(exc))
         self._first_answer = asyncio.Event()
+        self._repeats = Repeats()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -117,7 +121,7 @@ class CrispSpider(scrapy.Spider):
         self.progress_expected = self.expected_work()
         first = True
         engine = self.crawler.engine
-        async for output in _aiter(self.crisp_requests()):
+        async for output in aiter_any(self.crisp_requests()):
             if isinstance(output, scrapy.Request):
                 # Départ paresseux (« start-requests-lazy » de Scrapy) : une requête n'est
                 # produite que lorsque le téléchargeur a de la place ; la mémoire ne grandit
@@ -160,13 +164,20 @@ class CrispSpider(scrapy.Spider):
 
     def stop(self, reason: str, message: str):
         """Arrête le crawl avec une raison de fin et un message en français."""
-        self.logger.error(message)
+        self._say_cause(message)
         raise CloseSpider(reason)
 
     def abort(self, reason: str, message: str) -> None:
         """Comme stop(), mais depuis un gestionnaire de signal, où CloseSpider est sans effet."""
-        self.logger.error(message)
+        self._say_cause(message)
         spawn(self.crawler.engine.close_spider_async(reason=reason))
+
+    def _say_cause(self, message: str) -> None:
+        """La cause de l'arrêt : dite tout de suite, et gardée (la première) pour que la
+        dernière ligne du récapitulatif la répète."""
+        self.logger.error(message)
+        if self.crawler.stats.get_value(CAUSE_STAT) is None:
+            self.crawler.stats.set_value(CAUSE_STAT, message)
 
     # --- Requêtes et réponses -----------------------------------------------------
     def api_request(self, url: str, callback, **kwargs) -> scrapy.Request:
@@ -196,9 +207,9 @@ class CrispSpider(scrapy.Spider):
         if failure.check(HttpError):
             response = failure.value.response
             reason = self.source.error_reason(response)
-            if response.status in self.source.fatal:
-                code, message = self.source.fatal[response.status]
-                self.stop(code, message.format(reason=reason))
+            fatal = self.source.fatal_message(response.status, reason, self.config)
+            if fatal is not None:
+                self.stop(*fatal)
             if response.status == 404 and reason == "not_subscribed":
                 code, message = NOT_SUBSCRIBED
                 self.stop(code, message.format(website=self.crisp.website_id))
@@ -226,9 +237,10 @@ class CrispSpider(scrapy.Spider):
 
     def _failed(self, request, why: str) -> Iterable[Any]:
         self.crawler.stats.inc_value("crisp_api/failed")
-        self.logger.error("Échec définitif sur %s après les réessais : %s. La ressource n'est pas "
-                          "marquée comme faite ; elle sera reprise à la prochaine exécution.",
-                          request.url, why)
+        # Les 3 premiers échecs d'une même cause, un à un ; les autres comptés au bilan.
+        say = self.logger.error if self._repeats.first(why) else self.logger.debug
+        say("Échec définitif sur %s après les réessais : %s. La ressource n'est pas marquée "
+            "comme faite ; elle sera reprise à la prochaine exécution.", request.url, why)
         return self.resource_failed(request, why)
 
     # --- Points d'extension des sous-classes -------------------------------------
@@ -254,16 +266,17 @@ class CrispSpider(scrapy.Spider):
         lines += list(self.summary_lines()) if self.startup_error is None else []
         lines += api_lines(stats)
         failed = stats.get_value("crisp_api/failed", 0)
-        status = self.account_status() if self.startup_error is None else None
+        status = (self.account_status() if self.startup_error is None
+                  and shows_account_state(reason) else None)
         if status is not None and not self._account_step:
             lines.extend(status.lines(stats.get_value("crisp_api/requests", 0)))
-        lines.append("Fin : " + end_text(reason, failed, status))
+        lines.append("Fin : " + end_text(reason, failed, status, stats.get_value(CAUSE_STAT)))
         text = f"Récapitulatif {self.name} :\n  " + "\n  ".join(lines)
         if self.settings.getbool("CRISP_SUMMARY_AT_EXIT"):
             # Notre commande crawl le dira après le vidage des statistiques de Scrapy.
             self.crawler.crisp_summary = text  # type: ignore[attr-defined]
         else:
-            self.logger.log(summary_level(self.settings), "%s", text)
+            say_summary(self.logger, self.settings, text, console=not self._account_step)
 
     def account_status(self, profiles: bool = True) -> AccountStatus | None:
         """État du compte d'après les fichiers (None si le répertoire est inconnu)."""
@@ -282,12 +295,3 @@ class CrispSpider(scrapy.Spider):
         """L'état des messages déjà en mémoire, s'il est celui du fichier (sinon None : relu)."""
         return None
 
-
-async def _aiter(outputs):
-    """Parcourt un itérable synchrone ou asynchrone."""
-    if hasattr(outputs, "__aiter__"):
-        async for output in outputs:
-            yield output
-    else:
-        for output in outputs:
-            yield output

@@ -16,12 +16,12 @@ storage/messages.py) -> état de reprise (storage/cursor.py, storage/selection.p
 from __future__ import annotations
 
 import asyncio
-import sys
 from dataclasses import dataclass, field
 
 from scrapy import signals
 
 from crispscrape.api import InvalidResponse
+from crispscrape.arguments import UNLIMITED
 from crispscrape.items import ListingPage, MessageBatch
 from crispscrape.pipelines.messages import message_store
 from crispscrape.sources.paging import ListWalk
@@ -47,7 +47,7 @@ class Fetch:
 
 class ChatSpider(ConversationEnds, CrispSpider):
     # nb = conversations qui reçoivent des appels ; par défaut, toutes celles qui en ont besoin.
-    default_nb = sys.maxsize
+    default_nb = UNLIMITED
     route_always_exists = True
     progress_key = "messages/conversations_done"
     progress_unit = "conversations"

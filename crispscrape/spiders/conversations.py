@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from scrapy import signals
 
 from crispscrape.api import InvalidResponse
+from crispscrape.arguments import UNLIMITED
 from crispscrape.config import ConfigError
 from crispscrape.items import ConversationsPage
 from crispscrape.model import session_id_of
@@ -86,11 +87,14 @@ class ConversationsSpider(CrispSpider):
         stats = self.crawler.stats
         outcome = item.outcome
         exported = stats.get_value("conversations/exported", 0)
+        # Sans -a nb (account), pas de total : « 50/9223372036854775807 » ne dit rien.
+        done = f"{exported}/{self.nb}" if self.nb != UNLIMITED else f"{exported}"
         self.logger.info(
             "Page %d (%s) : %d reçues, %d nouvelles, %d mises à jour, %d déjà présentes, "
-            "%d sans session_id. Progression : %d/%d exportées, %d ignorées car déjà présentes.",
+            "%d sans session_id. Progression : %s exportées, %d ignorées car déjà présentes.",
             item.page, outcome.mode, outcome.received, outcome.new, outcome.updated,
-            outcome.present, outcome.invalid, exported, self.nb, stats.get_value("conversations/ignored_present", 0))
+            outcome.present, outcome.invalid, done,
+            stats.get_value("conversations/ignored_present", 0))
         if outcome.state_error:
             self.abort("output_error", outcome.state_error)
         elif outcome.next_page is not None:

@@ -24,6 +24,8 @@ interrompu) rattrape d'abord le haut, puis reprend la remontée là où elle s'�
 
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass, field
 
 from scrapy import signals
@@ -37,6 +39,9 @@ from crispscrape.storage.files import StorageError
 from crispscrape.storage.records import Known
 from crispscrape.storage.selection import Policy
 from crispscrape.summary import files_line
+
+# Âge de conversations.jsonl au-delà duquel l'export des messages seul le signale (un jour).
+STALE_LISTING_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -184,6 +189,8 @@ class MessagesSpider(ConversationEnds, CrispSpider):
         lines = messages_summary(self.crawler.stats, self.store)
         if self.settings.getbool("CRISP_FILES_ENABLED"):
             lines.append(files_line(self.crawler.stats))
+        if not self._account_step:
+            lines.extend(stale_listing_lines(self.store.conversations_path))
         return lines
 
     def messages_state(self):
@@ -211,6 +218,21 @@ def messages_summary(stats, store) -> list[str]:
         f"{stats.get_value('messages/updated', 0)} mis à jour, "
         f"{stats.get_value('messages/ignored_known', 0)} ignorés (déjà connus).",
         f"Fichiers .jsonl de conversation dans {store.directory} : {files}."]
+
+
+def stale_listing_lines(path, now: float | None = None) -> list[str]:
+    """Seul, l'export des messages ne voit les nouveaux messages que par les marques d'activité
+    de conversations.jsonl : une liste vieille de plus d'un jour peut cacher des jours de
+    messages derrière un « compte complet » (l'habitude des trois scripts d'origine)."""
+    try:
+        age = (time.time() if now is None else now) - os.stat(path).st_mtime
+    except OSError:
+        return []
+    if age < STALE_LISTING_SECONDS:
+        return []
+    return [f"Attention : la liste des conversations ({path}) date de {age / 86400:.0f} jour(s) ; "
+            "les messages arrivés depuis n'y sont pas vus. Lancez « scrapy crawl account » "
+            "(liste, messages et profils d'un coup) plutôt que « messages » seul."]
 
 
 def _check_messages(batch: list) -> None:

@@ -64,6 +64,38 @@ class Entry:
     def key(self) -> tuple[str, int]:
         return self.session_id, self.fingerprint
 
+    @property
+    def name(self) -> str:
+        """Nom du fichier, sans le répertoire ni l'empreinte placée devant (attachments.py)."""
+        name = self.path.rsplit("/", 1)[-1]
+        return name.removeprefix(f"{self.fingerprint}-") or name
+
+
+def abandoned(entry: Entry, max_attempts: int) -> bool:
+    """Échec qui ne sera plus jamais retenté : refus définitif, ou tentatives épuisées
+    (``interrompu`` n'en compte pas). Même règle pour le téléchargement et pour l'état."""
+    return entry.status in REFUSED or (entry.status not in (OK, INTERRUPTED)
+                                       and entry.attempts >= max_attempts)
+
+
+def read_failures(data_dir: Path) -> list[Entry]:
+    """Les pièces de l'index qui ne sont pas ``ok`` (la dernière ligne d'une clé l'emporte),
+    triées par clé. Lecture seule, rien n'est réparé ni réécrit (``scrapy status``, le
+    rapport) ; index absent : aucune. StorageError si le fichier est illisible."""
+    path = Path(data_dir) / "conversations" / "fichiers.jsonl"
+    failures: dict[tuple[str, int], Entry] = {}
+    if not os.path.isfile(path):
+        return []
+    for line in read_lines(path, "Index des pièces jointes"):
+        entry = _entry(line.obj)
+        if entry is None:
+            continue
+        if entry.status == OK:
+            failures.pop(entry.key, None)
+        else:
+            failures[entry.key] = entry
+    return [failures[key] for key in sorted(failures)]
+
 
 def _entry(obj: Any) -> Entry | None:
     """Ligne lue -> Entry, ou None si elle n'en a pas la forme (ligne ignorée)."""
@@ -167,7 +199,7 @@ class AttachmentIndex:
             return None if ref.key in self.stale else OK
         if entry.status in REFUSED:
             return "refused"
-        if entry.status != INTERRUPTED and entry.attempts >= self.max_attempts:
+        if abandoned(entry, self.max_attempts):
             return "abandoned"
         return None
 

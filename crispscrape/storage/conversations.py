@@ -28,6 +28,7 @@ from crispscrape.storage.files import (
 )
 from crispscrape.storage.jsonl import load_and_repair
 from crispscrape.storage.listing import ListingCursor, PageWalk, plan_walk
+from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
 
 logger = logging.getLogger(__name__)
@@ -205,7 +206,7 @@ class ConversationsStore:
             self.file.save_page(new, updated)
         except OSError as exc:
             raise StorageError(
-                f"Écriture impossible dans {self.path} : {exc.strerror or exc}. Les lignes "
+                f"Écriture impossible dans {self.path} : {os_reason(exc)}. Les lignes "
                 "déjà présentes sont intactes ; la page sera redemandée à la prochaine exécution."
             ) from exc
         assert self.walk is not None
@@ -216,7 +217,7 @@ class ConversationsStore:
                 self.cursor.save(self.per_page)
             except (OSError, StorageError) as exc:
                 outcome.state_error = (f"Impossible d'enregistrer l'état {self.cursor.path} : "
-                                       f"{getattr(exc, 'strerror', None) or exc}. Les "
+                                       f"{os_reason(exc)}. Les "
                                        "conversations déjà écrites sont intactes.")
                 return
         outcome.next_page = next_page
@@ -231,6 +232,6 @@ class ConversationsStore:
         except OSError as exc:
             self.stats.inc_value("conversations/final_sort_failed")
             logger.error("Tri final de %s impossible : %s. Le fichier est complet mais pas trié ; "
-                         "il le sera à la prochaine exécution.", self.path, exc.strerror or exc)
+                         "il le sera à la prochaine exécution.", self.path, os_reason(exc))
         self.stats.set_value("conversations/total", len(self.file))
         remove_if_empty(self._created)

@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from crispscrape.oserrors import os_reason
+
 
 # Droits des fichiers exportés : ceux du seul propriétaire (voir append_lines).
 PRIVATE_FILE = 0o600
@@ -176,7 +178,7 @@ def read_json(path: Path, what: str, parse=json.loads) -> Any | None:
     except UnicodeDecodeError as exc:
         raise StorageError(f"{what} illisible ({path}) : {exc}.") from exc
     except OSError as exc:
-        raise StorageError(f"{what} illisible ({path}) : {exc.strerror}.") from exc
+        raise StorageError(f"{what} illisible ({path}) : {os_reason(exc)}.") from exc
     try:
         return parse(text)
     except ValueError as exc:

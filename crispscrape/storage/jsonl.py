@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from crispscrape.storage.files import StorageError, append_lines, atomic_write_lines
+from crispscrape.oserrors import os_reason
 
 BOM = b"\xef\xbb\xbf"
 
@@ -69,7 +70,7 @@ def read_lines(path: Path | str, what: str) -> Iterator[JsonlLine]:
                     obj = None
                 yield JsonlLine(number, obj, text, recoded)
     except OSError as exc:
-        raise StorageError(f"{what} illisible ({path}) : {exc.strerror or exc}.") from exc
+        raise StorageError(f"{what} illisible ({path}) : {os_reason(exc)}.") from exc
 
 
 @dataclass

@@ -33,6 +33,7 @@ from crispscrape.storage.files import (
 )
 from crispscrape.storage.grouped import GroupedReplace
 from crispscrape.storage.jsonl import read_lines
+from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
 from crispscrape.storage.selection import Policy, file_size, plan
 
@@ -208,7 +209,7 @@ class MessageStore:
         self.stats.inc_value("messages/write_failed")
         logger.error("Écriture impossible pour la conversation %s : %s. Le fichier existant est "
                      "intact ; elle sera reprise à la prochaine exécution.", session_id,
-                     exc.strerror or exc)
+                     os_reason(exc))
 
     def flush(self) -> None:
         """Écrit l'état s'il a changé, après avoir mis en place les fichiers qu'il décrit

@@ -3,20 +3,50 @@
 Pourquoi avant : découvrir après des centaines d'appels que le répertoire est en lecture
 seule gaspille le quota. Pourquoi par un vrai essai d'écriture : ``os.access`` ment pour
 root et ne voit ni les systèmes de fichiers montés en lecture seule, ni les quotas.
+
+Aussi : ``data_dir_problem``, le répertoire de données d'un export à LIRE (``scrapy status``)
+qui manque ou n'est pas un répertoire. La cause en français d'une erreur système :
+``crispscrape/oserrors.py``.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 from pathlib import Path
 
+from crispscrape.oserrors import os_reason
 from crispscrape.storage.files import StorageError
 
-
-def _reason(exc: OSError) -> str:
-    """Cause lisible d'une erreur système (strerror est traduit par le système, pas Python)."""
-    return exc.strerror or exc.__class__.__name__
+def data_dir_problem(data_dir: Path, website: str | None = None) -> str | None:
+    """Pourquoi ``data_dir`` ne peut pas être lu comme un export (phrase française), ou None
+    s'il est un répertoire. Ne crée rien ; ``website`` : -a website=ID (data_dir est alors
+    {CRISP_DATA_DIR}/{ID})."""
+    setting = f"{{CRISP_DATA_DIR}}/{website}" if website else "CRISP_DATA_DIR"
+    try:
+        mode = os.stat(data_dir).st_mode
+    except FileNotFoundError:
+        command = "scrapy crawl account" + (f" -a website={website}" if website else "")
+        return (f"Répertoire de données introuvable : {data_dir} ({setting}) n'existe pas. "
+                f"Aucun export n'y a été fait : lancez d'abord « {command} », ou donnez le "
+                "bon CRISP_DATA_DIR. Rien n'a été créé.")
+    except NotADirectoryError:
+        blocker = next((parent for parent in Path(data_dir).parents
+                        if parent.exists() and not parent.is_dir()), None)
+        what = f"{blocker} est un fichier" if blocker else os_reason(NotADirectoryError(errno.ENOTDIR, ""))
+        return (f"Le répertoire de données {data_dir} ({setting}) n'est pas un répertoire : "
+                f"{what}. Donnez dans CRISP_DATA_DIR le répertoire de l'export. Rien n'a été "
+                "modifié.")
+    except OSError as exc:
+        return (f"Répertoire de données {data_dir} ({setting}) inaccessible : "
+                f"{os_reason(exc)}. Rien n'a été modifié.")
+    if not stat.S_ISDIR(mode):
+        return (f"Le répertoire de données {data_dir} ({setting}) n'est pas un répertoire : "
+                "c'est un fichier. Donnez dans CRISP_DATA_DIR le répertoire de l'export. Rien "
+                "n'a été modifié.")
+    return None
 
 
 def check_data_dir(data_dir: Path) -> None:
@@ -50,7 +80,7 @@ def check_output(directory: Path, path: Path) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StorageError(
-            f"Impossible de créer le répertoire {directory} : {_reason(exc)}. Rien n'a été "
+            f"Impossible de créer le répertoire {directory} : {os_reason(exc)}. Rien n'a été "
             "modifié ; vérifiez les droits ou choisissez un autre répertoire (CRISP_DATA_DIR)."
         ) from exc
     if path.exists() and not path.is_file():
@@ -66,7 +96,7 @@ def check_output(directory: Path, path: Path) -> list[Path]:
         Path(probe).unlink(missing_ok=True)
     except OSError as exc:
         raise StorageError(
-            f"Le répertoire {directory} n'est pas accessible en écriture : {_reason(exc)}. "
+            f"Le répertoire {directory} n'est pas accessible en écriture : {os_reason(exc)}. "
             "Rien n'a été modifié ; vérifiez les droits ou l'espace disque."
         ) from exc
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):

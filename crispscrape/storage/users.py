@@ -29,6 +29,7 @@ from crispscrape.storage.files import (
     dumps_line,
 )
 from crispscrape.storage.jsonl import load_and_repair, read_lines
+from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
 from crispscrape.storage.state import StateFile
 
@@ -242,6 +243,6 @@ class UsersStore(UsersFile):
             self.stats.inc_value("users/final_sort_failed")
             self.logger.error("Tri final de %s impossible : %s. Le fichier est complet mais pas "
                               "trié ; il le sera à la prochaine exécution.", self.path,
-                              exc.strerror or exc)
+                              os_reason(exc))
         self.stats.set_value("users/total", len(self))
         remove_if_empty(self._created)

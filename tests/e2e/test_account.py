@@ -9,6 +9,7 @@ import random
 from tests.e2e.test_users import expected_profiles
 from tests.support.crawling import ROOT, read_jsonl, run_crawl
 from tests.support.messages_support import assert_matches_truth, calls_by_session
+from tests.support.files_truth import complete_end
 
 BIG = 400  # messages ajoutés à une conversation : dix lots, coupés par le budget
 
@@ -46,7 +47,7 @@ def test_one_command_exports_the_whole_account_then_costs_one_list_page(sandbox,
     text = summary(result.log)
     assert "Étape conversations" in text and "Étape messages" in text and "Étape users" in text
     assert text.index("Étape conversations") < text.index("Étape messages") < text.index("Étape users")
-    assert "Fin : compte complet et à jour." in text
+    assert complete_end(sandbox) in text
     assert_account_equals_truth(sandbox, data_dir)
     # Rien de nouveau : une page de liste, aucun appel de messages ni de profil.
     reset(sandbox)
@@ -55,7 +56,7 @@ def test_one_command_exports_the_whole_account_then_costs_one_list_page(sandbox,
     by_kind = stats(sandbox)["by_kind"]
     assert by_kind.get("conversations") == 1
     assert by_kind.get("messages", 0) == 0 and by_kind.get("people", 0) == 0
-    assert "Fin : compte complet et à jour." in summary(again.log)
+    assert complete_end(sandbox) in summary(again.log)
 
 
 def test_small_budget_over_several_runs_with_new_activity_ends_equal_to_truth(sandbox_factory,
@@ -76,7 +77,7 @@ def test_small_budget_over_several_runs_with_new_activity_ends_equal_to_truth(sa
         assert stats(sandbox)["calls"] <= 250
         codes.append(result.returncode)
         if result.returncode == 2:
-            assert "Fin : budget d'appels atteint, arrêt propre" in summary(result.log)
+            assert "Fin : budget d'appels atteint, arrêt prévu, reprise au prochain lancement" in summary(result.log)
             assert "Appels encore nécessaires (estimation)" in summary(result.log)
         elif run >= 3:
             break

@@ -21,7 +21,7 @@ from scrapy.utils.test import get_crawler
 import crispscrape.settings as project_settings
 from crispscrape.addon import CrispAddon
 from crispscrape.api import retry_after_seconds
-from crispscrape.commands.crawl import exit_code
+from crispscrape.outcome import exit_code
 from crispscrape.config import ConfigError, CrispConfig, authorization_header
 from crispscrape.extensions.autothrottle import CrispAutoThrottle
 from crispscrape.middlewares.auth import CrispAuthMiddleware

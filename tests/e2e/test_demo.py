@@ -23,7 +23,14 @@ def test_demo_runs_the_three_exports_end_to_end(tmp_path):
     assert positions == sorted(positions)
     # Chaque export dit ce qui reste du compte ; après le dernier, il est complet.
     assert out.count("Fin : exécution terminée ; il reste") == 2
-    assert out.rindex("Fin : compte complet et à jour.") > positions[2]
+    # Compte complet ; les pièces jointes qui répondent 404 (le bac à sable en sert) à part.
+    index = {(line["session_id"], line["fingerprint"]): line["status"]
+             for line in read_jsonl(data_dir / "conversations" / "fichiers.jsonl")}
+    failed = sum(1 for status in index.values() if status != "ok")
+    files = "pièce jointe" if failed == 1 else "pièces jointes"
+    end = (f"Fin : compte complet, {failed} {files} en échec (retentées au prochain lancement)."
+           if failed else "Fin : compte complet et à jour.")
+    assert out.rindex(end) > positions[2]
     # Les deux autres systèmes, chacun contre sa doublure.
     assert out.count("Fin : export terminé.") == 2
     for system, listing in (("ninja", "conversations.jsonl"), ("wanzo", "contexts.jsonl")):

@@ -31,14 +31,14 @@ def assert_french_refusal(result, *fragments):
 def test_unusable_api_url_is_refused_before_any_call(sandbox, data_dir, spider, url, fragment):
     write_conversations(sandbox, data_dir)
     env = {**sandbox.env(), "CRISP_API_URL": url.format(base=sandbox.base)}
-    result = run_crawl(spider, data_dir, env)
+    result = run_crawl(spider, data_dir, env, full_log=False)
     assert_french_refusal(result, fragment, "Aucun appel n'a été fait")
     assert calls(sandbox) == 0
 
 
 @pytest.mark.parametrize("spider", SPIDERS)
 def test_non_numeric_setting_is_explained_in_french(sandbox, data_dir, spider):
-    result = run_crawl(spider, data_dir, sandbox.env(),
+    result = run_crawl(spider, data_dir, sandbox.env(), full_log=False,
                        settings={"CRISP_CONVERSATIONS_PER_PAGE": "abc"})
     assert_french_refusal(result, "Réglage CRISP_CONVERSATIONS_PER_PAGE='abc' invalide : "
                                   "un nombre entier est attendu")
@@ -49,10 +49,10 @@ def test_non_numeric_setting_is_explained_in_french(sandbox, data_dir, spider):
 def test_unreachable_api_is_named_with_its_url(sandbox, data_dir, spider):
     write_conversations(sandbox, data_dir)
     dead = "http://127.0.0.1:9/v1"  # port « discard » : rien n'y écoute ici
-    result = run_crawl(spider, data_dir, {**sandbox.env(), "CRISP_API_URL": dead},
+    result = run_crawl(spider, data_dir, {**sandbox.env(), "CRISP_API_URL": dead}, full_log=False,
                        settings={"CRISP_RETRY_BASE_DELAY": "0.01", "RETRY_TIMES": 1})
-    assert_french_refusal(result, f"API Crisp injoignable à l'adresse {dead}",
-                          "Fin : API Crisp injoignable")
+    assert_french_refusal(result, f"Erreur : API Crisp injoignable à l'adresse {dead}",
+                          f"Fin : API injoignable : API Crisp injoignable à l'adresse {dead}")
 
 
 def test_list_route_answering_404_says_the_api_url_looks_wrong(sandbox, data_dir):
@@ -67,7 +67,7 @@ def test_list_route_answering_404_says_the_api_url_looks_wrong(sandbox, data_dir
 def test_data_dir_that_is_a_file_gets_the_same_message_everywhere(sandbox, tmp_path, spider):
     target = tmp_path / "un-fichier"
     target.write_text("je ne suis pas un répertoire\n", encoding="utf-8")
-    result = run_crawl(spider, target, sandbox.env())
+    result = run_crawl(spider, target, sandbox.env(), full_log=False)
     assert_french_refusal(result, f"CRISP_DATA_DIR désigne {target}, qui est un fichier")
     assert target.read_text(encoding="utf-8") == "je ne suis pas un répertoire\n"
     assert calls(sandbox) == 0
@@ -101,6 +101,8 @@ def test_summary_stays_visible_with_a_quiet_log_and_comes_after_the_stats(sandbo
     log = done.stdout + done.stderr
     assert "Récapitulatif messages :" in log and "Fin : exécution terminée" in log
     assert "Scrapy 2." not in log  # les lignes de démarrage, elles, sont tues
+    assert "WARNING" not in log  # un bilan n'est jamais annoncé comme un avertissement
+    # Journal complet (-L INFO) : le récapitulatif vient après le vidage des statistiques.
     verbose = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 1})
     assert verbose.log.rindex("Récapitulatif messages :") > verbose.log.index("Dumping Scrapy stats")
 
@@ -126,4 +128,5 @@ def test_sandbox_banner_gives_credentials_and_commands_that_work(sandbox, data_d
                           text=True,
                           capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Fin : compte complet et à jour." in done.stderr
+    # Compte complet ; les pièces jointes du bac à sable qui répondent 404 sont dites à part.
+    assert "Fin : compte complet" in done.stderr

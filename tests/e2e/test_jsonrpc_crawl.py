@@ -233,7 +233,8 @@ def test_close_spider_saves_state_and_rerun_completes(crawl, slow_sandbox, data_
     assert "Fermeture du spider demandée par JSON-RPC (raison : shutdown)" in log
     assert "Spider closed (shutdown)" in log and "'finish_reason': 'shutdown'" in log
     assert "Récapitulatif messages :" in log
-    assert "Fin : arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé ; relancez pour reprendre." in log
+    assert ("Fin : arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé : arrêt prévu, reprise au "
+            "prochain lancement.") in log
     secrets.assert_absent(log, "le journal du crawl")
 
     # L'état : le curseur passe exactement les conversations réglées, dans l'ordre du fichier.

@@ -245,7 +245,7 @@ def test_bad_argument_fails_visibly_in_log_and_finish_reason(bad_jobs, scrapyd, 
     assert "Spider closed (bad_argument)" in log
     assert (f"ERROR: Argument nb='{value}' invalide : un nombre entier positif est attendu "
             f"(par exemple -a nb=") in log
-    assert "Fin : argument invalide." in log and "Appels à l'API : 0," in log
+    assert "Fin : argument invalide, aucun appel : Argument nb=" in log and "Appels à l'API : 0," in log
     # Le code de sortie 1 de notre commande crawl arrive jusqu'à scrapyd.
     assert re.search(rf"Process died: exitstatus=1 project='{PROJECT}' spider='{spider}' "
                      rf"job='{entry['id']}'", scrapyd.log)

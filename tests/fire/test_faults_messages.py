@@ -206,7 +206,7 @@ def test_daily_quota_mid_pagination_stops_cleanly_and_resumes_exactly_there(
     assert first.stats.get("crisp_api/failed", 0) == 0
     assert "Quota quotidien de l'API Crisp atteint (423 quota_limit_exceeded)" in first.log
     summary = summary_block(first.log)
-    assert "Fin : quota atteint, arrêt propre" in summary
+    assert "Fin : quota atteint, arrêt prévu, reprise au prochain lancement" in summary
     assert "dont incomplètes, à reprendre : 1" in summary
     assert _server_side(sandbox)["by_status"]["423"] == 1
     inspection = inspect_export(data_dir, Truth(sandbox, [session_id]))
@@ -265,7 +265,7 @@ def test_all_faults_together_with_a_quota_stop_then_reruns(sandbox_factory, data
     first = run_crawl("messages", data_dir, sandbox.env(), args=ARGS, settings=settings)
     assert first.returncode == 2, first.log[-3000:]
     assert first.reason == "quota"
-    assert "Fin : quota atteint, arrêt propre" in summary_block(first.log)
+    assert "Fin : quota atteint, arrêt prévu, reprise au prochain lancement" in summary_block(first.log)
     inspection = inspect_export(data_dir, truth)
     assert not inspection.problems, inspection.problems
     assert inspection.complete < set(ids)

@@ -475,7 +475,7 @@ def test_all_faults_combined_with_quota_and_page_drift(sandbox_factory, data_dir
             assert result.reason == "quota", result.log[-3000:]
             assert result.stats["crisp_throttle/quota_exceeded"] == 1
             assert result.stats["crisp_api/status/423"] >= 1
-            assert "Fin : quota atteint, arrêt propre" in summary
+            assert "Fin : quota atteint, arrêt prévu, reprise au prochain lancement" in summary
             assert 0 < len(inspection.ids) < len(truth.base)
             # Le lendemain : quota levé, pannes toujours là, la liste a bougé.
             truth.insert(9)

@@ -306,7 +306,7 @@ def test_quota_mid_run_stops_cleanly_and_the_next_run_finishes(sandbox_factory, 
     assert first.reason == "quota"
     assert first.stats["crisp_throttle/quota_exceeded"] == 1
     assert first.stats["crisp_api/status/423"] >= 1
-    assert "Fin : quota atteint, arrêt propre" in summary_block(first.log)
+    assert "Fin : quota atteint, arrêt prévu, reprise au prochain lancement" in summary_block(first.log)
     assert first.stats["crisp_api/requests"] == _accounted(first.stats)
     inspection = inspect_users(data_dir, truth)
     assert not inspection.problems, inspection.problems

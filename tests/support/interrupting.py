@@ -37,7 +37,7 @@ FAST = {"CRISP_RETRY_BASE_DELAY": 0.01, "CRISP_THROTTLE_BASE_DELAY": 0.05, "RETR
 # Concurrence basse : les moments d'arrêt se répartissent mieux sur l'export.
 LOW_CONCURRENCY = {"CONCURRENT_REQUESTS": 2, "CONCURRENT_REQUESTS_PER_DOMAIN": 2}
 # Dernière ligne du récapitulatif après un SIGTERM (ou un Ctrl-C).
-SHUTDOWN_END = "Fin : arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé"
+SHUTDOWN_END = "Fin : arrêt demandé (Ctrl-C / SIGTERM), état sauvegardé : arrêt prévu, reprise au prochain lancement."
 
 
 # --- Fichiers du répertoire de données -----------------------------------------------------

@@ -13,7 +13,7 @@ from scrapy.settings import Settings
 from spidermon.runners import MonitorRunner
 
 from crispscrape.addon import CrispAddon
-from crispscrape.commands.crawl import exit_code
+from crispscrape.outcome import exit_code
 from crispscrape.monitors.account import account_stats
 from crispscrape.monitors.suites import AccountMonitors
 from crispscrape.validation.pipeline import KINDS, KNOWN_MESSAGES
@@ -63,14 +63,33 @@ def test_throttled_share_is_throttled_over_calls():
     assert run({"finish_reason": "finished"}).failed == 0  # aucun appel : rien à diviser
 
 
-def test_budget_stop_fails_the_stop_monitor_but_not_the_account_one():
+def test_planned_stop_passes_the_stop_monitor_by_default_and_keeps_code_2():
     incomplete = {"complete": False, "remaining": "3 conversation(s)", "limited": False}
+    # Un arrêt par budget est prévu (un premier export se fait en plusieurs jours) : aucun
+    # moniteur n'échoue ; le code 2 vient de la fin du crawl (exit_code, ci-dessous).
     outcome = run({**CLEAN, "finish_reason": "budget"}, incomplete)
-    assert [line.split(" :")[0] for line in failing(outcome)] == ["Moniteur Fin normale"]
-    assert "arrêtée par le budget d'appels" in failing(outcome)[0]
-    assert outcome.exit_code == 2
-    assert run({**CLEAN, "finish_reason": "budget"}, incomplete,
-               SPIDERMON_EXPECTED_FINISH_REASONS=["finished", "budget"]).failed == 0
+    assert (outcome.failed, outcome.lines) == (0, ["Moniteurs : 5 réussis."])
+    assert exit_code({**CLEAN, "finish_reason": "budget", "monitors/exit_code": 0}) == 2
+    # Retiré des fins attendues, il fait échouer « Fin normale » (actions d'échec), sans
+    # ligne : la dernière ligne du récapitulatif dit déjà la fin.
+    strict = run({**CLEAN, "finish_reason": "budget"}, incomplete,
+                 SPIDERMON_EXPECTED_FINISH_REASONS=["finished"])
+    assert (strict.failed, strict.exit_code, failing(strict)) == (1, 2, [])
+    assert strict.lines == ["Moniteurs : 4 réussis, 1 en échec (la fin de l'exécution, dite "
+                            "ci-dessous)."]
+
+
+def test_a_failure_end_fails_the_stop_monitor_without_repeating_the_end_line():
+    outcome = run({**CLEAN, "finish_reason": "unauthorized"})
+    assert (outcome.failed, outcome.exit_code, failing(outcome)) == (1, 2, [])
+    assert exit_code({"finish_reason": "unauthorized", "monitors/exit_code": 2}) == 1
+
+
+def test_an_unknown_end_is_named_by_the_stop_monitor():
+    outcome = run({**CLEAN, "finish_reason": "closespider_timeout"})
+    assert failing(outcome) == ["Moniteur Fin normale : en échec, exécution finie par "
+                                "« closespider_timeout » ; attendu : finished, budget, quota, "
+                                "shutdown, cancelled (SPIDERMON_EXPECTED_FINISH_REASONS)."]
 
 
 def test_account_incomplete_after_a_finished_run_fails_unless_nb_limited_it():
