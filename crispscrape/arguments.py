@@ -26,7 +26,8 @@ def parse_count(value: Any, name: str, default: int) -> int:
     """Entier strictement positif, donné en nombre ou en chaîne (scrapyd passe des chaînes)."""
     if value is None:
         return default
-    return _positive(value, name, default)
+    # L'exemple du message : le défaut, sauf « sans limite » (un nombre sans sens pour personne).
+    return _positive(value, name, default if default != UNLIMITED else 100)
 
 
 def parse_optional_count(value: Any, name: str) -> int | None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from crispscrape.storage.files import safe_name
+# Répertoire des fichiers, relatif au répertoire de l'export (l'index nomme chaque chemin ainsi).
+from crispscrape.storage.layout import FILES_DIR
 
 FILE_TYPES = ("file", "audio", "animation")
 # Meta d'une requête de pièce jointe : ni l'authentification, ni le budget, ni le
@@ -28,8 +30,6 @@ REF_META = "crisp_file_ref"
 # Slot de téléchargement des pièces jointes : jamais celui de l'API (délai, limiteur).
 FILES_SLOT = "crisp-fichiers"
 ALLOWED_SCHEMES = ("http", "https")
-# Répertoire des fichiers, relatif à CRISP_DATA_DIR (l'index dit chaque chemin ainsi).
-FILES_DIR = "conversations/fichiers"
 # Longueur maximale d'un nom gardé, en octets UTF-8 : bien sous la limite de 255 octets des
 # systèmes de fichiers, une fois l'empreinte du message placée devant.
 MAX_NAME_BYTES = 120

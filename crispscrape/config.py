@@ -45,8 +45,6 @@ CREDENTIALS = (
     Credential("CRISP_KEY_PROD", "CRISP_TOKEN_KEY", KEY),
     Credential("ID_SITE_CRISP", "CRISP_WEBSITE_ID", WEBSITE),
 )
-# Nom officiel -> alias accepté.
-CREDENTIAL_NAMES = {credential.name: credential.alias for credential in CREDENTIALS}
 # Jetons des autres systèmes de discussion (crispscrape/sources/) : secrets aussi.
 OTHER_SECRETS = ("NINJA_API_TOKEN", "WANZO_API_TOKEN")
 # Tous les noms dont la valeur est un secret (jamais journalisés, jamais exposés).

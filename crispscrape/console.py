@@ -34,6 +34,10 @@ def console_extra() -> dict:
 
 # Niveaux qui gardent tout le journal de Scrapy quand ils sont demandés explicitement.
 FULL_LEVELS = {"DEBUG", "INFO"}
+# Journaux de Scrapy dont les erreurs sont déjà dites en français, une fois, par nos
+# composants : « Gave up retrying <GET …> » (une ligne anglaise par ressource ou pièce jointe)
+# l'est par « Échec définitif sur … » et par le bilan des pièces jointes.
+QUIET_LOGGERS = ("scrapy.downloadermiddlewares.retry",)
 
 
 def wants_console(settings) -> bool:
@@ -56,7 +60,9 @@ class ConsoleFilter(logging.Filter):
         self.level = level
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= self.level or bool(getattr(record, CONSOLE_FLAG, False))
+        if getattr(record, CONSOLE_FLAG, False):
+            return True
+        return record.levelno >= self.level and not record.name.startswith(QUIET_LOGGERS)
 
 
 class ConsoleFormatter(logging.Formatter):

@@ -7,7 +7,6 @@ et tel quel : un fichier absent compte pour vide, une ligne illisible est ignor�
 
 from __future__ import annotations
 
-import heapq
 import json
 import math
 import os
@@ -22,12 +21,8 @@ from crispscrape.storage.attachments import abandoned, read_failures
 from crispscrape.storage.done import DoneMarks, parse_state
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.jsonl import read_lines
-from crispscrape.storage.selection import DAY_MS, file_size, listed
-
-BATCH = 40
-# Fichiers de messages lus pour estimer le nombre moyen de messages par conversation.
-SAMPLE_FILES = 50
-
+from crispscrape.storage.layout import ExportLayout
+from crispscrape.storage.selection import DAY_MS, file_size, listed, mean_batches
 
 def _read_json(path: Path, parse=json.loads) -> dict:
     try:
@@ -64,6 +59,9 @@ class AccountStatus:
     lookback_days: float = 7.0
     daily_quota: int = 5000
     files_max_attempts: int = 3
+    # Âge (jours) de la liste des conversations, posé par un export des messages lancé seul :
+    # « complet » ne vaut alors que pour cette liste (voir spiders/messages.py).
+    listing_days_old: int = 0
 
     # --- Lecture ------------------------------------------------------------------------------
     @classmethod
@@ -99,10 +97,10 @@ class AccountStatus:
 
     @property
     def conversations_path(self) -> Path:
-        return self.data_dir / "conversations" / "conversations.jsonl"
+        return ExportLayout(self.data_dir).listing
 
     def _read_listing(self) -> None:
-        state = _read_json(self.data_dir / "conversations" / "conversations.jsonl.state.json")
+        state = _read_json(ExportLayout(self.data_dir).listing_state)
         # os.path.isfile, pas Path.is_file : un nom trop long (ENAMETOOLONG), un accès refusé
         # comptent pour « absent » au lieu de lever une exception.
         self.listing_started = bool(state) or os.path.isfile(self.conversations_path)
@@ -110,10 +108,11 @@ class AccountStatus:
 
     def _read_messages(self, lookback_days: float, now_ms: int | None, sample: bool,
                        state: dict[str, Any] | None = None) -> set[int]:
-        directory = self.data_dir / "conversations" / "messages"
+        layout = ExportLayout(self.data_dir)
+        directory = layout.messages_dir
         if state is None:
             # Lu en flux, en mémoire compacte (storage/done.py) : une entrée par conversation.
-            state = _read_json(directory / "messages.jsonl.state.json", parse_state)
+            state = _read_json(layout.messages_state, parse_state)
         done = state["done"] if isinstance(state.get("done"), DoneMarks) else DoneMarks()
         incomplete: dict = state["incomplete"] if isinstance(state.get("incomplete"), dict) else {}
         emails: set[int] = set()
@@ -145,17 +144,17 @@ class AccountStatus:
                         and conversation.activity >= now - lookback_days * DAY_MS:
                     self.recent += 1
         if sample:
-            self.mean_batches = _mean_batches(directory)
+            self.mean_batches = mean_batches(directory)
         return emails
 
     def _read_profiles(self, emails: set[int]) -> None:
         """Profils connus, sans fiche, et à demander parmi les e-mails des conversations."""
-        root = self.data_dir / "utilisateurs"
-        state = _read_json(root / "utilisateurs.jsonl.state.json")
+        layout = ExportLayout(self.data_dir)
+        state = _read_json(layout.users_state)
         not_found = set(state.get("not_found") or [])
         aliases: dict = state["aliases"] if isinstance(state.get("aliases"), dict) else {}
         known: set[str] = set()
-        path = root / "utilisateurs.jsonl"
+        path = layout.users
         if os.path.isfile(path):
             for line in read_lines(path, "Fichier des utilisateurs"):
                 key = profile_key(profile_of(line.obj))
@@ -202,7 +201,7 @@ class AccountStatus:
         daily_quota, lookback_days = self.daily_quota, self.lookback_days
         listing = ("historique complet" if self.history_complete
                    else "historique incomplet : le rattrapage continuera" if self.listing_started
-                   else "jamais listées : lancez « scrapy crawl conversations »")
+                   else "jamais listées : lancez « scrapy crawl account »")
         needed = self.calls_needed()
         days = max(1, math.ceil(needed / daily_quota)) if daily_quota > 0 else 0
         result = [
@@ -256,6 +255,9 @@ class AccountStatus:
         pièces jointes en échec (retentées au prochain lancement) » ou « il reste … ». Des
         pièces jointes en échec ne changent aucun code de sortie."""
         files = self.files_text()
+        if self.complete and self.listing_days_old:
+            return (f"compte complet d'après une liste des conversations vieille de "
+                    f"{self.listing_days_old} jour(s) : lancez « scrapy crawl account »")
         if self.complete:
             return f"compte complet, {files}" if files else "compte complet et à jour"
         return f"il reste {self.remaining_text()}" + (f" ; {files}" if files else "")
@@ -273,24 +275,3 @@ class AccountStatus:
 
 def _plural(count: int, singular: str, plural: str) -> str:
     return singular if count == 1 else plural
-
-
-def _mean_batches(directory: Path) -> float:
-    """Lots de 40 par conversation, en moyenne, d'après quelques fichiers déjà exportés."""
-    sizes = []
-    try:
-        with os.scandir(directory) as entries:
-            # Les premiers noms seulement : la liste de tous coûterait un nom par conversation.
-            names = heapq.nsmallest(SAMPLE_FILES, (entry.name for entry in entries
-                                                   if entry.name.endswith(".jsonl")))
-    except OSError:
-        names = []
-    for name in names:
-        try:
-            with open(os.path.join(directory, name), "rb") as handle:
-                sizes.append(sum(1 for line in handle if line.strip()))
-        except OSError:
-            continue
-    if not sizes:
-        return 1.0
-    return sum(max(1, math.ceil(size / BATCH)) for size in sizes) / len(sizes)

@@ -55,7 +55,8 @@ def api_lines(stats) -> list[str]:
              f"{stats.get_value('crisp_throttle/wait_seconds', 0)} s."]
     retries = stats.get_value("retry/count", 0)
     if retries:
-        details = ", ".join(f"{key.rsplit('/', 1)[1]} : {value}"
+        # Raison : un code HTTP, ou le nom court d'une exception (sans son module).
+        details = ", ".join(f"{key.rsplit('/', 1)[1].rsplit('.', 1)[-1]} : {value}"
                             for key, value in sorted(stats.get_stats().items())
                             if key.startswith("retry/reason_count/"))
         lines.append(f"Réessais après erreur passagère : {retries} ({details}).")

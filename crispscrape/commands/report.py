@@ -23,7 +23,7 @@ from scrapy.commands import ScrapyCommand
 from crispscrape.arguments import ArgumentError
 from crispscrape.oserrors import os_reason
 from crispscrape.config import data_dir_of
-from crispscrape.report import REPORT_NAME
+from crispscrape.storage.layout import REPORT_NAME
 from crispscrape.report.build import DatabaseBuilder
 from crispscrape.report.result import BuildResult
 from crispscrape.report.figures import read_figures

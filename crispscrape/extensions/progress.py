@@ -55,7 +55,9 @@ class Progress:
         while True:
             await asyncio.sleep(self.interval)
             line = self.update()
-            if line:
+            # Rien de fait encore : pas de « 0/s » avant la première réponse (ni avant la
+            # cause d'un départ refusé, qui doit être la première ligne affichée).
+            if line and self.stats.get_value("progress/done", 0):
                 # Une ligne de progression s'affiche aussi en mode console (console.py).
                 logger.info("%s", line, extra=console_extra())
 

@@ -26,7 +26,9 @@ def api_prefix(crawler) -> str:
         website = getattr(crawler.spider, "website", None)
         return source.config(crawler.settings, website=website).api_url + "/"
     except ConfigError:
-        raise NotConfigured("configuration de l'API absente") from None
+        # Sans argument : Scrapy ne dit rien (« Disabled <class …> », en anglais, avant la vraie
+        # cause que l'araignée donne en français).
+        raise NotConfigured from None
 
 
 class CrispAuthMiddleware:
@@ -45,7 +47,7 @@ class CrispAuthMiddleware:
             headers = source.headers(crawler.settings,
                                      website=getattr(crawler.spider, "website", None))
         except ConfigError:
-            raise NotConfigured("identifiants absents") from None
+            raise NotConfigured from None  # identifiants absents : l'araignée le dit
         return cls(prefix, headers, crawler.stats)
 
     def process_request(self, request, spider=None):

@@ -35,25 +35,24 @@ from typing import Any, ClassVar
 
 from scrapy import Request, signals
 from scrapy.exceptions import (
-    CannotResolveHostError, DontCloseSpider, DownloadCancelledError,
-    DownloadConnectionRefusedError, DownloadTimeoutError, IgnoreRequest, NotConfigured,
+    DontCloseSpider, NotConfigured,
 )
 from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline, FilesStoreProtocol
-from twisted.internet import error as twisted_errors
 
 from crispscrape import compat
-from crispscrape.api import QuotaExceeded
 from crispscrape.attachments import (
-    FILE_META, FILES_DIR, FILES_SLOT, REF_META, FileRef, file_refs, scheme_allowed,
+    FILE_META, FILES_SLOT, REF_META, FileRef, file_refs, scheme_allowed,
 )
 from crispscrape.console import Repeats
 from crispscrape.oserrors import os_reason
 from crispscrape.config import data_dir_of
 from crispscrape.items import MessageBatch
 from crispscrape.pipelines.backlog import Backlog
+from crispscrape.pipelines.file_failures import AttachmentFailure, failure_reason
 from crispscrape.pipelines.messages import message_store
 from crispscrape.storage.attachments import INTERRUPTED, OK, AttachmentIndex, AttachmentStore, Entry
+from crispscrape.storage.layout import FILES_DIR
 
 logger = logging.getLogger(__name__)
 
@@ -64,32 +63,6 @@ RETRY_TIMES = 1
 # l'API garde son propre slot (CONCURRENT_REQUESTS_PER_DOMAIN), dans le total CONCURRENT_REQUESTS.
 FILES_IN_FLIGHT = 8
 DOWNLOADED = ("downloaded", "cached", "uptodate")
-
-
-class AttachmentFailure(compat.quiet_media_failure()):  # type: ignore[misc]
-    """Échec d'une pièce jointe, avec sa raison courte (``timeout``, ``trop_gros``…)."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
-
-
-def failure_reason(exc: BaseException) -> str:
-    """Raison courte notée dans l'index pour une exception de téléchargement."""
-    if isinstance(exc, QuotaExceeded):
-        return INTERRUPTED  # le crawl s'arrête : rien n'est parti
-    if isinstance(exc, (DownloadTimeoutError, twisted_errors.TimeoutError, TimeoutError)):
-        return "timeout"
-    if isinstance(exc, DownloadCancelledError):
-        return "trop_gros" if "max size" in str(exc) else INTERRUPTED
-    if isinstance(exc, (CannotResolveHostError, twisted_errors.DNSLookupError)):
-        return "dns"
-    if isinstance(exc, (DownloadConnectionRefusedError, twisted_errors.ConnectionRefusedError,
-                        ConnectionRefusedError)):
-        return "connexion_refusee"
-    if isinstance(exc, IgnoreRequest):
-        return "refuse"  # redirection vers un schéma interdit, par exemple
-    return "erreur_reseau"
 
 
 @dataclass(eq=False)
@@ -117,6 +90,7 @@ class AttachmentsPipeline(FilesPipeline):
         self.index: AttachmentIndex | None = None  # ouvert si le pré-vol des messages a passé
         self.backlog: Backlog | None = None
         self.repeats = Repeats()  # échecs dits un à un : les 3 premiers de chaque raison
+        self.disk_failed = False
         # Pièces des lots en cours de téléchargement (tâches de fond), et clés déjà tentées.
         self.pending: set[asyncio.Task] = set()
         self.attempted: set[tuple[str, int]] = set()
@@ -144,9 +118,8 @@ class AttachmentsPipeline(FilesPipeline):
         try:
             index.open()
         except OSError as exc:
-            why = os_reason(exc)
-            crawled.refuse_start("input_error", f"Index des pièces jointes inutilisable : {why}. "
-                                               "Rien n'a été modifié.")
+            crawled.refuse_start("input_error", "Index des pièces jointes inutilisable : "
+                                               f"{os_reason(exc)}. Rien n'a été modifié.")
             return
         self.index = index
         # Déjà là : pièces notées ok dont le fichier est présent et complet.
@@ -250,7 +223,16 @@ class AttachmentsPipeline(FilesPipeline):
         if response.status != 200 or not response.body:
             status = f"http_{response.status}" if response.status != 200 else "vide"
             return {"url": request.url, "path": "", "checksum": None, "status": status}
-        return await super().media_downloaded(response, request, info, item=item)
+        # Ce que fait FilesPipeline.media_downloaded (media_to_download ne rend jamais rien :
+        # toujours « downloaded »), sans son journal anglais avec trace : une erreur de disque
+        # est une raison notée, et arrête l'export (plus rien ne pourrait s'écrire).
+        path = self.file_path(request, response=response, info=info, item=item)
+        try:
+            checksum = self.file_downloaded(response, request, info, item=item)
+        except OSError as exc:
+            self._disk_stop(exc)
+            return {"url": request.url, "path": "", "checksum": None, "status": INTERRUPTED}
+        return {"url": request.url, "path": path, "checksum": checksum, "status": "downloaded"}
 
     def media_failed(self, failure, request, info):
         raise AttachmentFailure(failure_reason(failure.value))
@@ -282,8 +264,21 @@ class AttachmentsPipeline(FilesPipeline):
             else:
                 reason = getattr(value.value, "reason", "erreur")
             entries.append(self._failed(ref, reason))
-        self.index.record(entries)
+        try:
+            self.index.record(entries)
+        except OSError as exc:
+            # Index non complété : ces pièces seront reprises (leurs octets déjà écrits, aussi).
+            self._disk_stop(exc)
         return item
+
+    def _disk_stop(self, exc: OSError) -> None:
+        """Disque plein, lecture seule… : l'export s'arrête, dit une fois (les pièces encore en
+        vol échouent de même, sans une ligne chacune)."""
+        if not self.disk_failed:
+            self.disk_failed = True
+            spider: Any = self.crawler.spider
+            spider.abort("output_error", f"Arrêt de l'export : pièce jointe non écrite "
+                                         f"({os_reason(exc)}).")
 
     def _failed(self, ref: FileRef, reason: str) -> Entry:
         assert self.index is not None

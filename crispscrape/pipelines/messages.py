@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from crispscrape.items import MessageBatch
+from crispscrape.oserrors import os_reason
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.storage.messages import MessageStore
 
@@ -24,6 +25,9 @@ def message_store(crawler) -> MessageStore:
 
 
 class MessageFilePipeline(StorePipeline):
+    # Vrai une fois l'arrêt demandé après une écriture impossible (disque plein…).
+    stopping = False
+
     @staticmethod
     def make_store(crawler) -> MessageStore:
         spider = crawler.spider
@@ -50,8 +54,11 @@ class MessageFilePipeline(StorePipeline):
         except OSError as exc:
             # finish() a déjà refermé la conversation : son ancien fichier reste intact.
             store.write_failed(item.session_id, exc)
-            self.crawler.spider.abort("output_error", "Arrêt de l'export : le répertoire de "
-                                                      "données n'accepte plus d'écriture.")
+            if not self.stopping:  # une fois : les lots encore en vol échouent de même
+                self.stopping = True
+                self.crawler.spider.abort("output_error", "Arrêt de l'export : le répertoire de "
+                                                          "données n'accepte plus d'écriture "
+                                                          f"({os_reason(exc)}).")
         return item
 
     def _finish(self, item: MessageBatch) -> None:

@@ -10,10 +10,6 @@ fichiers de l'export seuls (aucun appel à l'API, aucun identifiant).
   ``scrapy status``).
 
 DuckDB n'est importé qu'à l'exécution de la commande : les araignées (et scrapyd) n'en ont
-pas besoin.
+pas besoin. Les noms de ``analyse/`` et de ce qu'il contient sont dans storage/layout.py,
+avec les autres chemins de l'export.
 """
-
-ANALYSIS_DIR = "analyse"
-DATABASE_NAME = "crisp.duckdb"
-PARQUET_DIR = "parquet"
-REPORT_NAME = "rapport.html"

@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from crispscrape.report import ANALYSIS_DIR, DATABASE_NAME, PARQUET_DIR
+from crispscrape.storage.layout import ANALYSIS_DIR, DATABASE_NAME, PARQUET_DIR
 from crispscrape.report.readers import insert_sql, split
 from crispscrape.report.result import BuildResult, Skipped
 from crispscrape.report.schema import KEYS, MACROS, TABLES, VIEWS

@@ -14,6 +14,7 @@ from pathlib import Path
 from crispscrape.status import AccountStatus
 from crispscrape.storage.attachments import Entry, abandoned, read_failures
 from crispscrape.storage.files import StorageError
+from crispscrape.storage.layout import ExportLayout
 
 
 @dataclass(frozen=True)
@@ -22,19 +23,19 @@ class Sources:
 
     @property
     def conversations(self) -> Path:
-        return self.data_dir / "conversations" / "conversations.jsonl"
+        return ExportLayout(self.data_dir).listing
 
     @property
     def messages_dir(self) -> Path:
-        return self.data_dir / "conversations" / "messages"
+        return ExportLayout(self.data_dir).messages_dir
 
     @property
     def users(self) -> Path:
-        return self.data_dir / "utilisateurs" / "utilisateurs.jsonl"
+        return ExportLayout(self.data_dir).users
 
     @property
     def files_index(self) -> Path:
-        return self.data_dir / "conversations" / "fichiers.jsonl"
+        return ExportLayout(self.data_dir).files_index
 
     def message_files(self) -> list[str]:
         """Chemins des fichiers de messages ({session_id}.jsonl), triés."""
@@ -83,9 +84,9 @@ class ExportState:
 
 
 def _last_write(sources: Sources) -> datetime | None:
-    candidates = [sources.conversations, Path(f"{sources.conversations}.state.json"),
-                  sources.messages_dir / "messages.jsonl.state.json", sources.users,
-                  Path(f"{sources.users}.state.json"), sources.files_index]
+    layout = ExportLayout(sources.data_dir)
+    candidates = [layout.listing, layout.listing_state, layout.messages_state, layout.users,
+                  layout.users_state, layout.files_index]
     times = []
     for path in candidates:
         try:

@@ -65,7 +65,8 @@ class CrispSource(Source):
         401: ("unauthorized", "Identifiants Crisp refusés (HTTP 401) : vérifiez "
                               "CRISP_IDENTIFIER_PROD et CRISP_KEY_PROD. {hint}"),
         403: ("forbidden", "Accès refusé par Crisp (HTTP 403 {reason}) : le jeton doit avoir "
-                           "accès à ce site. {hint}"),
+                           "accès à ce site, et un jeton de plugin les scopes en lecture "
+                           "(docs/identifiants.md). {hint}"),
     }
     # Ce que dit un refus selon la sorte de jeton déclarée : l'autre sorte est la cause la
     # plus fréquente d'un premier 401 (un jeton de site envoyé comme jeton de plugin).

@@ -37,8 +37,9 @@ from crispscrape.summary import api_lines, end_text, say_summary, shows_account_
 from crispscrape.storage.files import StorageError
 from crispscrape.website import parse_website, website_line
 
-NOT_SUBSCRIBED = ("not_subscribed", "Le site {website} n'est pas lié à ce plugin Crisp "
-                                    "(HTTP 404 not_subscribed) : vérifiez ID_SITE_CRISP.")
+NOT_SUBSCRIBED = ("not_subscribed", "Le site {website} n'est pas lié à ce jeton Crisp "
+                                    "(HTTP 404 not_subscribed) : vérifiez ID_SITE_CRISP (jeton de "
+                                    "plugin : le plugin doit être installé sur ce site).")
 
 
 class CrispSpider(scrapy.Spider):

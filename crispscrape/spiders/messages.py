@@ -190,8 +190,14 @@ class MessagesSpider(ConversationEnds, CrispSpider):
         if self.settings.getbool("CRISP_FILES_ENABLED"):
             lines.append(files_line(self.crawler.stats))
         if not self._account_step:
-            lines.extend(stale_listing_lines(self.store.conversations_path))
+            lines.extend(stale_listing_lines(message_store(self.crawler).conversations_path))
         return lines
+
+    def account_status(self, profiles: bool = True):
+        status = super().account_status(profiles)
+        if status is not None and not self._account_step:
+            status.listing_days_old = listing_days_old(message_store(self.crawler).conversations_path)
+        return status
 
     def messages_state(self):
         # L'état du curseur, s'il est bien celui du fichier : ouvert sans reset (qui l'efface
@@ -220,17 +226,23 @@ def messages_summary(stats, store) -> list[str]:
         f"Fichiers .jsonl de conversation dans {store.directory} : {files}."]
 
 
+def listing_days_old(path, now: float | None = None) -> int:
+    """Âge de conversations.jsonl en jours entiers s'il dépasse un jour, sinon 0 (absent : 0)."""
+    try:
+        age = (time.time() if now is None else now) - os.stat(path).st_mtime
+    except OSError:
+        return 0
+    return round(age / 86400) or 1 if age >= STALE_LISTING_SECONDS else 0
+
+
 def stale_listing_lines(path, now: float | None = None) -> list[str]:
     """Seul, l'export des messages ne voit les nouveaux messages que par les marques d'activité
     de conversations.jsonl : une liste vieille de plus d'un jour peut cacher des jours de
     messages derrière un « compte complet » (l'habitude des trois scripts d'origine)."""
-    try:
-        age = (time.time() if now is None else now) - os.stat(path).st_mtime
-    except OSError:
+    days = listing_days_old(path, now)
+    if not days:
         return []
-    if age < STALE_LISTING_SECONDS:
-        return []
-    return [f"Attention : la liste des conversations ({path}) date de {age / 86400:.0f} jour(s) ; "
+    return [f"Attention : la liste des conversations ({path}) date de {days} jour(s) ; "
             "les messages arrivés depuis n'y sont pas vus. Lancez « scrapy crawl account » "
             "(liste, messages et profils d'un coup) plutôt que « messages » seul."]
 

@@ -26,13 +26,14 @@ from pathlib import Path
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from crispscrape.attachments import FILES_DIR, FileRef
+from crispscrape.attachments import FileRef
 from crispscrape.storage.files import (
     atomic_write_bytes,
     append_lines, atomic_write_json, atomic_write_lines, dumps_line,
     read_json, remove_stale_temporaries,
 )
 from crispscrape.storage.jsonl import read_lines
+from crispscrape.storage.layout import FILES_DIR, ExportLayout
 
 if TYPE_CHECKING:
     from scrapy.pipelines.files import StatInfo
@@ -79,10 +80,12 @@ def abandoned(entry: Entry, max_attempts: int) -> bool:
 
 
 def read_failures(data_dir: Path) -> list[Entry]:
-    """Les pièces de l'index qui ne sont pas ``ok`` (la dernière ligne d'une clé l'emporte),
-    triées par clé. Lecture seule, rien n'est réparé ni réécrit (``scrapy status``, le
-    rapport) ; index absent : aucune. StorageError si le fichier est illisible."""
-    path = Path(data_dir) / "conversations" / "fichiers.jsonl"
+    """Les pièces de l'index en échec (la dernière ligne d'une clé l'emporte), triées par
+    clé : ni ``ok``, ni ``interrompu`` (coupé par un arrêt, il n'a pas échoué : il repart
+    au prochain lancement, comme une pièce jamais tentée). Lecture seule, rien n'est réparé
+    ni réécrit (``scrapy status``, le rapport) ; index absent : aucune. StorageError si le
+    fichier est illisible."""
+    path = ExportLayout(Path(data_dir)).files_index
     failures: dict[tuple[str, int], Entry] = {}
     if not os.path.isfile(path):
         return []
@@ -90,7 +93,7 @@ def read_failures(data_dir: Path) -> list[Entry]:
         entry = _entry(line.obj)
         if entry is None:
             continue
-        if entry.status == OK:
+        if entry.status in (OK, INTERRUPTED):
             failures.pop(entry.key, None)
         else:
             failures[entry.key] = entry
@@ -117,9 +120,9 @@ class AttachmentIndex:
 
     def __init__(self, data_dir: Path, max_attempts: int):
         self.data_dir = Path(data_dir)
-        self.path = self.data_dir / "conversations" / "fichiers.jsonl"
+        self.path = ExportLayout(self.data_dir).files_index
         # Taille de chaque fichier de messages quand ses pièces jointes ont toutes été notées.
-        self.state_path = self.data_dir / "conversations" / "fichiers.jsonl.state.json"
+        self.state_path = ExportLayout(self.data_dir).files_state
         self.max_attempts = max_attempts
         self.entries: dict[tuple[str, int], Entry] = {}
         self.scanned: dict[str, int] = {}

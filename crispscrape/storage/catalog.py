@@ -14,8 +14,9 @@ import logging
 from pathlib import Path
 
 from crispscrape.sources.base import MessageModel
-from crispscrape.storage.files import StorageError, atomic_write_lines, claim_directory, dumps_line
+from crispscrape.storage.files import atomic_write_lines, claim_directory, dumps_line
 from crispscrape.storage.jsonl import read_lines
+from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.paths import check_output, remove_if_empty
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,9 @@ class CatalogStore:
     def __init__(self, data_dir: Path, stats, model: MessageModel):
         self.model = model
         self.stats = stats
-        self.directory = Path(data_dir) / model.folder
-        self.path = self.directory / model.listing_name
+        layout = ExportLayout(Path(data_dir), model.folder, model.listing_name)
+        self.directory = layout.listing_dir
+        self.path = layout.listing
         # Identifiant -> objet, dans l'ordre du fichier puis de découverte.
         self.entries: dict[str, dict] = {}
         # Lignes illisibles ou sans identifiant : gardées telles quelles, à la fin.
@@ -37,9 +39,6 @@ class CatalogStore:
         self._created: list[Path] = []
 
     def open(self, reset: bool) -> None:
-        if self.path.exists() and not self.path.is_file():
-            raise StorageError(f"{self.path} existe mais n'est pas un fichier (répertoire ?) : "
-                               "renommez-le ou déplacez-le. Aucun fichier n'a été créé.")
         self._created = check_output(self.directory, self.path)
         self._lock = claim_directory(self.directory, f"export {self.model.folder}", logger)
         if not self.path.is_file():

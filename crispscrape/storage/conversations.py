@@ -22,14 +22,14 @@ from crispscrape.model import activity_of, session_id_of, unwrap, version_of
 from crispscrape.storage.files import (
     StorageError,
     append_lines,
-    atomic_write_lines,
     claim_directory,
     dumps_line,
 )
-from crispscrape.storage.jsonl import load_and_repair
 from crispscrape.storage.listing import ListingCursor, PageWalk, plan_walk
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
+from crispscrape.storage.layout import ExportLayout
+from crispscrape.storage.keyed import KeyedFile
 
 logger = logging.getLogger(__name__)
 
@@ -50,67 +50,44 @@ class StoredConversation:
     text: str  # ligne JSONL normalisée (objet nu, saut de ligne final)
 
 
-class ConversationsFile:
-    """Le contenu de conversations.jsonl en mémoire (une ligne par session_id) et ses écritures."""
+class ConversationsFile(KeyedFile):
+    """Le contenu de conversations.jsonl en mémoire (une ligne par session_id) et ses écritures.
+
+    Chargement et tri final : storage/keyed.py ; en double, la version la plus récente reste."""
+
+    what = WHAT
+    stat_prefix = "conversations"
+    missing_key = "sans session_id utilisable"
 
     def __init__(self, path: Path, logger: logging.Logger, stats):
-        self.path = Path(path)
-        self.logger = logger
-        self.stats = stats
+        super().__init__(path, logger, stats)
         self.entries: dict[str, StoredConversation] = {}
-        # Lignes JSON valides sans session_id : gardées telles quelles, à la fin du fichier.
-        self.foreign: list[str] = []
         self.newest_at_load: int | None = None
-        self.count_at_load = 0
-        # Vrai si le fichier sur disque diffère de ce que la réécriture finale produirait.
-        self.needs_rewrite = False
 
-    # --- Chargement ----------------------------------------------------------------------
+    def parse(self, obj):
+        conversation = unwrap(obj)
+        session_id = session_id_of(conversation)
+        if session_id is None:
+            return None
+        stored = StoredConversation(version_of(conversation), activity_of(conversation),
+                                    dumps_line(conversation))
+        return session_id, stored, conversation is not obj
+
+    def keep(self, known: StoredConversation, record: StoredConversation) -> bool:
+        return record.version >= known.version
+
+    def order(self, key: str, record: StoredConversation):
+        return conversation_order(key, record.activity)
+
+    def text(self, record: StoredConversation) -> str:
+        return record.text
+
     def load(self) -> None:
-        content = load_and_repair(self.path, WHAT, self.logger)
-        # BOM ou octets latin-1 : lus sans perte, le fichier sera réécrit en UTF-8.
-        self.needs_rewrite = content.normalise
-        if content.fragment is not None:
-            self.stats.inc_value("conversations/truncated_line_repaired")
-        previous_key = None
-        foreign_seen = False
-        for line in content.lines:
-            conversation = unwrap(line.obj)
-            session_id = session_id_of(conversation)
-            if session_id is None:
-                foreign_seen = True
-                self.foreign.append(line.text)
-                self.stats.inc_value("conversations/foreign_lines")
-                self.logger.warning("%s, ligne %d : objet sans session_id utilisable, conservé "
-                                    "tel quel en fin de fichier.", self.path, line.number)
-                continue
-            if foreign_seen:
-                # Une ligne étrangère avant une conversation : la réécriture la déplacera.
-                self.needs_rewrite = True
-            if conversation is not line.obj:
-                # Ligne enveloppée d'un ancien export : normalisée à la prochaine réécriture.
-                self.needs_rewrite = True
-            stored = StoredConversation(version_of(conversation), activity_of(conversation),
-                                        dumps_line(conversation))
-            known = self.entries.get(session_id)
-            if known is not None:
-                self.needs_rewrite = True
-                self.stats.inc_value("conversations/duplicates_removed")
-                if stored.version < known.version:
-                    continue
-            self.entries[session_id] = stored
-            key = conversation_order(session_id, stored.activity)
-            if previous_key is not None and key < previous_key:
-                self.needs_rewrite = True
-            previous_key = key
-        self.count_at_load = len(self.entries)
+        super().load()
         activities = [e.activity for e in self.entries.values() if e.activity is not None]
         self.newest_at_load = max(activities) if activities else None
 
     # --- Consultation ----------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.entries)
-
     def version(self, session_id: str) -> tuple[int, int] | None:
         entry = self.entries.get(session_id)
         return entry.version if entry else None
@@ -140,30 +117,15 @@ class ConversationsFile:
         # L'ajout se fait en fin de fichier, hors de l'ordre : tri à la réécriture finale.
         self.needs_rewrite = True
 
-    def rewrite(self) -> None:
-        """Remplace le fichier par toutes les conversations, triées, d'un seul coup."""
-        ordered = sorted(self.entries.items(),
-                         key=lambda item: conversation_order(item[0], item[1].activity))
-        atomic_write_lines(self.path, [entry.text for _, entry in ordered] + self.foreign)
-        self.needs_rewrite = False
-
-    def finish(self) -> bool:
-        """Réécriture finale (tri, normalisation) si elle change quelque chose ; True si faite."""
-        # Même sans aucun appel (relance après un arrêt pendant le tri final) : le
-        # fichier doit finir trié.
-        if not self.needs_rewrite:
-            return False
-        self.rewrite()
-        return True
-
 
 class ConversationsStore:
     """Le fichier des conversations et l'état de son parcours, ouverts ensemble."""
 
     def __init__(self, data_dir: Path, stats, per_page: int):
-        self.root = Path(data_dir) / "conversations"
-        self.file = ConversationsFile(self.root / "conversations.jsonl", logger, stats)
-        self.cursor = ListingCursor(self.root / "conversations.jsonl.state.json")
+        layout = ExportLayout(Path(data_dir))
+        self.root = layout.listing_dir
+        self.file = ConversationsFile(layout.listing, logger, stats)
+        self.cursor = ListingCursor(layout.listing_state)
         self.stats = stats
         self.per_page = per_page
         self.walk: PageWalk | None = None
@@ -183,11 +145,8 @@ class ConversationsStore:
 
     def open(self, reset: bool) -> None:
         """Vérifie la sortie, prend le verrou, lit fichier et état ; StorageError sinon."""
-        self._created = check_output(self.root, self.path)
+        self._created = check_output(self.root, self.path, self.cursor.path)
         lock = claim_directory(self.root, "export des conversations", logger)
-        if self.cursor.path.exists() and not self.cursor.path.is_file():
-            raise StorageError(f"{self.cursor.path} existe mais n'est pas un fichier. Rien n'a été "
-                               "modifié ; renommez-le ou supprimez-le puis relancez.")
         if reset:
             # Seulement maintenant : configuration et arguments sont validés.
             self.path.unlink(missing_ok=True)

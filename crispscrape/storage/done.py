@@ -78,15 +78,6 @@ class DoneMarks:
     def pop(self, session_id: str) -> Any:
         return _entry(self._entries.pop(session_id, None))
 
-    # Accès comme un dict (tests, appelants qui posent une entrée telle que lue).
-    def __getitem__(self, session_id: str) -> Any:
-        if session_id not in self._entries:
-            raise KeyError(session_id)
-        return self.get(session_id)
-
-    def __setitem__(self, session_id: str, entry: Any) -> None:
-        self.put_raw(session_id, entry)
-
     def __len__(self) -> int:
         return len(self._entries)
 
@@ -96,10 +87,6 @@ class DoneMarks:
     def items(self) -> Iterator[tuple[str, Any]]:
         for session_id, value in self._entries.items():
             yield session_id, _entry(value)
-
-    def as_dict(self) -> dict[str, Any]:
-        """Copie ordinaire (tests, petits états)."""
-        return dict(self.items())
 
     def json_chunks(self) -> Iterator[str]:
         """L'objet JSON compact, par morceaux de CHUNK entrées."""

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import MappingProxyType
 
+from crispscrape.console import Repeats
 from crispscrape.sources.base import MessageModel
 from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.cursor import MessagesCursor
@@ -29,18 +30,15 @@ from crispscrape.storage.files import (
     append_lines,
     claim_directory,
     fsync_directory,
-    remove_stale_temporaries,
 )
 from crispscrape.storage.grouped import GroupedReplace
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
 from crispscrape.storage.selection import Policy, file_size, plan
+from crispscrape.storage.layout import ExportLayout
 
 logger = logging.getLogger(__name__)
-
-STATE_NAME = "messages.jsonl.state.json"
-
 
 class MessageStore:
     """Les fichiers de messages et l'état d'un export ; ouvert par le pipeline d'écriture.
@@ -51,18 +49,19 @@ class MessageStore:
     def __init__(self, data_dir: Path, stats, state_flush_seconds: float = 1.0,
                  model: MessageModel = CRISP_MODEL):
         self.model = model
-        root = Path(data_dir) / model.folder
-        self.conversations_path = root / model.listing_name
-        self.directory = root / "messages"
+        layout = ExportLayout(Path(data_dir), model.folder, model.listing_name)
+        self.conversations_path = layout.listing
+        self.directory = layout.messages_dir
         self._directory = str(self.directory)
         self.stats = stats
-        self.cursor = MessagesCursor(self.directory / STATE_NAME)
+        self.cursor = MessagesCursor(layout.messages_state)
         # Fichiers de conversation remplacés par lots (storage/grouped.py), toujours AVANT
         # l'état qui les décrit : c'est le curseur qui l'exige, juste avant chaque écriture.
         self._files = GroupedReplace(self._directory)
         self.cursor.before_save = self._commit_files
         self.open_conversations: dict[str, OpenConversation] = {}
         self.state_flush_seconds = state_flush_seconds
+        self._repeats = Repeats()
         self._last_flush = 0.0
         self._lock: int | None = None
         self._created: list[Path] = []
@@ -79,9 +78,9 @@ class MessageStore:
             raise StorageError(f"Fichier des conversations introuvable : {path}. "
                                f"{self.model.missing_listing} Aucun fichier n'a été créé.")
         self._created = check_output(self.directory, self.cursor.state.path)
+        # Verrou, puis temporaires d'un arrêt brutal retirés (jamais substitués : leur
+        # conversation sera refaite).
         self._lock = claim_directory(self.directory, "export des messages", logger)
-        # Temporaires d'un arrêt brutal : jamais substitués, leur conversation sera refaite.
-        remove_stale_temporaries(self.directory)
         self.cursor.load(reset)
         self._last_flush = time.monotonic()
         if reset:
@@ -104,7 +103,15 @@ class MessageStore:
     def close(self) -> None:
         """Fin du crawl : l'état est écrit (le verrou tombe avec le processus) ; les
         répertoires créés pour rien (arrêt au premier appel) sont retirés."""
-        self.flush()
+        try:
+            self.flush()
+        except (OSError, StorageError) as exc:
+            # Disque plein, par exemple : dit en français, sans trace ; les fichiers en place
+            # sont complets, l'état d'avant vaut toujours (ce qui suit sera refait).
+            self.stats.inc_value("messages/state_save_failed")
+            logger.error("État de l'export des messages non enregistré : %s. Les fichiers déjà "
+                         "écrits sont intacts ; les dernières conversations seront refaites.",
+                         os_reason(exc))
         remove_if_empty(self._created)
 
     # --- Lecture (araignée, dédoublonnage) ---------------------------------------------------
@@ -207,9 +214,10 @@ class MessageStore:
         # L'écriture est atomique : l'ancien fichier est intact et le curseur n'a pas bougé,
         # la conversation sera simplement refaite.
         self.stats.inc_value("messages/write_failed")
-        logger.error("Écriture impossible pour la conversation %s : %s. Le fichier existant est "
-                     "intact ; elle sera reprise à la prochaine exécution.", session_id,
-                     os_reason(exc))
+        # Les 3 premières d'une même cause une à une (un disque plein en ferait des dizaines).
+        say = logger.error if self._repeats.first(os_reason(exc)) else logger.debug
+        say("Écriture impossible pour la conversation %s : %s. Le fichier existant est intact ; "
+            "elle sera reprise à la prochaine exécution.", session_id, os_reason(exc))
 
     def flush(self) -> None:
         """Écrit l'état s'il a changé, après avoir mis en place les fichiers qu'il décrit

@@ -59,8 +59,9 @@ def check_data_dir(data_dir: Path) -> None:
         )
 
 
-def check_output(directory: Path, path: Path) -> list[Path]:
-    """Crée ``directory`` si besoin et vérifie qu'on peut y écrire ``path`` ; StorageError sinon.
+def check_output(directory: Path, *paths: Path) -> list[Path]:
+    """Crée ``directory`` si besoin et vérifie qu'on peut y écrire ``paths`` (le fichier d'un
+    export et son état : chacun absent ou un fichier) ; StorageError sinon.
 
     Rien n'est modifié dans un fichier existant : l'essai se fait sur un fichier temporaire
     supprimé aussitôt. Rend les répertoires créés (du plus haut au plus bas) : s'ils restent
@@ -83,11 +84,12 @@ def check_output(directory: Path, path: Path) -> list[Path]:
             f"Impossible de créer le répertoire {directory} : {os_reason(exc)}. Rien n'a été "
             "modifié ; vérifiez les droits ou choisissez un autre répertoire (CRISP_DATA_DIR)."
         ) from exc
-    if path.exists() and not path.is_file():
-        raise StorageError(
-            f"{path} existe mais n'est pas un fichier (c'est un répertoire ?). Rien n'a été "
-            "modifié ; renommez-le ou supprimez-le puis relancez."
-        )
+    for path in paths:
+        if path.exists() and not path.is_file():
+            raise StorageError(
+                f"{path} existe mais n'est pas un fichier (c'est un répertoire ?). Rien n'a été "
+                "modifié ; renommez-le ou supprimez-le puis relancez."
+            )
     try:
         # Même forme de nom que les temporaires d'écriture : si un arrêt brutal tombe entre
         # la création et la suppression, l'exécution suivante le reconnaît et l'efface.

@@ -17,7 +17,9 @@ Le curseur (``cursor.py``) retient où la boucle s'est arrêtée : des exécutio
 
 from __future__ import annotations
 
+import heapq
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -189,3 +191,29 @@ def _start_index(cursor: MessagesCursor, path: Path, model: MessageModel) -> int
         return saved
     # Fichier retrié : l'occurrence la plus proche de la position notée (doublons).
     return min(found, key=lambda index: abs(index - saved))
+
+
+# Taille d'un lot de messages, et fichiers lus pour estimer les lots par conversation.
+BATCH = 40
+SAMPLE_FILES = 50
+
+
+def mean_batches(directory: Path) -> float:
+    """Lots de 40 par conversation, en moyenne, d'après quelques fichiers déjà exportés."""
+    sizes = []
+    try:
+        with os.scandir(directory) as entries:
+            # Les premiers noms seulement : la liste de tous coûterait un nom par conversation.
+            names = heapq.nsmallest(SAMPLE_FILES, (entry.name for entry in entries
+                                                   if entry.name.endswith(".jsonl")))
+    except OSError:
+        names = []
+    for name in names:
+        try:
+            with open(os.path.join(directory, name), "rb") as handle:
+                sizes.append(sum(1 for line in handle if line.strip()))
+        except OSError:
+            continue
+    if not sizes:
+        return 1.0
+    return sum(max(1, math.ceil(size / BATCH)) for size in sizes) / len(sizes)

@@ -24,66 +24,47 @@ from crispscrape.model import email_key, profile_key, profile_of, unwrap
 from crispscrape.storage.files import (
     StorageError,
     append_lines,
-    atomic_write_lines,
     claim_directory,
     dumps_line,
 )
-from crispscrape.storage.jsonl import load_and_repair, read_lines
+from crispscrape.storage.jsonl import read_lines
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
 from crispscrape.storage.state import StateFile
+from crispscrape.storage.layout import ExportLayout
+from crispscrape.storage.keyed import KeyedFile
 
 WHAT = "Fichier des utilisateurs"
 FORMAT = 1
 
 
-class UsersFile:
-    """utilisateurs.jsonl en mémoire (une ligne par e-mail), ses écritures et son état."""
+class UsersFile(KeyedFile):
+    """utilisateurs.jsonl en mémoire (une ligne par e-mail), ses écritures et son état.
+
+    Chargement et tri final : storage/keyed.py ; en double, la ligne la plus basse (ajoutée
+    le plus tard) l'emporte."""
+
+    what = WHAT
+    stat_prefix = "users"
+    missing_key = "sans e-mail exploitable"
 
     def __init__(self, path: Path, state_path: Path, logger: logging.Logger, stats):
-        self.path = Path(path)
+        super().__init__(path, logger, stats)
         self.state = StateFile(state_path, "Fichier d'état des utilisateurs")
-        self.logger = logger
-        self.stats = stats
         self.entries: dict[str, str] = {}
-        # Lignes JSON valides sans e-mail exploitable : gardées telles quelles, en fin de fichier.
-        self.foreign: list[str] = []
         self.not_found: set[str] = set()
         # E-mail demandé -> e-mail de la fiche reçue ("" si la fiche n'en porte pas).
         self.aliases: dict[str, str] = {}
-        self.count_at_load = 0
-        self.needs_rewrite = False
+
+    def parse(self, obj):
+        profile = profile_of(obj)
+        key = profile_key(profile)
+        return None if key is None else (key, dumps_line(profile), profile is not obj)
 
     # --- Chargement ----------------------------------------------------------------------
     def load(self) -> None:
         self._load_state()
-        content = load_and_repair(self.path, WHAT, self.logger)
-        # BOM ou octets latin-1 : lus sans perte, le fichier sera réécrit en UTF-8.
-        self.needs_rewrite = content.normalise
-        if content.fragment is not None:
-            self.stats.inc_value("users/truncated_line_repaired")
-        previous = None
-        foreign_seen = False
-        for line in content.lines:
-            profile = profile_of(line.obj)
-            key = profile_key(profile)
-            if key is None:
-                foreign_seen = True
-                self.foreign.append(line.text)
-                self.stats.inc_value("users/foreign_lines")
-                self.logger.warning("%s, ligne %d : objet sans e-mail exploitable, conservé tel "
-                                    "quel en fin de fichier.", self.path, line.number)
-                continue
-            if profile is not line.obj or foreign_seen or key in self.entries \
-                    or (previous is not None and key < previous):
-                # Enveloppe, doublon ou désordre : la réécriture finale corrigera.
-                self.needs_rewrite = True
-            if key in self.entries:
-                self.stats.inc_value("users/duplicates_removed")
-            # En cas de doublon, la ligne la plus basse (ajoutée le plus tard) l'emporte.
-            self.entries[key] = dumps_line(profile)
-            previous = key
-        self.count_at_load = len(self.entries)
+        super().load()
 
     def _load_state(self) -> None:
         data = self.state.load()
@@ -101,9 +82,6 @@ class UsersFile:
         self.aliases = {key.casefold(): value.casefold() for key, value in aliases.items()}
 
     # --- Consultation ----------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self.entries)
-
     def is_present(self, key: str) -> bool:
         return key in self.entries or key in self.aliases
 
@@ -148,17 +126,6 @@ class UsersFile:
         self.state.data = data
         self.state.save()
 
-    def finish(self) -> bool:
-        """Réécriture finale triée par e-mail (casefold), si elle change quelque chose."""
-        # Même sans aucun appel (relance après un arrêt pendant le tri final) : le
-        # fichier doit finir trié.
-        if not self.needs_rewrite:
-            return False
-        ordered = [self.entries[key] for key in sorted(self.entries)]
-        atomic_write_lines(self.path, ordered + self.foreign)
-        self.needs_rewrite = False
-        return True
-
     def delete(self) -> None:
         self.path.unlink(missing_ok=True)
         self.state.delete()
@@ -169,11 +136,11 @@ class UsersStore(UsersFile):
     e-mails à demander (``plan``) lit conversations.jsonl en flux."""
 
     def __init__(self, data_dir: Path, stats):
-        root = Path(data_dir) / "utilisateurs"
-        super().__init__(root / "utilisateurs.jsonl", root / "utilisateurs.jsonl.state.json",
+        layout = ExportLayout(Path(data_dir))
+        super().__init__(layout.users, layout.users_state,
                          logging.getLogger(__name__), stats)
-        self.root = root
-        self.conversations_path = Path(data_dir) / "conversations" / "conversations.jsonl"
+        self.root = layout.users_dir
+        self.conversations_path = layout.listing
         self._lock: int | None = None
         self._created: list[Path] = []
 
@@ -187,11 +154,8 @@ class UsersStore(UsersFile):
                 f"Fichier des conversations introuvable : {self.conversations_path}. Lancez "
                 "d'abord « scrapy crawl conversations ». Aucun fichier n'a été créé."
             )
-        self._created = check_output(self.root, self.path)
+        self._created = check_output(self.root, self.path, self.state.path)
         lock = claim_directory(self.root, "export des utilisateurs", self.logger)
-        if self.state.path.exists() and not self.state.path.is_file():
-            raise StorageError(f"{self.state.path} existe mais n'est pas un fichier. Rien n'a été "
-                               "modifié ; renommez-le ou supprimez-le puis relancez.")
         if reset:
             # Seulement maintenant : configuration et arguments sont validés.
             self.delete()

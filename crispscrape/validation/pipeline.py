@@ -28,21 +28,23 @@ from crispscrape.items import ConversationsPage, MessageBatch, ProfileItem
 from crispscrape.storage.files import append_lines, dumps_line
 from crispscrape.validation import schemas
 from crispscrape.validation.fastpath import compile_check
+from crispscrape.storage.layout import ExportLayout
 
 logger = logging.getLogger(__name__)
 
 # Type d'objet -> (schéma, fichier de mise à l'écart sous CRISP_DATA_DIR). Hors du dossier
 # des messages : tout *.jsonl de ce dossier y est pris pour une conversation.
+# Chemins relatifs au répertoire de l'export, donnés par storage/layout.py.
+_CRISP = ExportLayout(Path())
 KINDS = {
-    "message": (schemas.MESSAGE, Path("conversations") / "messages.invalides.jsonl"),
-    "conversation": (schemas.CONVERSATION, Path("conversations") / "conversations.invalides.jsonl"),
-    "profile": (schemas.PROFILE, Path("utilisateurs") / "utilisateurs.invalides.jsonl"),
-    "ninja_message": (schemas.NINJA_MESSAGE, Path("ninja") / "messages.invalides.jsonl"),
-    "wanzo_message": (schemas.WANZO_MESSAGE, Path("wanzo") / "messages.invalides.jsonl"),
+    "message": (schemas.MESSAGE, _CRISP.invalid("message")),
+    "conversation": (schemas.CONVERSATION, _CRISP.invalid("conversation")),
+    "profile": (schemas.PROFILE, _CRISP.invalid("profile")),
+    "ninja_message": (schemas.NINJA_MESSAGE, ExportLayout(Path(), "ninja").invalid("message")),
+    "wanzo_message": (schemas.WANZO_MESSAGE, ExportLayout(Path(), "wanzo").invalid("message")),
 }
 # Statistique du nombre d'objets non valides d'un type (le total est celui de Spidermon).
 INVALID_STAT = "spidermon/validation/items/errors/{kind}"
-TOTAL_INVALID_STAT = "spidermon/validation/items/errors"
 # Nombre d'objets validés, celui que tient ``ValidationStatsManager.add_item`` de Spidermon :
 # compté par lot d'un seul coup (add_item refait le nom de la statistique, slugify compris,
 # à chaque objet : 1,7 s de profil pour 37 000 messages, issue 9).

@@ -211,7 +211,7 @@ def test_missing_credentials_refused_before_any_call(sandbox, data_dir):
 @pytest.mark.parametrize("variable,value,reason,message", [
     ("CRISP_KEY_PROD", "mauvaise-cle", "unauthorized", "Identifiants Crisp refusés (HTTP 401)"),
     ("ID_SITE_CRISP", "00000000-0000-0000-0000-000000000000", "not_subscribed",
-     "n'est pas lié à ce plugin"),
+     "n'est pas lié à ce jeton Crisp"),
 ])
 def test_refused_access_stops_after_a_single_call(sandbox, data_dir, variable, value, reason,
                                                   message):

@@ -149,6 +149,9 @@ def test_a_malformed_url_is_called_invalid_not_incomplete(sandbox, data_dir):
     shown = run_shown("account", data_dir, {**sandbox.env(), "CRISP_API_URL": "api.crisp.chat/v1"})
     assert shown.returncode == 1, shown.text
     assert "incomplète" not in shown.text
+    # La première ligne est la cause (pas un « Disabled <class …> » anglais de Scrapy).
+    assert shown.lines[0].startswith("Erreur : CRISP_API_URL='api.crisp.chat/v1' n'est pas"), \
+        shown.text
     assert shown.lines[-1].startswith("Fin : configuration refusée, aucun appel : "
                                       "CRISP_API_URL='api.crisp.chat/v1' n'est pas une adresse "
                                       "web complète"), shown.text
@@ -165,3 +168,22 @@ def test_messages_alone_with_an_old_listing_names_the_account_command(sandbox, d
     assert stale.returncode == 0, stale.text
     assert f"la liste des conversations ({listing}) date de 3 jour(s)" in stale.text
     assert "Lancez « scrapy crawl account »" in stale.text
+
+
+def test_an_unreachable_api_starts_with_its_cause_and_ends_repeating_it(sandbox, data_dir):
+    dead = "http://127.0.0.1:9/v1"  # port « discard » : rien n'y écoute ici
+    shown = run_shown("account", data_dir, {**sandbox.env(), "CRISP_API_URL": dead},
+                      settings={"CRISP_RETRY_BASE_DELAY": "0.01"})
+    assert shown.returncode == 1, shown.text
+    assert shown.lines[0].startswith(f"Erreur : API Crisp injoignable à l'adresse {dead}")
+    assert shown.lines[-1].startswith(f"Fin : API injoignable : API Crisp injoignable à "
+                                      f"l'adresse {dead}")
+    # Ni « Gave up retrying » (anglais, une ligne par essai), ni progression à zéro.
+    assert "Gave up" not in shown.text and "Progression" not in shown.text, shown.text
+
+
+def test_an_argument_example_never_shows_the_internal_unlimited_value(sandbox, data_dir):
+    shown = run_shown("account", data_dir, sandbox.env(), args={"nb": "abc"})
+    assert shown.returncode == 1, shown.text
+    assert "Argument nb='abc' invalide : un nombre entier positif est attendu (par exemple " \
+           "-a nb=100)" in shown.lines[0]

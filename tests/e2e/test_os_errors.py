@@ -118,3 +118,39 @@ def test_read_only_data_dir_permission_denied(sandbox, data_dir, how, cause, eng
     assert str(data_dir) in log
     assert calls(sandbox) == 0
     assert tree(data_dir.parent) == before
+
+
+@contextmanager
+def small_disk(path: Path, size: str):
+    """Un vrai système de fichiers de ``size`` (tmpfs), monté là le temps du test."""
+    path.mkdir()
+    if shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True).returncode != 0:
+        pytest.skip("tmpfs impossible à monter ici (il faut root)")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_a_full_disk_stops_the_export_in_french_once_and_resumes_elsewhere(sandbox_factory,
+                                                                            tmp_path):
+    """ENOSPC pendant l'export (messages, pièces jointes, index, état) : quelques lignes en
+    français, aucune trace, la cause répétée à la fin, code 1 ; le même export relancé sur un
+    disque qui a de la place finit complet (rien de perdu, rien d'abîmé)."""
+    sandbox = sandbox_factory(seed=1, conversations=50)
+    with small_disk(tmp_path / "petit", "400k") as disk:
+        data_dir = disk / "export"
+        code, log = crawl(sandbox, data_dir)
+        assert_french_cause(code, log, "plus de place sur le disque", "No space left")
+        lines = [line for line in log.splitlines() if line.strip()]
+        assert len(lines) <= 25, log  # dit une fois, pas une ligne par conversation ou pièce
+        assert lines[-1].strip().startswith("Fin : écriture impossible dans le répertoire de "
+                                            "données : "), log
+        assert "plus de place sur le disque" in lines[-1]
+        moved = tmp_path / "grand"
+        shutil.copytree(data_dir, moved)
+    code, log = crawl(sandbox, moved)
+    assert code == 0, log[-3000:]
+    assert log.rstrip().splitlines()[-1].strip().startswith("Fin : compte complet"), log[-3000:]

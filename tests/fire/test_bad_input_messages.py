@@ -391,7 +391,7 @@ def test_garbled_line_in_the_middle_is_set_aside_and_refetched(small, data_dir):
 @pytest.mark.parametrize("variable,value,reason,message", [
     ("CRISP_KEY_PROD", "mauvaise-cle", "unauthorized", "Identifiants Crisp refusés (HTTP 401)"),
     ("ID_SITE_CRISP", "00000000-0000-0000-0000-000000000000", "not_subscribed",
-     "n'est pas lié à ce plugin"),
+     "n'est pas lié à ce jeton Crisp"),
 ], ids=["wrong-key", "website-not-bound"])
 def test_refused_access_leaves_an_existing_export_untouched(small, data_dir, tmp_path,
                                                             variable, value, reason, message):

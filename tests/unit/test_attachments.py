@@ -12,7 +12,7 @@ from crispscrape.api import QuotaExceeded
 from crispscrape.attachments import (
     MAX_NAME_BYTES, FileRef, file_refs, safe_file_name, scheme_allowed, session_dir,
 )
-from crispscrape.pipelines.attachments import failure_reason
+from crispscrape.pipelines.file_failures import failure_reason
 from crispscrape.storage.attachments import AttachmentIndex, Entry
 
 

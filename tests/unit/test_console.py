@@ -48,6 +48,13 @@ def test_filter_keeps_marked_lines_warnings_and_errors_only():
         record(logging.WARNING, "attention"))
 
 
+def test_scrapy_retry_give_up_lines_are_left_to_our_french_lines():
+    give_up = logging.LogRecord("scrapy.downloadermiddlewares.retry", logging.ERROR, __file__, 1,
+                                "Gave up retrying <GET http://x/>", None, None)
+    assert not ConsoleFilter(logging.WARNING).filter(give_up)
+    assert ConsoleFilter(logging.WARNING).filter(record(logging.ERROR, "Échec définitif"))
+
+
 def test_formatter_says_attention_or_erreur_never_warning():
     fmt = ConsoleFormatter()
     assert fmt.format(record(logging.INFO, "Récapitulatif", console=True)) == "Récapitulatif"

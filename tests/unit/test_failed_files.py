@@ -87,22 +87,24 @@ def test_failures_are_read_last_line_wins_and_split_retried_or_abandoned(tmp_pat
         index_line("a", 2, "timeout", 2),      # échouée ensuite : en échec
         index_line("b", 3, "http_404", 3),     # limite atteinte : abandonnée
         index_line("b", 4, "schema_refuse"),   # refus définitif : abandonnée
-        index_line("b", 5, "interrompu", 7),   # interrompue : toujours retentée
+        index_line("b", 5, "interrompu", 7),   # interrompue par un arrêt : pas un échec
+        index_line("b", 7, "timeout"),
+        index_line("b", 7, "interrompu", 1),   # échouée puis interrompue : repart, pas en échec
         "{pas du json",
         index_line("c", 6, "connexion_refusee"),
     ])
     failures = read_failures(tmp_path)
     assert [(e.session_id, e.fingerprint, e.status) for e in failures] == [
         ("a", 2, "timeout"), ("b", 3, "http_404"), ("b", 4, "schema_refuse"),
-        ("b", 5, "interrompu"), ("c", 6, "connexion_refusee")]
+        ("c", 6, "connexion_refusee")]
     assert failures[0].name == "nom 2.pdf"
     status = AccountStatus.read(tmp_path, files_max_attempts=3)
-    assert (status.files_failed, status.files_abandoned) == (3, 2)
+    assert (status.files_failed, status.files_abandoned) == (2, 2)
     assert status.files_text() == (
-        "3 pièces jointes en échec (retentées au prochain lancement), 2 abandonnées (refus "
+        "2 pièces jointes en échec (retentées au prochain lancement), 2 abandonnées (refus "
         "définitif ou CRISP_FILES_MAX_ATTEMPTS atteint : plus jamais demandées)")
     # Un essai de plus permis : la pièce à 3 échecs est de nouveau retentée.
-    assert AccountStatus.read(tmp_path, files_max_attempts=4).files_failed == 4
+    assert AccountStatus.read(tmp_path, files_max_attempts=4).files_failed == 3
     # Lecture seule : l'index n'a pas été réparé ni réécrit.
     assert "{pas du json" in (tmp_path / "conversations" / "fichiers.jsonl").read_text()
 

@@ -31,7 +31,7 @@ def setup(tmp_path, conversations, done=(), incomplete=()):
     cursor = MessagesCursor(directory / "state.json")
     for c in conversations:
         if c["session_id"] in done:
-            cursor.done[c["session_id"]] = [activity_marker(c), 0]
+            cursor.done.put_raw(c["session_id"], [activity_marker(c), 0])
             (directory / f"{c['session_id']}.jsonl").write_text("", encoding="utf-8")
     for session_id in incomplete:
         cursor.incomplete[session_id] = None
@@ -69,7 +69,7 @@ def test_unchanged_conversations_cost_nothing_and_do_not_count_in_nb(tmp_path):
 def test_changed_marker_and_missing_file_are_asked_again(tmp_path):
     conversations = [conversation(i) for i in range(3)]
     cursor, path, directory = setup(tmp_path, conversations, done={"s0", "s1", "s2"})
-    cursor.done["s1"] = ["ancienne-empreinte", 0]
+    cursor.done.put_raw("s1", ["ancienne-empreinte", 0])
     (directory / "s2.jsonl").unlink()
     chosen, stats = run(cursor, path, directory)
     assert chosen == ["s1", "s2"]
@@ -85,7 +85,7 @@ def test_resumed_incomplete_conversation_gets_its_marker_even_after_the_main_pas
     chosen, _ = run(cursor, path, directory)
     assert chosen == ["s1"]
     cursor.settle(None, "s1", complete=True, size=5)
-    assert cursor.done["s1"] == [activity_marker(conversations[1]), 5]
+    assert cursor.done.get("s1") == [activity_marker(conversations[1]), 5]
     assert "s1" not in cursor.incomplete
 
 
@@ -97,4 +97,4 @@ def test_completed_conversation_records_the_marker_seen_when_it_was_chosen(tmp_p
     assert "s0" not in cursor.done
     run(cursor, path, directory)
     cursor.settle(0, "s0", complete=True, size=7)
-    assert cursor.done["s0"] == [activity_marker(conversations[0]), 7]
+    assert cursor.done.get("s0") == [activity_marker(conversations[0]), 7]

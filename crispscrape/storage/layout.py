@@ -1,0 +1,101 @@
+"""Chaque chemin d'un export, défini une seule fois : les magasins, ``scrapy status``, le
+rapport et le rattrapage des pièces jointes le lisent tous ici.
+
+``{DATA}`` est le répertoire de l'export (``CRISP_DATA_DIR``, ou ``CRISP_DATA_DIR/{site}``
+avec ``-a website=ID``) ; les noms sont ceux des scripts d'origine (docs/fichiers.md) ::
+
+    {DATA}/conversations/conversations.jsonl            (+ .state.json : parcours de la liste)
+    {DATA}/conversations/messages/{session_id}.jsonl    (+ messages.jsonl.state.json)
+    {DATA}/conversations/fichiers/…, fichiers.jsonl     (+ .state.json : pièces jointes)
+    {DATA}/conversations/{messages,conversations}.invalides.jsonl
+    {DATA}/utilisateurs/utilisateurs.jsonl              (+ .state.json, .invalides.jsonl)
+    {DATA}/analyse/                                     (scrapy report)
+
+Ninja et Wanzo ont leur dossier (``folder``) et le nom de leur liste (``listing_name``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_SUFFIX = ".state.json"
+# Répertoire des pièces jointes, relatif à {DATA} : l'index les nomme ainsi.
+FILES_DIR = "conversations/fichiers"
+# La base d'analyse (scrapy report) : {DATA}/analyse/ et ce qu'il contient.
+ANALYSIS_DIR = "analyse"
+DATABASE_NAME = "crisp.duckdb"
+PARQUET_DIR = "parquet"
+REPORT_NAME = "rapport.html"
+
+
+def state_path(path: Path) -> Path:
+    """Le fichier d'état d'un fichier de données : même nom, suivi de « .state.json »."""
+    return path.with_name(path.name + STATE_SUFFIX)
+
+
+@dataclass(frozen=True)
+class ExportLayout:
+    root: Path
+    # Dossier et liste du système exporté (Crisp par défaut ; voir crispscrape/sources/).
+    folder: str = "conversations"
+    listing_name: str = "conversations.jsonl"
+
+    # --- Conversations et messages ---------------------------------------------------------
+    @property
+    def listing_dir(self) -> Path:
+        return Path(self.root) / self.folder
+
+    @property
+    def listing(self) -> Path:
+        return self.listing_dir / self.listing_name
+
+    @property
+    def listing_state(self) -> Path:
+        return state_path(self.listing)
+
+    @property
+    def messages_dir(self) -> Path:
+        return self.listing_dir / "messages"
+
+    @property
+    def messages_state(self) -> Path:
+        return state_path(self.messages_dir / "messages.jsonl")
+
+    # --- Pièces jointes (Crisp) ------------------------------------------------------------
+    @property
+    def files_dir(self) -> Path:
+        return Path(self.root) / FILES_DIR
+
+    @property
+    def files_index(self) -> Path:
+        return Path(self.root) / "conversations" / "fichiers.jsonl"
+
+    @property
+    def files_state(self) -> Path:
+        return state_path(self.files_index)
+
+    # --- Profils (Crisp) -------------------------------------------------------------------
+    @property
+    def users_dir(self) -> Path:
+        return Path(self.root) / "utilisateurs"
+
+    @property
+    def users(self) -> Path:
+        return self.users_dir / "utilisateurs.jsonl"
+
+    @property
+    def users_state(self) -> Path:
+        return state_path(self.users)
+
+    # --- Le reste --------------------------------------------------------------------------
+    @property
+    def analysis_dir(self) -> Path:
+        return Path(self.root) / ANALYSIS_DIR
+
+    def invalid(self, kind: str) -> Path:
+        """Objets mis de côté par la validation : ``kind`` = message, conversation, profile."""
+        folder = self.users_dir if kind == "profile" else self.listing_dir
+        name = {"message": "messages", "conversation": "conversations",
+                "profile": "utilisateurs"}[kind]
+        return folder / f"{name}.invalides.jsonl"
