@@ -90,6 +90,8 @@ class ProfileItem:
     key: str  # e-mail demandé, en casefold
     profile: dict | None
     added: bool | None = None  # rempli par le pipeline
+    # Posé par la validation : fiche reçue mais non valide (mise de côté, jamais écrite).
+    set_aside: bool = False
 
     def __repr__(self) -> str:
         return f"ProfileItem(email={self.email!r}, fiche={'oui' if self.profile else 'non'})"

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 
 from crispscrape.console import console_extra
-from crispscrape.outcome import ending_of, failure_text
+from crispscrape.context import export_context
+from crispscrape.outcome import CAUSE_STAT, ending_of, failure_text
 from crispscrape.status import AccountStatus
 
 
@@ -36,7 +37,8 @@ def say_summary(logger, settings, text: str, console: bool = True) -> None:
 
 def emit_summary(crawler, console: bool = True) -> None:
     """Dit le récapitulatif mis de côté par l'araignée (CRISP_SUMMARY_AT_EXIT)."""
-    text = getattr(crawler, "crisp_summary", None)
+    context = export_context(crawler)
+    text = context.summary if context is not None else None
     if text:
         # Les moniteurs passent après le récapitulatif de l'araignée (spider_closed) : leurs
         # lignes, prises dans les statistiques, s'insèrent avant la dernière ligne (« Fin : »).
@@ -45,6 +47,18 @@ def emit_summary(crawler, console: bool = True) -> None:
             head, _, last = text.rpartition("\n  ")
             text = "\n  ".join([head, *lines, last])
         say_summary(logging.getLogger(crawler.spidercls.name), crawler.settings, text, console)
+
+
+def spider_summary(name: str, stats, reason: str, head: list[str],
+                   status: AccountStatus | None, with_status: bool) -> str:
+    """Le récapitulatif d'un export : ses lignes propres (``head``), les appels, l'état du
+    compte (pas pour une étape d'``account``, qui le dit une fois), puis « Fin : »."""
+    lines = head + api_lines(stats)
+    if status is not None and with_status:
+        lines.extend(status.lines(stats.get_value("crisp_api/requests", 0)))
+    lines.append("Fin : " + end_text(reason, stats.get_value("crisp_api/failed", 0), status,
+                                     stats.get_value(CAUSE_STAT)))
+    return f"Récapitulatif {name} :\n  " + "\n  ".join(lines)
 
 
 def api_lines(stats) -> list[str]:

@@ -20,6 +20,7 @@ from scrapy.exceptions import NotConfigured
 
 from crispscrape.compat import spawn
 from crispscrape.console import console_extra
+from crispscrape.context import export_context
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +64,19 @@ class Progress:
 
     def update(self) -> str | None:
         """Met les statistiques à jour ; rend la ligne à journaliser (None si rien à dire)."""
-        spider = self.crawler.spider
-        key = getattr(spider, "progress_key", None)
-        if key is None or getattr(spider, "startup_error", None):
+        context = export_context(self.crawler)
+        key = context.progress_key if context is not None else None
+        if context is None or key is None or context.refused:
             return None
-        unit = getattr(spider, "progress_unit", "éléments")
+        unit = context.progress_unit
         done = self.stats.get_value(key, 0)
-        total = getattr(spider, "progress_expected", None)
+        total = context.progress_expected
         elapsed = max(time.monotonic() - self.started, 1e-6)
         rate = done / elapsed
         self.stats.set_value("progress/done", done)
         self.stats.set_value("progress/unit", unit)
         self.stats.set_value("progress/rate_per_second", round(rate, 3))
-        text = f"Progression {spider.name} : {done}"
+        text = f"Progression {context.name} : {done}"
         if total is not None:
             total = max(total, done)
             self.stats.set_value("progress/total", total)

@@ -14,16 +14,23 @@ from scrapy.exceptions import NotConfigured
 
 from crispscrape.attachments import FILE_META
 from crispscrape.config import ConfigError
+from crispscrape.context import export_context
 from crispscrape.sources.crisp import CRISP
+
+
+def source_of(crawler) -> tuple:
+    """(système exporté, -a website) d'après le contexte de l'export ; Crisp par défaut (une
+    araignée hors de crispscrape, dans un projet qui n'active que l'add-on)."""
+    context = export_context(crawler)
+    return (context.source, context.website) if context is not None else (CRISP, None)
 
 
 def api_prefix(crawler) -> str:
     """Préfixe des URL de l'API de l'araignée de ce crawler ; NotConfigured sans configuration
     (l'araignée refuse alors elle-même de démarrer, avec le message explicatif)."""
-    source = getattr(crawler.spider, "source", CRISP)
+    source, website = source_of(crawler)
     try:
         # -a website=ID tient lieu d'ID_SITE_CRISP (l'araignée est créée avant nous).
-        website = getattr(crawler.spider, "website", None)
         return source.config(crawler.settings, website=website).api_url + "/"
     except ConfigError:
         # Sans argument : Scrapy ne dit rien (« Disabled <class …> », en anglais, avant la vraie
@@ -42,10 +49,9 @@ class CrispAuthMiddleware:
     @classmethod
     def from_crawler(cls, crawler):
         prefix = api_prefix(crawler)
-        source = getattr(crawler.spider, "source", CRISP)
+        source, website = source_of(crawler)
         try:
-            headers = source.headers(crawler.settings,
-                                     website=getattr(crawler.spider, "website", None))
+            headers = source.headers(crawler.settings, website=website)
         except ConfigError:
             raise NotConfigured from None  # identifiants absents : l'araignée le dit
         return cls(prefix, headers, crawler.stats)

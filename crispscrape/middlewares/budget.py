@@ -15,6 +15,7 @@ import logging
 from crispscrape.api import QuotaExceeded
 from crispscrape.attachments import FILE_META
 from crispscrape.compat import spawn
+from crispscrape.context import export_context
 from crispscrape.middlewares.auth import api_prefix
 
 logger = logging.getLogger(__name__)
@@ -22,9 +23,12 @@ logger = logging.getLogger(__name__)
 BUDGET_REASON = "budget"
 
 
-def budget_of(spider, settings) -> int | None:
-    """Budget de l'exécution : argument de l'araignée, sinon réglage ; None = illimité."""
-    value = getattr(spider, "budget", None)
+def budget_of(crawler) -> int | None:
+    """Budget de l'exécution : -a budget (contexte de l'export), sinon réglage ; None =
+    illimité."""
+    context = export_context(crawler)
+    value = context.budget if context is not None else None
+    settings = crawler.settings
     if value is None:
         value = settings.getint("CRISP_CALL_BUDGET", 0) or None
     return value
@@ -47,8 +51,7 @@ class CallBudgetMiddleware:
         # Une pièce jointe n'est pas un appel à l'API : hors budget, même si son URL y pointe.
         if request.meta.get(FILE_META) or not request.url.startswith(self._api_prefix):
             return None
-        spider = self.crawler.spider
-        budget = budget_of(spider, self.crawler.settings)
+        budget = budget_of(self.crawler)
         if budget is not None and self.spent >= budget:
             self._exhaust(budget)
             raise QuotaExceeded("budget d'appels dépensé")

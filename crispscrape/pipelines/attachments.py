@@ -47,10 +47,12 @@ from crispscrape.attachments import (
 from crispscrape.console import Repeats
 from crispscrape.oserrors import os_reason
 from crispscrape.config import data_dir_of
+from crispscrape.context import export_context
 from crispscrape.items import MessageBatch
 from crispscrape.pipelines.backlog import Backlog
 from crispscrape.pipelines.file_failures import AttachmentFailure, failure_reason
 from crispscrape.pipelines.messages import message_store
+from crispscrape.signals import export_stopped, start_refused
 from crispscrape.storage.attachments import INTERRUPTED, OK, AttachmentIndex, AttachmentStore, Entry
 from crispscrape.storage.layout import FILES_DIR
 
@@ -63,6 +65,11 @@ RETRY_TIMES = 1
 # l'API garde son propre slot (CONCURRENT_REQUESTS_PER_DOMAIN), dans le total CONCURRENT_REQUESTS.
 FILES_IN_FLIGHT = 8
 DOWNLOADED = ("downloaded", "cached", "uptodate")
+
+
+def _website(crawler) -> str | None:
+    context = export_context(crawler)
+    return context.website if context is not None else None
 
 
 @dataclass(eq=False)
@@ -82,7 +89,7 @@ class AttachmentsPipeline(FilesPipeline):
         super().__init__(store_uri, crawler=crawler)
         settings = crawler.settings
         # Le répertoire du site exporté : {CRISP_DATA_DIR}/{site} avec -a website=ID.
-        self.data_dir = data_dir_of(settings, website=getattr(crawler.spider, "website", None))
+        self.data_dir = data_dir_of(settings, website=_website(crawler))
         self.max_size = settings.getint("CRISP_FILES_MAX_SIZE")
         self.timeout = settings.getfloat("CRISP_FILES_TIMEOUT")
         self.max_attempts = max(1, settings.getint("CRISP_FILES_MAX_ATTEMPTS"))
@@ -101,9 +108,8 @@ class AttachmentsPipeline(FilesPipeline):
         if not crawler.settings.getbool("CRISP_FILES_ENABLED"):
             raise NotConfigured("pièces jointes désactivées (CRISP_FILES_ENABLED)")
         # Chemin absolu : le magasin est choisi par le schéma de l'URI (FilesPipeline).
-        website = getattr(crawler.spider, "website", None)
-        root = os.path.abspath(os.path.join(data_dir_of(crawler.settings, website=website),
-                                            FILES_DIR))
+        root = os.path.abspath(os.path.join(data_dir_of(crawler.settings,
+                                                        website=_website(crawler)), FILES_DIR))
         pipeline = cls(root, crawler=crawler)
         crawler.signals.connect(pipeline._spider_idle, signal=signals.spider_idle)
         return pipeline
@@ -111,22 +117,24 @@ class AttachmentsPipeline(FilesPipeline):
     # --- Ouverture, fermeture -------------------------------------------------------------
     def open_spider(self, spider=None):
         super().open_spider()
-        crawled: Any = self.crawler.spider
-        if crawled.startup_error or crawled.config is None or not message_store(self.crawler).opened:
+        messages = message_store(self.crawler)
+        if messages is None or not messages.opened:
             return  # départ refusé (arguments, configuration, fichiers) : rien n'est touché
         index = AttachmentIndex(self.data_dir, self.max_attempts)
         try:
             index.open()
         except OSError as exc:
-            crawled.refuse_start("input_error", "Index des pièces jointes inutilisable : "
-                                               f"{os_reason(exc)}. Rien n'a été modifié.")
+            self.crawler.signals.send_catch_log(
+                start_refused, reason="input_error",
+                message=f"Index des pièces jointes inutilisable : {os_reason(exc)}. Rien n'a été "
+                        "modifié.")
             return
         self.index = index
         # Déjà là : pièces notées ok dont le fichier est présent et complet.
         self.stats.set_value("files/already", sum(
             1 for key, entry in index.entries.items() if entry.status == OK
             and key not in index.stale))
-        self.backlog = Backlog(self, index, message_store(self.crawler).directory)
+        self.backlog = Backlog(self, index, messages.directory)
 
     def close_spider(self, spider=None):
         if self.backlog is not None:
@@ -276,9 +284,9 @@ class AttachmentsPipeline(FilesPipeline):
         vol échouent de même, sans une ligne chacune)."""
         if not self.disk_failed:
             self.disk_failed = True
-            spider: Any = self.crawler.spider
-            spider.abort("output_error", f"Arrêt de l'export : pièce jointe non écrite "
-                                         f"({os_reason(exc)}).")
+            self.crawler.signals.send_catch_log(
+                export_stopped, reason="output_error",
+                message=f"Arrêt de l'export : pièce jointe non écrite ({os_reason(exc)}).")
 
     def _failed(self, ref: FileRef, reason: str) -> Entry:
         assert self.index is not None

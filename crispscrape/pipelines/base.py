@@ -9,19 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from crispscrape.config import ConfigError
-from crispscrape.storage import StorageError, shared_store
+from crispscrape import signals as crisp_signals
+from crispscrape.context import ExportContext, export_context
+from crispscrape.storage import StorageError
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_data_dir, remove_if_empty
 from crispscrape.website import lock_website
 
 
 class StorePipeline:
-    """Sous-classes : ``make_store(crawler)`` et ``process_item``."""
+    """Sous-classes : ``make_store(crawler, context)`` et ``process_item``."""
 
     def __init__(self, crawler):
         self.crawler = crawler
         self.stats = crawler.stats
+        # Le magasin est créé ici, une fois, et rangé dans le contexte de l'export pour ses
+        # lecteurs (l'araignée, le dédoublonnage) ; None si l'export est refusé d'avance.
+        context = export_context(crawler)
+        self._owned: Any = None
+        if context is not None and context.config is not None:
+            self._owned = self.make_store(crawler, context)
+            context.stores[type(self)] = self._owned
         # Ouvert seulement si l'araignée a passé le pré-vol (arguments, configuration).
         self.store: Any = None
         # Répertoires créés pour le verrou du site (retirés à la fermeture s'ils sont vides).
@@ -32,26 +40,23 @@ class StorePipeline:
         return cls(crawler)
 
     @staticmethod
-    def make_store(crawler) -> Any:
+    def make_store(crawler, context: ExportContext) -> Any:
         raise NotImplementedError
 
     @classmethod
     def store_for(cls, crawler) -> Any:
-        """Le magasin de cet export pour ce crawler (le même pour tous ses lecteurs)."""
-        return shared_store(crawler, cls, cls.make_store)
+        """Le magasin de cet export pour ce crawler, à LIRE (le pipeline seul y écrit) ; None
+        si l'export a été refusé avant sa création."""
+        context = export_context(crawler)
+        return context.stores.get(cls) if context is not None else None
 
     def open_spider(self, spider=None):
-        spider = self.crawler.spider
-        if getattr(spider, "startup_error", None) or getattr(spider, "config", None) is None:
-            # Arguments ou configuration refusés : aucun fichier n'est touché.
+        context = export_context(self.crawler)
+        if context is None or not context.ready or self._owned is None:
+            # Arguments, réglages ou configuration refusés : aucun fichier n'est touché.
             return
-        try:
-            spider.check_settings()
-        except ConfigError as exc:
-            spider.refuse_start("config_error", str(exc))
-            return
-        store = self.store_for(self.crawler)
-        config = spider.config
+        store = self._owned
+        config = context.config
         try:
             check_data_dir(config.data_dir)
             # Le site d'abord (un seul export par site à la fois, voir crispscrape/website.py),
@@ -60,15 +65,25 @@ class StorePipeline:
             if website_id is not None:
                 # Crisp seulement : Ninja et Wanzo ont chacun leur dossier et son verrou.
                 self._created = lock_website(config.data_dir, website_id)
-            store.open(reset=spider.reset)
+            store.open(reset=context.reset)
         except StorageError as exc:
-            spider.refuse_start("input_error", str(exc))
+            self.refuse("input_error", str(exc))
             return
         except OSError as exc:
-            spider.refuse_start("input_error", f"{exc.filename} : {os_reason(exc)}. Rien "
-                                               "n'a été modifié ; vérifiez ce chemin.")
+            self.refuse("input_error", f"{exc.filename} : {os_reason(exc)}. Rien n'a été "
+                                       "modifié ; vérifiez ce chemin.")
             return
         self.store = store
+
+    def refuse(self, reason: str, message: str) -> None:
+        """Le départ est refusé (signal start_refused) : aucun appel ne sera fait."""
+        self.crawler.signals.send_catch_log(crisp_signals.start_refused, reason=reason,
+                                            message=message)
+
+    def stop_export(self, reason: str, message: str) -> None:
+        """Arrêt en cours de route (signal export_stopped), la cause dite une fois."""
+        self.crawler.signals.send_catch_log(crisp_signals.export_stopped, reason=reason,
+                                            message=message)
 
     def close_spider(self, spider=None):
         if self.store is not None:

@@ -19,9 +19,8 @@ logger = logging.getLogger(__name__)
 
 class CatalogPipeline(StorePipeline):
     @staticmethod
-    def make_store(crawler) -> CatalogStore:
-        spider = crawler.spider
-        return CatalogStore(spider.config.data_dir, crawler.stats, spider.source.model)
+    def make_store(crawler, context) -> CatalogStore:
+        return CatalogStore(context.config.data_dir, crawler.stats, context.source.model)
 
     def process_item(self, item, spider=None):
         if not isinstance(item, ListingPage) or self.store is None:

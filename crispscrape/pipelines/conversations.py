@@ -16,6 +16,7 @@ Classement de chaque conversation reçue (l'araignée a déjà refusé les pages
 
 from __future__ import annotations
 
+from crispscrape.context import export_context
 from crispscrape.items import ConversationsPage, PageOutcome
 from crispscrape.model import activity_of, session_id_of, version_of
 from crispscrape.pipelines.base import StorePipeline
@@ -24,8 +25,8 @@ from crispscrape.storage.conversations import ConversationsStore
 
 class ConversationsPipeline(StorePipeline):
     @staticmethod
-    def make_store(crawler) -> ConversationsStore:
-        return ConversationsStore(crawler.spider.config.data_dir, crawler.stats,
+    def make_store(crawler, context) -> ConversationsStore:
+        return ConversationsStore(context.config.data_dir, crawler.stats,
                                   crawler.settings.getint("CRISP_CONVERSATIONS_PER_PAGE"))
 
     def process_item(self, item, spider=None):
@@ -61,7 +62,7 @@ class ConversationsPipeline(StorePipeline):
             else:
                 outcome.present += 1
         outcome.new, outcome.updated = len(new), len(updated)
-        nb = getattr(self.crawler.spider, "nb", 0)
+        nb = export_context(self.crawler).nb  # type: ignore[union-attr]
         exported = self.stats.get_value("conversations/exported", 0) + outcome.new
         store.save_page(new, updated, outcome, budget_left=nb - exported)
         for name, value in (("exported", outcome.new), ("updated", outcome.updated),

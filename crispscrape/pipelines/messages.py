@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from crispscrape.items import MessageBatch
+from crispscrape.signals import conversation_closed
 from crispscrape.oserrors import os_reason
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.storage.messages import MessageStore
@@ -29,11 +30,10 @@ class MessageFilePipeline(StorePipeline):
     stopping = False
 
     @staticmethod
-    def make_store(crawler) -> MessageStore:
-        spider = crawler.spider
-        return MessageStore(spider.config.data_dir, crawler.stats,
+    def make_store(crawler, context) -> MessageStore:
+        return MessageStore(context.config.data_dir, crawler.stats,
                             crawler.settings.getfloat("CRISP_MESSAGES_STATE_FLUSH", 1.0),
-                            spider.source.model)
+                            context.source.model)
 
     def close_spider(self, spider=None):
         if self.store is not None:
@@ -56,9 +56,8 @@ class MessageFilePipeline(StorePipeline):
             store.write_failed(item.session_id, exc)
             if not self.stopping:  # une fois : les lots encore en vol échouent de même
                 self.stopping = True
-                self.crawler.spider.abort("output_error", "Arrêt de l'export : le répertoire de "
-                                                          "données n'accepte plus d'écriture "
-                                                          f"({os_reason(exc)}).")
+                self.stop_export("output_error", "Arrêt de l'export : le répertoire de données "
+                                                 f"n'accepte plus d'écriture ({os_reason(exc)}).")
         return item
 
     def _finish(self, item: MessageBatch) -> None:
@@ -74,7 +73,7 @@ class MessageFilePipeline(StorePipeline):
         stats.inc_value("messages/updated", done.updated)
         stats.inc_value("messages/conversations_done")
         # L'araignée peut vérifier ce qu'elle sait de la conversation (nombre annoncé...).
-        self.crawler.spider.conversation_finished(done)
+        self.crawler.signals.send_catch_log(conversation_closed, done=done)
         if not done.complete:
             stats.inc_value("messages/conversations_incomplete")
         state = ("complète" if done.complete

@@ -9,6 +9,8 @@ e-mail (casefold), les lignes du script d'origine normalisées en objets ``data`
 
 from __future__ import annotations
 
+from scrapy.exceptions import DropItem
+
 from crispscrape.items import ProfileItem
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.storage.files import StorageError
@@ -18,13 +20,17 @@ from crispscrape.storage.users import UsersStore
 
 class UsersPipeline(StorePipeline):
     @staticmethod
-    def make_store(crawler) -> UsersStore:
-        return UsersStore(crawler.spider.config.data_dir, crawler.stats)
+    def make_store(crawler, context) -> UsersStore:
+        return UsersStore(context.config.data_dir, crawler.stats)
 
     def process_item(self, item, spider=None):
         if not isinstance(item, ProfileItem) or self.store is None:
             return item
         store = self.store
+        if item.set_aside:
+            # Fiche non valide (validation/pipeline.py) : la demande est satisfaite, sans profil.
+            store.mark_set_aside(item.key)
+            raise DropItem("profil non valide, mis de côté", log_level="INFO")
         self.stats.inc_value("users/answered")
         try:
             if item.profile is None:

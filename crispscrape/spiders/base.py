@@ -23,7 +23,9 @@ from scrapy.spidermiddlewares.httperror import HttpError
 
 from crispscrape.api import InvalidResponse, QuotaExceeded
 from crispscrape.compat import aiter_any, spawn
+from crispscrape import signals as crisp_signals
 from crispscrape.config import ConfigError
+from crispscrape.context import ExportContext, publish_context
 from crispscrape.console import Repeats
 from crispscrape.sources.base import Source
 from crispscrape.sources.crisp import CRISP
@@ -33,7 +35,7 @@ from crispscrape.arguments import (
 )
 from crispscrape.status import AccountStatus
 from crispscrape.outcome import CAUSE_STAT
-from crispscrape.summary import api_lines, end_text, say_summary, shows_account_state
+from crispscrape.summary import say_summary, shows_account_state, spider_summary
 from crispscrape.storage.files import StorageError
 from crispscrape.website import parse_website, website_line
 
@@ -52,11 +54,11 @@ class CrispSpider(scrapy.Spider):
     # Posée par from_crawler (None si la configuration est refusée).
     config: Any = None
     budget: int | None = None
-    # Progression (extensions/progress.py) : statistique qui compte le travail fait, son unité,
-    # et combien il y en a à faire (fixé au départ d'après les fichiers, None si inconnu).
+    # Ce que l'export dit aux composants (crispscrape/context.py), posé par from_crawler.
+    context: ExportContext
+    # Progression (extensions/progress.py) : statistique qui compte le travail fait, son unité.
     progress_key: str | None = None
     progress_unit = "éléments"
-    progress_expected: int | None = None
     # Vrai si la route du premier appel existe toujours (la liste des conversations) : un 404
     # y veut dire que l'URL de l'API est fausse, pas qu'une ressource a disparu.
     route_always_exists = False
@@ -103,9 +105,20 @@ class CrispSpider(scrapy.Spider):
                 # répertoire calculé.
                 raise ConfigError(spider.startup_error[1])
             spider.config = cls.source.config(crawler.settings, website=spider.website)
+            spider.check_settings()
         except ConfigError as exc:
             spider.config = None
             spider.startup_error = spider.startup_error or ("config_error", str(exc))
+        spider.context = ExportContext(
+            cls.name, cls.source, spider.config, spider.website, spider.reset, spider.nb,
+            spider.budget, refused=spider.startup_error is not None,
+            progress_key=cls.progress_key, progress_unit=cls.progress_unit)
+        publish_context(crawler, spider.context)
+        # Ce que les composants ont à lui dire passe par ces signaux (crispscrape/signals.py).
+        for handler, signal in ((spider.refuse_start, crisp_signals.start_refused),
+                                (spider.abort, crisp_signals.export_stopped),
+                                (spider.conversation_finished, crisp_signals.conversation_closed)):
+            crawler.signals.connect(handler, signal=signal)
         return spider
 
     # --- Démarrage ----------------------------------------------------------------
@@ -119,7 +132,7 @@ class CrispSpider(scrapy.Spider):
         except (ArgumentError, StorageError, OSError, ValueError) as exc:
             self.startup_error = ("input_error", str(exc))
             self.stop(*self.startup_error)
-        self.progress_expected = self.expected_work()
+        self.context.progress_expected = self.expected_work()
         first = True
         engine = self.crawler.engine
         async for output in aiter_any(self.crisp_requests()):
@@ -136,10 +149,11 @@ class CrispSpider(scrapy.Spider):
                 await self._first_answer.wait()
 
     def refuse_start(self, reason: str, message: str) -> None:
-        """Un composant qui possède des fichiers n'a pas pu les ouvrir : le départ est refusé
-        (aucun appel), avec ce message, au moment où start() commence."""
+        """Signal start_refused : un composant n'a pas pu ouvrir ce qu'il possède ; le départ
+        est refusé (aucun appel), avec ce message, au moment où start() commence."""
         if self.startup_error is None:
             self.startup_error = (reason, message)
+        self.context.refused = True
 
     @property
     def crisp(self) -> Any:
@@ -148,9 +162,9 @@ class CrispSpider(scrapy.Spider):
         return self.config
 
     def check_settings(self) -> None:
-        """Réglages propres à l'export, vérifiés avant tout fichier et tout appel (par le
-        pipeline qui possède les fichiers, une fois les défauts de l'add-on appliqués) :
-        ConfigError (message en français) s'ils sont inutilisables."""
+        """Réglages propres à l'export, vérifiés avant tout fichier et tout appel, dans
+        from_crawler : AVANT les défauts de l'add-on (Scrapy les pose après la création de
+        l'araignée), donc seules les valeurs données. ConfigError (en français) si inutilisables."""
 
     def expected_work(self) -> int | None:
         """Travail à faire dans cette exécution, d'après les fichiers (None : inconnu)."""
@@ -169,7 +183,8 @@ class CrispSpider(scrapy.Spider):
         raise CloseSpider(reason)
 
     def abort(self, reason: str, message: str) -> None:
-        """Comme stop(), mais depuis un gestionnaire de signal, où CloseSpider est sans effet."""
+        """Comme stop(), mais depuis un gestionnaire de signal (export_stopped…), où
+        CloseSpider est sans effet."""
         self._say_cause(message)
         spawn(self.crawler.engine.close_spider_async(reason=reason))
 
@@ -258,24 +273,19 @@ class CrispSpider(scrapy.Spider):
         return ()
 
     def conversation_finished(self, done) -> None:
-        """Conversation refermée par le magasin des messages (voir storage/messages.py)."""
+        """Signal conversation_closed : conversation refermée par le magasin des messages."""
 
     # --- Fin ------------------------------------------------------------------------
     def closed(self, reason: str) -> None:
-        stats = self.crawler.stats
-        lines = [website_line(self.config)] if getattr(self.config, "website_id", None) else []
-        lines += list(self.summary_lines()) if self.startup_error is None else []
-        lines += api_lines(stats)
-        failed = stats.get_value("crisp_api/failed", 0)
+        head = [website_line(self.config)] if getattr(self.config, "website_id", None) else []
+        head += list(self.summary_lines()) if self.startup_error is None else []
         status = (self.account_status() if self.startup_error is None
                   and shows_account_state(reason) else None)
-        if status is not None and not self._account_step:
-            lines.extend(status.lines(stats.get_value("crisp_api/requests", 0)))
-        lines.append("Fin : " + end_text(reason, failed, status, stats.get_value(CAUSE_STAT)))
-        text = f"Récapitulatif {self.name} :\n  " + "\n  ".join(lines)
+        text = spider_summary(self.name, self.crawler.stats, reason, head, status,
+                              with_status=not self._account_step)
         if self.settings.getbool("CRISP_SUMMARY_AT_EXIT"):
             # Notre commande crawl le dira après le vidage des statistiques de Scrapy.
-            self.crawler.crisp_summary = text  # type: ignore[attr-defined]
+            self.context.summary = text
         else:
             say_summary(self.logger, self.settings, text, console=not self._account_step)
 

@@ -47,6 +47,10 @@ class ConversationsSpider(CrispSpider):
     progress_unit = "pages de liste"
 
     def check_settings(self) -> None:
+        # Avant les défauts de l'add-on (from_crawler) : seule une valeur donnée est vérifiée,
+        # le défaut (50) l'est par construction.
+        if self.settings.get("CRISP_CONVERSATIONS_PER_PAGE") is None:
+            return
         per_page = self.settings.getint("CRISP_CONVERSATIONS_PER_PAGE")
         if not PER_PAGE_MIN <= per_page <= PER_PAGE_MAX:
             raise ConfigError(f"CRISP_CONVERSATIONS_PER_PAGE={per_page} invalide : l'API Crisp "

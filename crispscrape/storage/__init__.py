@@ -12,16 +12,3 @@ from crispscrape.storage.files import StorageError
 
 __all__ = ["StorageError"]
 
-
-def shared_store(crawler, kind: type, factory):
-    """Le magasin ``kind`` de ce crawler, créé au premier appel par ``factory(crawler)``.
-
-    Un seul magasin par export et par crawler : le pipeline d'écriture qui le possède
-    l'ouvre et le ferme ; l'araignée et le pipeline de déduplication y lisent. Rangé dans le
-    crawler, jamais dans une variable globale (plusieurs crawls dans un processus restent
-    séparés).
-    """
-    stores = crawler.__dict__.setdefault("crisp_stores", {})
-    if kind not in stores:
-        stores[kind] = factory(crawler)
-    return stores[kind]

@@ -20,7 +20,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from scrapy.exceptions import DropItem
 from spidermon.contrib.scrapy.pipelines import ItemValidationPipeline
 from spidermon.contrib.validation import JSONSchemaValidator, messages as spidermon_messages
 
@@ -28,6 +27,7 @@ from crispscrape.items import ConversationsPage, MessageBatch, ProfileItem
 from crispscrape.storage.files import append_lines, dumps_line
 from crispscrape.validation import schemas
 from crispscrape.validation.fastpath import compile_check
+from crispscrape.context import export_context
 from crispscrape.storage.layout import ExportLayout
 
 logger = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ class CrispValidationPipeline(ItemValidationPipeline):
     def process_item(self, item, spider=None):
         if isinstance(item, MessageBatch) and item.messages:
             # Chaque système a son schéma de message (voir crispscrape/sources/).
-            source = getattr(getattr(self.crawler.spider, "source", None), "name", "crisp")
+            context = export_context(self.crawler)
+            source = context.source.name if context is not None else "crisp"
             kind = "message" if source == "crisp" else f"{source}_message"
             item.messages = self._keep_valid(kind, item.messages, item.session_id)
         elif isinstance(item, ConversationsPage) and item.conversations:
@@ -99,10 +100,9 @@ class CrispValidationPipeline(ItemValidationPipeline):
             item.set_aside = received - len(item.conversations)
         elif isinstance(item, ProfileItem) and item.profile is not None:
             if not self._keep_valid("profile", [item.profile], None):
-                from crispscrape.pipelines.users import UsersPipeline
-                # Retenue comme traitée : la même fiche ne sera pas redemandée à chaque exécution.
-                UsersPipeline.store_for(self.crawler).mark_set_aside(item.key)
-                raise DropItem("profil non valide, mis de côté", log_level="INFO")
+                # Marquée seulement : le pipeline des profils, seul à écrire leur magasin, la
+                # retient comme traitée (elle ne sera pas redemandée à chaque exécution).
+                item.set_aside = True
         return item
 
     def _keep_valid(self, kind: str, objects: list, session_id: str | None) -> list:
@@ -129,7 +129,7 @@ class CrispValidationPipeline(ItemValidationPipeline):
         return kept
 
     def _set_aside(self, kind: str, rejected: list[tuple[Any, dict]], session_id: str | None) -> None:
-        path = self.crawler.spider.config.data_dir / KINDS[kind][1]
+        path = export_context(self.crawler).config.data_dir / KINDS[kind][1]  # type: ignore[union-attr]
         lines = []
         for obj, errors in rejected:
             owner = session_id or _text(obj, "session_id") or _text(obj, "people_id") or "?"

@@ -19,6 +19,8 @@ from crispscrape.items import ConversationsPage
 from crispscrape.pipelines.conversations import ConversationsPipeline
 from crispscrape.storage.conversations import ConversationsStore
 from crispscrape.storage.listing import BACKFILL, SCAN, ListingCursor, plan_walk
+from crispscrape.context import ExportContext, publish_context
+from crispscrape.sources.crisp import CRISP
 
 PER_PAGE = 3
 
@@ -58,7 +60,9 @@ class Run:
     def __init__(self, data_dir, nb: int):
         self.data_dir, self.nb = data_dir, nb
         self.stats = MemoryStatsCollector(SimpleNamespace(settings=Settings()))
-        crawler = SimpleNamespace(stats=self.stats, spider=SimpleNamespace(nb=nb))
+        crawler = SimpleNamespace(stats=self.stats)
+        # Ce que l'araignée pose dans from_crawler (crispscrape/context.py) : ici, nb seul.
+        publish_context(crawler, ExportContext("conversations", CRISP, None, nb=nb))
         self.store = ConversationsStore(data_dir, self.stats, PER_PAGE)
         self.store.open(reset=False)
         self.pipeline = ConversationsPipeline(crawler)

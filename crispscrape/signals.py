@@ -1,0 +1,17 @@
+"""Les signaux propres à crispscrape, déclarés une fois (comme ceux de ``scrapy.signals``).
+
+Un composant (pipeline, magasin) ne parle à l'araignée que par eux ou par les items : il
+n'appelle aucune de ses méthodes. Envoyés par ``crawler.signals.send_catch_log(signal, …)`` ;
+l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
+
+- ``start_refused(reason, message)`` : un composant n'a pas pu ouvrir ce qu'il possède
+  (fichiers, verrou, index) ; le départ est refusé, aucun appel n'est fait.
+- ``export_stopped(reason, message)`` : arrêt en cours de route (disque plein, état
+  impossible à écrire) ; le message est la cause, dite une fois.
+- ``conversation_closed(done)`` : une conversation refermée par le magasin des messages
+  (``storage.records.Finished``) ; l'araignée peut vérifier ce qu'elle en savait.
+"""
+
+start_refused = object()
+export_stopped = object()
+conversation_closed = object()
