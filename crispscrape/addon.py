@@ -26,7 +26,7 @@ from scrapy.spidermiddlewares.depth import DepthMiddleware
 from scrapy.spidermiddlewares.metacopy import MetaCopyDetectionMiddleware
 from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 
-from crispscrape.attachments import FILES_SLOT
+from crispscrape.file_refs import FILES_SLOT
 from crispscrape.extensions.autothrottle import CrispAutoThrottle
 from crispscrape.extensions.jsonrpc import JsonRpcService
 from crispscrape.extensions.progress import Progress

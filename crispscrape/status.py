@@ -17,7 +17,7 @@ from typing import Any
 
 from crispscrape.config import daily_quota
 from crispscrape.model import profile_key, profile_of
-from crispscrape.storage.attachments import abandoned, read_failures
+from crispscrape.storage.file_index import abandoned, read_failures
 from crispscrape.storage.done import DoneMarks, parse_state
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.jsonl import read_lines
@@ -169,7 +169,7 @@ class AccountStatus:
 
     def _read_files(self) -> None:
         """Pièces jointes en échec d'après l'index, avec la règle même du téléchargement
-        (storage/attachments.abandoned) ; un index illisible compte pour vide."""
+        (storage/file_index.abandoned) ; un index illisible compte pour vide."""
         try:
             failures = read_failures(self.data_dir)
         except StorageError:

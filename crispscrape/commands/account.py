@@ -25,7 +25,7 @@ from crispscrape.config import data_dir_of
 from crispscrape.arguments import (
     UNLIMITED, parse_count, parse_flag, parse_optional_count, unknown_argument,
 )
-from crispscrape.monitors.account import account_stats
+from crispscrape.monitors.whole_account import account_stats
 from crispscrape.outcome import CAUSE_STAT, finish_code
 from crispscrape.summary import api_lines, emit_summary, end_text, files_line, shows_account_state
 from crispscrape.status import AccountStatus

@@ -24,7 +24,7 @@ from scrapy.extensions.feedexport import FeedExporter
 from crispscrape.commands.account import AccountRun
 from crispscrape.config import SECRET_NAMES, ConfigError, check_numbers, check_tier
 from crispscrape.arguments import ArgumentError
-from crispscrape.monitors.account import run_account_monitors
+from crispscrape.monitors.whole_account import run_account_monitors
 from crispscrape.outcome import exit_code, failure_text, most_severe
 from crispscrape.console import install_console, wants_console
 from crispscrape.summary import configured_level, emit_summary, say_summary

@@ -2,7 +2,7 @@
 
 Le service lui-même (crispscrape.jsonrpc.webservice.SecureWebService) hérite des classes de
 scrapy-jsonrpc, et importer ce paquet installe un moment des cales dans Scrapy (voir
-crispscrape/jsonrpc/compat.py). Déclaré tel quel dans EXTENSIONS, il serait importé à chaque
+crispscrape/jsonrpc/shims.py). Déclaré tel quel dans EXTENSIONS, il serait importé à chaque
 crawl, même désactivé : cette petite fabrique ne l'importe qu'une fois JSON-RPC demandé.
 """
 

@@ -14,6 +14,6 @@ Importer ce paquet suffit pour que ``from scrapy_jsonrpc.jsonrpc import
 jsonrpc_client_call`` fonctionne ensuite (voir le README, « Suivre et piloter un crawl en cours »).
 """
 
-from crispscrape.jsonrpc.compat import load_scrapy_jsonrpc
+from crispscrape.jsonrpc.shims import load_scrapy_jsonrpc
 
 load_scrapy_jsonrpc()

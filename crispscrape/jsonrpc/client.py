@@ -5,7 +5,7 @@ absent de Scrapy 2), ce que ``compat`` règle. Avec un jeton, le passer dans
 l'URL (``...?token=...``) : ce client ne sait pas ajouter d'en-tête.
 """
 
-from crispscrape.jsonrpc.compat import load_scrapy_jsonrpc
+from crispscrape.jsonrpc.shims import load_scrapy_jsonrpc
 
 _package = load_scrapy_jsonrpc()
 jsonrpc_client_call = _package.jsonrpc.jsonrpc_client_call

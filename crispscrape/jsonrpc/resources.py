@@ -13,7 +13,7 @@ from typing import Any
 
 from twisted.web import resource
 
-from crispscrape.jsonrpc.compat import load_scrapy_jsonrpc
+from crispscrape.jsonrpc.shims import load_scrapy_jsonrpc
 from crispscrape.jsonrpc.security import SecretRedactor
 from crispscrape.jsonrpc.serialize import CompatJSONDecoder, RedactingJSONEncoder
 from crispscrape.jsonrpc.views import AllowListView

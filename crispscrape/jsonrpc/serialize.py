@@ -10,7 +10,7 @@ from typing import Any
 
 from itemadapter import ItemAdapter, is_item
 
-from crispscrape.jsonrpc.compat import load_scrapy_jsonrpc
+from crispscrape.jsonrpc.shims import load_scrapy_jsonrpc
 from crispscrape.jsonrpc.security import SecretRedactor
 
 _package = load_scrapy_jsonrpc()

@@ -19,7 +19,7 @@ from scrapy.utils.reactor import listen_tcp
 from twisted.internet import error as twisted_error
 from twisted.web import server
 
-from crispscrape.jsonrpc.compat import load_scrapy_jsonrpc
+from crispscrape.jsonrpc.shims import load_scrapy_jsonrpc
 from crispscrape.jsonrpc.resources import JsonErrorResource, SafeJsonRpcResource, SafeRootResource
 from crispscrape.jsonrpc.security import (
     AccessPolicy,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from scrapy.exceptions import NotConfigured
 
-from crispscrape.attachments import FILE_META
+from crispscrape.file_refs import FILE_META
 from crispscrape.config import ConfigError
 from crispscrape.context import export_context
 from crispscrape.sources.crisp import CRISP

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 
 from crispscrape.api import QuotaExceeded
-from crispscrape.attachments import FILE_META
+from crispscrape.file_refs import FILE_META
 from crispscrape.compat import spawn
 from crispscrape.context import export_context
 from crispscrape.middlewares.auth import api_prefix

@@ -23,7 +23,7 @@ import logging
 from scrapy import signals
 
 from crispscrape import compat
-from crispscrape.attachments import FILE_META
+from crispscrape.file_refs import FILE_META
 from crispscrape.api import QUOTA_STATUS, THROTTLE_STATUSES, QuotaExceeded, retry_after_seconds
 from crispscrape.middlewares.retry import BACKOFF_META, backoff
 

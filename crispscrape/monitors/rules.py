@@ -116,7 +116,7 @@ class AccountCompleteMonitor(CrispStatMonitor):
 
     Un arrêt par budget ou quota (prévu : un premier export se fait en plusieurs jours) ou une
     limite ``-a nb`` laissent normalement le compte partiel : la règle passe alors, et le
-    moniteur « Fin normale » dit l'arrêt. Données : ``account`` (voir monitors/account.py).
+    moniteur « Fin normale » dit l'arrêt. Données : ``account`` (voir monitors/whole_account.py).
     """
 
     stat_name = "account/left"

@@ -5,7 +5,7 @@ crawl, ``file_path``, magasin, statistiques ``file_count``) et n'en change que c
 l'export :
 
 - les URL viennent des messages (``attachments.file_refs``) et l'index
-  (``storage/attachments.py``) dit ce qui est déjà là : une pièce ``ok`` dont le fichier est
+  (``storage/file_index.py``) dit ce qui est déjà là : une pièce ``ok`` dont le fichier est
   présent ne coûte aucune requête (pas même HEAD), un échec est retenté au plus
   ``CRISP_FILES_MAX_ATTEMPTS`` fois en tout, un schéma autre que http(s) n'est jamais demandé ;
 - chaque requête porte la meta ``crisp_file`` : ni identifiants Crisp, ni budget, ni
@@ -41,7 +41,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline, FilesStoreProtocol
 
 from crispscrape import compat
-from crispscrape.attachments import (
+from crispscrape.file_refs import (
     FILE_META, FILES_SLOT, REF_META, FileRef, file_refs, scheme_allowed,
 )
 from crispscrape.console import Repeats
@@ -53,7 +53,7 @@ from crispscrape.pipelines.backlog import Backlog
 from crispscrape.pipelines.file_failures import AttachmentFailure, failure_reason
 from crispscrape.pipelines.messages import message_store
 from crispscrape.signals import export_stopped, start_refused
-from crispscrape.storage.attachments import INTERRUPTED, OK, AttachmentIndex, AttachmentStore, Entry
+from crispscrape.storage.file_index import INTERRUPTED, OK, AttachmentIndex, AttachmentStore, Entry
 from crispscrape.storage.layout import FILES_DIR
 
 logger = logging.getLogger(__name__)

@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crispscrape import compat
-from crispscrape.attachments import FileRef, file_refs
+from crispscrape.file_refs import FileRef, file_refs
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.files import safe_name
 
 if TYPE_CHECKING:
     from crispscrape.pipelines.attachments import AttachmentsPipeline
-    from crispscrape.storage.attachments import AttachmentIndex
+    from crispscrape.storage.file_index import AttachmentIndex
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from twisted.internet import error as twisted_errors
 
 from crispscrape import compat
 from crispscrape.api import QuotaExceeded
-from crispscrape.storage.attachments import INTERRUPTED
+from crispscrape.storage.file_index import INTERRUPTED
 
 
 class AttachmentFailure(compat.quiet_media_failure()):  # type: ignore[misc]

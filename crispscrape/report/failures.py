@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from crispscrape.storage.attachments import INTERRUPTED, Entry
+from crispscrape.storage.file_index import INTERRUPTED, Entry
 
 # Au-delà, la liste s'arrête (une page lisible) et renvoie à l'index et à la table « files ».
 MAX_LISTED = 500

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from crispscrape.status import AccountStatus
-from crispscrape.storage.attachments import Entry, abandoned, read_failures
+from crispscrape.storage.file_index import Entry, abandoned, read_failures
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.layout import ExportLayout
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass
-class ListWalk:
+class ChatListWalk:
     """Où en est le parcours de la liste des conversations pendant cette exécution."""
 
     limit: int

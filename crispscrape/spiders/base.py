@@ -44,9 +44,9 @@ NOT_SUBSCRIBED = ("not_subscribed", "Le site {website} n'est pas lié à ce jeto
                                     "plugin : le plugin doit être installé sur ce site).")
 
 
-class CrispSpider(scrapy.Spider):
+class ExportSpider(scrapy.Spider):
     """Base des araignées de tous les systèmes exportés (Crisp par défaut, voir ``source``) ;
-    les sous-classes fournissent ``crisp_requests()``."""
+    les sous-classes fournissent ``export_requests()``."""
 
     default_nb = 50
     # Le système exporté : configuration, accès, lecture des réponses (crispscrape/sources/).
@@ -135,7 +135,7 @@ class CrispSpider(scrapy.Spider):
         self.context.progress_expected = self.expected_work()
         first = True
         engine = self.crawler.engine
-        async for output in aiter_any(self.crisp_requests()):
+        async for output in aiter_any(self.export_requests()):
             if isinstance(output, scrapy.Request):
                 # Départ paresseux (« start-requests-lazy » de Scrapy) : une requête n'est
                 # produite que lorsque le téléchargeur a de la place ; la mémoire ne grandit
@@ -156,7 +156,7 @@ class CrispSpider(scrapy.Spider):
         self.context.refused = True
 
     @property
-    def crisp(self) -> Any:
+    def api_config(self) -> Any:
         """La configuration, une fois le pré-vol passé (aucune requête ne part avant)."""
         assert self.config is not None, "configuration absente"
         return self.config
@@ -173,7 +173,7 @@ class CrispSpider(scrapy.Spider):
     def prepare(self) -> None:
         """Lit les fichiers d'entrée et l'état ; lève une erreur explicite si c'est impossible."""
 
-    def crisp_requests(self) -> Iterable[Any] | AsyncIterator[Any]:
+    def export_requests(self) -> Iterable[Any] | AsyncIterator[Any]:
         """Requêtes de départ (et éventuels items) : à fournir par la sous-classe."""
         raise NotImplementedError
 
@@ -228,11 +228,11 @@ class CrispSpider(scrapy.Spider):
                 self.stop(*fatal)
             if response.status == 404 and reason == "not_subscribed":
                 code, message = NOT_SUBSCRIBED
-                self.stop(code, message.format(website=self.crisp.website_id))
+                self.stop(code, message.format(website=self.api_config.website_id))
             if response.status == 404 and not self._first_answer.is_set() \
                     and self.route_always_exists:
                 self.stop("bad_api_url", f"L'API répond 404 sur {request.url} : l'URL de l'API "
-                                         f"({self.crisp.api_url}) semble fausse. "
+                                         f"({self.api_config.api_url}) semble fausse. "
                                          + self.source.url_hint)
             self._first_answer.set()
             if response.status == 404:
@@ -244,7 +244,7 @@ class CrispSpider(scrapy.Spider):
             # abort() et non stop() : une exception levée ici ferait journaliser l'erreur de
             # téléchargement avec sa trace Python par Scrapy.
             self.abort("unreachable", f"API {self.source.label} injoignable à l'adresse "
-                                      f"{self.crisp.api_url} ({failure.getErrorMessage()}). "
+                                      f"{self.api_config.api_url} ({failure.getErrorMessage()}). "
                                       f"Vérifiez {self.source.url_name} et la connexion réseau ; "
                                       "aucun fichier n'a été modifié.")
             return ()

@@ -24,8 +24,8 @@ from crispscrape.api import InvalidResponse
 from crispscrape.arguments import UNLIMITED
 from crispscrape.items import ListingPage, MessageBatch
 from crispscrape.pipelines.messages import message_store
-from crispscrape.sources.paging import ListWalk
-from crispscrape.spiders.base import CrispSpider
+from crispscrape.sources.paging import ChatListWalk
+from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.ends import ConversationEnds
 from crispscrape.spiders.messages import messages_summary
 from crispscrape.storage.files import StorageError
@@ -33,7 +33,7 @@ from crispscrape.storage.selection import Policy
 
 
 @dataclass
-class Fetch:
+class ChatConversationFetch:
     """Où en est la pagination d'une conversation pendant cette exécution."""
 
     conversation_id: str
@@ -45,19 +45,19 @@ class Fetch:
     seen: set = field(default_factory=set)
 
 
-class ChatSpider(ConversationEnds, CrispSpider):
+class ChatSpider(ConversationEnds, ExportSpider):
     # nb = conversations qui reçoivent des appels ; par défaut, toutes celles qui en ont besoin.
     default_nb = UNLIMITED
     route_always_exists = True
     progress_key = "messages/conversations_done"
     progress_unit = "conversations"
-    _paging: dict[str, Fetch]
+    _paging: dict[str, ChatConversationFetch]
     # Nombre de messages annoncé par la liste, par conversation (Wanzo : messageCount).
     _expected: dict[str, int]
     _mismatches: int
     _listing_done: asyncio.Event
     _listing_ok: bool
-    _walk: ListWalk
+    _walk: ChatListWalk
     custom_settings = {
         "ITEM_PIPELINES": {
             "crispscrape.pipelines.catalog.CatalogPipeline": 200,
@@ -83,9 +83,9 @@ class ChatSpider(ConversationEnds, CrispSpider):
         crawler.signals.connect(spider._item_passed, signal=signals.item_scraped)
         return spider
 
-    async def crisp_requests(self):
+    async def export_requests(self):
         self.store = message_store(self.crawler)
-        self._walk = ListWalk(self.source.list_limit,
+        self._walk = ChatListWalk(self.source.list_limit,
                               self.settings.getint("CHAT_LIST_MAX_PASSES", 3))
         yield self._list_request(0)
         await self._listing_done.wait()
@@ -104,11 +104,11 @@ class ChatSpider(ConversationEnds, CrispSpider):
             # Un fichier aux lignes illisibles a peut-être des trous : relu depuis le début.
             stored = [] if known.unreadable else list(known.stored)
             page = self.source.first_page(stored)
-            yield self._page_request(Fetch(conversation_id, rank, page, anchored=bool(stored)))
+            yield self._page_request(ChatConversationFetch(conversation_id, rank, page, anchored=bool(stored)))
 
     # --- Liste --------------------------------------------------------------------------
     def _list_request(self, offset: int):
-        return self.api_request(self.source.list_url(self.crisp, offset), self.parse_list,
+        return self.api_request(self.source.list_url(self.api_config, offset), self.parse_list,
                                 cb_kwargs={"offset": offset}, dont_filter=True)
 
     def parse_list(self, response, offset: int):
@@ -134,12 +134,12 @@ class ChatSpider(ConversationEnds, CrispSpider):
         yield self._list_request(following)
 
     # --- Messages -------------------------------------------------------------------------
-    def _page_request(self, fetch: Fetch, priority: int = 0):
-        url = self.source.messages_url(self.crisp, fetch.conversation_id, fetch.page)
+    def _page_request(self, fetch: ChatConversationFetch, priority: int = 0):
+        url = self.source.messages_url(self.api_config, fetch.conversation_id, fetch.page)
         return self.api_request(url, self.parse_messages, cb_kwargs={"fetch": fetch},
                                 priority=priority, dont_filter=True)
 
-    def parse_messages(self, response, fetch: Fetch):
+    def parse_messages(self, response, fetch: ChatConversationFetch):
         try:
             payload = self.api_data(response, dict)
             messages, following = self.source.read_messages(payload, fetch.page)
@@ -176,7 +176,7 @@ class ChatSpider(ConversationEnds, CrispSpider):
         yield MessageBatch(fetch.conversation_id, fetch.rank, messages, end=end,
                            complete=end is not None, full_order=not fetch.anchored)
 
-    def _should_restart(self, fetch: Fetch) -> bool:
+    def _should_restart(self, fetch: ChatConversationFetch) -> bool:
         expected = self._expected.get(fetch.conversation_id)
         if expected is None or not fetch.anchored:
             return False

@@ -22,13 +22,13 @@ from crispscrape.config import ConfigError
 from crispscrape.items import ConversationsPage
 from crispscrape.model import session_id_of
 from crispscrape.pipelines.conversations import ConversationsPipeline
-from crispscrape.spiders.base import CrispSpider
+from crispscrape.spiders.base import ExportSpider
 
 # Bornes de per_page documentées par Crisp.
 PER_PAGE_MIN, PER_PAGE_MAX = 20, 50
 
 
-class ConversationsSpider(CrispSpider):
+class ConversationsSpider(ExportSpider):
     name = "conversations"
     default_nb = 400
     custom_settings = {
@@ -57,7 +57,7 @@ class ConversationsSpider(CrispSpider):
                               f"accepte de {PER_PAGE_MIN} à {PER_PAGE_MAX}.")
 
     # --- Requêtes --------------------------------------------------------------------
-    def crisp_requests(self):
+    def export_requests(self):
         self.store = ConversationsPipeline.store_for(self.crawler)
         yield self.page_request(self.store.walk.page)
 
@@ -65,7 +65,7 @@ class ConversationsSpider(CrispSpider):
         params = {"per_page": self.store.per_page}
         if self.settings.getbool("CRISP_CONVERSATIONS_INCLUDE_EMPTY"):
             params["include_empty"] = 1
-        url = self.crisp.website_url("conversations", str(page)) + "?" + urlencode(params)
+        url = self.api_config.website_url("conversations", str(page)) + "?" + urlencode(params)
         return self.api_request(url, self.parse_page, cb_kwargs={"page": page}, dont_filter=True)
 
     def parse_page(self, response, page: int):

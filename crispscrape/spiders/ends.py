@@ -11,7 +11,7 @@ from typing import Any
 
 
 class ConversationEnds:
-    """À placer avant ``CrispSpider`` ; la sous-classe fournit ``_unfinished(request, why)``."""
+    """À placer avant ``ExportSpider`` ; la sous-classe fournit ``_unfinished(request, why)``."""
 
     crawler: Any
 

@@ -33,7 +33,7 @@ from scrapy import signals
 from crispscrape.api import InvalidResponse
 from crispscrape.items import MessageBatch
 from crispscrape.pipelines.messages import message_store
-from crispscrape.spiders.base import CrispSpider
+from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.ends import ConversationEnds
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.records import Known
@@ -90,7 +90,7 @@ def next_step(batch: list[dict], last: bool, known: Known, before: int | None,
     return Step(next_before=following)
 
 
-class MessagesSpider(ConversationEnds, CrispSpider):
+class MessagesSpider(ConversationEnds, ExportSpider):
     name = "messages"
     default_nb = 50
     # -a verify=1 : revérifier chaque conversation une fois (un appel chacune), même inchangée.
@@ -123,7 +123,7 @@ class MessagesSpider(ConversationEnds, CrispSpider):
         todo = status.listed if self.verify else status.conversations_left + status.recent
         return min(self.nb, todo)
 
-    def crisp_requests(self):
+    def export_requests(self):
         self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")
         self.store = message_store(self.crawler)
         policy = Policy(verify=self.verify,
@@ -133,7 +133,7 @@ class MessagesSpider(ConversationEnds, CrispSpider):
 
     # --- Pagination -------------------------------------------------------------------
     def _batch_request(self, fetch: ConversationFetch, priority: int = 0):
-        url = self.crisp.website_url("conversation", fetch.session_id, "messages")
+        url = self.api_config.website_url("conversation", fetch.session_id, "messages")
         if fetch.before is not None:
             url += f"?timestamp_before={fetch.before}"
         return self.api_request(url, self.parse_batch, cb_kwargs={"fetch": fetch},

@@ -22,14 +22,14 @@ from scrapy import signals
 from crispscrape.api import InvalidResponse
 from crispscrape.items import ProfileItem
 from crispscrape.pipelines.users import UsersPipeline
-from crispscrape.spiders.base import CrispSpider
+from crispscrape.spiders.base import ExportSpider
 
 # Attente maximale entre deux vérifications du budget (secondes) : filet de sécurité si un
 # réveil se perdait, sans coût notable.
 WAKE_TIMEOUT = 1.0
 
 
-class UsersSpider(CrispSpider):
+class UsersSpider(ExportSpider):
     name = "users"
     default_nb = 50
     custom_settings = {
@@ -57,7 +57,7 @@ class UsersSpider(CrispSpider):
         self.wake = asyncio.Event()
         self.interrupted = False
 
-    async def crisp_requests(self):
+    async def export_requests(self):
         stats = self.crawler.stats
         self.store = UsersPipeline.store_for(self.crawler)
         for email, key in self.store.plan():
@@ -74,7 +74,7 @@ class UsersSpider(CrispSpider):
                 except asyncio.TimeoutError:
                     pass
             self.pending += 1
-            yield self.api_request(self.crisp.website_url("people", "profile", email),
+            yield self.api_request(self.api_config.website_url("people", "profile", email),
                                    self.parse_profile, cb_kwargs={"email": email, "key": key},
                                    dont_filter=True)
 

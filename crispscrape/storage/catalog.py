@@ -33,8 +33,9 @@ class CatalogStore:
         self.path = layout.listing
         # Identifiant -> objet, dans l'ordre du fichier puis de découverte.
         self.entries: dict[str, dict] = {}
-        # Lignes illisibles ou sans identifiant : gardées telles quelles, à la fin.
-        self.kept_aside: list[str] = []
+        # Lignes illisibles ou sans identifiant (« étrangères », comme dans storage/keyed.py) :
+        # gardées telles quelles, à la fin.
+        self.foreign: list[str] = []
         self._lock: int | None = None
         self._created: list[Path] = []
 
@@ -46,13 +47,13 @@ class CatalogStore:
         for line in read_lines(self.path, "Fichier des conversations"):
             conversation_id = self.model.conversation_id(line.obj)
             if conversation_id is None:
-                self.kept_aside.append(line.text if line.text.endswith("\n") else line.text + "\n")
+                self.foreign.append(line.text if line.text.endswith("\n") else line.text + "\n")
             else:
                 self.entries[conversation_id] = line.obj
-        if self.kept_aside:
-            self.stats.inc_value("listing/kept_aside", len(self.kept_aside))
+        if self.foreign:
+            self.stats.inc_value("listing/kept_aside", len(self.foreign))
             logger.warning("%s : %d ligne(s) illisible(s) ou sans identifiant, gardée(s) telles "
-                           "quelles en fin de fichier.", self.path.name, len(self.kept_aside))
+                           "quelles en fin de fichier.", self.path.name, len(self.foreign))
 
     def add(self, conversations: list) -> tuple[list[dict], int]:
         """Objets reçus d'une page : (utilisables, nombre d'inutilisables)."""
@@ -76,7 +77,7 @@ class CatalogStore:
     def write(self) -> None:
         """Le relevé est fini : le fichier est remplacé d'un seul coup."""
         lines = [dumps_line(obj) for obj in self.entries.values()]
-        atomic_write_lines(self.path, [*lines, *self.kept_aside])
+        atomic_write_lines(self.path, [*lines, *self.foreign])
         self.stats.set_value("listing/conversations", len(self.entries))
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ from crispscrape.storage.files import (
     claim_directory,
     dumps_line,
 )
-from crispscrape.storage.listing import ListingCursor, PageWalk, plan_walk
+from crispscrape.storage.listing import ListingCursor, CrispListWalk, plan_walk
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
 from crispscrape.storage.layout import ExportLayout
@@ -128,7 +128,7 @@ class ConversationsStore:
         self.cursor = ListingCursor(layout.listing_state)
         self.stats = stats
         self.per_page = per_page
-        self.walk: PageWalk | None = None
+        self.walk: CrispListWalk | None = None
         self._lock: int | None = None
         self._created: list[Path] = []
 

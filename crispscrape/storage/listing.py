@@ -1,7 +1,7 @@
 """État du parcours de la liste des conversations : ``conversations.jsonl.state.json``.
 
 ``ListingCursor`` garde la prochaine page du rattrapage (``page_number``), la taille de page
-utilisée, si le rattrapage est terminé et le « filigrane » ; ``PageWalk`` décide de la page
+utilisée, si le rattrapage est terminé et le « filigrane » ; ``CrispListWalk`` décide de la page
 suivante d'après le bilan de chaque page reçue. Deux parcours, pour la dérive des pages (de
 nouvelles conversations poussent les anciennes vers les pages suivantes ; une conversation
 qui reprend vie remonte en page 1) :
@@ -132,7 +132,7 @@ class ListingCursor:
 
 
 @dataclass
-class PageWalk:
+class CrispListWalk:
     """Décide de la page suivante d'après le bilan de la page reçue, et tient l'état à jour."""
 
     cursor: ListingCursor
@@ -206,7 +206,7 @@ class PageWalk:
         return self.page, False
 
 
-def plan_walk(cursor: ListingCursor, stored: int, newest: int | None, per_page: int) -> PageWalk:
+def plan_walk(cursor: ListingCursor, stored: int, newest: int | None, per_page: int) -> CrispListWalk:
     """Premier parcours de l'exécution, d'après l'état et le fichier (``stored`` lignes,
     ``newest`` : activité la plus récente du fichier à son ouverture)."""
     if not stored:
@@ -214,7 +214,7 @@ def plan_walk(cursor: ListingCursor, stored: int, newest: int | None, per_page: 
             logger.warning("L'état de pagination décrit un fichier de conversations absent ou "
                            "vide : l'export repart de la page 1.")
         cursor.restart()
-        return PageWalk(cursor, BACKFILL, backfill_page=1)
+        return CrispListWalk(cursor, BACKFILL, backfill_page=1)
     if not cursor.exists:
         logger.info("Pas d'état de pagination à côté d'un fichier non vide : l'historique est "
                     "reparcouru depuis la page 1 (rien n'est dupliqué, seules les conversations "
@@ -224,4 +224,4 @@ def plan_walk(cursor: ListingCursor, stored: int, newest: int | None, per_page: 
         # tient lieu de filigrane, ce script parcourant la liste depuis le haut.
         cursor.watermark = newest
     backfill_page = cursor.resume_page(per_page) if cursor.exists else 1
-    return PageWalk(cursor, SCAN, backfill_page=backfill_page)
+    return CrispListWalk(cursor, SCAN, backfill_page=backfill_page)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from crispsandbox.media import media_body, media_kind
-from crispscrape.attachments import FILE_TYPES, session_dir
+from crispscrape.file_refs import FILE_TYPES, session_dir
 from tests.support.crawling import read_jsonl, run_crawl, start_crawl
 from tests.support.interrupting import TempFileCreated, is_temp
 from tests.support.write_kills import kill_during_write

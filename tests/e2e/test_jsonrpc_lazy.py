@@ -1,7 +1,7 @@
 """scrapy-jsonrpc n'est importé que si JSON-RPC est activé.
 
 Ses modules ne s'importent sous Scrapy 2 qu'avec des cales posées un instant dans Scrapy
-(crispscrape/jsonrpc/compat.py) : un crawl sans JSON-RPC ne doit ni les payer ni les voir.
+(crispscrape/jsonrpc/shims.py) : un crawl sans JSON-RPC ne doit ni les payer ni les voir.
 Le crawl tourne dans un sous-processus (vraie commande ``scrapy crawl``), qui rend à la fin
 la liste des modules JSON-RPC chargés.
 """

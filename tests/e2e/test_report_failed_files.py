@@ -9,7 +9,7 @@ import re
 from html import unescape
 
 from crispsandbox.media import media_kind
-from crispscrape.attachments import FILE_TYPES
+from crispscrape.file_refs import FILE_TYPES
 from tests.support.crawling import read_jsonl
 from tests.support.reporting import run_report
 

@@ -4,7 +4,7 @@ dernière ligne exacte d'un compte complet (certaines pièces répondent 404, po
 from __future__ import annotations
 
 from crispsandbox.media import media_kind
-from crispscrape.attachments import FILE_TYPES
+from crispscrape.file_refs import FILE_TYPES
 
 
 def file_truth(sandbox, seed: int | None = None) -> dict[tuple[str, int], str]:

@@ -1,4 +1,4 @@
-"""Pièces jointes sans réseau : URL extraites des messages, noms sûrs, index (storage/attachments.py)."""
+"""Pièces jointes sans réseau : URL extraites des messages, noms sûrs, index (storage/file_index.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError
 
 from crispscrape.api import QuotaExceeded
-from crispscrape.attachments import (
+from crispscrape.file_refs import (
     MAX_NAME_BYTES, FileRef, file_refs, safe_file_name, scheme_allowed, session_dir,
 )
 from crispscrape.pipelines.file_failures import failure_reason
-from crispscrape.storage.attachments import AttachmentIndex, Entry
+from crispscrape.storage.file_index import AttachmentIndex, Entry
 
 
 def message(kind, content, fingerprint=1):
@@ -148,7 +148,7 @@ def test_index_survives_a_torn_last_line_and_duplicates(tmp_path: Path):
 def test_store_writes_atomically_private_and_never_outside(tmp_path: Path):
     from io import BytesIO
 
-    from crispscrape.storage.attachments import AttachmentStore
+    from crispscrape.storage.file_index import AttachmentStore
 
     store = AttachmentStore(str(tmp_path / "fichiers"))
     store.persist_file("s/1-a.pdf", BytesIO(b"%PDF"), info=None)

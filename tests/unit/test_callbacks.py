@@ -11,21 +11,21 @@ import inspect
 import pytest
 from scrapy.utils.misc import is_generator_with_return_value
 
-from crispscrape.spiders.base import CrispSpider
+from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.conversations import ConversationsSpider
 from crispscrape.spiders.messages import MessagesSpider
 from crispscrape.spiders.users import UsersSpider
 
 CALLBACKS = [
-    (cls, name) for cls in (CrispSpider, MessagesSpider, ConversationsSpider, UsersSpider)
+    (cls, name) for cls in (ExportSpider, MessagesSpider, ConversationsSpider, UsersSpider)
     for name, member in vars(cls).items()
     if inspect.isfunction(member) and (name.startswith(("parse", "on_", "resource_"))
-                                       or name in ("retry_or_fail", "crisp_requests"))
+                                       or name in ("retry_or_fail", "export_requests"))
 ]
 
 
 def test_every_spider_has_its_callbacks_checked():
-    assert {cls for cls, _ in CALLBACKS} == {CrispSpider, MessagesSpider, ConversationsSpider,
+    assert {cls for cls, _ in CALLBACKS} == {ExportSpider, MessagesSpider, ConversationsSpider,
                                              UsersSpider}
 
 

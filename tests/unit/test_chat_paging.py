@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from crispscrape.sources.ninja import NINJA
-from crispscrape.sources.paging import ListWalk
+from crispscrape.sources.paging import ChatListWalk
 from crispscrape.sources.wanzo import WANZO
 
 
 def test_a_still_list_is_walked_once_at_the_minimum():
-    walk = ListWalk(limit=2)
+    walk = ChatListWalk(limit=2)
     assert walk.page(["a", "b"], 5) == 2
     assert walk.page(["c", "d"], 5) == 4
     assert walk.page(["e"], 5) is None
@@ -16,7 +16,7 @@ def test_a_still_list_is_walked_once_at_the_minimum():
 
 
 def test_a_list_that_moved_is_walked_again_and_bounded():
-    walk = ListWalk(limit=2, max_passes=2)
+    walk = ChatListWalk(limit=2, max_passes=2)
     assert walk.page(["a", "b"], 4) == 2
     # « c » est remonté en tête : « b » glisse sur la page suivante et revient.
     assert walk.page(["b", "d"], 4) == 0
@@ -27,7 +27,7 @@ def test_a_list_that_moved_is_walked_again_and_bounded():
 
 
 def test_a_deletion_during_the_walk_triggers_another_pass():
-    walk = ListWalk(limit=2)
+    walk = ChatListWalk(limit=2)
     assert walk.page(["a", "b"], 5) == 2
     # « a » supprimé : tout glisse d'un cran (« c » est sauté) et le total change.
     assert walk.page(["d", "e"], 4) == 0

@@ -12,7 +12,7 @@ import pytest
 
 from crispscrape.report.failures import failed_files, reason_text
 from crispscrape.status import AccountStatus
-from crispscrape.storage.attachments import read_failures
+from crispscrape.storage.file_index import read_failures
 from crispscrape.storage.files import StorageError
 from crispscrape.oserrors import _CAUSES, os_reason
 from crispscrape.storage.paths import data_dir_problem

@@ -1,4 +1,4 @@
-"""Parcours de la liste des conversations (``PageWalk``, ``plan_walk``), sans réseau ni araignée.
+"""Parcours de la liste des conversations (``CrispListWalk``, ``plan_walk``), sans réseau ni araignée.
 
 Pages écrites à la main (3 conversations par page, ``active.last`` décroissant comme dans la
 liste de l'API), passées au vrai pipeline et au vrai magasin dans ``tmp_path`` ; les attentes

@@ -14,7 +14,7 @@ from spidermon.runners import MonitorRunner
 
 from crispscrape.addon import CrispAddon
 from crispscrape.outcome import exit_code
-from crispscrape.monitors.account import account_stats
+from crispscrape.monitors.whole_account import account_stats
 from crispscrape.monitors.suites import AccountMonitors
 from crispscrape.validation.pipeline import KINDS, KNOWN_MESSAGES
 from spidermon.contrib.validation import JSONSchemaValidator

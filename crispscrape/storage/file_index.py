@@ -26,7 +26,7 @@ from pathlib import Path
 from io import BytesIO
 from typing import TYPE_CHECKING, Any
 
-from crispscrape.attachments import FileRef
+from crispscrape.file_refs import FileRef
 from crispscrape.storage.files import (
     atomic_write_bytes,
     append_lines, atomic_write_json, atomic_write_lines, dumps_line,

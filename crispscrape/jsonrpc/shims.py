@@ -49,7 +49,7 @@ def _legacy_log_module() -> types.ModuleType:
     Le paquet n'en utilise que ``log.msg(format=..., level=..., **kw)`` ; on le
     renvoie vers ``logging`` pour que rien ne se perde si ce code est appelé.
     """
-    module = types.ModuleType("scrapy.log", "Cale temporaire de crispscrape.jsonrpc.compat.")
+    module = types.ModuleType("scrapy.log", "Cale temporaire de crispscrape.jsonrpc.shims.")
     legacy_logger = logging.getLogger("scrapy_jsonrpc")
 
     def msg(message=None, format=None, level=logging.INFO, **kw):  # noqa: A002 - signature d'origine
@@ -64,7 +64,7 @@ def _legacy_log_module() -> types.ModuleType:
 
 def _legacy_spider_module() -> types.ModuleType:
     """Remplaçant de ``scrapy.spider`` (devenu ``scrapy.spiders`` dans Scrapy 1.0)."""
-    module = types.ModuleType("scrapy.spider", "Cale temporaire de crispscrape.jsonrpc.compat.")
+    module = types.ModuleType("scrapy.spider", "Cale temporaire de crispscrape.jsonrpc.shims.")
     module.Spider = scrapy.Spider
     return module
 
