@@ -53,7 +53,7 @@ DEFAULTS = {
     "CRISP_CONVERSATIONS_PER_PAGE": 50,
     # Demander aussi les conversations sans message (masquées par défaut par l'API).
     "CRISP_CONVERSATIONS_INCLUDE_EMPTY": True,
-    # --- Tenir le compte à jour (crispscrape/storage/selection.py, account.py) ------------
+    # --- Tenir le compte à jour (crispscrape/paging/selection.py, account.py) ------------
     # Les conversations actives depuis moins de N jours sont redemandées (un appel chacune)
     # à chaque exécution : la modification d'un message ne change peut-être pas l'activité
     # que montre la liste. 0 = jamais ; -a verify=1 revérifie tout une fois.

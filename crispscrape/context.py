@@ -59,3 +59,9 @@ def export_context(crawler) -> ExportContext | None:
     """Le contexte posé par l'araignée de ce crawler ; None si elle n'en pose pas (une
     araignée hors de crispscrape, dans un projet qui n'active que l'add-on)."""
     return getattr(crawler, _ATTRIBUTE, None)
+
+
+def website_of(crawler) -> str | None:
+    """-a website=ID de l'export (None : ID_SITE_CRISP, ou pas de contexte)."""
+    context = export_context(crawler)
+    return context.website if context is not None else None

@@ -22,7 +22,7 @@ from crispscrape.storage.done import DoneMarks, parse_state
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.layout import ExportLayout
-from crispscrape.storage.selection import DAY_MS, file_size, listed, mean_batches
+from crispscrape.paging.selection import DAY_MS, file_size, listed, mean_batches
 
 def _read_json(path: Path, parse=json.loads) -> dict:
     try:

@@ -47,7 +47,7 @@ from crispscrape.file_refs import (
 from crispscrape.console import Repeats
 from crispscrape.oserrors import os_reason
 from crispscrape.config import data_dir_of
-from crispscrape.context import export_context
+from crispscrape.context import website_of
 from crispscrape.items import MessageBatch
 from crispscrape.pipelines.backlog import Backlog
 from crispscrape.pipelines.file_failures import AttachmentFailure, failure_reason
@@ -67,11 +67,6 @@ FILES_IN_FLIGHT = 8
 DOWNLOADED = ("downloaded", "cached", "uptodate")
 
 
-def _website(crawler) -> str | None:
-    context = export_context(crawler)
-    return context.website if context is not None else None
-
-
 @dataclass(eq=False)
 class FileRefs:
     """Item interne : des pièces jointes à obtenir (``todo`` : celles qui partent)."""
@@ -89,7 +84,7 @@ class AttachmentsPipeline(FilesPipeline):
         super().__init__(store_uri, crawler=crawler)
         settings = crawler.settings
         # Le répertoire du site exporté : {CRISP_DATA_DIR}/{site} avec -a website=ID.
-        self.data_dir = data_dir_of(settings, website=_website(crawler))
+        self.data_dir = data_dir_of(settings, website=website_of(crawler))
         self.max_size = settings.getint("CRISP_FILES_MAX_SIZE")
         self.timeout = settings.getfloat("CRISP_FILES_TIMEOUT")
         self.max_attempts = max(1, settings.getint("CRISP_FILES_MAX_ATTEMPTS"))
@@ -109,7 +104,7 @@ class AttachmentsPipeline(FilesPipeline):
             raise NotConfigured("pièces jointes désactivées (CRISP_FILES_ENABLED)")
         # Chemin absolu : le magasin est choisi par le schéma de l'URI (FilesPipeline).
         root = os.path.abspath(os.path.join(data_dir_of(crawler.settings,
-                                                        website=_website(crawler)), FILES_DIR))
+                                                        website=website_of(crawler)), FILES_DIR))
         pipeline = cls(root, crawler=crawler)
         crawler.signals.connect(pipeline._spider_idle, signal=signals.spider_idle)
         return pipeline

@@ -4,7 +4,7 @@ Un système (``Source``) dit comment lire sa configuration, s'authentifier, lire
 et — par son ``MessageModel`` — quel champ identifie un message, comment un fichier est trié,
 ce qui dit qu'une conversation a changé. Tout le reste est commun : dédoublonnage
 (``pipelines/dedup.py``), fusion, tri et écriture (``storage/messages.py``), état
-(``storage/cursor.py``, ``storage/selection.py``), ralentissement, budget, récapitulatif et
+(``storage/cursor.py``, ``paging/selection.py``), ralentissement, budget, récapitulatif et
 codes de sortie.
 
 - ``crisp.py`` : Crisp (araignées ``conversations``, ``messages``, ``users``, ``account``) ;

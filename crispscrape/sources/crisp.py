@@ -81,6 +81,10 @@ class CrispSource(Source):
     }
 
     def fatal_message(self, status: int, reason: str, config) -> tuple[str, str] | None:
+        if status == 404 and reason == "not_subscribed":
+            return reason, (f"Le site {config.website_id} n'est pas lié à ce jeton Crisp (HTTP 404 "
+                            "not_subscribed) : vérifiez ID_SITE_CRISP (jeton de plugin : le plugin "
+                            "doit être installé sur ce site).")
         known = self.fatal.get(status)
         if known is None:
             return None

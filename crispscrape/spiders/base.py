@@ -39,11 +39,6 @@ from crispscrape.summary import say_summary, shows_account_state, spider_summary
 from crispscrape.storage.files import StorageError
 from crispscrape.website import parse_website, website_line
 
-NOT_SUBSCRIBED = ("not_subscribed", "Le site {website} n'est pas lié à ce jeton Crisp "
-                                    "(HTTP 404 not_subscribed) : vérifiez ID_SITE_CRISP (jeton de "
-                                    "plugin : le plugin doit être installé sur ce site).")
-
-
 class ExportSpider(scrapy.Spider):
     """Base des araignées de tous les systèmes exportés (Crisp par défaut, voir ``source``) ;
     les sous-classes fournissent ``export_requests()``."""
@@ -59,8 +54,8 @@ class ExportSpider(scrapy.Spider):
     # Progression (extensions/progress.py) : statistique qui compte le travail fait, son unité.
     progress_key: str | None = None
     progress_unit = "éléments"
-    # Vrai si la route du premier appel existe toujours (la liste des conversations) : un 404
-    # y veut dire que l'URL de l'API est fausse, pas qu'une ressource a disparu.
+    # La route du premier appel existe toujours (liste des conversations) : un 404 y dit que
+    # l'URL de l'API est fausse, pas qu'une ressource a disparu.
     route_always_exists = False
     # Arguments -a booléens propres à l'export (en plus de reset).
     flags: tuple[str, ...] = ()
@@ -226,9 +221,6 @@ class ExportSpider(scrapy.Spider):
             fatal = self.source.fatal_message(response.status, reason, self.config)
             if fatal is not None:
                 self.stop(*fatal)
-            if response.status == 404 and reason == "not_subscribed":
-                code, message = NOT_SUBSCRIBED
-                self.stop(code, message.format(website=self.api_config.website_id))
             if response.status == 404 and not self._first_answer.is_set() \
                     and self.route_always_exists:
                 self.stop("bad_api_url", f"L'API répond 404 sur {request.url} : l'URL de l'API "

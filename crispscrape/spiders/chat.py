@@ -1,10 +1,10 @@
 """Araignée commune des systèmes « en avant » (Ninja, Wanzo) : liste, puis messages.
 
 Étapes et fichiers (un par étape) : requêtes et pagination (ce fichier ; règles de page dans
-sources/paging.py et l'adaptateur du système) -> items ``ListingPage`` et ``MessageBatch``
+paging/chat.py et l'adaptateur du système) -> items ``ListingPage`` et ``MessageBatch``
 (items.py) -> liste écrite d'un coup (pipelines/catalog.py) -> dédoublonnage par id
 (pipelines/dedup.py) -> écriture triée et atomique (pipelines/messages.py,
-storage/messages.py) -> état de reprise (storage/cursor.py, storage/selection.py).
+storage/messages.py) -> état de reprise (storage/cursor.py, paging/selection.py).
 
 1. La liste entière est relevée (c'est le seul moyen de voir ce qui a changé), page après
    page, refaite si elle a bougé pendant le parcours ; le fichier est écrit à la fin.
@@ -24,12 +24,12 @@ from crispscrape.api import InvalidResponse
 from crispscrape.arguments import UNLIMITED
 from crispscrape.items import ListingPage, MessageBatch
 from crispscrape.pipelines.messages import message_store
-from crispscrape.sources.paging import ChatListWalk
+from crispscrape.paging.chat import ChatListWalk
 from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.ends import ConversationEnds
 from crispscrape.spiders.messages import messages_summary
 from crispscrape.storage.files import StorageError
-from crispscrape.storage.selection import Policy
+from crispscrape.paging.selection import Policy
 
 
 @dataclass

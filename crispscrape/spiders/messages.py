@@ -37,7 +37,7 @@ from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.ends import ConversationEnds
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.records import Known
-from crispscrape.storage.selection import Policy
+from crispscrape.paging.selection import Policy
 from crispscrape.summary import files_line
 
 # Âge de conversations.jsonl au-delà duquel l'export des messages seul le signale (un jour).

@@ -25,7 +25,8 @@ from crispscrape.storage.files import (
     claim_directory,
     dumps_line,
 )
-from crispscrape.storage.listing import ListingCursor, CrispListWalk, plan_walk
+from crispscrape.paging.conversations import CrispListWalk, plan_walk
+from crispscrape.storage.listing import ListingCursor
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
 from crispscrape.storage.layout import ExportLayout

@@ -35,7 +35,7 @@ from crispscrape.storage.grouped import GroupedReplace
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
-from crispscrape.storage.selection import Policy, file_size, plan
+from crispscrape.paging.selection import Policy, file_size, plan
 from crispscrape.storage.layout import ExportLayout
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class MessageStore:
 
     # --- Lecture (araignée, dédoublonnage) ---------------------------------------------------
     def plan(self, nb: int, policy: Policy) -> Iterator[tuple[int | None, str]]:
-        """(rang, session_id) à demander : voir storage/selection.py."""
+        """(rang, session_id) à demander : voir paging/selection.py."""
         return plan(self.cursor, self.conversations_path, nb, self.stats, policy, self.directory,
                     self.model, self._size_of)
 

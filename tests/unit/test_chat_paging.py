@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from crispscrape.sources.ninja import NINJA
-from crispscrape.sources.paging import ChatListWalk
+from crispscrape.paging.chat import ChatListWalk
 from crispscrape.sources.wanzo import WANZO
 
 

@@ -18,7 +18,8 @@ from scrapy.statscollectors import MemoryStatsCollector
 from crispscrape.items import ConversationsPage
 from crispscrape.pipelines.conversations import ConversationsPipeline
 from crispscrape.storage.conversations import ConversationsStore
-from crispscrape.storage.listing import BACKFILL, SCAN, ListingCursor, plan_walk
+from crispscrape.paging.conversations import plan_walk
+from crispscrape.storage.listing import BACKFILL, SCAN, ListingCursor
 from crispscrape.context import ExportContext, publish_context
 from crispscrape.sources.crisp import CRISP
 

@@ -1,4 +1,4 @@
-"""Choix des conversations qui reçoivent des appels (storage/selection.py), sans réseau."""
+"""Choix des conversations qui reçoivent des appels (paging/selection.py), sans réseau."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 from crispscrape.model import activity_marker
 from crispscrape.storage.cursor import MessagesCursor
-from crispscrape.storage.selection import DAY_MS, Policy, plan
+from crispscrape.paging.selection import DAY_MS, Policy, plan
 
 NOW = 1_800_000_000_000
 

@@ -15,7 +15,7 @@ from crispscrape.storage.jsonl import load_and_repair, read_lines
 from crispscrape.storage.messages import MessageStore
 from crispscrape.storage.records import OpenConversation
 from crispscrape.storage.paths import check_output
-from crispscrape.storage.selection import Policy
+from crispscrape.paging.selection import Policy
 
 LOG = logging.getLogger("test")
 
