@@ -16,7 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from crispscrape.website import SiteLocks
+
 _ATTRIBUTE = "crisp_export_context"
+_LOCKS_ATTRIBUTE = "crisp_site_locks"
 
 
 @dataclass
@@ -44,6 +47,9 @@ class ExportContext:
     # Les magasins du crawl, chacun créé par le pipeline qui le possède (pipelines/base.py),
     # qui seul l'ouvre, y écrit et le ferme ; les autres n'y font que lire.
     stores: dict[type, Any] = field(default_factory=dict)
+    # Verrous de site de l'exécution (website.py) : les étapes d'un même ``account`` se les
+    # repassent ; un crawl seul a les siens.
+    site_locks: SiteLocks = field(default_factory=SiteLocks)
 
     @property
     def ready(self) -> bool:
@@ -52,7 +58,14 @@ class ExportContext:
 
 
 def publish_context(crawler, context: ExportContext) -> None:
+    context.site_locks = getattr(crawler, _LOCKS_ATTRIBUTE, None) or context.site_locks
     setattr(crawler, _ATTRIBUTE, context)
+
+
+def hand_site_locks(crawler, locks: SiteLocks) -> None:
+    """Avant le crawl : les verrous de site de l'exécution entière (``scrapy crawl account``
+    en lance plusieurs dans le même processus)."""
+    setattr(crawler, _LOCKS_ATTRIBUTE, locks)
 
 
 def export_context(crawler) -> ExportContext | None:

@@ -65,40 +65,45 @@ def website_line(config) -> str:
     return f"Site Crisp : {config.website_id} ({origin}), fichiers dans {config.data_dir}."
 
 
-# Verrous de site tenus par ce processus : répertoire -> descripteur. Un ``account`` lance
-# trois crawls dans le même processus ; chacun redemande le verrou du site, qui doit lui
-# être rendu (flock refuserait un second descripteur du même processus).
-_HELD: dict[str, int] = {}
+class SiteLocks:
+    """Les verrous de site tenus par une exécution : répertoire -> descripteur.
 
+    Un ``account`` lance trois crawls dans le même processus ; chacun redemande le verrou du
+    site, qui doit lui être rendu (flock refuserait un second descripteur du même processus).
+    La commande crawl en crée UN par exécution et le passe à chaque crawl (context.py) :
+    aucun registre au niveau du module. Les verrous tombent avec le processus."""
 
-def lock_website(directory: Path, label: str) -> list[Path]:
-    """Prend le verrou du site (créant son répertoire s'il manque) pour tout le processus.
+    def __init__(self) -> None:
+        self.held: dict[str, int] = {}
 
-    Rend les répertoires créés (du plus haut au plus bas), pour que l'appelant les retire
-    s'ils restent vides. StorageError (en français) si un autre processus tient le verrou :
-    rien n'a alors été créé ni modifié.
-    """
-    directory = Path(directory)
-    key = os.path.abspath(directory)
-    held = _HELD.get(key)
-    if held is not None and _same_directory(held, directory):
-        return []
-    created = [parent for parent in reversed([directory, *directory.parents])
-               if not parent.exists()]
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise StorageError(
-            f"Un autre export est déjà en cours pour ce site ({label}) dans {directory} : "
-            "attendez sa fin avant de relancer. Aucun appel n'a été fait, aucun fichier n'a "
-            "été modifié.") from None
-    if held is not None:
-        os.close(held)
-    _HELD[key] = fd
-    return created
+    def lock(self, directory: Path, label: str) -> list[Path]:
+        """Prend le verrou du site (créant son répertoire s'il manque) pour l'exécution.
+
+        Rend les répertoires créés (du plus haut au plus bas), pour que l'appelant les retire
+        s'ils restent vides. StorageError (en français) si un autre processus tient le
+        verrou : rien n'a alors été créé ni modifié.
+        """
+        directory = Path(directory)
+        key = os.path.abspath(directory)
+        held = self.held.get(key)
+        if held is not None and _same_directory(held, directory):
+            return []
+        created = [parent for parent in reversed([directory, *directory.parents])
+                   if not parent.exists()]
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StorageError(
+                f"Un autre export est déjà en cours pour ce site ({label}) dans {directory} : "
+                "attendez sa fin avant de relancer. Aucun appel n'a été fait, aucun fichier n'a "
+                "été modifié.") from None
+        if held is not None:
+            os.close(held)
+        self.held[key] = fd
+        return created
 
 
 def _same_directory(fd: int, directory: Path) -> bool:

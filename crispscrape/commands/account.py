@@ -22,6 +22,7 @@ from twisted.internet.defer import Deferred
 
 from crispscrape.compat import stop_event_loop
 from crispscrape.config import data_dir_of
+from crispscrape.context import hand_site_locks
 from crispscrape.arguments import (
     UNLIMITED, parse_count, parse_flag, parse_optional_count, unknown_argument,
 )
@@ -29,7 +30,7 @@ from crispscrape.monitors.whole_account import account_stats
 from crispscrape.outcome import CAUSE_STAT, finish_code
 from crispscrape.summary import api_lines, emit_summary, end_text, files_line, shows_account_state
 from crispscrape.status import AccountStatus
-from crispscrape.website import parse_website
+from crispscrape.website import SiteLocks, parse_website
 
 logger = logging.getLogger("crispscrape.account")
 
@@ -69,6 +70,7 @@ class AccountRun:
         self.budget = parse_optional_count(spargs.get("budget"), "budget") \
             or settings.getint("CRISP_CALL_BUDGET", 0) or None
         self.results: list[tuple[str, dict]] = []
+        self.site_locks = SiteLocks()
         # Crawler de la dernière étape lancée : ses réglages servent aux moniteurs du compte.
         self.last_crawler = None
 
@@ -115,6 +117,8 @@ class AccountRun:
                 if name == "messages" and self.verify:
                     kwargs["verify"] = "1"
                 crawler = self.process.create_crawler(name)
+                # Un seul jeu de verrous de site pour toute la chaîne (website.SiteLocks).
+                hand_site_locks(crawler, self.site_locks)
                 self.last_crawler = crawler
                 outcome = self.process.crawl(crawler, **kwargs)
                 if isinstance(outcome, Deferred):

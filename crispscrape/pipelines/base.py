@@ -14,7 +14,6 @@ from crispscrape.context import ExportContext, export_context
 from crispscrape.storage import StorageError
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_data_dir, remove_if_empty
-from crispscrape.website import lock_website
 
 
 class StorePipeline:
@@ -64,7 +63,7 @@ class StorePipeline:
             website_id = getattr(config, "website_id", None)
             if website_id is not None:
                 # Crisp seulement : Ninja et Wanzo ont chacun leur dossier et son verrou.
-                self._created = lock_website(config.data_dir, website_id)
+                self._created = context.site_locks.lock(config.data_dir, website_id)
             store.open(reset=context.reset)
         except StorageError as exc:
             self.refuse("input_error", str(exc))

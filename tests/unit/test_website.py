@@ -12,7 +12,7 @@ from scrapy.settings import Settings
 from crispscrape.arguments import ArgumentError
 from crispscrape.config import ConfigError, CrispConfig, authorization_header, data_dir_of
 from crispscrape.storage.files import StorageError
-from crispscrape.website import lock_website, parse_website, website_dir
+from crispscrape.website import SiteLocks, parse_website, website_dir
 
 SITE = "8c842203-7ed8-4e29-a608-7cf78a7d2fcc"
 TOKEN = {"CRISP_IDENTIFIER_PROD": "ident", "CRISP_KEY_PROD": "cle"}
@@ -68,10 +68,11 @@ def test_website_argument_makes_id_site_crisp_optional(tmp_path):
 
 def test_site_lock_is_reentrant_in_the_process_and_refused_to_another_holder(tmp_path):
     directory = tmp_path / "donnees" / SITE
-    created = lock_website(directory, SITE)
+    locks = SiteLocks()
+    created = locks.lock(directory, SITE)
     assert created == [tmp_path / "donnees", directory] and directory.is_dir()
     # Les étapes d'un même « account » redemandent le verrou : il leur est rendu.
-    assert lock_website(directory, SITE) == []
+    assert locks.lock(directory, SITE) == []
 
     other = tmp_path / "autre"
     other.mkdir()
@@ -81,7 +82,7 @@ def test_site_lock_is_reentrant_in_the_process_and_refused_to_another_holder(tmp
     try:
         before = sorted(p.name for p in other.iterdir())
         with pytest.raises(StorageError) as caught:
-            lock_website(other, "site-b")
+            locks.lock(other, "site-b")
         assert "Un autre export est déjà en cours pour ce site (site-b)" in str(caught.value)
         assert sorted(p.name for p in other.iterdir()) == before
     finally:
@@ -90,9 +91,10 @@ def test_site_lock_is_reentrant_in_the_process_and_refused_to_another_holder(tmp
 
 def test_site_lock_follows_a_directory_recreated_after_removal(tmp_path):
     directory = tmp_path / SITE
-    lock_website(directory, SITE)
+    locks = SiteLocks()
+    locks.lock(directory, SITE)
     directory.rmdir()  # retiré vide (arrêt au premier appel), puis recréé par l'étape suivante
-    assert lock_website(directory, SITE) == [directory]
+    assert locks.lock(directory, SITE) == [directory]
     fd = os.open(directory, os.O_RDONLY)
     try:
         with pytest.raises(BlockingIOError):
@@ -100,3 +102,14 @@ def test_site_lock_follows_a_directory_recreated_after_removal(tmp_path):
     finally:
         os.close(fd)
     assert Path(directory).is_dir()
+
+
+def test_two_runs_in_one_process_have_their_own_site_locks(tmp_path):
+    """Plus de registre au niveau du module : deux exécutions (deux SiteLocks) d'un même
+    processus se refusent le même site, comme deux processus ; une même exécution, non."""
+    directory = tmp_path / SITE
+    first = SiteLocks()
+    first.lock(directory, SITE)
+    with pytest.raises(StorageError):
+        SiteLocks().lock(directory, SITE)
+    assert first.lock(directory, SITE) == []
