@@ -103,7 +103,7 @@ def authorization_header(settings, environ=None, website: str | None = None) -> 
     return b"Basic " + base64.b64encode(token)
 
 
-# Les deux sortes de jeton Crisp (../shared/crisp-api.md, docs/identifiants.md) : la valeur
+# Les deux sortes de jeton Crisp (docs/api-crisp.md, docs/identifiants.md) : la valeur
 # de l'en-tête X-Crisp-Tier, et le quota quotidien de chacune (documenté, avril 2026).
 TOKEN_TIERS = {"plugin": 5000, "website": 10000}
 TIER_NAME = "CRISP_TOKEN_TIER"

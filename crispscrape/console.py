@@ -88,7 +88,7 @@ def install_console(settings) -> None:
     toute façon pas affichées, autant ne pas les fabriquer (une par réponse en DEBUG)."""
     root = logging.getLogger()
     level = console_level(settings)
-    for handler in root.handlers:
+    for handler in list(root.handlers):
         if isinstance(handler, ConsoleHandler):
             root.removeHandler(handler)
     handler = ConsoleHandler()
@@ -99,19 +99,22 @@ def install_console(settings) -> None:
 
 
 class Repeats:
-    """Les premières occurrences d'une même sorte de ligne seulement (``SHOWN`` par clé) : 300
-    pièces jointes d'un hôte injoignable font 3 lignes et un compte, pas 300 lignes. Le
-    composant qui en a besoin en garde une (pas d'état partagé) ; le compte va au bilan."""
+    """À l'écran (mode console), les premières occurrences d'une même sorte de ligne
+    seulement (``SHOWN`` par clé) : 300 pièces jointes d'un hôte injoignable font 3 lignes et
+    un compte au bilan, pas 300 lignes. Le journal complet (-L INFO, LOG_FILE) les garde
+    toutes. Le composant qui en a besoin en garde une (pas d'état partagé)."""
 
     SHOWN = 3
 
-    def __init__(self) -> None:
+    def __init__(self, settings=None) -> None:
         self.counts: dict[str, int] = {}
+        self.limited = settings is None or settings.getbool("CRISP_CONSOLE")
 
     def first(self, key: str) -> bool:
-        """Compte une occurrence ; vrai tant qu'elle est parmi les SHOWN premières."""
+        """Compte une occurrence ; vrai si elle est à dire (parmi les SHOWN premières, ou
+        toujours hors du mode console)."""
         self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key] <= self.SHOWN
+        return not self.limited or self.counts[key] <= self.SHOWN
 
     def hidden(self) -> dict[str, int]:
         """Clé -> occurrences non écrites."""

@@ -37,6 +37,8 @@ class ExportContext:
     budget: int | None = None
     # Vrai si le départ a été refusé (arguments, configuration, fichiers) : aucun appel.
     refused: bool = False
+    # Vrai pour une étape de ``scrapy crawl account`` (son budget est le reste de l'exécution).
+    account_step: bool = False
     # Progression (extensions/progress.py) : statistique du travail fait, son unité, et
     # combien il y en a à faire (posé au départ d'après les fichiers ; None : inconnu).
     progress_key: str | None = None

@@ -66,6 +66,12 @@ class CallBudgetMiddleware:
             return
         self.exhausted = True
         self.stats.set_value("crisp_budget/exhausted", 1)
-        logger.warning("Budget d'appels atteint (%d appels à l'API). Arrêt propre : l'état "
-                       "est sauvegardé, la prochaine exécution reprendra exactement ici.", budget)
+        # Dans une étape d'``account``, le budget reçu est ce qu'il restait à l'exécution : le
+        # nombre n'est donc pas celui de -a budget, il est dit comme un reste.
+        context = export_context(self.crawler)
+        what = ("le reste du budget de l'exécution" if context is not None and context.account_step
+                else "le budget")
+        logger.warning("Budget d'appels atteint (%d appels à l'API, %s). Arrêt propre : l'état "
+                       "est sauvegardé, la prochaine exécution reprendra exactement ici.", budget,
+                       what)
         spawn(self.crawler.engine.close_spider_async(reason=BUDGET_REASON))

@@ -7,7 +7,7 @@ Règle (``plan``) :
    si elle est **nouvelle** (jamais complétée), **changée** (son empreinte d'activité n'est
    plus celle notée quand son fichier a été complété), **récente** (dernière activité dans
    les ``CRISP_MESSAGES_LOOKBACK_DAYS`` derniers jours : une modification de message ne
-   bouge peut-être pas l'empreinte, voir ../shared/crisp-api.md), ou si ``-a verify=1``
+   bouge peut-être pas l'empreinte, voir docs/api-crisp.md), ou si ``-a verify=1``
    demande de tout revérifier. Les autres ne coûtent **aucun appel** et ne comptent pas
    dans ``nb`` (nb = conversations qui reçoivent des appels).
 

@@ -1,19 +1,15 @@
 """Pièces jointes des messages, téléchargées une fois par le FilesPipeline de Scrapy.
 
 Ce pipeline ÉTEND ``scrapy.pipelines.files.FilesPipeline`` (déduplication des URL d'un
-crawl, ``file_path``, magasin, statistiques ``file_count``) et n'en change que ce qui tient à
-l'export :
-
-- les URL viennent des messages (``attachments.file_refs``) et l'index
-  (``storage/file_index.py``) dit ce qui est déjà là : une pièce ``ok`` dont le fichier est
-  présent ne coûte aucune requête (pas même HEAD), un échec est retenté au plus
-  ``CRISP_FILES_MAX_ATTEMPTS`` fois en tout, un schéma autre que http(s) n'est jamais demandé ;
+crawl, ``file_path``, magasin, statistiques ``file_count``) ; il n'en change que ceci :
+- les URL viennent des messages (``file_refs.py``) et l'index (``storage/file_index.py``)
+  dit ce qui est déjà là : une pièce ``ok`` présente ne coûte aucune requête (pas même
+  HEAD), un échec est retenté au plus ``CRISP_FILES_MAX_ATTEMPTS`` fois en tout, un schéma
+  autre que http(s) n'est jamais demandé ;
 - chaque requête porte la meta ``crisp_file`` : ni identifiants Crisp, ni budget, ni
   ralentissement de l'API (voir les middlewares), et son propre slot, hors AutoThrottle ;
 - le nom sur disque est sûr (``fichiers/{session}/{fingerprint}-{nom}``), l'écriture atomique,
-  la somme de contrôle en SHA-256 ; un 404 ou un délai dépassé est une ligne de l'index,
-  pas une erreur du programme.
-
+  la somme de contrôle en SHA-256 ; un 404 ou un délai dépassé est une ligne de l'index.
 Deux sources : les lots de messages de cette exécution, et le rattrapage (``backlog.py``) :
 échecs à retenter, fichiers ``ok`` disparus, messages déjà sur disque sans leurs pièces.
 
@@ -26,6 +22,7 @@ pièces à la fois, chacune une fois par exécution : les appels à l'API garden
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import logging
 import os
@@ -54,17 +51,19 @@ from crispscrape.pipelines.file_failures import AttachmentFailure, failure_reaso
 from crispscrape.pipelines.messages import message_store
 from crispscrape.signals import export_stopped, start_refused
 from crispscrape.storage.file_index import INTERRUPTED, OK, AttachmentIndex, AttachmentStore, Entry
+from crispscrape.storage.files import StorageError
 from crispscrape.storage.layout import FILES_DIR
 
 logger = logging.getLogger(__name__)
 
-# Réessais dans une même exécution (5xx, coupure) ; les suivants viennent aux exécutions
-# d'après : un fichier qui dépasse le délai ne bloque pas l'export cinq fois de suite.
+# Réessais dans une exécution (5xx, coupure) ; les suivants aux exécutions d'après : un
+# fichier trop lent ne bloque pas l'export cinq fois de suite.
 RETRY_TIMES = 1
-# Pièces en cours en même temps (et concurrence de leur slot, DOWNLOAD_SLOTS dans l'add-on) :
-# l'API garde son propre slot (CONCURRENT_REQUESTS_PER_DOMAIN), dans le total CONCURRENT_REQUESTS.
+# Pièces en cours à la fois (concurrence de leur slot : DOWNLOAD_SLOTS, add-on) ; l'API garde le sien.
 FILES_IN_FLIGHT = 8
 DOWNLOADED = ("downloaded", "cached", "uptodate")
+# Erreurs du disque entier (pas d'une pièce) : l'export s'arrête.
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
 
 
 @dataclass(eq=False)
@@ -91,7 +90,7 @@ class AttachmentsPipeline(FilesPipeline):
         self.stats = crawler.stats
         self.index: AttachmentIndex | None = None  # ouvert si le pré-vol des messages a passé
         self.backlog: Backlog | None = None
-        self.repeats = Repeats()  # échecs dits un à un : les 3 premiers de chaque raison
+        self.repeats = Repeats(settings)  # à l'écran : les 3 premiers échecs de chaque raison
         self.disk_failed = False
         # Pièces des lots en cours de téléchargement (tâches de fond), et clés déjà tentées.
         self.pending: set[asyncio.Task] = set()
@@ -118,7 +117,7 @@ class AttachmentsPipeline(FilesPipeline):
         index = AttachmentIndex(self.data_dir, self.max_attempts)
         try:
             index.open()
-        except OSError as exc:
+        except (OSError, StorageError) as exc:
             self.crawler.signals.send_catch_log(
                 start_refused, reason="input_error",
                 message=f"Index des pièces jointes inutilisable : {os_reason(exc)}. Rien n'a été "
@@ -226,16 +225,20 @@ class AttachmentsPipeline(FilesPipeline):
         if response.status != 200 or not response.body:
             status = f"http_{response.status}" if response.status != 200 else "vide"
             return {"url": request.url, "path": "", "checksum": None, "status": status}
-        # Ce que fait FilesPipeline.media_downloaded (media_to_download ne rend jamais rien :
-        # toujours « downloaded »), sans son journal anglais avec trace : une erreur de disque
-        # est une raison notée, et arrête l'export (plus rien ne pourrait s'écrire).
+        # Ce que fait FilesPipeline.media_downloaded, sans son journal anglais avec trace : un
+        # disque plein (ou en lecture seule) arrête l'export, la pièce reste à faire ; une autre
+        # erreur d'écriture (un chemin occupé…) est un échec de cette pièce, compté.
         path = self.file_path(request, response=response, info=info, item=item)
         try:
             checksum = self.file_downloaded(response, request, info, item=item)
         except OSError as exc:
+            if exc.errno not in DISK_ERRNOS:
+                return {"url": request.url, "path": "", "checksum": None, "status": "ecriture"}
             self._disk_stop(exc)
             return {"url": request.url, "path": "", "checksum": None, "status": INTERRUPTED}
-        return {"url": request.url, "path": path, "checksum": checksum, "status": "downloaded"}
+        status = "cached" if "cached" in response.flags else "downloaded"
+        self.inc_stats(status)
+        return {"url": request.url, "path": path, "checksum": checksum, "status": status}
 
     def media_failed(self, failure, request, info):
         raise AttachmentFailure(failure_reason(failure.value))
@@ -275,8 +278,7 @@ class AttachmentsPipeline(FilesPipeline):
         return item
 
     def _disk_stop(self, exc: OSError) -> None:
-        """Disque plein, lecture seule… : l'export s'arrête, dit une fois (les pièces encore en
-        vol échouent de même, sans une ligne chacune)."""
+        """Disque plein, lecture seule… : l'export s'arrête, dit une fois (pas par pièce)."""
         if not self.disk_failed:
             self.disk_failed = True
             self.crawler.signals.send_catch_log(

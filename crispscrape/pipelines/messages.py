@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from crispscrape.console import Repeats
 from crispscrape.items import MessageBatch
 from crispscrape.signals import conversation_closed
 from crispscrape.oserrors import os_reason
@@ -33,7 +34,7 @@ class MessageFilePipeline(StorePipeline):
     def make_store(crawler, context) -> MessageStore:
         return MessageStore(context.config.data_dir, crawler.stats,
                             crawler.settings.getfloat("CRISP_MESSAGES_STATE_FLUSH", 1.0),
-                            context.source.model)
+                            context.source.model, Repeats(crawler.settings))
 
     def close_spider(self, spider=None):
         if self.store is not None:

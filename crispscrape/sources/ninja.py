@@ -1,4 +1,4 @@
-"""Ninja : la discussion client Django + Django Ninja (../shared/specs/other-chat-api-django.md).
+"""Ninja : la discussion client Django + Django Ninja (docs/sources.md).
 
 - liste : ``GET {base}/conversation/?limit=&offset=`` → ``{"items", "count"}``, ordre non
   garanti ; une conversation a ``uuid`` (``id`` à défaut), peut-être ``updated`` ;

@@ -1,4 +1,4 @@
-"""Wanzo : la discussion du portefeuille Wanzo (../shared/specs/other-chat-api-wanzo.md).
+"""Wanzo : la discussion du portefeuille Wanzo (docs/sources.md).
 
 - liste : ``GET {base}/chat/contexts?limit=&offset=`` → ``{"contexts", "total", ...}``, la
   plus récemment mise à jour d'abord (l'ordre bouge pendant le parcours : voir paging.py) ;

@@ -49,16 +49,17 @@ class ExportSpider(scrapy.Spider):
     # Posée par from_crawler (None si la configuration est refusée).
     config: Any = None
     budget: int | None = None
-    # Ce que l'export dit aux composants (crispscrape/context.py), posé par from_crawler.
+    # Ce que l'export dit aux composants (crispscrape/context.py), posé par from_crawler, et
+    # les échecs déjà dits (console.Repeats).
     context: ExportContext
+    _repeats: Repeats
     # Progression (extensions/progress.py) : statistique qui compte le travail fait, son unité.
     progress_key: str | None = None
     progress_unit = "éléments"
     # La route du premier appel existe toujours (liste des conversations) : un 404 y dit que
     # l'URL de l'API est fausse, pas qu'une ressource a disparu.
     route_always_exists = False
-    # Arguments -a booléens propres à l'export (en plus de reset).
-    flags: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # arguments -a booléens propres à l'export (outre reset)
 
     def __init__(self, *args, nb=None, reset=None, budget=None, website=None, **kwargs):
         self.startup_error: tuple[str, str] | None = None
@@ -89,15 +90,13 @@ class ExportSpider(scrapy.Spider):
                 setattr(self, name, False)
             self.startup_error = ("bad_argument", str(exc))
         self._first_answer = asyncio.Event()
-        self._repeats = Repeats()
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
+        spider._repeats = Repeats(crawler.settings)
         try:
-            if spider.startup_error is not None:
-                # Argument refusé (un site invalide, peut-être) : aucune configuration, aucun
-                # répertoire calculé.
+            if spider.startup_error is not None:  # argument refusé : ni configuration, ni répertoire
                 raise ConfigError(spider.startup_error[1])
             spider.config = cls.source.config(crawler.settings, website=spider.website)
             spider.check_settings()
@@ -107,6 +106,7 @@ class ExportSpider(scrapy.Spider):
         spider.context = ExportContext(
             cls.name, cls.source, spider.config, spider.website, spider.reset, spider.nb,
             spider.budget, refused=spider.startup_error is not None,
+            account_step=spider._account_step,
             progress_key=cls.progress_key, progress_unit=cls.progress_unit)
         publish_context(crawler, spider.context)
         # Ce que les composants ont à lui dire passe par ces signaux (crispscrape/signals.py).

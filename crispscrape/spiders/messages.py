@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from scrapy import signals
@@ -36,6 +37,7 @@ from crispscrape.pipelines.messages import message_store
 from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.ends import ConversationEnds
 from crispscrape.storage.files import StorageError
+from crispscrape.storage.layout import state_path
 from crispscrape.storage.records import Known
 from crispscrape.paging.selection import Policy
 from crispscrape.summary import files_line
@@ -227,11 +229,18 @@ def messages_summary(stats, store) -> list[str]:
 
 
 def listing_days_old(path, now: float | None = None) -> int:
-    """Âge de conversations.jsonl en jours entiers s'il dépasse un jour, sinon 0 (absent : 0)."""
-    try:
-        age = (time.time() if now is None else now) - os.stat(path).st_mtime
-    except OSError:
+    """Âge de la dernière relève de la liste, en jours entiers s'il dépasse un jour, sinon 0
+    (absente : 0). Une relève sans rien de neuf n'écrit que l'état du parcours : le plus
+    récent des deux fichiers compte."""
+    times = []
+    for candidate in (path, state_path(Path(path))):
+        try:
+            times.append(os.stat(candidate).st_mtime)
+        except OSError:
+            continue
+    if not times:
         return 0
+    age = (time.time() if now is None else now) - max(times)
     return round(age / 86400) or 1 if age >= STALE_LISTING_SECONDS else 0
 
 

@@ -47,7 +47,7 @@ class MessageStore:
     répertoires) : voir crispscrape/sources/."""
 
     def __init__(self, data_dir: Path, stats, state_flush_seconds: float = 1.0,
-                 model: MessageModel = CRISP_MODEL):
+                 model: MessageModel = CRISP_MODEL, repeats: Repeats | None = None):
         self.model = model
         layout = ExportLayout(Path(data_dir), model.folder, model.listing_name)
         self.conversations_path = layout.listing
@@ -61,7 +61,7 @@ class MessageStore:
         self.cursor.before_save = self._commit_files
         self.open_conversations: dict[str, OpenConversation] = {}
         self.state_flush_seconds = state_flush_seconds
-        self._repeats = Repeats()
+        self._repeats = repeats or Repeats()
         self._last_flush = 0.0
         self._lock: int | None = None
         self._created: list[Path] = []

@@ -101,11 +101,12 @@ def check_output(directory: Path, *paths: Path) -> list[Path]:
             f"Le répertoire {directory} n'est pas accessible en écriture : {os_reason(exc)}. "
             "Rien n'a été modifié ; vérifiez les droits ou l'espace disque."
         ) from exc
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        raise StorageError(
-            f"{path} n'est pas accessible en lecture et écriture. Rien n'a été modifié ; "
-            "vérifiez ses droits."
-        )
+    for path in paths:
+        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            raise StorageError(
+                f"{path} n'est pas accessible en lecture et écriture. Rien n'a été modifié ; "
+                "vérifiez ses droits."
+            )
     return created
 
 

@@ -75,3 +75,10 @@ def test_repeats_show_the_first_three_of_each_kind_and_count_the_rest():
     shown = [repeats.first("dns") for _ in range(5)] + [repeats.first("http_404")]
     assert shown == [True, True, True, False, False, True]
     assert repeats.hidden() == {"dns": 2}
+
+
+def test_repeats_keep_every_line_in_the_full_log():
+    full = Repeats(settings(LOG_LEVEL="INFO"))
+    assert all(full.first("dns") for _ in range(10))
+    screen = Repeats(settings(CRISP_CONSOLE=True))
+    assert [screen.first("dns") for _ in range(4)] == [True, True, True, False]
