@@ -115,8 +115,3 @@ class Repeats:
         toujours hors du mode console)."""
         self.counts[key] = self.counts.get(key, 0) + 1
         return not self.limited or self.counts[key] <= self.SHOWN
-
-    def hidden(self) -> dict[str, int]:
-        """Clé -> occurrences non écrites."""
-        return {key: count - self.SHOWN for key, count in self.counts.items()
-                if count > self.SHOWN}

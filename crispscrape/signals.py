@@ -1,7 +1,8 @@
 """Les signaux propres à crispscrape, déclarés une fois (comme ceux de ``scrapy.signals``).
 
 Un composant (pipeline, magasin) ne parle à l'araignée que par eux ou par les items : il
-n'appelle aucune de ses méthodes. Envoyés par ``crawler.signals.send_catch_log(signal, …)`` ;
+n'appelle aucune de ses méthodes. Envoyés par ``refuse_start`` / ``stop_export`` ci-dessous
+(ou ``crawler.signals.send_catch_log(signal, …)``) ;
 l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
 
 - ``start_refused(reason, message)`` : un composant n'a pas pu ouvrir ce qu'il possède
@@ -15,3 +16,13 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
 start_refused = object()
 export_stopped = object()
 conversation_closed = object()
+
+
+def refuse_start(crawler, reason: str, message: str) -> None:
+    """Le départ est refusé (start_refused) : aucun appel ne sera fait."""
+    crawler.signals.send_catch_log(start_refused, reason=reason, message=message)
+
+
+def stop_export(crawler, reason: str, message: str) -> None:
+    """Arrêt en cours de route (export_stopped), la cause dite une fois."""
+    crawler.signals.send_catch_log(export_stopped, reason=reason, message=message)

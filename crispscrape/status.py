@@ -24,6 +24,7 @@ from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.paging.selection import DAY_MS, file_size, listed, mean_batches
 
+
 def _read_json(path: Path, parse=json.loads) -> dict:
     try:
         data = parse(path.read_text(encoding="utf-8"))
@@ -48,9 +49,9 @@ class AccountStatus:
     profiles_not_found: int = 0
     profiles_to_ask: int = 0
     mean_batches: float = 1.0
-    # Pièces jointes de l'index (conversations/fichiers.jsonl) qui ne sont pas sur le disque :
-    # en échec mais retentées au prochain lancement (``interrompu`` compris), ou abandonnées
-    # (refus définitif, CRISP_FILES_MAX_ATTEMPTS atteint : plus jamais demandées).
+    # Pièces jointes en échec d'après l'index (conversations/fichiers.jsonl) : retentées au
+    # prochain lancement, ou abandonnées (refus définitif, CRISP_FILES_MAX_ATTEMPTS atteint :
+    # plus jamais demandées). Une pièce « interrompue » par un arrêt n'est pas un échec.
     files_failed: int = 0
     files_abandoned: int = 0
     # Faux avec -s CRISP_FILES_ENABLED=0 : les échecs ne sont alors pas retentés.

@@ -49,7 +49,7 @@ from crispscrape.items import MessageBatch
 from crispscrape.pipelines.backlog import Backlog
 from crispscrape.pipelines.file_failures import AttachmentFailure, failure_reason
 from crispscrape.pipelines.messages import message_store
-from crispscrape.signals import export_stopped, start_refused
+from crispscrape.signals import refuse_start, stop_export
 from crispscrape.storage.file_index import INTERRUPTED, OK, AttachmentIndex, AttachmentStore, Entry
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.layout import FILES_DIR
@@ -118,10 +118,8 @@ class AttachmentsPipeline(FilesPipeline):
         try:
             index.open()
         except (OSError, StorageError) as exc:
-            self.crawler.signals.send_catch_log(
-                start_refused, reason="input_error",
-                message=f"Index des pièces jointes inutilisable : {os_reason(exc)}. Rien n'a été "
-                        "modifié.")
+            refuse_start(self.crawler, "input_error", "Index des pièces jointes inutilisable : "
+                                                      f"{os_reason(exc)}. Rien n'a été modifié.")
             return
         self.index = index
         # Déjà là : pièces notées ok dont le fichier est présent et complet.
@@ -281,9 +279,8 @@ class AttachmentsPipeline(FilesPipeline):
         """Disque plein, lecture seule… : l'export s'arrête, dit une fois (pas par pièce)."""
         if not self.disk_failed:
             self.disk_failed = True
-            self.crawler.signals.send_catch_log(
-                export_stopped, reason="output_error",
-                message=f"Arrêt de l'export : pièce jointe non écrite ({os_reason(exc)}).")
+            stop_export(self.crawler, "output_error",
+                        f"Arrêt de l'export : pièce jointe non écrite ({os_reason(exc)}).")
 
     def _failed(self, ref: FileRef, reason: str) -> Entry:
         assert self.index is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crispscrape import signals as crisp_signals
+from crispscrape.signals import refuse_start
 from crispscrape.context import ExportContext, export_context
 from crispscrape.storage import StorageError
 from crispscrape.oserrors import os_reason
@@ -66,23 +66,13 @@ class StorePipeline:
                 self._created = context.site_locks.lock(config.data_dir, website_id)
             store.open(reset=context.reset)
         except StorageError as exc:
-            self.refuse("input_error", str(exc))
+            refuse_start(self.crawler, "input_error", str(exc))
             return
         except OSError as exc:
-            self.refuse("input_error", f"{exc.filename} : {os_reason(exc)}. Rien n'a été "
-                                       "modifié ; vérifiez ce chemin.")
+            refuse_start(self.crawler, "input_error", f"{exc.filename} : {os_reason(exc)}. "
+                                                      "Rien n'a été modifié ; vérifiez ce chemin.")
             return
         self.store = store
-
-    def refuse(self, reason: str, message: str) -> None:
-        """Le départ est refusé (signal start_refused) : aucun appel ne sera fait."""
-        self.crawler.signals.send_catch_log(crisp_signals.start_refused, reason=reason,
-                                            message=message)
-
-    def stop_export(self, reason: str, message: str) -> None:
-        """Arrêt en cours de route (signal export_stopped), la cause dite une fois."""
-        self.crawler.signals.send_catch_log(crisp_signals.export_stopped, reason=reason,
-                                            message=message)
 
     def close_spider(self, spider=None):
         if self.store is not None:

@@ -13,7 +13,7 @@ import logging
 
 from crispscrape.console import Repeats
 from crispscrape.items import MessageBatch
-from crispscrape.signals import conversation_closed
+from crispscrape.signals import conversation_closed, stop_export
 from crispscrape.oserrors import os_reason
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.storage.messages import MessageStore
@@ -57,8 +57,8 @@ class MessageFilePipeline(StorePipeline):
             store.write_failed(item.session_id, exc)
             if not self.stopping:  # une fois : les lots encore en vol échouent de même
                 self.stopping = True
-                self.stop_export("output_error", "Arrêt de l'export : le répertoire de données "
-                                                 f"n'accepte plus d'écriture ({os_reason(exc)}).")
+                stop_export(self.crawler, "output_error", "Arrêt de l'export : le répertoire de "
+                            f"données n'accepte plus d'écriture ({os_reason(exc)}).")
         return item
 
     def _finish(self, item: MessageBatch) -> None:

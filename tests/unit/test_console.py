@@ -74,7 +74,7 @@ def test_repeats_show_the_first_three_of_each_kind_and_count_the_rest():
     repeats = Repeats()
     shown = [repeats.first("dns") for _ in range(5)] + [repeats.first("http_404")]
     assert shown == [True, True, True, False, False, True]
-    assert repeats.hidden() == {"dns": 2}
+    assert repeats.counts == {"dns": 5, "http_404": 1}
 
 
 def test_repeats_keep_every_line_in_the_full_log():
