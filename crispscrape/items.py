@@ -44,7 +44,8 @@ class MessageBatch:
 
 @dataclass
 class PageOutcome:
-    """Bilan d'une page de la liste des conversations, rempli par le pipeline."""
+    """Bilan d'une page de la liste des conversations, rempli par le pipeline qui l'enregistre ;
+    l'araignée en tire la page suivante (paging/conversations.py)."""
 
     received: int = 0
     new: int = 0
@@ -55,13 +56,6 @@ class PageOutcome:
     left_over: int = 0
     newest: int | None = None  # dernière activité la plus récente de la page
     oldest: int | None = None  # et la plus ancienne
-    # Parcours pendant lequel la page a été reçue (balayage du haut ou rattrapage).
-    mode: str = ""
-    # Suite du parcours, décidée une fois la page et l'état écrits (None : fin).
-    next_page: int | None = None
-    stop_reason: str = ""
-    # Message en français si l'état n'a pas pu être écrit (l'export s'arrête).
-    state_error: str | None = None
 
 
 @dataclass

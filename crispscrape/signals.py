@@ -11,11 +11,15 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   impossible à écrire) ; le message est la cause, dite une fois.
 - ``conversation_closed(done)`` : une conversation refermée par le magasin des messages
   (``storage.records.Finished``) ; l'araignée peut vérifier ce qu'elle en savait.
+- ``listing_advanced(position)`` : l'araignée des conversations a fait avancer son parcours
+  de la liste (``storage.listing.ListingPosition``, une copie) ; le pipeline des
+  conversations l'enregistre, ou arrête l'export (export_stopped) s'il ne le peut pas.
 """
 
 start_refused = object()
 export_stopped = object()
 conversation_closed = object()
+listing_advanced = object()
 
 
 def refuse_start(crawler, reason: str, message: str) -> None:

@@ -2,10 +2,10 @@
 
 Ce pipeline possède le magasin des conversations (fichier + état du parcours). Une page de
 la liste arrive en un seul item (``ConversationsPage``) : ses nouvelles conversations sont
-ajoutées d'un coup à conversations.jsonl (lignes complètes + fsync), PUIS l'état du
-parcours avance ; la page suivante est notée dans ``item.outcome.next_page``, que l'araignée
-demande une fois l'item passé (signal item_scraped). Un arrêt brutal ne perd donc que la
-page en cours, qui sera redemandée.
+ajoutées d'un coup à conversations.jsonl (lignes complètes + fsync) et son bilan est noté
+dans ``item.outcome``. Une fois l'item passé (signal item_scraped), l'araignée en tire la
+page suivante et la nouvelle position du parcours, que ce pipeline enregistre (signal
+``listing_advanced``). Un arrêt brutal ne perd donc que la page en cours, redemandée.
 
 Classement de chaque conversation reçue (l'araignée a déjà refusé les pages abîmées) :
 - inconnue -> nouvelle (``conversations/exported``), dans la limite de ``nb`` ;
@@ -16,14 +16,20 @@ Classement de chaque conversation reçue (l'araignée a déjà refusé les pages
 
 from __future__ import annotations
 
-from crispscrape.context import export_context
 from crispscrape.items import ConversationsPage, PageOutcome
 from crispscrape.model import activity_of, session_id_of, version_of
 from crispscrape.pipelines.base import StorePipeline
+from crispscrape.signals import listing_advanced, stop_export
+from crispscrape.storage import StorageError
 from crispscrape.storage.conversations import ConversationsStore
+from crispscrape.storage.listing import ListingPosition
 
 
 class ConversationsPipeline(StorePipeline):
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        crawler.signals.connect(self.save_position, signal=listing_advanced)
+
     @staticmethod
     def make_store(crawler, context) -> ConversationsStore:
         return ConversationsStore(context.config.data_dir, crawler.stats,
@@ -62,9 +68,7 @@ class ConversationsPipeline(StorePipeline):
             else:
                 outcome.present += 1
         outcome.new, outcome.updated = len(new), len(updated)
-        nb = export_context(self.crawler).nb  # type: ignore[union-attr]
-        exported = self.stats.get_value("conversations/exported", 0) + outcome.new
-        store.save_page(new, updated, outcome, budget_left=nb - exported)
+        store.save_page(new, updated)
         for name, value in (("exported", outcome.new), ("updated", outcome.updated),
                             ("ignored_present", outcome.present),
                             ("ignored_invalid", outcome.invalid)):
@@ -73,3 +77,12 @@ class ConversationsPipeline(StorePipeline):
         self.stats.set_value("conversations/total", len(store))
         item.outcome = outcome
         return item
+
+    def save_position(self, position: ListingPosition) -> None:
+        """Signal listing_advanced : la position du parcours après une page écrite."""
+        if self.store is None:
+            return
+        try:
+            self.store.save_position(position)
+        except StorageError as exc:
+            stop_export(self.crawler, "output_error", str(exc))

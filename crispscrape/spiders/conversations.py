@@ -1,17 +1,19 @@
 """``scrapy crawl conversations [-a nb=N] [-a reset=1]`` : la liste des conversations.
 
 Étapes et fichiers (un par étape) :
-pages demandées (ce fichier) -> dédoublonnage par session_id et ajout
-(pipelines/conversations.py) -> fichier, tri final et état du parcours
+pages demandées (ce fichier ; page suivante : paging/conversations.py) -> dédoublonnage par
+session_id et ajout (pipelines/conversations.py) -> fichier, tri final et état du parcours
 (storage/conversations.py, storage/listing.py : balayage du haut, rattrapage, filigrane).
 
 Les pages sont demandées une par une : la décision de continuer dépend de ce que la page
-précédente a apporté. Le pipeline enregistre la page puis l'état et note la page suivante ;
-le signal item_scraped nous la donne, et nous la demandons.
+précédente a apporté. Le pipeline enregistre la page et note son bilan ; au signal
+item_scraped, nous décidons de la suite, envoyons la nouvelle position au pipeline (signal
+listing_advanced, l'état suit donc toujours la page) puis demandons la page suivante.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from scrapy import signals
@@ -21,7 +23,10 @@ from crispscrape.arguments import UNLIMITED
 from crispscrape.config import ConfigError
 from crispscrape.items import ConversationsPage
 from crispscrape.model import session_id_of
+from crispscrape.outcome import CAUSE_STAT
+from crispscrape.paging.conversations import plan_walk
 from crispscrape.pipelines.conversations import ConversationsPipeline
+from crispscrape.signals import listing_advanced
 from crispscrape.spiders.base import ExportSpider
 
 # Bornes de per_page documentées par Crisp.
@@ -58,8 +63,10 @@ class ConversationsSpider(ExportSpider):
 
     # --- Requêtes --------------------------------------------------------------------
     def export_requests(self):
-        self.store = ConversationsPipeline.store_for(self.crawler)
-        yield self.page_request(self.store.walk.page)
+        self.store = store = ConversationsPipeline.store_for(self.crawler)
+        self.walk = plan_walk(store.position(), len(store), store.file.newest_at_load,
+                              store.per_page)
+        yield self.page_request(self.walk.page)
 
     def page_request(self, page: int):
         params = {"per_page": self.store.per_page}
@@ -89,22 +96,27 @@ class ConversationsSpider(ExportSpider):
         if not isinstance(item, ConversationsPage) or item.outcome is None:
             return
         stats = self.crawler.stats
-        outcome = item.outcome
+        outcome, walk = item.outcome, self.walk
         exported = stats.get_value("conversations/exported", 0)
         # Sans -a nb (account), pas de total : « 50/9223372036854775807 » ne dit rien.
         done = f"{exported}/{self.nb}" if self.nb != UNLIMITED else f"{exported}"
         self.logger.info(
             "Page %d (%s) : %d reçues, %d nouvelles, %d mises à jour, %d déjà présentes, "
             "%d sans session_id. Progression : %s exportées, %d ignorées car déjà présentes.",
-            item.page, outcome.mode, outcome.received, outcome.new, outcome.updated,
+            item.page, walk.mode, outcome.received, outcome.new, outcome.updated,
             outcome.present, outcome.invalid, done,
             stats.get_value("conversations/ignored_present", 0))
-        if outcome.state_error:
-            self.abort("output_error", outcome.state_error)
-        elif outcome.next_page is not None:
-            self.crawler.engine.crawl(self.page_request(outcome.next_page))
+        next_page, changed = walk.advance(outcome, budget_left=self.nb - exported)
+        if changed:
+            # Le pipeline l'enregistre tout de suite ; s'il ne le peut pas, l'export s'arrête
+            # (export_stopped) et la cause est notée : plus de page à demander.
+            self.crawler.signals.send_catch_log(listing_advanced, position=replace(walk.position))
+            if stats.get_value(CAUSE_STAT) is not None:
+                return
+        if next_page is not None:
+            self.crawler.engine.crawl(self.page_request(next_page))
         else:
-            self.logger.info("Arrêt du parcours : %s.", outcome.stop_reason)
+            self.logger.info("Arrêt du parcours : %s.", walk.stop_reason)
 
     def page_not_saved(self, item, response, spider, failure):
         if isinstance(item, ConversationsPage):
@@ -114,9 +126,9 @@ class ConversationsSpider(ExportSpider):
     # --- Récapitulatif ----------------------------------------------------------------
     def summary_lines(self):
         store = getattr(self, "store", None)
-        if store is None or store.walk is None:
+        if store is None or getattr(self, "walk", None) is None:
             return
-        conversations_file, cursor = store.file, store.cursor
+        conversations_file, cursor = store.file, store.position()
         stats = self.crawler.stats
         total = len(conversations_file)
         stats.set_value("conversations/total", total)

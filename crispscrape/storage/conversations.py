@@ -8,16 +8,16 @@ remplacent leur ancienne ligne : le fichier est alors réécrit d'un coup (atomi
 
 ``ConversationsStore`` possède le fichier ET l'état du parcours (``listing.py``) ; seul le
 pipeline des conversations le modifie, toujours dans cet ordre : la page dans le fichier,
-PUIS l'état (un arrêt brutal ne fait jamais croire qu'une page est enregistrée).
+PUIS l'état, que l'araignée fait avancer une fois la page passée (un arrêt brutal ne fait
+jamais croire qu'une page est enregistrée).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from crispscrape.items import PageOutcome
 from crispscrape.model import activity_of, session_id_of, unwrap, version_of
 from crispscrape.storage.files import (
     StorageError,
@@ -25,8 +25,7 @@ from crispscrape.storage.files import (
     claim_directory,
     dumps_line,
 )
-from crispscrape.paging.conversations import CrispListWalk, plan_walk
-from crispscrape.storage.listing import ListingCursor
+from crispscrape.storage.listing import ListingCursor, ListingPosition
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import check_output, remove_if_empty
 from crispscrape.storage.layout import ExportLayout
@@ -129,7 +128,6 @@ class ConversationsStore:
         self.cursor = ListingCursor(layout.listing_state)
         self.stats = stats
         self.per_page = per_page
-        self.walk: CrispListWalk | None = None
         self._lock: int | None = None
         self._created: list[Path] = []
 
@@ -155,13 +153,15 @@ class ConversationsStore:
             logger.info("reset : %s et son état supprimés, export repris de zéro.", self.path)
         self.cursor.load()
         self.file.load()
-        self.walk = plan_walk(self.cursor, len(self.file), self.file.newest_at_load, self.per_page)
         self._lock = lock
         self.stats.set_value("conversations/present_before", len(self.file))
 
-    def save_page(self, new: list[dict], updated: list[dict], outcome: PageOutcome,
-                  budget_left: int) -> None:
-        """La page dans le fichier, puis l'état ; ``outcome.next_page`` dit la suite."""
+    def position(self) -> ListingPosition:
+        """Copie de la position enregistrée du parcours (pour l'araignée, qui la fait avancer)."""
+        return replace(self.cursor.position)
+
+    def save_page(self, new: list[dict], updated: list[dict]) -> None:
+        """La page dans le fichier (l'état suit, par ``save_position``)."""
         try:
             self.file.save_page(new, updated)
         except OSError as exc:
@@ -169,19 +169,15 @@ class ConversationsStore:
                 f"Écriture impossible dans {self.path} : {os_reason(exc)}. Les lignes "
                 "déjà présentes sont intactes ; la page sera redemandée à la prochaine exécution."
             ) from exc
-        assert self.walk is not None
-        outcome.mode = self.walk.mode
-        next_page, changed = self.walk.advance(outcome, budget_left)
-        if changed:
-            try:
-                self.cursor.save(self.per_page)
-            except (OSError, StorageError) as exc:
-                outcome.state_error = (f"Impossible d'enregistrer l'état {self.cursor.path} : "
-                                       f"{os_reason(exc)}. Les "
-                                       "conversations déjà écrites sont intactes.")
-                return
-        outcome.next_page = next_page
-        outcome.stop_reason = self.walk.stop_reason
+
+    def save_position(self, position: ListingPosition) -> None:
+        """L'état du parcours après une page déjà écrite ; StorageError s'il ne peut l'être."""
+        try:
+            self.cursor.save(position, self.per_page)
+        except (OSError, StorageError) as exc:
+            raise StorageError(f"Impossible d'enregistrer l'état {self.cursor.path} : "
+                               f"{os_reason(exc)}. Les conversations déjà écrites sont "
+                               "intactes.") from exc
 
     def close(self) -> None:
         """Tri final (même sans aucun appel : relance après un arrêt pendant le tri)."""

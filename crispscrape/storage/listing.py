@@ -1,11 +1,11 @@
 """État du parcours de la liste des conversations : ``conversations.jsonl.state.json``.
 
-``ListingCursor`` garde la prochaine page du rattrapage (``page_number``), la taille de page
-utilisée, si le rattrapage est terminé et le « filigrane » ; ``CrispListWalk``
-(crispscrape/paging/conversations.py) décide de la page suivante d'après le bilan de chaque
-page reçue et tient cet état à jour. Deux parcours, pour la dérive des pages (de
-nouvelles conversations poussent les anciennes vers les pages suivantes ; une conversation
-qui reprend vie remonte en page 1) :
+``ListingPosition`` : la prochaine page du rattrapage (``page_number``), la taille de page
+utilisée, si le rattrapage est terminé et le « filigrane » ; ``ListingCursor`` la lit et
+l'écrit. ``CrispListWalk`` (crispscrape/paging/conversations.py, dans l'araignée) décide de
+la page suivante d'après le bilan de chaque page enregistrée et fait avancer la position.
+Deux parcours, pour la dérive des pages (de nouvelles conversations poussent les anciennes
+vers les pages suivantes ; une conversation qui reprend vie remonte en page 1) :
 
 - le balayage du haut (à chaque exécution dont le fichier n'est pas vide) part de la page 1
   et s'arrête sur la première page qui n'apporte rien (ni nouvelle ni mise à jour) ET
@@ -22,15 +22,13 @@ Si le balayage atteint la page du rattrapage, il le poursuit directement. Détai
 
 from __future__ import annotations
 
-import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from crispscrape.model import timestamp_of
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.state import StateFile
-
-logger = logging.getLogger(__name__)
 
 # Taille de page du script d'origine (conv.py) : sert à interpréter son état, qui ne la note pas.
 ORIGINAL_PER_PAGE = 20
@@ -43,53 +41,20 @@ FORMAT = 1
 SCAN, BACKFILL = "balayage du haut", "rattrapage"
 
 
-class ListingCursor:
-    """État de pagination : prochaine page du rattrapage, taille de page, filigrane, fin."""
+@dataclass
+class ListingPosition:
+    """Ce que dit l'état : prochaine page du rattrapage, taille de page, filigrane, fin.
 
-    def __init__(self, path: Path):
-        self.file = StateFile(path, "Fichier d'état des conversations")
-        self.page_number = 1
-        self.per_page: int | None = None
-        self.backfill_complete = False
-        # Dernière activité (ms) sous laquelle tout ce qui précède le rattrapage est connu.
-        self.watermark: int | None = None
-        self.original = False  # état écrit par le script d'origine (conv.py)
-        self.exists = False
+    Une valeur : le magasin garde celle du fichier, l'araignée fait avancer sa copie
+    (paging/conversations.py) et la renvoie au magasin par le signal ``listing_advanced``."""
 
-    @property
-    def path(self) -> Path:
-        return self.file.path
-
-    def load(self) -> None:
-        data = self.file.load()
-        self.exists = bool(data)
-        if not data:
-            return
-        self.original = data.get(FORMAT_KEY) is None
-        key = next((k for k in PAGE_KEYS if data.get(k) is not None), None)
-        if key is not None:
-            self.page_number = self._positive(data[key], key)
-        per_page = data.get("per_page")
-        self.per_page = self._positive(per_page, "per_page") if per_page is not None else (
-            ORIGINAL_PER_PAGE if self.original else None)
-        self.backfill_complete = data.get("backfill_complete") is True
-        watermark = data.get("watermark")
-        self.watermark = timestamp_of(watermark)
-        if watermark is not None and self.watermark is None:
-            self._corrupt("watermark", watermark)
-
-    def _positive(self, value: Any, key: str) -> int:
-        text = str(value).strip()
-        if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
-            self._corrupt(key, value)
-        return int(text)
-
-    def _corrupt(self, key: str, value: Any):
-        raise StorageError(
-            f"Fichier d'état des conversations inattendu ({self.path}) : « {key} » vaut "
-            f"{value!r}. Il n'a pas été modifié ; corrigez-le, ou relancez avec -a reset=1 "
-            "pour repartir de zéro."
-        )
+    page_number: int = 1
+    per_page: int | None = None
+    backfill_complete: bool = False
+    # Dernière activité (ms) sous laquelle tout ce qui précède le rattrapage est connu.
+    watermark: int | None = None
+    original: bool = False  # état écrit par le script d'origine (conv.py)
+    exists: bool = False
 
     def resume_page(self, per_page: int) -> int:
         """Page du rattrapage à demander avec la taille de page actuelle.
@@ -110,13 +75,56 @@ class ListingCursor:
         self.page_number, self.backfill_complete, self.watermark = 1, False, None
         self.original = False
 
-    def save(self, per_page: int) -> None:
+
+class ListingCursor:
+    """Le fichier d'état du parcours : lu à l'ouverture, réécrit atomiquement à chaque avance."""
+
+    def __init__(self, path: Path):
+        self.file = StateFile(path, "Fichier d'état des conversations")
+        self.position = ListingPosition()
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    def load(self) -> None:
+        data = self.file.load()
+        self.position = position = ListingPosition(exists=bool(data))
+        if not data:
+            return
+        position.original = data.get(FORMAT_KEY) is None
+        key = next((k for k in PAGE_KEYS if data.get(k) is not None), None)
+        if key is not None:
+            position.page_number = self._positive(data[key], key)
+        per_page = data.get("per_page")
+        position.per_page = self._positive(per_page, "per_page") if per_page is not None else (
+            ORIGINAL_PER_PAGE if position.original else None)
+        position.backfill_complete = data.get("backfill_complete") is True
+        watermark = data.get("watermark")
+        position.watermark = timestamp_of(watermark)
+        if watermark is not None and position.watermark is None:
+            self._corrupt("watermark", watermark)
+
+    def _positive(self, value: Any, key: str) -> int:
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+            self._corrupt(key, value)
+        return int(text)
+
+    def _corrupt(self, key: str, value: Any):
+        raise StorageError(
+            f"Fichier d'état des conversations inattendu ({self.path}) : « {key} » vaut "
+            f"{value!r}. Il n'a pas été modifié ; corrigez-le, ou relancez avec -a reset=1 "
+            "pour repartir de zéro."
+        )
+
+    def save(self, position: ListingPosition, per_page: int) -> None:
         data = {
             FORMAT_KEY: FORMAT,
-            "page_number": self.page_number,
+            "page_number": position.page_number,
             "per_page": per_page,
-            "backfill_complete": self.backfill_complete,
-            "watermark": self.watermark,
+            "backfill_complete": position.backfill_complete,
+            "watermark": position.watermark,
         }
         # Les autres clés d'un état existant sont gardées ; les anciens noms de la page
         # (next_page…) sont retirés pour qu'une seule valeur fasse foi.
@@ -124,7 +132,7 @@ class ListingCursor:
                      if k not in PAGE_KEYS and k not in data})
         self.file.data = data
         self.file.save()
-        self.per_page, self.original, self.exists = per_page, False, True
+        self.position = replace(position, per_page=per_page, original=False, exists=True)
 
     def delete(self) -> None:
         self.file.delete()

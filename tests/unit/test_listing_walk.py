@@ -1,7 +1,8 @@
 """Parcours de la liste des conversations (``CrispListWalk``, ``plan_walk``), sans réseau ni araignée.
 
 Pages écrites à la main (3 conversations par page, ``active.last`` décroissant comme dans la
-liste de l'API), passées au vrai pipeline et au vrai magasin dans ``tmp_path`` ; les attentes
+liste de l'API), passées au vrai pipeline et au vrai magasin dans ``tmp_path``, puis au
+parcours comme le fait l'araignée (position enregistrée par le pipeline) ; les attentes
 viennent de docs/conversations.md (« Pourquoi aucune conversation n'est perdue ni dupliquée »).
 """
 
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 from scrapy.settings import Settings
+from scrapy.signalmanager import SignalManager
 from scrapy.statscollectors import MemoryStatsCollector
 
 from crispscrape.items import ConversationsPage
@@ -61,23 +64,35 @@ class Run:
     def __init__(self, data_dir, nb: int):
         self.data_dir, self.nb = data_dir, nb
         self.stats = MemoryStatsCollector(SimpleNamespace(settings=Settings()))
-        crawler = SimpleNamespace(stats=self.stats)
+        crawler = SimpleNamespace(stats=self.stats, signals=SignalManager())
         # Ce que l'araignée pose dans from_crawler (crispscrape/context.py) : ici, nb seul.
         publish_context(crawler, ExportContext("conversations", CRISP, None, nb=nb))
         self.store = ConversationsStore(data_dir, self.stats, PER_PAGE)
         self.store.open(reset=False)
         self.pipeline = ConversationsPipeline(crawler)
         self.pipeline.store = self.store  # ce que fait open_spider après le pré-vol
+        # Ce que fait l'araignée au départ (export_requests).
+        self.walk = plan_walk(self.store.position(), len(self.store),
+                              self.store.file.newest_at_load, PER_PAGE)
 
     def feed(self, page: int, conversations: list[dict]):
-        """Une page reçue ; comme l'araignée, sa limite est le reste de nb."""
+        """Une page reçue, enregistrée par le pipeline, puis la suite décidée comme dans
+        ``ConversationsSpider.page_saved`` : le bilan, complété du parcours (mode pendant la
+        page, page suivante, raison d'arrêt)."""
         exported = self.stats.get_value("conversations/exported", 0)
         item = ConversationsPage(page, list(conversations), limit=max(0, self.nb - exported))
-        return self.pipeline.process_item(item).outcome
+        mode = self.walk.mode
+        outcome = self.pipeline.process_item(item).outcome
+        exported = self.stats.get_value("conversations/exported", 0)
+        next_page, changed = self.walk.advance(outcome, budget_left=self.nb - exported)
+        if changed:
+            self.pipeline.save_position(replace(self.walk.position))
+        return SimpleNamespace(**vars(outcome), mode=mode, next_page=next_page,
+                               stop_reason=self.walk.stop_reason)
 
-    def walk(self, listing: list[dict]) -> list:
+    def walk_through(self, listing: list[dict]) -> list:
         """Suit les décisions du parcours jusqu'à l'arrêt : [(page, bilan), …]."""
-        pages, page = [], self.store.walk.page
+        pages, page = [], self.walk.page
         while page is not None:
             assert len(pages) < 20, "le parcours ne s'arrête pas"
             outcome = self.feed(page, page_of(listing, page))
@@ -127,7 +142,7 @@ def summary(pages) -> list[tuple]:
 # --- Première exécution, compte à jour, arrivées en haut ------------------------------------
 def test_first_run_walks_the_history_until_an_empty_page(start, tmp_path):
     run = start()
-    pages = run.walk(history(7))
+    pages = run.walk_through(history(7))
     # Fichier vide : pas de balayage du haut ; une page courte (page 3) ne finit pas la liste.
     assert summary(pages) == [(1, BACKFILL, 3, 0, 0), (2, BACKFILL, 3, 0, 0),
                               (3, BACKFILL, 1, 0, 0), (4, BACKFILL, 0, 0, 0)]
@@ -142,7 +157,7 @@ def test_first_run_walks_the_history_until_an_empty_page(start, tmp_path):
 def test_up_to_date_account_costs_a_single_page(start, tmp_path):
     prepare(tmp_path, history(7), page_number=4, backfill_complete=True, watermark=9990)
     run = start()
-    pages = run.walk(history(7))
+    pages = run.walk_through(history(7))
     assert summary(pages) == [(1, SCAN, 0, 0, 3)]
     assert "à jour" in pages[0][1].stop_reason
     assert run.stats.get_value("conversations/exported", 0) == 0
@@ -156,7 +171,7 @@ def test_new_and_revived_conversations_on_top_are_found_by_the_top_sweep(start, 
                *[c for c in history(7) if c["session_id"] != "c05"]]
     # nb=3 : la mise à jour ne compte pas dans nb, sinon le balayage s'arrêterait en page 1.
     run = start(nb=3)
-    pages = run.walk(listing)
+    pages = run.walk_through(listing)
     assert summary(pages) == [(1, SCAN, 2, 1, 0), (2, SCAN, 0, 0, 3)]
     assert "à jour" in pages[-1][1].stop_reason
     run.close()
@@ -169,7 +184,7 @@ def test_new_and_revived_conversations_on_top_are_found_by_the_top_sweep(start, 
 def test_a_revived_conversation_alone_keeps_the_sweep_going(start, tmp_path):
     prepare(tmp_path, history(7), page_number=4, backfill_complete=True, watermark=9990)
     listing = [conv("c05", 10_005), *[c for c in history(7) if c["session_id"] != "c05"]]
-    pages = start().walk(listing)
+    pages = start().walk_through(listing)
     # Une mise à jour est une nouveauté : la page 1 ne clôt pas le balayage.
     assert summary(pages) == [(1, SCAN, 0, 1, 2), (2, SCAN, 0, 0, 3)]
 
@@ -195,14 +210,14 @@ def test_conversation_pushed_from_page_3_to_page_4_is_stored_once(start, tmp_pat
     assert run.feed(5, page_of(listing, 5)).next_page is None
     assert len(run.stored()) == 10 and "n1" not in run.stored()
     # L'exécution suivante la trouve au-dessus du filigrane, sans redemander tout l'historique.
-    pages = start().walk(listing)
+    pages = start().walk_through(listing)
     assert summary(pages) == [(1, SCAN, 1, 0, 2), (2, SCAN, 0, 0, 3)]
     assert len(run.stored()) == 11
 
 
 def test_backfill_resumes_at_the_page_noted_in_the_state(start, tmp_path):
     prepare(tmp_path, history(6), page_number=3, backfill_complete=False, watermark=9990)
-    pages = start().walk(history(10))
+    pages = start().walk_through(history(10))
     # Page 1 sans nouveauté et sous le filigrane : saut direct à la page 3 (page 2 connue).
     assert summary(pages) == [(1, SCAN, 0, 0, 3), (3, BACKFILL, 3, 0, 0),
                               (4, BACKFILL, 1, 0, 0), (5, BACKFILL, 0, 0, 0)]
@@ -212,7 +227,7 @@ def test_backfill_resumes_at_the_page_noted_in_the_state(start, tmp_path):
 def test_arrivals_on_top_only_shift_the_backfill_down(start, tmp_path):
     prepare(tmp_path, history(6), page_number=3, backfill_complete=False, watermark=9990)
     run = start()
-    pages = run.walk([*on_top(10_000), *history(10)])
+    pages = run.walk_through([*on_top(10_000), *history(10)])
     # c06 glisse en page 3 : redemandée, ignorée ; aucune autre sautée ni dupliquée.
     assert summary(pages) == [(1, SCAN, 1, 0, 2), (2, SCAN, 0, 0, 3), (3, BACKFILL, 2, 0, 1),
                               (4, BACKFILL, 2, 0, 0), (5, BACKFILL, 0, 0, 0)]
@@ -222,7 +237,7 @@ def test_arrivals_on_top_only_shift_the_backfill_down(start, tmp_path):
 def test_top_sweep_reaching_the_backfill_page_goes_on_as_backfill(start, tmp_path):
     prepare(tmp_path, history(3), page_number=2, backfill_complete=False, watermark=9990)
     run = start()
-    pages = run.walk([*on_top(10_050, 10_040, 10_030, 10_020, 10_010), *history(5)])
+    pages = run.walk_through([*on_top(10_050, 10_040, 10_030, 10_020, 10_010), *history(5)])
     # La page 2 apporte encore du nouveau : c'est d'avoir atteint la page du rattrapage,
     # pas le filigrane, qui fait passer en rattrapage (le haut est vu, le filigrane avance).
     assert summary(pages) == [(1, SCAN, 3, 0, 0), (2, SCAN, 2, 0, 1), (3, BACKFILL, 1, 0, 2),
@@ -233,7 +248,7 @@ def test_top_sweep_reaching_the_backfill_page_goes_on_as_backfill(start, tmp_pat
 # --- nb atteint ------------------------------------------------------------------------------
 def test_nb_reached_at_the_end_of_a_backfill_page_resumes_at_the_next_page(start, tmp_path):
     run = start(nb=3)
-    pages = run.walk(history(10))
+    pages = run.walk_through(history(10))
     assert summary(pages) == [(1, BACKFILL, 3, 0, 0)]
     assert "nb" in pages[0][1].stop_reason and "page 2" in pages[0][1].stop_reason
     assert run.state()["page_number"] == 2 and run.state()["backfill_complete"] is False
@@ -241,11 +256,11 @@ def test_nb_reached_at_the_end_of_a_backfill_page_resumes_at_the_next_page(start
 
 def test_nb_cutting_a_backfill_page_asks_that_page_again(start, tmp_path):
     run = start(nb=4)
-    pages = run.walk(history(10))
+    pages = run.walk_through(history(10))
     assert summary(pages) == [(1, BACKFILL, 3, 0, 0), (2, BACKFILL, 1, 0, 0)]
     assert pages[-1][1].left_over == 2 and "page 2" in pages[-1][1].stop_reason
     assert run.state()["page_number"] == 2  # page 2 coupée : elle sera redemandée
-    pages = start().walk(history(10))
+    pages = start().walk_through(history(10))
     assert summary(pages)[:2] == [(1, SCAN, 0, 0, 3), (2, BACKFILL, 2, 0, 1)]
     assert len(run.stored()) == 10
 
@@ -254,12 +269,12 @@ def test_nb_cutting_the_top_sweep_leaves_the_watermark_where_it_was(start, tmp_p
     prepare(tmp_path, history(7), page_number=4, backfill_complete=True, watermark=9990)
     listing = [*on_top(10_050, 10_040, 10_030, 10_020, 10_010), *history(7)]
     run = start(nb=3)
-    pages = run.walk(listing)
+    pages = run.walk_through(listing)
     assert summary(pages) == [(1, SCAN, 3, 0, 0)]
     assert "balayage du haut" in pages[0][1].stop_reason
     assert run.state()["watermark"] == 9990
     # L'exécution suivante balaie de nouveau jusqu'au filigrane : n4 et n5 ne sont pas sautées.
-    pages = start().walk(listing)
+    pages = start().walk_through(listing)
     assert summary(pages) == [(1, SCAN, 0, 0, 3), (2, SCAN, 2, 0, 1), (3, SCAN, 0, 0, 3)]
     assert {"n4", "n5"} <= set(run.stored())
 
@@ -271,7 +286,7 @@ def cursor_from(tmp_path, **state) -> ListingCursor:
         path.write_text(json.dumps(state), encoding="utf-8")
     cursor = ListingCursor(path)
     cursor.load()
-    return cursor
+    return cursor.position
 
 
 def test_plan_for_an_empty_file_restarts_from_page_one(tmp_path):
@@ -302,3 +317,21 @@ def test_plan_converts_the_resume_page(tmp_path, state, per_page, page):
     if "format" not in state:
         # Sans filigrane noté, la conversation la plus récente du fichier en tient lieu.
         assert cursor.watermark == 9990
+
+
+def test_position_that_cannot_be_saved_stops_the_export_with_the_cause(start, tmp_path):
+    """L'état suit la page par le signal listing_advanced ; s'il ne peut être écrit, le
+    pipeline arrête l'export (export_stopped) avec la cause en français, page intacte."""
+    from crispscrape.signals import export_stopped
+
+    run = start()
+    stopped: list[dict] = []
+    run.pipeline.crawler.signals.connect(lambda **kw: stopped.append(kw), signal=export_stopped,
+                                         weak=False)
+    state = tmp_path / "conversations" / "conversations.jsonl.state.json"
+    state.mkdir()  # un répertoire à la place du fichier : le remplacement atomique échoue
+    outcome = run.feed(1, history(3))
+    assert outcome.next_page == 2  # la décision est prise ; l'araignée voit l'arrêt
+    assert [s["reason"] for s in stopped] == ["output_error"]
+    assert "Impossible d'enregistrer l'état" in stopped[0]["message"]
+    assert sorted(run.stored()) == ["c01", "c02", "c03"]
