@@ -14,10 +14,10 @@ import logging
 from pathlib import Path
 
 from crispscrape.sources.base import MessageModel
-from crispscrape.storage.files import atomic_write_lines, claim_directory, dumps_line
+from crispscrape.storage.files import atomic_write_lines, dumps_line
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.layout import ExportLayout
-from crispscrape.storage.paths import check_output, remove_if_empty
+from crispscrape.storage.paths import StoreDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +36,12 @@ class CatalogStore:
         # Lignes illisibles ou sans identifiant (« étrangères », comme dans storage/keyed.py) :
         # gardées telles quelles, à la fin.
         self.foreign: list[str] = []
-        self._lock: int | None = None
-        self._created: list[Path] = []
+        self.dir_lock = StoreDirectory(self.directory, f"export {model.folder}", logger)
 
     def open(self, reset: bool) -> None:
-        self._created = check_output(self.directory, self.path)
-        self._lock = claim_directory(self.directory, f"export {self.model.folder}", logger)
+        self.dir_lock.claim(self._load, self.path)
+
+    def _load(self) -> None:
         if not self.path.is_file():
             return
         for line in read_lines(self.path, "Fichier des conversations"):
@@ -81,4 +81,4 @@ class CatalogStore:
         self.stats.set_value("listing/conversations", len(self.entries))
 
     def close(self) -> None:
-        remove_if_empty(self._created)
+        self.dir_lock.release()

@@ -22,12 +22,11 @@ from crispscrape.model import activity_of, session_id_of, unwrap, version_of
 from crispscrape.storage.files import (
     StorageError,
     append_lines,
-    claim_directory,
     dumps_line,
 )
 from crispscrape.storage.listing import ListingCursor, ListingPosition
 from crispscrape.oserrors import os_reason
-from crispscrape.storage.paths import check_output, remove_if_empty
+from crispscrape.storage.paths import StoreDirectory
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.keyed import KeyedFile
 
@@ -128,12 +127,10 @@ class ConversationsStore:
         self.cursor = ListingCursor(layout.listing_state)
         self.stats = stats
         self.per_page = per_page
-        self._lock: int | None = None
-        self._created: list[Path] = []
-
-    @property
-    def opened(self) -> bool:
-        return self._lock is not None
+        self.dir_lock = StoreDirectory(self.root, "export des conversations", logger)
+        # Vrai une fois ouvert dans cette exécution (le reste après la fermeture : le
+        # récapitulatif le lit à la fin).
+        self.opened = False
 
     @property
     def path(self) -> Path:
@@ -144,8 +141,11 @@ class ConversationsStore:
 
     def open(self, reset: bool) -> None:
         """Vérifie la sortie, prend le verrou, lit fichier et état ; StorageError sinon."""
-        self._created = check_output(self.root, self.path, self.cursor.path)
-        lock = claim_directory(self.root, "export des conversations", logger)
+        self.dir_lock.claim(lambda: self._load(reset), self.path, self.cursor.path)
+        self.opened = True
+        self.stats.set_value("conversations/present_before", len(self.file))
+
+    def _load(self, reset: bool) -> None:
         if reset:
             # Seulement maintenant : configuration et arguments sont validés.
             self.path.unlink(missing_ok=True)
@@ -153,8 +153,6 @@ class ConversationsStore:
             logger.info("reset : %s et son état supprimés, export repris de zéro.", self.path)
         self.cursor.load()
         self.file.load()
-        self._lock = lock
-        self.stats.set_value("conversations/present_before", len(self.file))
 
     def position(self) -> ListingPosition:
         """Copie de la position enregistrée du parcours (pour l'araignée, qui la fait avancer)."""
@@ -190,4 +188,4 @@ class ConversationsStore:
             logger.error("Tri final de %s impossible : %s. Le fichier est complet mais pas trié ; "
                          "il le sera à la prochaine exécution.", self.path, os_reason(exc))
         self.stats.set_value("conversations/total", len(self.file))
-        remove_if_empty(self._created)
+        self.dir_lock.release()

@@ -9,7 +9,6 @@ l'ancien contenu complet, soit le nouveau complet.
 from __future__ import annotations
 
 import errno
-import fcntl
 import json
 import os
 import re
@@ -207,34 +206,3 @@ def remove_stale_temporaries(directory: Path) -> int:
             continue
         removed += 1
     return removed
-
-
-def hold_lock(directory: Path, what: str) -> int:
-    """Verrou exclusif (flock) sur un répertoire, tenu jusqu'à la fin du processus.
-
-    Deux exports simultanés dans le même répertoire se disputeraient l'état et les fichiers
-    temporaires : le second refuse de démarrer. Le verrou porte sur le répertoire lui-même
-    (aucun fichier ajouté à l'arborescence) et disparaît avec le processus, même tué.
-    """
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise StorageError(f"Un autre {what} est déjà en cours dans {directory} : attendez sa fin "
-                           "avant de relancer. Aucun appel n'a été fait.") from None
-    return fd
-
-
-def claim_directory(directory: Path, what: str, logger) -> int:
-    """Réserve le répertoire d'un export (verrou) puis efface les temporaires d'arrêts brutaux.
-
-    L'ordre compte : c'est parce que le verrou exclut tout autre export ici que les
-    temporaires restants sont forcément orphelins.
-    """
-    fd = hold_lock(directory, what)
-    removed = remove_stale_temporaries(directory)
-    if removed:
-        logger.info("%d fichier(s) temporaire(s) laissé(s) par un arrêt brutal supprimé(s) dans %s.",
-                    removed, directory)
-    return fd

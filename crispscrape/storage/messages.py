@@ -28,13 +28,12 @@ from crispscrape.storage.records import Finished, Known, OpenConversation
 from crispscrape.storage.files import (
     StorageError,
     append_lines,
-    claim_directory,
     fsync_directory,
 )
 from crispscrape.storage.grouped import GroupedReplace
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.oserrors import os_reason
-from crispscrape.storage.paths import check_output, remove_if_empty
+from crispscrape.storage.paths import StoreDirectory
 from crispscrape.paging.selection import Policy, file_size, plan
 from crispscrape.storage.layout import ExportLayout
 
@@ -63,8 +62,10 @@ class MessageStore:
         self.state_flush_seconds = state_flush_seconds
         self._repeats = repeats or Repeats()
         self._last_flush = 0.0
-        self._lock: int | None = None
-        self._created: list[Path] = []
+        self.dir_lock = StoreDirectory(self.directory, "export des messages", logger)
+        # Vrai une fois ouvert dans cette exécution (le reste après la fermeture : le
+        # récapitulatif le lit à la fin).
+        self.opened = False
 
     # --- Ouverture et fermeture (pipeline d'écriture) ---------------------------------------
     def open(self, reset: bool) -> None:
@@ -77,19 +78,14 @@ class MessageStore:
         if not path.is_file() and self.model.missing_listing:
             raise StorageError(f"Fichier des conversations introuvable : {path}. "
                                f"{self.model.missing_listing} Aucun fichier n'a été créé.")
-        self._created = check_output(self.directory, self.cursor.state.path)
         # Verrou, puis temporaires d'un arrêt brutal retirés (jamais substitués : leur
         # conversation sera refaite).
-        self._lock = claim_directory(self.directory, "export des messages", logger)
-        self.cursor.load(reset)
+        self.dir_lock.claim(lambda: self.cursor.load(reset), self.cursor.state.path)
+        self.opened = True
         self._last_flush = time.monotonic()
         if reset:
             logger.info("reset : le curseur repart de la première conversation "
                         "(aucun fichier de messages n'est supprimé).")
-
-    @property
-    def opened(self) -> bool:
-        return self._lock is not None
 
     def interrupt_all(self) -> Iterator[Finished]:
         """Arrêt (quota, Ctrl-C) : les conversations encore ouvertes sont sauvées en partiel."""
@@ -101,8 +97,8 @@ class MessageStore:
                 self.write_failed(conversation.session_id, exc)
 
     def close(self) -> None:
-        """Fin du crawl : l'état est écrit (le verrou tombe avec le processus) ; les
-        répertoires créés pour rien (arrêt au premier appel) sont retirés."""
+        """Fin du crawl : l'état est écrit, puis le verrou rendu ; les répertoires créés
+        pour rien (arrêt au premier appel) sont retirés."""
         try:
             self.flush()
         except (OSError, StorageError) as exc:
@@ -112,7 +108,7 @@ class MessageStore:
             logger.error("État de l'export des messages non enregistré : %s. Les fichiers déjà "
                          "écrits sont intacts ; les dernières conversations seront refaites.",
                          os_reason(exc))
-        remove_if_empty(self._created)
+        self.dir_lock.release()
 
     # --- Lecture (araignée, dédoublonnage) ---------------------------------------------------
     def plan(self, nb: int, policy: Policy) -> Iterator[tuple[int | None, str]]:

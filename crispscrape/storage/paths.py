@@ -4,21 +4,24 @@ Pourquoi avant : découvrir après des centaines d'appels que le répertoire est
 seule gaspille le quota. Pourquoi par un vrai essai d'écriture : ``os.access`` ment pour
 root et ne voit ni les systèmes de fichiers montés en lecture seule, ni les quotas.
 
-Aussi : ``data_dir_problem``, le répertoire de données d'un export à LIRE (``scrapy status``)
-qui manque ou n'est pas un répertoire. La cause en français d'une erreur système :
+``StoreDirectory`` : le répertoire d'un magasin, vérifié, verrouillé puis rendu. Aussi :
+``data_dir_problem``, le répertoire de données d'un export à LIRE (``scrapy status``) qui
+manque ou n'est pas un répertoire. La cause en français d'une erreur système :
 ``crispscrape/oserrors.py``.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import stat
 import tempfile
 from pathlib import Path
 
 from crispscrape.oserrors import os_reason
-from crispscrape.storage.files import StorageError
+from crispscrape.storage.files import StorageError, remove_stale_temporaries
+
 
 def data_dir_problem(data_dir: Path, website: str | None = None) -> str | None:
     """Pourquoi ``data_dir`` ne peut pas être lu comme un export (phrase française), ou None
@@ -117,3 +120,55 @@ def remove_if_empty(directories: list[Path]) -> None:
             directory.rmdir()
         except OSError:
             return
+
+
+class StoreDirectory:
+    """Le répertoire d'un magasin, tenu de ``claim`` (à l'ouverture) à ``release`` (à la
+    fermeture), comme scrapy-deltafetch tient sa base entre spider_opened et spider_closed.
+
+    ``claim`` : sortie vérifiée par un essai d'écriture, verrou exclusif (flock sur le
+    répertoire lui-même : aucun fichier ajouté, et il tombe avec le processus, même tué),
+    PUIS temporaires d'un arrêt brutal retirés — c'est parce que le verrou exclut tout autre
+    export ici qu'ils sont forcément orphelins. ``release`` rend le verrou (un second écrivain
+    du même processus peut le prendre ensuite) et retire les répertoires créés pour rien.
+    """
+
+    def __init__(self, directory: Path, what: str, logger):
+        self.directory = Path(directory)
+        self.what = what
+        self.logger = logger
+        self._fd: int | None = None
+        self._created: list[Path] = []
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def claim(self, load, *paths: Path) -> None:
+        """``paths`` : les fichiers du magasin (chacun absent ou un fichier) ; puis ``load()``
+        (le magasin lit ses fichiers), verrou rendu s'il échoue ; StorageError sinon."""
+        self._created = check_output(self.directory, *paths)
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StorageError(f"Un autre {self.what} est déjà en cours dans {self.directory} : "
+                               "attendez sa fin avant de relancer. Aucun appel n'a été fait.") from None
+        self._fd = fd
+        removed = remove_stale_temporaries(self.directory)
+        if removed:
+            self.logger.info("%d fichier(s) temporaire(s) laissé(s) par un arrêt brutal "
+                             "supprimé(s) dans %s.", removed, self.directory)
+        try:
+            load()
+        except BaseException:
+            self.release()
+            raise
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        remove_if_empty(self._created)
+        self._created = []

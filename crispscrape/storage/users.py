@@ -24,12 +24,11 @@ from crispscrape.model import email_key, profile_key, profile_of, unwrap
 from crispscrape.storage.files import (
     StorageError,
     append_lines,
-    claim_directory,
     dumps_line,
 )
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.oserrors import os_reason
-from crispscrape.storage.paths import check_output, remove_if_empty
+from crispscrape.storage.paths import StoreDirectory
 from crispscrape.storage.state import StateFile
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.keyed import KeyedFile
@@ -141,12 +140,10 @@ class UsersStore(UsersFile):
                          logging.getLogger(__name__), stats)
         self.root = layout.users_dir
         self.conversations_path = layout.listing
-        self._lock: int | None = None
-        self._created: list[Path] = []
-
-    @property
-    def opened(self) -> bool:
-        return self._lock is not None
+        self.dir_lock = StoreDirectory(self.root, "export des utilisateurs", self.logger)
+        # Vrai une fois ouvert dans cette exécution (le reste après la fermeture : le
+        # récapitulatif le lit à la fin).
+        self.opened = False
 
     def open(self, reset: bool) -> None:
         if not self.conversations_path.is_file():
@@ -154,15 +151,16 @@ class UsersStore(UsersFile):
                 f"Fichier des conversations introuvable : {self.conversations_path}. Lancez "
                 "d'abord « scrapy crawl conversations ». Aucun fichier n'a été créé."
             )
-        self._created = check_output(self.root, self.path, self.state.path)
-        lock = claim_directory(self.root, "export des utilisateurs", self.logger)
+        self.dir_lock.claim(lambda: self._load(reset), self.path, self.state.path)
+        self.opened = True
+        self.stats.set_value("users/present_before", len(self))
+
+    def _load(self, reset: bool) -> None:
         if reset:
             # Seulement maintenant : configuration et arguments sont validés.
             self.delete()
             self.logger.info("reset : %s et son état supprimés, export repris de zéro.", self.path)
         self.load()
-        self._lock = lock
-        self.stats.set_value("users/present_before", len(self))
 
     def plan(self) -> Iterator[tuple[str, str]]:
         """(e-mail tel qu'écrit, clé casefold) des personnes à demander, en flux : ni déjà
@@ -209,4 +207,4 @@ class UsersStore(UsersFile):
                               "trié ; il le sera à la prochaine exécution.", self.path,
                               os_reason(exc))
         self.stats.set_value("users/total", len(self))
-        remove_if_empty(self._created)
+        self.dir_lock.release()

@@ -9,7 +9,6 @@ viennent de docs/conversations.md (« Pourquoi aucune conversation n'est perdue 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import replace
 from types import SimpleNamespace
 
@@ -101,10 +100,7 @@ class Run:
         return pages
 
     def close(self) -> None:
-        self.store.close()
-        # Le verrou est tenu jusqu'à la fin du processus : libéré ici pour l'exécution suivante.
-        os.close(self.store._lock)
-        self.store._lock = None
+        self.store.close()  # rend aussi le verrou, pour l'exécution suivante
 
     def state(self) -> dict:
         return json.loads((self.data_dir / "conversations" / "conversations.jsonl.state.json").read_text())
@@ -123,7 +119,7 @@ def start(tmp_path):
     runs: list[Run] = []
 
     def close_all():
-        for run in (r for r in runs if r.store._lock is not None):
+        for run in (r for r in runs if r.store.dir_lock.held):
             run.close()
 
     def factory(nb: int = 400) -> Run:

@@ -224,3 +224,34 @@ def test_two_non_empty_directories_are_exchanged_at_once(tmp_path):
     with pytest.raises(FileNotFoundError):
         exchange_paths(tmp_path / "absent", old)
     assert (old / "messages.parquet").read_text() == "nouveau"
+
+
+def test_store_lock_is_held_while_open_and_given_back_at_close(tmp_path):
+    """Un second écrivain du même processus (le direct, issue 22) est refusé tant que le
+    magasin est ouvert, et peut le prendre dès qu'il est fermé ; un échec de chargement
+    rend le verrou aussi."""
+    from scrapy.settings import Settings
+    from scrapy.statscollectors import DummyStatsCollector
+
+    from crispscrape.storage.conversations import ConversationsStore
+
+    class _StatsCrawler:
+        settings = Settings()
+
+    first = ConversationsStore(tmp_path, DummyStatsCollector(_StatsCrawler()), 50)
+    first.open(reset=False)
+    second = ConversationsStore(tmp_path, DummyStatsCollector(_StatsCrawler()), 50)
+    with pytest.raises(StorageError, match="Un autre export des conversations est déjà en cours"):
+        second.open(reset=False)
+    first.close()
+    assert not first.dir_lock.held
+    assert not (tmp_path / "conversations").exists()  # créé pour rien : retiré
+    state = tmp_path / "conversations" / "conversations.jsonl.state.json"
+    state.parent.mkdir()
+    state.write_text("{pas du json", encoding="utf-8")
+    with pytest.raises(StorageError):
+        second.open(reset=False)
+    assert not second.dir_lock.held and not second.opened  # état illisible : refusé, verrou rendu
+    second.open(reset=True)
+    assert second.dir_lock.held and second.opened
+    second.close()

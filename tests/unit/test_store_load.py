@@ -193,7 +193,7 @@ def catalog(tmp_path, stats):
     yield open_catalog
     for store in opened:
         store.close()
-        os.close(store._lock)
+        assert not store.dir_lock.held  # verrou rendu à la fermeture
 
 
 def test_catalog_keeps_unreadable_and_keyless_lines_aside_at_the_end(tmp_path, stats, catalog):
