@@ -3,6 +3,21 @@
 Réservée aux tests et aux bancs d'essai : pas d'authentification, mais seules les
 connexions locales (boucle locale) sont servies. Réponses en JSON simple, sans
 l'enveloppe Crisp ; erreurs sous la forme {"error": "<message en français>"}.
+
+Mutations (tableau complet des routes : docs/sandbox.md) ; chacune renvoie les objets
+touchés, 404 si la conversation, le message ou le profil est inconnu :
+
+- POST /_admin/conversations : crée des conversations ;
+- POST /_admin/conversations/{session_id}/messages : ajoute des messages ;
+- POST /_admin/conversations/{session_id}/messages/{fingerprint}/edit : modifie un message ;
+- POST /_admin/conversations/{session_id}/delete : supprime une conversation et ses
+  messages (pas son profil) ; renvoie la conversation telle qu'elle était ;
+- POST /_admin/conversations/{session_id}/messages/{fingerprint}/delete : supprime un
+  message ; renvoie le message tel qu'il était ;
+- POST /_admin/profiles/{people_id}/delete : supprime un profil ; renvoie la fiche telle
+  qu'elle était.
+
+?website=ID choisit un autre site que le premier (404 s'il n'est pas servi).
 """
 
 from __future__ import annotations
@@ -111,6 +126,32 @@ async def edit_message(request: web.Request) -> web.Response:
     return _json(edited)
 
 
+async def delete_conversation(request: web.Request) -> web.Response:
+    try:
+        deleted = _dataset(request).delete_conversation(request.match_info["session_id"])
+    except KeyError:
+        return _fail(404, "conversation inconnue")
+    return _json(deleted)
+
+
+async def delete_message(request: web.Request) -> web.Response:
+    try:
+        deleted = _dataset(request).delete_message(
+            request.match_info["session_id"], int(request.match_info["fingerprint"]),
+        )
+    except KeyError:
+        return _fail(404, "conversation ou message inconnu")
+    return _json(deleted)
+
+
+async def delete_profile(request: web.Request) -> web.Response:
+    try:
+        deleted = _dataset(request).delete_profile(request.match_info["people_id"])
+    except KeyError:
+        return _fail(404, "profil inconnu")
+    return _json(deleted)
+
+
 async def add_conversations(request: web.Request) -> web.Response:
     try:
         created = _dataset(request).add_conversations(_count(await _body(request)))
@@ -132,4 +173,7 @@ def setup_admin(app: web.Application) -> None:
     router.add_post("/_admin/conversations", add_conversations)
     router.add_post("/_admin/conversations/{session_id}/messages", add_messages)
     router.add_post(r"/_admin/conversations/{session_id}/messages/{fingerprint:\d+}/edit", edit_message)
+    router.add_post("/_admin/conversations/{session_id}/delete", delete_conversation)
+    router.add_post(r"/_admin/conversations/{session_id}/messages/{fingerprint:\d+}/delete", delete_message)
+    router.add_post("/_admin/profiles/{people_id}/delete", delete_profile)
     InstrumentRoutes(_sandbox).register(router)  # compteurs et pannes

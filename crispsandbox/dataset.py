@@ -4,8 +4,9 @@ Le jeu de base est entièrement déterminé par (graine, nombre de conversations
 website_id) : deux instances identiques produisent les mêmes octets. Rien n'est
 généré d'avance : une conversation n'est construite que lorsqu'on la demande, et
 seuls ses squelettes (ConversationPlan, quelques entiers) sont gardés pour trier
-la liste. Les mutations (messages ajoutés, modifiés, nouvelles conversations)
-vivent dans une surcouche, le jeu de base n'est jamais modifié.
+la liste. Les mutations (messages ajoutés, modifiés ou supprimés, conversations
+nouvelles ou supprimées, profils supprimés) vivent dans une surcouche, le jeu de base
+n'est jamais modifié.
 
 Utilisable directement depuis les tests :
 
@@ -77,6 +78,8 @@ class Dataset(DatasetMutations):
         self._layout = self._special_layout()
         # Caches reconstruits à la demande (tout est déterministe, donc jetable).
         self._plans: list[ConversationPlan] | None = None
+        # Squelettes de _plans par session, sauf ceux des conversations supprimées (qui
+        # gardent leur place dans _plans : leur index n'est jamais réattribué).
         self._by_session: dict[str, ConversationPlan] = {}
         self._order: list[ConversationPlan] | None = None
         self._logs: OrderedDict[str, tuple[list[dict], list[int]]] = OrderedDict()
@@ -85,6 +88,8 @@ class Dataset(DatasetMutations):
         self._extra_messages: dict[str, list[dict]] = {}
         self._edits: dict[str, dict[int, object]] = {}
         self._activity: dict[str, int] = {}
+        self._removed: dict[str, set[int]] = {}  # empreintes supprimées, par session
+        self._deleted_people: set[str] = set()  # people_id des fiches supprimées
         self._clock = MUTATION_START_MS - 1000
 
     # ------------------------------------------------------------------ squelettes
@@ -138,12 +143,14 @@ class Dataset(DatasetMutations):
         return self._activity.get(plan.session_id, plan.last_ts)
 
     def _message_total(self, plan: ConversationPlan) -> int:
-        return plan.count + len(self._extra_messages.get(plan.session_id, ()))
+        return (plan.count + len(self._extra_messages.get(plan.session_id, ()))
+                - len(self._removed.get(plan.session_id, ())))
 
     def _ordered(self) -> list[ConversationPlan]:
         """Conversations de la plus récemment active à la plus ancienne (égalité : session_id)."""
         if self._order is None:
-            self._order = sorted(self._all_plans(), key=lambda plan: (-self._last_activity(plan), plan.session_id))
+            self._all_plans()  # remplit _by_session, sans les conversations supprimées
+            self._order = sorted(self._by_session.values(), key=lambda plan: (-self._last_activity(plan), plan.session_id))
         return self._order
 
     # ------------------------------------------------------------------ messages
@@ -163,11 +170,12 @@ class Dataset(DatasetMutations):
             for position, timestamp in enumerate(message_timestamps(self.seed, plan))
         ]
         messages.extend(self._extra_messages.get(session_id, ()))
+        removed = self._removed.get(session_id, set())
         edits = self._edits.get(session_id, {})
         messages = [
             {**message, "content": edits[message["fingerprint"]], "edited": True}
             if message["fingerprint"] in edits else message
-            for message in messages
+            for message in messages if message["fingerprint"] not in removed
         ]
         messages.sort(key=_sort_key)
         entry = (messages, [message["timestamp"] for message in messages])
@@ -198,7 +206,7 @@ class Dataset(DatasetMutations):
 
     def _newest_message(self, plan: ConversationPlan) -> dict | None:
         """Message le plus récent ; sans mutation, seul le dernier est généré."""
-        if plan.session_id in self._extra_messages or plan.session_id in self._edits:
+        if any(plan.session_id in overlay for overlay in (self._extra_messages, self._edits, self._removed)):
             messages = self._log(plan.session_id)[0]
             return messages[-1] if messages else None
         if plan.count == 0:
@@ -257,13 +265,13 @@ class Dataset(DatasetMutations):
     # ------------------------------------------------------------------ profils
 
     def _profiles(self) -> tuple[dict[str, Person], dict[str, Person]]:
-        """Index des personnes ayant une fiche : par people_id et par e-mail en minuscules."""
+        """Index des personnes ayant une fiche (non supprimée) : par people_id et par e-mail en minuscules."""
         if self._profile_index is None:
             by_id: dict[str, Person] = {}
             by_email: dict[str, Person] = {}
             for index in range(self._person_count):
                 person = make_person(self.seed, index)
-                if person.has_profile:
+                if person.has_profile and person.people_id not in self._deleted_people:
                     by_id[person.people_id] = person
                     by_email[person.email.lower()] = person
             self._profile_index = (by_id, by_email)

@@ -1,5 +1,5 @@
-"""Mutations du jeu de données du bac à sable : messages ajoutés ou modifiés, conversations
-nouvelles (dérive de pagination).
+"""Mutations du jeu de données du bac à sable : messages ajoutés, modifiés ou supprimés,
+conversations nouvelles (dérive de pagination) ou supprimées, profils supprimés.
 
 Elles vivent dans une surcouche de ``Dataset`` (dataset.py), dont cette classe est la partie
 « écriture » : le jeu de base n'est jamais modifié, seuls les caches touchés sont oubliés.
@@ -8,11 +8,11 @@ Elles vivent dans une surcouche de ``Dataset`` (dataset.py), dont cette classe e
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .generator import make_plan
 from .message_maker import make_message
-from .seeds import MAX_POSITIONS, rng_for
+from .seeds import MAX_POSITIONS, ConversationPlan, Person, rng_for
 
 # Limite d'un ajout de messages par l'API d'administration.
 MAX_ADDED_PER_CALL = 10_000
@@ -30,8 +30,21 @@ class DatasetMutations:
     _extra_messages: dict
     _edits: dict
     _activity: dict
+    _removed: dict
+    _deleted_people: set
+    _profile_index: Any
     _by_session: dict
     _clock: int
+
+    if TYPE_CHECKING:  # pour la vérification des types seulement : Dataset les définit
+        def _plan(self, session_id: str) -> ConversationPlan: ...
+        def _all_plans(self) -> list[ConversationPlan]: ...
+        def _last_activity(self, plan: ConversationPlan) -> int: ...
+        def _log(self, session_id: str) -> tuple[list[dict], list[int]]: ...
+        def _person_for(self, rng: Any, index: int) -> Person | None: ...
+        def _conversation(self, plan: ConversationPlan) -> dict: ...
+        def messages(self, session_id: str) -> list[dict]: ...
+        def profile(self, people_id: str) -> dict | None: ...
 
     def _forget(self, session_id: str | None = None) -> None:
         """Invalide les caches touchés par une mutation."""
@@ -103,3 +116,41 @@ class DatasetMutations:
             created.append(plan)
         self._forget()
         return [self._conversation(plan) for plan in created]
+
+    def delete_conversation(self, session_id: str) -> dict:
+        """Supprime une conversation et ses messages ; renvoie l'objet tel qu'il était.
+
+        KeyError si elle est inconnue. Sa fiche (profil) reste. Les conversations suivantes
+        remontent d'un rang dans la liste, comme sur le vrai service.
+        """
+        deleted = self._conversation(self._plan(session_id))
+        # Le squelette reste dans _plans : un index n'est jamais réattribué (add_conversations).
+        del self._by_session[session_id]
+        for overlay in (self._extra_messages, self._edits, self._activity, self._removed):
+            overlay.pop(session_id, None)
+        self._forget(session_id)
+        return deleted
+
+    def delete_message(self, session_id: str, fingerprint: int) -> dict:
+        """Supprime un message ; renvoie sa copie telle qu'elle était. KeyError si absent.
+
+        La dernière activité de la conversation ne bouge pas (hypothèse : Crisp ne la fait
+        pas reculer) ; son aperçu passe au message le plus récent qui reste.
+        """
+        message = next((message for message in self._log(session_id)[0] if message["fingerprint"] == fingerprint), None)
+        if message is None:
+            raise KeyError(fingerprint)
+        deleted = copy.deepcopy(message)
+        self._removed.setdefault(session_id, set()).add(fingerprint)
+        self._forget(session_id)
+        return deleted
+
+    def delete_profile(self, people_id: str) -> dict:
+        """Supprime la fiche d'une personne (par people_id) ; renvoie la fiche telle qu'elle
+        était. KeyError si elle est inconnue. Ses conversations restent."""
+        deleted = self.profile(people_id)
+        if deleted is None or deleted["people_id"] != people_id:  # inconnue, ou un e-mail
+            raise KeyError(people_id)
+        self._deleted_people.add(people_id)
+        self._profile_index = None  # index reconstruit sans elle
+        return deleted
