@@ -1,20 +1,13 @@
-"""État de reprise de l'export des messages : ``conversations/messages/messages.jsonl.state.json``.
+"""État de reprise de l'export des messages : ``conversations/messages/messages.jsonl.state.json``
+(rôle de chaque champ : docs/messages.md). Compatible avec le mess.py d'origine, qui n'écrivait
+que ``next_index`` ; ``done`` manque aux états plus anciens (tout est alors revérifié une fois).
 
-Contenu (compatible avec le mess.py d'origine, qui n'écrivait que ``next_index``) :
-
-- ``next_index`` : position, dans conversations.jsonl, de la prochaine conversation à
-  traiter (parmi les lignes utilisables) ; ``next_session_id`` : son identifiant, pour
-  la retrouver si conversations.jsonl a été retrié entre deux exécutions ;
-- ``incomplete`` : {session_id: plus ancien timestamp du fichier} des conversations dont
-  le fichier existe mais ne remonte pas encore jusqu'au premier message (pagination
-  interrompue par le quota, un arrêt ou un échec). Elles sont reprises en premier ;
-- ``done`` : {session_id: [empreinte d'activité, taille du fichier]} des conversations dont
-  le fichier a été complété quand la liste montrait cette activité (voir
-  ``model.activity_marker``) ; taille en octets, None s'il n'y a pas de fichier (404). Tant
-  que ni l'empreinte ni la taille n'ont bougé, la conversation ne coûte aucun appel (voir
-  selection.py) ; un fichier abîmé ou effacé hors de l'export change de taille.
-  Absent des états plus anciens : chaque conversation est alors revérifiée une fois.
-  Tenu en mémoire sous forme compacte (``done.py``) : une entrée par conversation du compte.
+- ``next_index``, ``next_session_id`` : prochaine conversation (rang parmi les lignes
+  utilisables de conversations.jsonl ; identifiant, pour la retrouver après un nouveau tri) ;
+- ``incomplete`` : {session_id: plus ancien timestamp du fichier}, reprises en premier ;
+- ``done`` : {session_id: [empreinte d'activité, taille du fichier (None sans fichier, 404)]}
+  des conversations complétées ; la taille change si le fichier est abîmé ou effacé hors de
+  l'export. En mémoire compacte : ``done.py``.
 
 Avec plusieurs conversations en cours, le curseur est la « marée basse » : il n'avance au
 delà d'une conversation qu'une fois son fichier écrit sur disque (ou son interruption notée).
@@ -22,20 +15,18 @@ delà d'une conversation qu'une fois son fichier écrit sur disque (ou son inter
 
 from __future__ import annotations
 
-import json
+from itertools import chain
 from pathlib import Path
 
-from crispscrape.storage.done import DoneMarks, parse_state
-from crispscrape.storage.files import StorageError, atomic_write_lines
-from crispscrape.storage.state import StateFile
+from crispscrape.storage.done import ENCODER, DoneMarks, parse_state
+from crispscrape.storage.files import StateFile, StorageError, atomic_write_lines
 
 FORMAT = 2
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class MessagesCursor:
     def __init__(self, path: Path):
-        self.state = StateFile(path, "Fichier d'état des messages", compact=True)
+        self.state = StateFile(path, "Fichier d'état des messages")
         self.next_index = 0
         self.next_session_id: str | None = None
         self.incomplete: dict[str, int | None] = {}
@@ -62,26 +53,24 @@ class MessagesCursor:
                 raise
             self._recover()
             return
-        index, incomplete = data.get("next_index", 0), data.get("incomplete", {})
-        self.incomplete = incomplete
+        self.incomplete = data.get("incomplete", {})
         if reset:
             # reset oublie le curseur et les empreintes (tout est revérifié), jamais les
             # conversations incomplètes : les oublier ferait passer leurs fichiers partiels
             # pour complets.
             return
         self.done = data.get("done") or DoneMarks()
-        self.next_index = index
+        self.next_index = data.get("next_index", 0)
         session_id = data.get("next_session_id")
         self.next_session_id = session_id if isinstance(session_id, str) else None
 
     def _recover(self) -> None:
         """reset=1 sur un état illisible : mis de côté, et tous les fichiers existants
         sont revérifiés jusqu'au premier message (on ne sait plus lesquels sont partiels)."""
-        aside = self.state.path.with_name(self.state.path.name + ".illisible")
-        if self.state.path.is_file():
-            self.state.path.replace(aside)
-        directory = self.state.path.parent
-        self.incomplete = {p.stem: None for p in directory.glob("*.jsonl") if p.is_file()}
+        path = self.state.path
+        if path.is_file():
+            path.replace(path.with_name(path.name + ".illisible"))
+        self.incomplete = {p.stem: None for p in path.parent.glob("*.jsonl") if p.is_file()}
 
     def _read(self) -> dict:
         data = self.state.read(parse=parse_state)
@@ -164,18 +153,12 @@ class MessagesCursor:
         """Remplace l'état d'un coup (écriture atomique), écrit par morceaux : ni tout l'état
         en une seule chaîne, ni une liste par conversation (voir done.py)."""
         self.before_save()
-        head = _ENCODER.encode({
+        head = ENCODER.encode({
             "format": FORMAT,
             "next_index": self.next_index,
             "next_session_id": self.next_session_id,
             "incomplete": self.incomplete,
         })
-        atomic_write_lines(self.state.path, _chain(head[:-1] + ',"done":', self.done.json_chunks(),
-                                                   "}\n"))
+        atomic_write_lines(self.state.path, chain([head[:-1] + ',"done":'],
+                                                  self.done.json_chunks(), ["}\n"]))
         self.dirty = False
-
-
-def _chain(head: str, middle, tail: str):
-    yield head
-    yield from middle
-    yield tail

@@ -1,16 +1,15 @@
 """Empreintes des conversations complétées (``done`` de l'état des messages), en mémoire compacte.
 
 Une entrée par conversation du compte : {session_id: [empreinte, taille]} (voir cursor.py).
-Gardée telle que ``json`` la rend (une liste, une chaîne de 16 caractères et un entier par
-conversation), elle coûtait environ 300 octets par conversation, soit 6 Mio pour 20 000, plus
-autant à chaque lecture ou écriture complète de l'état. Ici, une entrée ordinaire (empreinte
-de 16 chiffres hexadécimaux, taille entière ou None) tient dans UN entier : 64 bits
-d'empreinte, puis la taille + 1 (0 : pas de fichier). Toute autre entrée (état écrit à la
-main, ancienne version) est gardée telle quelle : rien n'est perdu ni réinterprété.
+Gardée telle que ``json`` la rend (une liste, une chaîne et un entier), elle coûtait environ
+300 octets par conversation, soit 6 Mio pour 20 000, plus autant à chaque lecture ou écriture
+complète de l'état. Ici, une entrée ordinaire (empreinte de 16 chiffres hexadécimaux, taille
+entière ou None) tient dans UN entier : 64 bits d'empreinte, puis la taille + 1 (0 : pas de
+fichier). Toute autre entrée (état écrit à la main, ancienne version) est gardée telle quelle.
 
-Le fichier garde son format JSON : ``read_state`` le lit en flux (sans construire la liste
-de chaque entrée) et ``state_chunks`` l'écrit par morceaux, octet pour octet comme
-``json.dumps(..., ensure_ascii=False, separators=(",", ":"))`` l'écrivait.
+Le fichier garde son format JSON : ``parse_state`` le lit en flux et ``json_chunks`` l'écrit
+par morceaux, octet pour octet comme l'écrivait
+``json.dumps(..., ensure_ascii=False, separators=(",", ":"))``.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from typing import Any
 SIZE_BITS = 48
 _SIZE_MASK = (1 << SIZE_BITS) - 1
 _HEX16 = re.compile(r"[0-9a-f]{16}")
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 # Entrées écrites par morceau : peu d'appels d'écriture, jamais tout l'état en une chaîne.
 CHUNK = 512
 
@@ -41,11 +40,6 @@ def pack(marker: Any, size: Any) -> int | None:
     return (int(marker, 16) << SIZE_BITS) | low
 
 
-def unpack(value: int) -> list:
-    low = value & _SIZE_MASK
-    return [f"{value >> SIZE_BITS:016x}", low - 1 if low else None]
-
-
 class DoneMarks:
     """{session_id: [empreinte, taille]}, une entrée ordinaire par entier."""
 
@@ -61,15 +55,13 @@ class DoneMarks:
 
     def put_raw(self, session_id: str, entry: Any) -> None:
         """Une entrée telle que lue dans le fichier (liste [empreinte, taille] ou autre)."""
-        packed = pack(entry[0], entry[1]) \
-            if isinstance(entry, list) and len(entry) == 2 else None
+        packed = pack(entry[0], entry[1]) if isinstance(entry, list) and len(entry) == 2 else None
         # Une entrée gardée telle quelle est enveloppée dans un tuple (jamais lu du JSON) :
         # un entier du fichier ne doit pas passer pour une entrée compacte.
         self._entries[session_id] = (entry,) if packed is None else packed
 
     def set(self, session_id: str, marker: str, size: int | None) -> None:
-        packed = pack(marker, size)
-        self._entries[session_id] = ([marker, size],) if packed is None else packed
+        self.put_raw(session_id, [marker, size])
 
     def get(self, session_id: str) -> Any:
         """L'entrée comme dans le fichier ([empreinte, taille]), None si absente."""
@@ -92,7 +84,7 @@ class DoneMarks:
         """L'objet JSON compact, par morceaux de CHUNK entrées."""
         # La fonction en C qu'emploie json pour les chaînes (ensure_ascii=False) : mêmes octets,
         # sans le coût de JSONEncoder.encode par entrée (l'état est réécrit chaque seconde).
-        quote, encode = json.encoder.encode_basestring, _ENCODER.encode
+        quote, encode = json.encoder.encode_basestring, ENCODER.encode
         parts: list[str] = []
         opened = False
         for session_id, value in self._entries.items():
@@ -105,20 +97,22 @@ class DoneMarks:
             if len(parts) >= CHUNK:
                 yield ("," if opened else "{") + ",".join(parts)
                 opened, parts = True, []
-        if parts:
+        if parts or not opened:
             yield ("," if opened else "{") + ",".join(parts)
-            opened = True
-        yield "}" if opened else "{}"
+        yield "}"
 
 
 def _entry(value: Any) -> Any:
+    """Valeur gardée -> entrée comme dans le fichier (None si absente)."""
     if type(value) is int:
-        return unpack(value)
+        low = value & _SIZE_MASK
+        return [f"{value >> SIZE_BITS:016x}", low - 1 if low else None]
     return None if value is None else value[0]
 
 
 # --- Lecture en flux --------------------------------------------------------------------------
 _SPACE = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
 
 
 def parse_state(text: str) -> Any:
@@ -135,9 +129,6 @@ def parse_state(text: str) -> Any:
         return data
 
 
-_DECODER = json.JSONDecoder()
-
-
 def _skip(text: str, pos: int) -> int:
     """Position après les blancs JSON à partir de ``pos``."""
     match = _SPACE.match(text, pos)
@@ -150,33 +141,30 @@ def _parse_object(text: str, pos: int, top: bool) -> Any:
     result: dict[str, Any] = {}
     marks = DoneMarks()
     pos = _skip(text, pos + 1)
-    if text[pos] == "}":
-        pos += 1
-    else:
-        while True:
+    while text[pos] != "}":
+        if text[pos] != '"':
+            raise ValueError("clé attendue")
+        key, pos = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
+        pos = _skip(text, pos)
+        if text[pos] != ":":
+            raise ValueError("« : » attendu")
+        pos = _skip(text, pos + 1)
+        if top and key == "done" and text[pos] == "{":
+            value, pos = _parse_object(text, pos, top=False)
+        else:
+            value, pos = _DECODER.raw_decode(text, pos)
+        if top:
+            result[key] = value
+        else:
+            marks.put_raw(key, value)
+        pos = _skip(text, pos)
+        if text[pos] == ",":
+            pos = _skip(text, pos + 1)
             if text[pos] != '"':
                 raise ValueError("clé attendue")
-            key, pos = json.decoder.scanstring(text, pos + 1)  # type: ignore[attr-defined]
-            pos = _skip(text, pos)
-            if text[pos] != ":":
-                raise ValueError("« : » attendu")
-            pos = _skip(text, pos + 1)
-            if top and key == "done" and text[pos] == "{":
-                value, pos = _parse_object(text, pos, top=False)
-            else:
-                value, pos = _DECODER.raw_decode(text, pos)
-            if top:
-                result[key] = value
-            else:
-                marks.put_raw(key, value)
-            pos = _skip(text, pos)
-            if text[pos] == ",":
-                pos = _skip(text, pos + 1)
-                continue
-            if text[pos] != "}":
-                raise ValueError("« , » ou « } » attendu")
-            pos += 1
-            break
+        elif text[pos] != "}":
+            raise ValueError("« , » ou « } » attendu")
+    pos += 1
     if not top:
         return marks, pos
     if _skip(text, pos) != len(text):

@@ -1,35 +1,27 @@
-"""Pièces jointes sur disque : l'index ``conversations/fichiers.jsonl`` et les octets.
+"""Pièces jointes sur disque : l'index ``conversations/fichiers.jsonl`` (une ligne par pièce
+jointe, champs décrits dans docs/fichiers.md) et les octets (``AttachmentStore``).
 
-**Index.** Une ligne par pièce jointe (session_id, fingerprint) : ``url``, ``path`` (relatif
-à CRISP_DATA_DIR : où le fichier est, ou sera, rangé), ``size``, ``checksum``
-(``sha256:…``), ``status`` (``ok`` ou la raison d'un échec) et ``attempts`` (échecs déjà
-comptés). Chaque résultat est AJOUTÉ à la fin (ligne complète + fsync) juste après que le
-fichier est écrit : un arrêt brutal perd au plus le résultat en cours, jamais un fichier
-annoncé ``ok`` sans ses octets. À l'ouverture (s'il y a des doublons ou une fin tronquée) et
-à la fermeture, l'index est réécrit d'un coup (temporaire, fsync, os.replace), trié, une
-ligne par clé : la dernière ligne d'une clé l'emporte.
-
-**Confiance.** Une ligne ``ok`` dont le fichier manque ou n'a plus la taille notée n'est pas
-crue : la pièce est redemandée. Un fichier présent sans ligne ``ok`` (arrêt brutal entre
-l'écriture et l'index) est redemandé et remplacé d'un coup.
-
-**Octets.** ``AttachmentStore`` est le magasin de fichiers du FilesPipeline (même interface
-que le FSFilesStore de Scrapy) : écriture atomique en 0600, jamais hors de son répertoire.
+Chaque résultat est AJOUTÉ à l'index (ligne complète + fsync) juste APRÈS que le fichier est
+écrit : un arrêt brutal perd au plus le résultat en cours, jamais un fichier annoncé ``ok``
+sans ses octets. À l'ouverture (doublons, fin tronquée) et à la fermeture, l'index est
+réécrit d'un coup, trié, une ligne par clé : la dernière ligne d'une clé l'emporte. Une ligne
+``ok`` dont le fichier manque ou n'a plus la taille notée n'est pas crue (pièce redemandée) ;
+un fichier présent sans ligne ``ok`` (arrêt entre l'écriture et l'index) est redemandé.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from io import BytesIO
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crispscrape.file_refs import FileRef
 from crispscrape.storage.files import (
-    atomic_write_bytes,
-    append_lines, atomic_write_json, atomic_write_lines, dumps_line,
+    append_lines, atomic_write_bytes, atomic_write_json, atomic_write_lines, dumps_line,
     read_json, remove_stale_temporaries,
 )
 from crispscrape.storage.jsonl import read_lines
@@ -82,22 +74,14 @@ def abandoned(entry: Entry, max_attempts: int) -> bool:
 def read_failures(data_dir: Path) -> list[Entry]:
     """Les pièces de l'index en échec (la dernière ligne d'une clé l'emporte), triées par
     clé : ni ``ok``, ni ``interrompu`` (coupé par un arrêt, il n'a pas échoué : il repart
-    au prochain lancement, comme une pièce jamais tentée). Lecture seule, rien n'est réparé
-    ni réécrit (``scrapy status``, le rapport) ; index absent : aucune. StorageError si le
-    fichier est illisible."""
+    au prochain lancement). Lecture seule (``scrapy status``, le rapport) ; index absent :
+    aucune. StorageError si le fichier est illisible."""
     path = ExportLayout(Path(data_dir)).files_index
-    failures: dict[tuple[str, int], Entry] = {}
     if not os.path.isfile(path):
         return []
-    for line in read_lines(path, "Index des pièces jointes"):
-        entry = _entry(line.obj)
-        if entry is None:
-            continue
-        if entry.status in (OK, INTERRUPTED):
-            failures.pop(entry.key, None)
-        else:
-            failures[entry.key] = entry
-    return [failures[key] for key in sorted(failures)]
+    entries = (_entry(line.obj) for line in read_lines(path, "Index des pièces jointes"))
+    latest = {entry.key: entry for entry in entries if entry is not None}
+    return [latest[key] for key in sorted(latest) if latest[key].status not in (OK, INTERRUPTED)]
 
 
 def _entry(obj: Any) -> Entry | None:
@@ -178,9 +162,10 @@ class AttachmentIndex:
             return False
 
     def close(self) -> None:
-        if self.opened:
-            self.compact()
-        if self.opened and self._scanned_changed:
+        if not self.opened:
+            return
+        self.compact()
+        if self._scanned_changed:
             atomic_write_json(self.state_path, {"scanned": dict(sorted(self.scanned.items()))},
                               compact=True)
 
@@ -202,9 +187,7 @@ class AttachmentIndex:
             return None if ref.key in self.stale else OK
         if entry.status in REFUSED:
             return "refused"
-        if abandoned(entry, self.max_attempts):
-            return "abandoned"
-        return None
+        return "abandoned" if abandoned(entry, self.max_attempts) else None
 
     def attempts_before(self, ref: FileRef) -> int:
         entry = self.entries.get(ref.key)
@@ -212,13 +195,10 @@ class AttachmentIndex:
 
     def to_retry(self) -> list[FileRef]:
         """Pièces de l'index à redemander : échecs sous la limite, interrompues, ``ok`` absentes."""
-        refs = []
-        for entry in self.entries.values():
-            ref = FileRef(entry.session_id, entry.fingerprint, entry.url,
-                          entry.path.removeprefix(FILES_DIR + "/"))
-            if entry.path.startswith(FILES_DIR + "/") and self.is_settled(ref) is None:
-                refs.append(ref)
-        return refs
+        prefix = FILES_DIR + "/"
+        refs = (FileRef(e.session_id, e.fingerprint, e.url, e.path.removeprefix(prefix))
+                for e in self.entries.values() if e.path.startswith(prefix))
+        return [ref for ref in refs if self.is_settled(ref) is None]
 
     # --- Écriture -----------------------------------------------------------------------------
     def record(self, entries: list[Entry]) -> None:
@@ -236,20 +216,15 @@ class AttachmentIndex:
 
     def counts(self) -> dict[str, int]:
         """Nombre de pièces par statut (``ok``, raisons d'échec)."""
-        counts: dict[str, int] = {}
-        for entry in self.entries.values():
-            counts[entry.status] = counts.get(entry.status, 0) + 1
-        return counts
+        return dict(Counter(entry.status for entry in self.entries.values()))
 
 
 class AttachmentStore:
-    """Magasin des octets pour le FilesPipeline : ``persist_file`` et ``stat_file``.
-
-    Contrairement au FSFilesStore de Scrapy (``write_bytes`` direct, mode de l'umask), le
-    fichier est écrit dans un temporaire du même répertoire, synchronisé, puis substitué d'un
-    coup, en 0600 : un arrêt brutal ne laisse jamais un fichier tronqué sous son vrai nom.
-    Rien n'est créé avant la première écriture (un départ refusé ne crée aucun répertoire).
-    """
+    """Magasin des octets du FilesPipeline (interface du FSFilesStore de Scrapy). Contrairement
+    à celui-ci (``write_bytes`` direct, mode de l'umask), chaque fichier est écrit d'un coup
+    (temporaire, fsync, os.replace) en 0600 : un arrêt brutal ne laisse jamais un fichier
+    tronqué sous son vrai nom. Rien n'est créé avant la première écriture (un départ refusé ne
+    crée aucun répertoire)."""
 
     def __init__(self, basedir: str):
         self.basedir = os.path.abspath(basedir)
@@ -264,7 +239,6 @@ class AttachmentStore:
     def persist_file(self, path: str, buf: BytesIO, info: MediaPipeline.SpiderInfo,
                      meta: dict[str, Any] | None = None,
                      headers: dict[str, str] | None = None) -> None:
-        # Temporaire, fsync, os.replace (fichier en 0600) : jamais un fichier à moitié écrit.
         atomic_write_bytes(self._target(path), buf.getvalue())
 
     def stat_file(self, path: str, info: MediaPipeline.SpiderInfo) -> StatInfo:

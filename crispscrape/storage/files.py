@@ -1,4 +1,5 @@
-"""Fichiers de l'export : écriture atomique, ajout de lignes, noms de fichiers sûrs, verrou.
+"""Fichiers de l'export : écriture atomique, ajout de lignes, noms de fichiers sûrs, fichiers
+d'état (``*.state.json``).
 
 Règle de la maison : un fichier de l'utilisateur n'est jamais tronqué ni réécrit à moitié.
 On écrit un fichier temporaire dans le même répertoire, on le synchronise sur disque (fsync),
@@ -19,7 +20,6 @@ from typing import Any
 
 from crispscrape.oserrors import os_reason
 
-
 # Droits des fichiers exportés : ceux du seul propriétaire (voir append_lines).
 PRIVATE_FILE = 0o600
 
@@ -36,9 +36,7 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 
 def safe_name(identifier: Any) -> str | None:
     """L'identifiant s'il peut servir tel quel de nom de fichier, sinon None."""
-    if isinstance(identifier, str) and _SAFE_NAME.fullmatch(identifier):
-        return identifier
-    return None
+    return identifier if isinstance(identifier, str) and _SAFE_NAME.fullmatch(identifier) else None
 
 
 # Un seul encodeur pour toutes les lignes : json.dumps(..., ensure_ascii=False) en crée un
@@ -92,11 +90,8 @@ def exchange_paths(first: Path | str, second: Path | str) -> bool:
 
 def atomic_write_lines(path: Path | str, lines: Iterable[str]) -> None:
     """Remplace ``path`` par ces lignes, d'un seul coup (temporaire, fsync, os.replace).
-
-    Plusieurs fichiers remplacés ensemble avant l'état qui les décrit : storage/grouped.py.
     ``path`` peut être une simple chaîne : pathlib garde (sys.intern) chaque nom de fichier
-    qu'il découpe, et la mémoire grandirait avec le nombre de conversations.
-    """
+    qu'il découpe, et la mémoire grandirait avec le nombre de conversations."""
     _atomic_write(path, lambda handle: handle.writelines(lines), "w")
 
 
@@ -151,15 +146,11 @@ def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:
 
 
 def append_lines(path: Path, lines: Iterable[str]) -> None:
-    """Ajoute des lignes complètes à la fin d'un fichier, puis les synchronise sur disque.
-
-    Après un arrêt brutal, seule la dernière ligne peut être incomplète : les lecteurs
-    ci-dessous la reconnaissent et l'ignorent en le signalant.
-    """
+    """Ajoute des lignes complètes à la fin d'un fichier, puis les synchronise sur disque :
+    après un arrêt brutal, seule la dernière peut être incomplète (voir storage/jsonl.py)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Créé en 0600 (lecture et écriture pour le seul propriétaire) : les exports contiennent
-    # les données personnelles des clients (noms, e-mails, messages). Les fichiers remplacés
-    # d'un coup le sont aussi (mkstemp crée en 0600).
+    # Créé en 0600 : les exports contiennent les données personnelles des clients (noms,
+    # e-mails, messages). Les fichiers remplacés d'un coup le sont aussi (mkstemp).
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
     with os.fdopen(fd, "a", encoding="utf-8", newline="\n") as handle:
         handle.writelines(lines)
@@ -185,6 +176,44 @@ def read_json(path: Path, what: str, parse=json.loads) -> Any | None:
             f"{what} corrompu ({path}) : {exc}. Il n'a pas été modifié ; corrigez-le, "
             "ou relancez avec -a reset=1 pour repartir de zéro."
         ) from exc
+
+
+class StateFile:
+    """Un fichier d'état : ``load()`` au départ, ``save()`` (atomique) à chaque étape sûre.
+
+    Un état illisible n'est jamais écrasé en silence : perdre un état peut faire croire complet
+    un fichier qui ne l'est pas. L'araignée s'arrête alors avec un message clair, et
+    ``-a reset=1`` permet de repartir de zéro en connaissance de cause.
+    """
+
+    def __init__(self, path: Path, description: str = "Fichier d'état"):
+        self.path = Path(path)
+        self.description = description
+        self.data: dict[str, Any] = {}
+
+    def load(self) -> dict[str, Any]:
+        """Charge l'état (vide s'il n'existe pas) ; StorageError s'il est corrompu."""
+        self.data = self.read()
+        return self.data
+
+    def read(self, parse=json.loads) -> dict[str, Any]:
+        """L'état du fichier, sans le garder ; ``parse`` : voir read_json."""
+        data = read_json(self.path, self.description, parse=parse)
+        if data is None:
+            return {}
+        if not isinstance(data, dict):
+            raise StorageError(
+                f"{self.description} inattendu ({self.path}) : un objet JSON est attendu. "
+                "Il n'a pas été modifié ; relancez avec -a reset=1 pour repartir de zéro."
+            )
+        return data
+
+    def save(self) -> None:
+        atomic_write_json(self.path, self.data)
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+        self.data = {}
 
 
 _TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp")

@@ -1,15 +1,12 @@
 """Remplacements atomiques groupés : un seul passage sur disque pour plusieurs fichiers.
 
 La règle de storage/files.py tient (temporaire, contenu durable, puis os.replace), mais pour
-un lot : chaque fichier de conversation est écrit dans son temporaire sans fsync ; avant
-l'écriture de l'état qui les décrit, un seul ``syncfs`` rend durables tous les temporaires
-du lot, puis ils remplacent leurs fichiers et le répertoire est synchronisé. Un fsync par
-conversation coûtait ~0,3 ms de CPU et une validation du journal chacun (banc bench.cpu,
-issue 9) ; un lot par écriture de l'état (au plus une par seconde) n'en coûte qu'une.
-
-Après un arrêt brutal : un temporaire non substitué est retiré à l'ouverture suivante
-(``remove_stale_temporaries``), l'ancien fichier est intact et l'état ne disait pas encore
-la conversation faite : elle est simplement redemandée.
+un lot : chaque temporaire est écrit sans fsync ; avant l'écriture de l'état qui les décrit,
+un seul ``syncfs`` les rend tous durables, puis ils remplacent leurs fichiers et le
+répertoire est synchronisé. Un fsync par conversation coûtait ~0,3 ms de CPU et une
+validation du journal chacun (banc bench.cpu, issue 9) ; un lot par écriture de l'état (au
+plus une par seconde) n'en coûte qu'une. Arrêt brutal avant la substitution : voir
+docs/messages.md (temporaires retirés, anciens fichiers intacts, conversations redemandées).
 """
 
 from __future__ import annotations
@@ -26,8 +23,7 @@ def _load_syncfs():
     # syncfs(2) (Linux) : le système de fichiers d'un descripteur, en une fois. Absent
     # ailleurs : chaque temporaire est alors synchronisé par fsync (même sûreté, sans gain).
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        function = libc.syncfs
+        function = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).syncfs
     except (OSError, AttributeError, TypeError):
         return None
     function.argtypes = [ctypes.c_int]
@@ -93,8 +89,4 @@ class GroupedReplace:
             finally:
                 os.close(fd)
         for tmp in temporaries:
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_directory(tmp)  # le contenu d'un fichier : même appel

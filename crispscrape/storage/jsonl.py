@@ -1,23 +1,15 @@
 """LE lecteur de fichiers JSONL du projet, et sa politique de tolérance, écrite une fois.
 
-Décodage (identique pour tous les fichiers, ``read_lines``) :
+Décodage, identique pour tous (``read_lines``) : une marque BOM en tête (laissée par certains
+éditeurs) est ignorée ; une ligne qui n'est pas de l'UTF-8 (un octet latin-1 venu d'un autre
+outil) est lue en latin-1, où chaque octet garde un caractère : rien n'est remplacé ni perdu ;
+les lignes vides sont sautées ; une ligne qui n'est pas du JSON est rendue avec ``obj = None``.
 
-- une marque d'ordre d'octets UTF-8 (BOM, laissée par certains éditeurs) en tête est ignorée ;
-- une ligne qui n'est pas de l'UTF-8 valide (un octet latin-1 venu d'un autre outil) est lue
-  en latin-1 : chaque octet garde un caractère, rien n'est remplacé ni perdu, et la ligne
-  reste utilisable (``storage/lines_recoded``) ;
-- les lignes vides sont sautées ; une ligne qui n'est pas du JSON est rendue avec
-  ``obj = None`` : c'est à l'appelant de dire ce qu'il en fait.
-
-Ce que chaque appelant fait d'une ligne illisible (la politique) :
-
-- conversations.jsonl et utilisateurs.jsonl, complétés par ajouts (``load_and_repair``) :
-  une ligne illisible AU MILIEU est refusée (le message nomme la ligne, rien n'est
-  modifié) ; la DERNIÈRE, trace d'un arrêt brutal, est retirée par réécriture atomique des
-  lignes complètes ;
-- conversations.jsonl lu comme entrée (messages, users) : ligne ignorée et signalée ;
-- fichier de messages d'une conversation : ligne mise de côté (``.lignes-illisibles``) et
-  conversation reprise depuis le début.
+Ce qu'en font les appelants : conversations.jsonl et utilisateurs.jsonl, complétés par ajouts
+(``load_and_repair``), refusent une ligne illisible AU MILIEU (le message la nomme, rien n'est
+modifié) et retirent la DERNIÈRE, trace d'un arrêt brutal, par réécriture atomique ;
+conversations.jsonl lu comme entrée (messages, users) l'ignore en la signalant ; un fichier de
+messages la met de côté (``.lignes-illisibles``) et la conversation est reprise au début.
 """
 
 from __future__ import annotations
@@ -46,14 +38,6 @@ class JsonlLine:
     recoded: bool = False
 
 
-def decode_line(raw: bytes) -> tuple[str, bool]:
-    """Texte d'une ligne : UTF-8, sinon latin-1 (qui décode tout octet, sans rien perdre)."""
-    try:
-        return raw.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return raw.decode("latin-1"), True
-
-
 def read_lines(path: Path | str, what: str) -> Iterator[JsonlLine]:
     """Parcourt un fichier JSONL en flux (la mémoire ne dépend pas de sa taille)."""
     try:
@@ -63,7 +47,10 @@ def read_lines(path: Path | str, what: str) -> Iterator[JsonlLine]:
                     raw = raw[len(BOM):]
                 if not raw.strip():
                     continue
-                text, recoded = decode_line(raw)
+                try:
+                    text, recoded = raw.decode("utf-8"), False
+                except UnicodeDecodeError:
+                    text, recoded = raw.decode("latin-1"), True
                 try:
                     obj = json.loads(text)
                 except ValueError:
@@ -83,8 +70,7 @@ class JsonlContent:
 
 
 def load_and_repair(path: Path, what: str, logger: logging.Logger) -> JsonlContent:
-    """Lit un fichier complété par ajouts (absent = vide) et répare sa fin si besoin ;
-    StorageError si une ligne du milieu est illisible."""
+    """Lit un fichier complété par ajouts (absent = vide) et répare sa fin si besoin."""
     content = JsonlContent()
     if not path.exists():
         return content
@@ -110,16 +96,13 @@ def load_and_repair(path: Path, what: str, logger: logging.Logger) -> JsonlConte
             "arrêt brutal pendant l'écriture. Elle est retirée ; les %d lignes complètes sont "
             "conservées et l'élément concerné sera redemandé à l'API.",
             what, path, pending.number, len(pending.text), len(content.lines))
-        atomic_write_lines(path, [_with_newline(line.text) for line in content.lines])
+        # Lignes complètes : toutes suivies d'une autre, donc toutes avec leur saut de ligne.
+        atomic_write_lines(path, [line.text for line in content.lines])
     elif content.lines and not content.lines[-1].text.endswith("\n"):
         # Ligne complète sans saut de ligne final : on le rajoute, sans rien réécrire.
         append_lines(path, ["\n"])
-        content.lines[-1].text = _with_newline(content.lines[-1].text)
+        content.lines[-1].text += "\n"
     if content.normalise:
         logger.warning("%s : %s contient une marque BOM ou des octets non UTF-8 (lus en latin-1) ; "
                        "il sera réécrit en UTF-8, sans perdre aucune ligne.", what, path)
     return content
-
-
-def _with_newline(text: str) -> str:
-    return text if text.endswith("\n") else text + "\n"

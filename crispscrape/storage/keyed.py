@@ -1,12 +1,9 @@
 """LE chargeur des fichiers JSONL tenus en mémoire, une ligne par clé, complétés par ajouts
 puis réécrits triés d'un seul coup : ``conversations.jsonl`` (clé : session_id) et
-``utilisateurs.jsonl`` (clé : e-mail). Une seule politique, écrite ici :
-
-- fin tronquée réparée, ligne illisible au milieu refusée (``jsonl.load_and_repair``) ;
-- BOM ou latin-1 : lus sans perte, le fichier sera réécrit en UTF-8 ;
-- objet JSON sans clé utilisable : gardé tel quel, en fin de fichier (jamais perdu), signalé ;
-- doublon d'une clé : une seule ligne reste (``keep`` dit laquelle), le fichier sera réécrit ;
-- enveloppe d'un ancien export, ligne étrangère avant une autre, désordre : réécrit à la fin.
+``utilisateurs.jsonl`` (clé : e-mail). Fin tronquée, ligne illisible, BOM, latin-1 :
+``jsonl.load_and_repair``. Un objet sans clé utilisable est gardé tel quel en fin de fichier
+(jamais perdu) ; d'un doublon, une seule ligne reste (``keep``) ; enveloppe d'un ancien
+export, ligne étrangère avant une autre, désordre : normalisés à la réécriture finale.
 
 Statistiques ``{stat_prefix}/truncated_line_repaired``, ``/foreign_lines``,
 ``/duplicates_removed``. Les sous-classes disent la clé, l'ordre et le texte d'une ligne.
@@ -37,7 +34,6 @@ class KeyedFile:
         self.entries: dict[str, Any] = {}
         # Lignes JSON valides sans clé : gardées telles quelles, à la fin du fichier.
         self.foreign: list[str] = []
-        self.count_at_load = 0
         # Vrai si le fichier sur disque diffère de ce que la réécriture finale produirait.
         self.needs_rewrite = False
 
@@ -77,8 +73,6 @@ class KeyedFile:
                 continue
             key, record, wrapped = parsed
             if wrapped or foreign_seen:
-                # Enveloppe d'un ancien export, ou ligne étrangère avant celle-ci : normalisé
-                # à la prochaine réécriture.
                 self.needs_rewrite = True
             known = self.entries.get(key)
             if known is not None:
@@ -91,7 +85,6 @@ class KeyedFile:
             if previous is not None and order < previous:
                 self.needs_rewrite = True
             previous = order
-        self.count_at_load = len(self.entries)
 
     # --- Écritures ---------------------------------------------------------------------------
     def rewrite(self) -> None:
@@ -102,7 +95,6 @@ class KeyedFile:
 
     def finish(self) -> bool:
         """Réécriture finale (tri, normalisation) si elle change quelque chose ; True si faite.
-
         Même sans aucun appel (relance après un arrêt pendant le tri final) : le fichier doit
         finir trié."""
         if not self.needs_rewrite:

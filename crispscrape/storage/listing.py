@@ -1,23 +1,18 @@
 """État du parcours de la liste des conversations : ``conversations.jsonl.state.json``.
 
-``ListingPosition`` : la prochaine page du rattrapage (``page_number``), la taille de page
-utilisée, si le rattrapage est terminé et le « filigrane » ; ``ListingCursor`` la lit et
-l'écrit. ``CrispListWalk`` (crispscrape/paging/conversations.py, dans l'araignée) décide de
-la page suivante d'après le bilan de chaque page enregistrée et fait avancer la position.
-Deux parcours, pour la dérive des pages (de nouvelles conversations poussent les anciennes
-vers les pages suivantes ; une conversation qui reprend vie remonte en page 1) :
+``ListingPosition`` : prochaine page du rattrapage (``page_number``), taille de page, fin du
+rattrapage et « filigrane » ; ``ListingCursor`` la lit et l'écrit ; ``CrispListWalk``
+(paging/conversations.py, dans l'araignée) décide de la page suivante et fait avancer la
+position. Deux parcours, contre la dérive des pages (les nouvelles conversations poussent les
+autres vers le bas, une conversation qui reprend vie remonte en page 1) :
 
-- le balayage du haut (à chaque exécution dont le fichier n'est pas vide) part de la page 1
-  et s'arrête sur la première page qui n'apporte rien (ni nouvelle ni mise à jour) ET
-  descend sous le filigrane : la dernière activité la plus récente connue quand le haut de
-  la liste était entièrement exporté. Tout ce qui a bougé depuis a une activité plus
-  récente, donc se trouve au-dessus : rien n'est sauté, même si le balayage précédent avait
-  été coupé par ``nb`` ou le quota (le filigrane n'avance qu'en fin de balayage complet) ;
-- le rattrapage reprend ensuite l'historique à la page notée dans l'état. Les insertions en
-  haut ne font que pousser les pages vers le bas : on redemande au pire quelques
-  conversations déjà connues, on n'en saute aucune. Une page vide = historique complet.
+- le balayage du haut part de la page 1 et s'arrête sur la première page qui n'apporte rien
+  ET descend sous le filigrane (dernière activité connue quand le haut était entièrement
+  exporté ; il n'avance qu'en fin de balayage complet) : ce qui a bougé est au-dessus ;
+- le rattrapage reprend l'historique à la page notée : des insertions en haut font
+  redemander quelques conversations, jamais en sauter. Une page vide = historique complet.
 
-Si le balayage atteint la page du rattrapage, il le poursuit directement. Détails : docs/.
+Pourquoi rien n'est sauté, même coupé par ``nb`` ou le quota : docs/conversations.md.
 """
 
 from __future__ import annotations
@@ -27,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from crispscrape.model import timestamp_of
-from crispscrape.storage.files import StorageError
-from crispscrape.storage.state import StateFile
+from crispscrape.storage.files import StateFile, StorageError
 
 # Taille de page du script d'origine (conv.py) : sert à interpréter son état, qui ne la note pas.
 ORIGINAL_PER_PAGE = 20
@@ -43,10 +37,8 @@ SCAN, BACKFILL = "balayage du haut", "rattrapage"
 
 @dataclass
 class ListingPosition:
-    """Ce que dit l'état : prochaine page du rattrapage, taille de page, filigrane, fin.
-
-    Une valeur : le magasin garde celle du fichier, l'araignée fait avancer sa copie
-    (paging/conversations.py) et la renvoie au magasin par le signal ``listing_advanced``."""
+    """Ce que dit l'état. Une valeur : le magasin garde celle du fichier, l'araignée fait
+    avancer sa copie et la renvoie au magasin par le signal ``listing_advanced``."""
 
     page_number: int = 1
     per_page: int | None = None
@@ -57,13 +49,11 @@ class ListingPosition:
     exists: bool = False
 
     def resume_page(self, per_page: int) -> int:
-        """Page du rattrapage à demander avec la taille de page actuelle.
-
-        La position (nombre de conversations déjà parcourues) est convertie si la taille de
-        page a changé, en arrondissant vers le haut de la liste : on redemande un peu, on ne
-        saute rien. L'état du script d'origine avance d'une page même quand --nb coupe la
-        page en cours : on reprend donc une page plus tôt pour ne rien manquer.
-        """
+        """Page du rattrapage à demander avec la taille de page actuelle. La position (nombre
+        de conversations déjà parcourues) est convertie si la taille de page a changé, en
+        arrondissant vers le haut de la liste : on redemande un peu, on ne saute rien. L'état
+        du script d'origine avance d'une page même quand --nb coupe la page en cours : on
+        reprend donc une page plus tôt pour ne rien manquer."""
         old = self.per_page or per_page
         offset = (self.page_number - 1) * old
         if self.original:

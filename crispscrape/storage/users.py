@@ -29,7 +29,7 @@ from crispscrape.storage.files import (
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import StoreDirectory
-from crispscrape.storage.state import StateFile
+from crispscrape.storage.files import StateFile
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.keyed import KeyedFile
 
