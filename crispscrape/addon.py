@@ -58,6 +58,10 @@ DEFAULTS = {
     # à chaque exécution : la modification d'un message ne change peut-être pas l'activité
     # que montre la liste. 0 = jamais ; -a verify=1 revérifie tout une fois.
     "CRISP_MESSAGES_LOOKBACK_DAYS": 7.0,
+    # CRISP_REMOVED, ce que Crisp a supprimé (404 sur la conversation elle-même, jamais sur
+    # une preuve faible) : « erase » (défaut) l'efface de tous les fichiers, « keep » le garde
+    # en le notant ; noté dans suppressions.jsonl et plus jamais demandé. Sans défaut ici :
+    # lu comme CRISP_TOKEN_TIER (réglage, sinon variable d'environnement ; config.py).
     # Budget d'appels d'une exécution (-a budget=N l'emporte) ; 0 = illimité. Recommandé :
     # un peu moins que le quota quotidien du jeton (5 000 pour un jeton de plugin).
     "CRISP_CALL_BUDGET": 0,

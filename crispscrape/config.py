@@ -123,8 +123,24 @@ def token_tier(settings, environ=None) -> str:
 
 
 def check_tier(settings) -> None:
-    """ConfigError avant tout crawl si CRISP_TOKEN_TIER est illisible."""
+    """ConfigError avant tout crawl si CRISP_TOKEN_TIER ou CRISP_REMOVED est illisible."""
     token_tier(settings)
+    removal_policy(settings)
+
+
+REMOVAL_POLICIES = ("erase", "keep")
+
+
+def removal_policy(settings, environ=None) -> str:
+    """CRISP_REMOVED : ``erase`` (défaut : effacer ce que Crisp a supprimé) ou ``keep`` ; lu
+    comme les identifiants (réglage -s, sinon variable d'environnement)."""
+    environ = os.environ if environ is None else environ
+    value = lookup("CRISP_REMOVED", settings, environ).strip().lower() or "erase"
+    if value not in REMOVAL_POLICIES:
+        raise ConfigError(f"CRISP_REMOVED={value!r} invalide : « erase » (effacer des fichiers ce "
+                          "que Crisp a supprimé, le défaut) ou « keep » (le garder, en le "
+                          "notant) est attendu. Aucun appel n'a été fait.")
+    return value
 
 
 def daily_quota(settings, environ=None) -> int:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# ``MessageBatch.end`` d'une conversation supprimée chez Crisp (spiders/removals.py).
+REMOVED = "supprimée"
+
 
 @dataclass
 class MessageBatch:

@@ -11,6 +11,9 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   impossible à écrire) ; le message est la cause, dite une fois.
 - ``conversation_closed(done)`` : une conversation refermée par le magasin des messages
   (``storage.records.Finished``) ; l'araignée peut vérifier ce qu'elle en savait.
+- ``conversation_removed(session_id, evidence)`` : Crisp a confirmé par un 404 sur la
+  conversation elle-même qu'elle est supprimée (``evidence`` : l'appel) ; l'extension des
+  suppressions la note dans le registre, puis l'efface à la fin du crawl (CRISP_REMOVED ; pipelines/removals.py).
 - ``listing_advanced(position)`` : l'araignée des conversations a fait avancer son parcours
   de la liste (``storage.listing.ListingPosition``, une copie) ; le pipeline des
   conversations l'enregistre, ou arrête l'export (export_stopped) s'il ne le peut pas.
@@ -20,6 +23,7 @@ start_refused = object()
 export_stopped = object()
 conversation_closed = object()
 listing_advanced = object()
+conversation_removed = object()
 
 
 def refuse_start(crawler, reason: str, message: str) -> None:

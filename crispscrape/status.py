@@ -21,6 +21,7 @@ from crispscrape.storage.file_index import abandoned, read_failures
 from crispscrape.storage.done import DoneMarks, parse_state
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.jsonl import read_lines
+from crispscrape.storage.suppressions import SuppressionLog
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.paging.selection import DAY_MS, file_size, listed, mean_batches
 
@@ -45,6 +46,8 @@ class AccountStatus:
     unverified: int = 0
     incomplete: int = 0
     recent: int = 0
+    # Supprimées chez Crisp et gardées ici (CRISP_REMOVED=keep) : hors du compte à faire.
+    removed_kept: int = 0
     profiles_known: int = 0
     profiles_not_found: int = 0
     profiles_to_ask: int = 0
@@ -121,12 +124,16 @@ class AccountStatus:
             return emails
         folder = os.fspath(directory)
         now = now_ms if now_ms is not None else int(time.time() * 1000)
+        removed = SuppressionLog(layout.suppressions).removed()
         # Une conversation par ligne (le fichier est unique par session_id, et l'export des
         # messages compte les doublons à part) : pas d'ensemble des identifiants en mémoire.
         for conversation in listed(self.conversations_path):
             if sample and conversation.email is not None:
                 # Empreintes (entiers) plutôt que les adresses : il ne s'agit que de compter.
                 emails.add(hash(conversation.email))
+            if conversation.session_id in removed:
+                self.removed_kept += 1
+                continue
             self.listed += 1
             size = file_size(f"{folder}/{conversation.session_id}.jsonl")
             entry = done.get(conversation.session_id)
@@ -214,6 +221,10 @@ class AccountStatus:
             f"{self.unverified}.",
             f"  Revérifiées à chaque exécution (actives depuis moins de {lookback_days:g} jours, "
             f"CRISP_MESSAGES_LOOKBACK_DAYS) : {self.recent}.",
+            *([f"  {self.removed_kept} " + _plural(
+                self.removed_kept, "conversation supprimée chez Crisp, gardée ici",
+                "conversations supprimées chez Crisp, gardées ici")
+               + " (CRISP_REMOVED=keep) : aucun appel."] if self.removed_kept else []),
             f"  Profils : {self.profiles_known} connus, {self.profiles_not_found} sans fiche, "
             f"{self.profiles_to_ask} à demander.",
         ]

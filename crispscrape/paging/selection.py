@@ -49,6 +49,8 @@ class Policy:
     lookback_days: float = 7.0
     # Horloge (ms) : l'heure réelle, sauf dans les tests unitaires.
     now_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    # Supprimées chez Crisp (registre storage/suppressions.py) : plus aucun appel.
+    removed: frozenset[str] = frozenset()
 
     def reason(self, done: list | None, marker: str | None, activity: int | None,
                size: int | None) -> str | None:
@@ -139,7 +141,7 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
         for session_id in list(cursor.incomplete):
             if selected >= nb:
                 return
-            if model.file_name(session_id):
+            if model.file_name(session_id) and session_id not in policy.removed:
                 selected += 1
                 cursor.expect(session_id, markers.get(session_id))
                 stats.inc_value(f"messages/selected_{INCOMPLETE}")
@@ -158,6 +160,12 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
             return
         cursor.track(rank, conversation.index, session_id)
         taken = cursor.in_flight(session_id) or session_id in cursor.incomplete
+        if session_id in policy.removed:
+            # Supprimée chez Crisp et gardée ici (CRISP_REMOVED=keep) : aucun appel.
+            stats.inc_value("messages/ignored_removed")
+            cursor.pass_over(rank)
+            rank += 1
+            continue
         why = None if taken else policy.reason(
             cursor.done.get(session_id), conversation.marker, conversation.activity,
             size_of(f"{folder}/{model.file_name(session_id)}"))

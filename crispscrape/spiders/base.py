@@ -1,12 +1,10 @@
 """Araignée de base de crispscrape : tout ce que les trois exports partagent avec l'API Crisp.
 
-- arguments ``nb`` et ``reset`` (chaînes acceptées, comme les passe scrapyd) ;
-- configuration (identifiants, URL, répertoire de données) vérifiée avant tout appel ;
-- premier appel envoyé seul : s'il est refusé (401/403), on s'arrête après un seul appel ;
-- lecture de l'enveloppe, réessai des réponses inexploitables, classement des erreurs :
-  401/403/site non lié -> arrêt immédiat ; 404 -> ressource ignorée ; le reste, après les
-  réessais -> ressource en échec, comptée et signalée, jamais marquée comme faite ;
-- récapitulatif final en français.
+- arguments (chaînes acceptées, comme les passe scrapyd), configuration vérifiée avant tout
+  appel ; premier appel envoyé seul : refusé (401/403), on s'arrête après lui ;
+- enveloppe lue, réponses inexploitables réessayées ; 401/403/site non lié -> arrêt ;
+  404 -> ``resource_missing`` ; le reste, après les réessais -> ressource en échec, comptée
+  et signalée, jamais marquée comme faite ; récapitulatif final en français.
 """
 
 from __future__ import annotations
@@ -56,9 +54,9 @@ class ExportSpider(scrapy.Spider):
     # Progression (extensions/progress.py) : statistique qui compte le travail fait, son unité.
     progress_key: str | None = None
     progress_unit = "éléments"
-    # La route du premier appel existe toujours (liste des conversations) : un 404 y dit que
-    # l'URL de l'API est fausse, pas qu'une ressource a disparu.
+    # Route du premier appel toujours présente (la liste) : un 404 y dit l'URL d'API fausse.
     route_always_exists = False
+    api_answered = False
     flags: tuple[str, ...] = ()  # arguments -a booléens propres à l'export (outre reset)
 
     def __init__(self, *args, nb=None, reset=None, budget=None, website=None, **kwargs):
@@ -198,7 +196,9 @@ class ExportSpider(scrapy.Spider):
     def api_data(self, response, expected_type: type | tuple[type, ...]) -> Any:
         """``data`` d'une réponse réussie, ou InvalidResponse (à passer à retry_or_fail)."""
         self._first_answer.set()
-        return self.source.parse(response, expected_type)
+        data = self.source.parse(response, expected_type)
+        self.api_answered = True  # l'URL de l'API est la bonne (voir spiders/removals.py)
+        return data
 
     def retry_or_fail(self, request: scrapy.Request, exc: InvalidResponse) -> Iterable[Any]:
         """Réessaie une réponse inexploitable avec recul ; après les réessais, la ressource échoue."""

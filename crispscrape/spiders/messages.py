@@ -36,8 +36,10 @@ from crispscrape.items import MessageBatch
 from crispscrape.pipelines.messages import message_store
 from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.ends import ConversationEnds
+from crispscrape.spiders.removals import RemovalCheck
 from crispscrape.storage.files import StorageError
-from crispscrape.storage.layout import state_path
+from crispscrape.storage.layout import ExportLayout, state_path
+from crispscrape.storage.suppressions import SuppressionLog
 from crispscrape.storage.records import Known
 from crispscrape.paging.selection import Policy
 from crispscrape.summary import files_line
@@ -92,7 +94,7 @@ def next_step(batch: list[dict], last: bool, known: Known, before: int | None,
     return Step(next_before=following)
 
 
-class MessagesSpider(ConversationEnds, ExportSpider):
+class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
     name = "messages"
     default_nb = 50
     # -a verify=1 : revérifier chaque conversation une fois (un appel chacune), même inchangée.
@@ -104,6 +106,9 @@ class MessagesSpider(ConversationEnds, ExportSpider):
     progress_unit = "conversations"
     custom_settings = {
         "ITEM_PIPELINES": {
+            # Le premier ouvert, le dernier fermé : efface ce que Crisp a supprimé une fois
+            # les autres magasins fermés (pipelines/removals.py).
+            "crispscrape.pipelines.removals.RemovalsPipeline": 50,
             "crispscrape.pipelines.dedup.MessageDedupPipeline": 300,
             "crispscrape.pipelines.messages.MessageFilePipeline": 400,
             # Après l'écriture du lot : ses pièces jointes (CRISP_FILES_ENABLED).
@@ -115,6 +120,7 @@ class MessagesSpider(ConversationEnds, ExportSpider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._paging = {}
+        spider._removal_waiting = []
         crawler.signals.connect(spider._batch_written, signal=signals.item_scraped)
         return spider
 
@@ -128,8 +134,10 @@ class MessagesSpider(ConversationEnds, ExportSpider):
     def export_requests(self):
         self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")
         self.store = message_store(self.crawler)
+        layout = ExportLayout(self.config.data_dir)
         policy = Policy(verify=self.verify,
-                        lookback_days=self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0))
+                        lookback_days=self.settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0),
+                        removed=frozenset(SuppressionLog(layout.suppressions).removed()))
         for rank, session_id in self.store.plan(self.nb, policy):
             yield self._batch_request(ConversationFetch(session_id, rank))
 
@@ -225,7 +233,21 @@ def messages_summary(stats, store) -> list[str]:
         f"Messages : {stats.get_value('messages/new', 0)} nouveaux, "
         f"{stats.get_value('messages/updated', 0)} mis à jour, "
         f"{stats.get_value('messages/ignored_known', 0)} ignorés (déjà connus).",
-        f"Fichiers .jsonl de conversation dans {store.directory} : {files}."]
+        f"Fichiers .jsonl de conversation dans {store.directory} : {files}.",
+        *removed_lines(stats)]
+
+
+def removed_lines(stats) -> list[str]:
+    """Les conversations supprimées chez Crisp trouvées dans ce crawl (pipelines/removals.py)."""
+    removed = stats.get_value("removed/conversations", 0)
+    if not removed:
+        return []
+    erased = stats.get_value("removed/erased")
+    fate = ("effacées de l'export (CRISP_REMOVED=erase)" if erased is not None
+            else "gardées ici (CRISP_REMOVED=keep)" if stats.get_value("removed/kept")
+            else "notées dans suppressions.jsonl")
+    return [f"Supprimées chez Crisp (404 confirmé) : {removed} conversation(s), {fate} ; "
+            "plus jamais demandées."]
 
 
 def listing_days_old(path, now: float | None = None) -> int:

@@ -10,6 +10,7 @@ avec ``-a website=ID``) ; les noms sont ceux des scripts d'origine (docs/fichier
     {DATA}/conversations/{messages,conversations}.invalides.jsonl
     {DATA}/utilisateurs/utilisateurs.jsonl              (+ .state.json, .invalides.jsonl)
     {DATA}/analyse/                                     (scrapy report)
+    {DATA}/suppressions.jsonl                           (ce que Crisp a supprimé)
 
 Ninja et Wanzo ont leur dossier (``folder``) et le nom de leur liste (``listing_name``).
 """
@@ -89,6 +90,11 @@ class ExportLayout:
         return state_path(self.users)
 
     # --- Le reste --------------------------------------------------------------------------
+    @property
+    def suppressions(self) -> Path:
+        """Registre des suppressions (storage/suppressions.py)."""
+        return Path(self.root) / "suppressions.jsonl"
+
     @property
     def analysis_dir(self) -> Path:
         return Path(self.root) / ANALYSIS_DIR

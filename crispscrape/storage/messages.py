@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from crispscrape.console import Repeats
+from crispscrape.items import REMOVED
 from crispscrape.sources.base import MessageModel
 from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.cursor import MessagesCursor
@@ -167,6 +168,12 @@ class MessageStore:
             # ne plus coûter d'appel tant que la liste ne la montre pas changée.
             size = os.stat(conversation.path).st_size if conversation.exists else None
             cursor.settle(rank, session_id, complete=True, size=size)
+            self._maybe_flush()
+            return Finished(session_id, why, True, opened=False)
+        if why == REMOVED:
+            # Supprimée chez Crisp (spiders/removals.py) : rien à écrire ni à noter ; le
+            # registre des suppressions dit de ne plus la demander, l'effacement suit.
+            cursor.settle(rank, session_id, complete=True, record=False)
             self._maybe_flush()
             return Finished(session_id, why, True, opened=False)
         if conversation is None:

@@ -235,15 +235,21 @@ def test_key_given_as_setting_never_reaches_the_log(sandbox, data_dir):
     assert key not in str(result.stats)
 
 
-def test_unknown_conversation_is_ignored_and_the_crawl_goes_on(sandbox, data_dir):
+def test_unknown_conversation_is_confirmed_removed_and_the_crawl_goes_on(sandbox, data_dir):
+    """Listée ici, inconnue de Crisp : le 404 de ses messages est confirmé par un appel sur
+    la conversation elle-même (404 aussi), puis elle est effacée (issue 21,
+    tests/e2e/test_removals.py) ; les autres sont exportées normalement."""
     conversations = sandbox.admin("/_admin/truth/conversations")[:3]
     ghost = {**conversations[0], "session_id": "session_00000000-dead-beef-0000-000000000000"}
     write_conversations(sandbox, data_dir, [conversations[0], ghost, *conversations[1:]])
     result = run_crawl("messages", data_dir, sandbox.env(), args={"nb": 10})
     assert result.returncode == 0, result.log[-2000:]
-    assert result.stats["crisp_api/not_found"] == 1
-    assert result.stats["messages/conversations_not_found"] == 1
+    assert result.stats["crisp_api/not_found"] == 2  # ses messages, puis la confirmation
+    assert result.stats["removed/conversations"] == 1
+    assert "messages/conversations_not_found" not in result.stats
     assert not (data_dir / "conversations" / "messages" / f"{ghost['session_id']}.jsonl").exists()
+    listing = (data_dir / "conversations" / "conversations.jsonl").read_text()
+    assert ghost["session_id"] not in listing
     assert_matches_truth(sandbox, data_dir, [c["session_id"] for c in conversations])
 
 

@@ -1,0 +1,107 @@
+"""Ce que Crisp a supprimé : noté dans ``suppressions.jsonl``, puis effacé à la fin du crawl.
+
+Seule l'araignée des messages prouve une suppression (404 sur la conversation elle-même,
+confirmé par un appel : spiders/removals.py) et l'annonce par le signal
+``conversation_removed`` ; ce pipeline possède le registre (storage/suppressions.py) et
+l'effacement (storage/erase.py), comme FilesPipeline possède son magasin. Aucun item ne le
+traverse :
+
+- à chaque signal, la suppression est AJOUTÉE au registre (fsync) tout de suite ;
+- à sa fermeture, avec ``CRISP_REMOVED=erase``, tout ce que le registre désigne et qui a
+  encore une trace est effacé, y compris ce qu'un arrêt brutal avait laissé ; la base
+  d'analyse (``analyse/``) est reconstruite si elle existe, puisqu'une ligne supprimée de
+  DuckDB resterait dans ses blocs libres. Scrapy ferme les pipelines dans l'ordre inverse
+  de leur priorité : placé le premier (50), celui-ci ferme le dernier, quand les magasins
+  des autres sont fermés et le verrou du site encore tenu, et AVANT le récapitulatif
+  (spider_closed), qui dit donc ce qui a été effacé (tests/e2e/test_removals.py le vérifie).
+
+Statistiques : ``removed/conversations`` (prouvées dans ce crawl), ``removed/kept`` (dont
+gardées, CRISP_REMOVED=keep), ``removed/erased`` (conversations effacées des fichiers, y
+compris celles d'un crawl interrompu), ``removed/analysis_rebuilt``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from crispscrape.config import removal_policy
+from crispscrape.context import export_context
+from crispscrape.oserrors import os_reason
+from crispscrape.signals import conversation_removed
+from crispscrape.storage import StorageError
+from crispscrape.storage.erase import erase_conversations
+from crispscrape.storage.layout import ExportLayout
+from crispscrape.storage.suppressions import CONVERSATION, SuppressionLog
+
+logger = logging.getLogger(__name__)
+
+
+class RemovalsPipeline:
+    def __init__(self, crawler):
+        self.crawler = crawler
+        self.stats = crawler.stats
+        crawler.signals.connect(self.removed, signal=conversation_removed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def _log(self) -> SuppressionLog | None:
+        context = export_context(self.crawler)
+        if context is None or context.config is None or context.refused \
+                or context.source.name != "crisp":
+            return None
+        return SuppressionLog(ExportLayout(context.config.data_dir).suppressions)
+
+    def removed(self, session_id: str, evidence: str) -> None:
+        log = self._log()
+        if log is None:
+            return
+        policy = removal_policy(self.crawler.settings)
+        log.append(CONVERSATION, [session_id], evidence, policy)
+        self.stats.inc_value("removed/conversations")
+        if policy == "keep":
+            self.stats.inc_value("removed/kept")
+        kept = "effacée de l'export" if policy == "erase" else "gardée ici (CRISP_REMOVED=keep)"
+        logger.info("Conversation %s supprimée chez Crisp (%s) : %s, plus jamais demandée.",
+                    session_id, evidence, kept)
+
+    def process_item(self, item, spider=None):
+        return item
+
+    def close_spider(self, spider=None) -> None:
+        log = self._log()
+        if log is None or removal_policy(self.crawler.settings) != "erase" \
+                or not log.path.is_file():
+            return
+        data_dir = log.path.parent
+        try:
+            erased = erase_conversations(data_dir, log.pending())
+        except (OSError, StorageError) as exc:
+            logger.error("Effacement des conversations supprimées chez Crisp impossible : %s. "
+                         "Il sera repris à la fin de la prochaine exécution.", os_reason(exc))
+            return
+        if not erased.counts:
+            return
+        self.stats.set_value("removed/erased", erased.counts.get("conversations", 0))
+        logger.info("Effacé de l'export : %s (%s).",
+                    ", ".join(f"{n} {kind}" for kind, n in erased.counts.items()),
+                    ", ".join(erased.paths))
+        self._rebuild_analysis(data_dir)
+
+    def _rebuild_analysis(self, data_dir) -> None:
+        layout = ExportLayout(data_dir)
+        if not layout.analysis_dir.is_dir():
+            return
+        # Importé ici : DuckDB n'est chargé que s'il y a une base à refaire.
+        from crispscrape.commands.report import make_report
+        from crispscrape.report.sources import Sources
+
+        try:
+            make_report(Sources(data_dir), self.crawler.settings)
+        except Exception as exc:  # DuckDB, disque plein : une phrase, pas une trace
+            logger.error("Base d'analyse non reconstruite après l'effacement : %s. Relancez "
+                         "« scrapy report » : tant qu'elle ne l'est pas, %s garde les "
+                         "conversations effacées.", os_reason(exc), layout.analysis_dir)
+            return
+        self.stats.set_value("removed/analysis_rebuilt", 1)
