@@ -11,6 +11,7 @@ avec ``-a website=ID``) ; les noms sont ceux des scripts d'origine (docs/fichier
     {DATA}/utilisateurs/utilisateurs.jsonl              (+ .state.json, .invalides.jsonl)
     {DATA}/analyse/                                     (scrapy report)
     {DATA}/suppressions.jsonl                           (ce que Crisp a supprimé)
+    {DATA}/oublis.jsonl                                 (empreintes de ce que scrapy forget a oublié)
 
 Ninja et Wanzo ont leur dossier (``folder``) et le nom de leur liste (``listing_name``).
 """
@@ -94,6 +95,11 @@ class ExportLayout:
     def suppressions(self) -> Path:
         """Registre des suppressions (storage/suppressions.py)."""
         return Path(self.root) / "suppressions.jsonl"
+
+    @property
+    def forgotten(self) -> Path:
+        """Ce que ``scrapy forget`` a oublié, en empreintes SHA-256 seulement (jamais la valeur)."""
+        return Path(self.root) / "oublis.jsonl"
 
     @property
     def analysis_dir(self) -> Path:
