@@ -58,6 +58,10 @@ DEFAULTS = {
     # à chaque exécution : la modification d'un message ne change peut-être pas l'activité
     # que montre la liste. 0 = jamais ; -a verify=1 revérifie tout une fois.
     "CRISP_MESSAGES_LOOKBACK_DAYS": 7.0,
+    # Recensement : la liste entière parcourue tous les N jours (coût : ses pages), pour
+    # trouver les conversations supprimées chez Crisp sans nouvelle activité ; 0 = jamais
+    # (-a census=1 le force). Voir docs/suppressions.md.
+    "CRISP_CENSUS_DAYS": 7.0,
     # CRISP_REMOVED, ce que Crisp a supprimé (404 sur la conversation elle-même, jamais sur
     # une preuve faible) : « erase » (défaut) l'efface de tous les fichiers, « keep » le garde
     # en le notant ; noté dans suppressions.jsonl et plus jamais demandé. Sans défaut ici :

@@ -59,6 +59,9 @@ class PageOutcome:
     left_over: int = 0
     newest: int | None = None  # dernière activité la plus récente de la page
     oldest: int | None = None  # et la plus ancienne
+    # Vrai si la page n'est pas triée par dernière activité décroissante (l'ordre que le
+    # balayage du haut suppose : voir paging/conversations.py).
+    out_of_order: bool = False
 
 
 @dataclass

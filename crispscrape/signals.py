@@ -14,9 +14,11 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
 - ``conversation_removed(session_id, evidence)`` : Crisp a confirmé par un 404 sur la
   conversation elle-même qu'elle est supprimée (``evidence`` : l'appel) ; l'extension des
   suppressions la note dans le registre, puis l'efface à la fin du crawl (CRISP_REMOVED ; pipelines/removals.py).
-- ``listing_advanced(position)`` : l'araignée des conversations a fait avancer son parcours
-  de la liste (``storage.listing.ListingPosition``, une copie) ; le pipeline des
-  conversations l'enregistre, ou arrête l'export (export_stopped) s'il ne le peut pas.
+- ``listing_advanced(position, seen, census_done)`` : l'araignée des conversations a fait
+  avancer son parcours de la liste (``storage.listing.ListingPosition``, une copie ;
+  ``seen`` : conversations vues par un recensement ; ``census_done`` : il est fini) ; le
+  pipeline des conversations l'enregistre, ou arrête l'export (export_stopped) s'il ne le
+  peut pas.
 """
 
 start_refused = object()

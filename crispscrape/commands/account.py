@@ -35,7 +35,7 @@ from crispscrape.website import SiteLocks, parse_website
 logger = logging.getLogger("crispscrape.account")
 
 STEPS = ("conversations", "messages", "users")
-ARGUMENTS = ("nb", "budget", "dry_run", "verify", "website")
+ARGUMENTS = ("nb", "budget", "dry_run", "verify", "census", "website")
 # Ce que chaque étape a fait, en une ligne du bilan du compte (son récapitulatif complet reste
 # dans le journal complet : -L INFO ou LOG_FILE) : (modèle, statistiques qu'il cite).
 STEP_LINES = {
@@ -64,6 +64,8 @@ class AccountRun:
         self.dry_run = parse_flag(spargs.get("dry_run"), "dry_run")
         # Passé à l'étape des messages : revérifier chaque conversation une fois.
         self.verify = parse_flag(spargs.get("verify"), "verify")
+        # Passé à l'étape des conversations : recenser la liste entière (suppressions).
+        self.census = parse_flag(spargs.get("census"), "census")
         self.nb = parse_count(spargs.get("nb"), "nb", UNLIMITED)
         # -a nb : un compte partiel est voulu (moniteur « Compte complet », monitors/rules.py).
         self.limited = spargs.get("nb") is not None
@@ -116,6 +118,8 @@ class AccountRun:
                     kwargs["budget"] = left
                 if name == "messages" and self.verify:
                     kwargs["verify"] = "1"
+                if name == "conversations" and self.census:
+                    kwargs["census"] = "1"
                 crawler = self.process.create_crawler(name)
                 # Un seul jeu de verrous de site pour toute la chaîne (website.SiteLocks).
                 hand_site_locks(crawler, self.site_locks)

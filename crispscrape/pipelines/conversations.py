@@ -49,6 +49,8 @@ class ConversationsPipeline(StorePipeline):
                 outcome.invalid += 1
                 continue
             activity = activity_of(conversation)
+            if activity is not None and outcome.oldest is not None and activity > outcome.oldest:
+                outcome.out_of_order = True
             if activity is not None:
                 outcome.newest = activity if outcome.newest is None else max(outcome.newest, activity)
                 outcome.oldest = activity if outcome.oldest is None else min(outcome.oldest, activity)
@@ -78,11 +80,13 @@ class ConversationsPipeline(StorePipeline):
         item.outcome = outcome
         return item
 
-    def save_position(self, position: ListingPosition) -> None:
-        """Signal listing_advanced : la position du parcours après une page écrite."""
+    def save_position(self, position: ListingPosition, seen: list[str] | None = None,
+                      census_done: bool = False) -> None:
+        """Signal listing_advanced : la position du parcours après une page écrite (et ce
+        qu'a vu le recensement)."""
         if self.store is None:
             return
         try:
-            self.store.save_position(position)
+            self.store.save_position(position, seen, census_done)
         except StorageError as exc:
             stop_export(self.crawler, "output_error", str(exc))

@@ -13,8 +13,9 @@ listing_advanced, l'état suit donc toujours la page) puis demandons la page sui
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from scrapy import signals
 
@@ -24,11 +25,16 @@ from crispscrape.config import ConfigError
 from crispscrape.items import ConversationsPage
 from crispscrape.model import session_id_of
 from crispscrape.outcome import CAUSE_STAT
-from crispscrape.paging.conversations import plan_walk
+from crispscrape.paging.conversations import census_due, plan_walk
 from crispscrape.pipelines.conversations import ConversationsPipeline
-from crispscrape.signals import listing_advanced
+from crispscrape.signals import conversation_removed, listing_advanced
+from crispscrape.storage.layout import ExportLayout
+from crispscrape.storage.listing import CENSUS
+from crispscrape.storage.suppressions import SuppressionLog
 from crispscrape.spiders.base import ExportSpider
 
+# Requête de confirmation d'une conversation absente de la liste (recensement).
+CONFIRM_ROLE = "crisp_census_check"
 # Bornes de per_page documentées par Crisp.
 PER_PAGE_MIN, PER_PAGE_MAX = 20, 50
 
@@ -36,8 +42,15 @@ PER_PAGE_MIN, PER_PAGE_MAX = 20, 50
 class ConversationsSpider(ExportSpider):
     name = "conversations"
     default_nb = 400
+    # -a census=1 : recenser la liste entière dans cette exécution (docs/suppressions.md).
+    flags = ("census",)
+    census = False
     custom_settings = {
-        "ITEM_PIPELINES": {"crispscrape.pipelines.conversations.ConversationsPipeline": 300},
+        "ITEM_PIPELINES": {
+            # Le dernier fermé : efface ce que le recensement a trouvé supprimé.
+            "crispscrape.pipelines.removals.RemovalsPipeline": 50,
+            "crispscrape.pipelines.conversations.ConversationsPipeline": 300,
+        },
     }
 
     @classmethod
@@ -64,8 +77,13 @@ class ConversationsSpider(ExportSpider):
     # --- Requêtes --------------------------------------------------------------------
     def export_requests(self):
         self.store = store = ConversationsPipeline.store_for(self.crawler)
+        now = int(time.time() * 1000)
+        due = census_due(store.position(), self.settings.getfloat("CRISP_CENSUS_DAYS", 7.0), now,
+                         self.census)
         self.walk = plan_walk(store.position(), len(store), store.file.newest_at_load,
-                              store.per_page)
+                              store.per_page, census=due, now_ms=now)
+        # Conversations vues dans cette exécution : un recensement les compare aux connues.
+        self.seen: set[str] = set()
         yield self.page_request(self.walk.page)
 
     def page_request(self, page: int):
@@ -87,6 +105,12 @@ class ConversationsSpider(ExportSpider):
         yield ConversationsPage(page, conversations, limit=max(0, self.nb - exported))
 
     def resource_missing(self, request):
+        if request.meta.get(CONFIRM_ROLE):
+            # Absente de la liste ET 404 sur elle-même : supprimée chez Crisp.
+            self.crawler.signals.send_catch_log(
+                conversation_removed, session_id=request.cb_kwargs["session_id"],
+                evidence=f"404 sur GET {urlsplit(request.url).path} (recensement)")
+            return []
         # Une page de liste ne peut pas être « introuvable » : c'est un échec, traité comme
         # tout autre (compté, signalé, l'état n'avance pas).
         return self._failed(request, "page de conversations introuvable (HTTP 404)")
@@ -106,17 +130,58 @@ class ConversationsSpider(ExportSpider):
             item.page, walk.mode, outcome.received, outcome.new, outcome.updated,
             outcome.present, outcome.invalid, done,
             stats.get_value("conversations/ignored_present", 0))
+        page_ids = [str(session_id_of(c)) for c in item.conversations]
+        self.seen.update(page_ids)
         next_page, changed = walk.advance(outcome, budget_left=self.nb - exported)
+        if walk.disordered and not stats.get_value("census/out_of_order"):
+            stats.set_value("census/out_of_order", item.page)
+            self.logger.warning(
+                "Attention : la page %d de la liste n'est pas triée par dernière activité, "
+                "l'ordre sur lequel s'appuie le balayage du haut. Toute la liste est parcourue "
+                "(recensement) pour ne manquer aucun changement.", item.page)
+        seen = (sorted(self.seen) if walk.census_started
+                else page_ids if walk.mode == CENSUS else None)
+        missing = self._unlisted() if walk.census_complete else []
         if changed:
             # Le pipeline l'enregistre tout de suite ; s'il ne le peut pas, l'export s'arrête
             # (export_stopped) et la cause est notée : plus de page à demander.
-            self.crawler.signals.send_catch_log(listing_advanced, position=replace(walk.position))
+            self.crawler.signals.send_catch_log(listing_advanced, position=replace(walk.position),
+                                                seen=seen, census_done=walk.census_complete)
             if stats.get_value(CAUSE_STAT) is not None:
                 return
         if next_page is not None:
             self.crawler.engine.crawl(self.page_request(next_page))
         else:
             self.logger.info("Arrêt du parcours : %s.", walk.stop_reason)
+        for session_id in missing:
+            self.crawler.engine.crawl(self._confirm_request(session_id))
+
+    # --- Recensement : ce que la liste ne montre plus ----------------------------------
+    def _unlisted(self) -> list[str]:
+        """Conversations connues que la liste entière n'a pas montrées (ni déjà supprimées) :
+        chacune sera confirmée par un appel sur elle-même, jamais supprimée sur cette seule
+        absence."""
+        removed = SuppressionLog(ExportLayout(self.config.data_dir).suppressions).removed()
+        missing = sorted(set(self.store.file.entries) - self.seen - self.store.census_seen()
+                         - removed)
+        self.crawler.stats.set_value("census/unlisted", len(missing))
+        self.logger.info("Recensement fini : %d conversation(s) connue(s) absente(s) de la liste, "
+                         "vérifiée(s) une par une.", len(missing))
+        return missing
+
+    def _confirm_request(self, session_id: str):
+        url = self.api_config.website_url("conversation", session_id)
+        return self.api_request(url, self._still_there, cb_kwargs={"session_id": session_id},
+                                meta={CONFIRM_ROLE: True}, dont_filter=True)
+
+    def _still_there(self, response, session_id: str):
+        # Elle existe (la liste ne la montre pas : filtre, dérive) : rien n'est supprimé.
+        try:
+            self.api_data(response, dict)
+        except InvalidResponse:
+            pass  # réponse abîmée : la conversation n'est pas prouvée supprimée, rien ne change
+        self.crawler.stats.inc_value("census/unlisted_present")
+        return []
 
     def page_not_saved(self, item, response, spider, failure):
         if isinstance(item, ConversationsPage):

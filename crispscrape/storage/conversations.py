@@ -24,6 +24,7 @@ from crispscrape.storage.files import (
     append_lines,
     dumps_line,
 )
+from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.listing import ListingCursor, ListingPosition
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.paths import StoreDirectory
@@ -125,6 +126,7 @@ class ConversationsStore:
         self.root = layout.listing_dir
         self.file = ConversationsFile(layout.listing, logger, stats)
         self.cursor = ListingCursor(layout.listing_state)
+        self.census_log = layout.census_log
         self.stats = stats
         self.per_page = per_page
         self.dir_lock = StoreDirectory(self.root, "export des conversations", logger)
@@ -150,6 +152,7 @@ class ConversationsStore:
             # Seulement maintenant : configuration et arguments sont validés.
             self.path.unlink(missing_ok=True)
             self.cursor.delete()
+            self.census_log.unlink(missing_ok=True)
             logger.info("reset : %s et son état supprimés, export repris de zéro.", self.path)
         self.cursor.load()
         self.file.load()
@@ -168,9 +171,25 @@ class ConversationsStore:
                 "déjà présentes sont intactes ; la page sera redemandée à la prochaine exécution."
             ) from exc
 
-    def save_position(self, position: ListingPosition) -> None:
-        """L'état du parcours après une page déjà écrite ; StorageError s'il ne peut l'être."""
+    def census_seen(self) -> set[str]:
+        """Conversations vues par le recensement en cours, dans les exécutions précédentes."""
+        if not self.census_log.is_file():
+            return set()
+        return {session_id for line in read_lines(self.census_log, "Journal du recensement")
+                if isinstance(line.obj, list) for session_id in line.obj
+                if isinstance(session_id, str)}
+
+    def save_position(self, position: ListingPosition, seen: list[str] | None = None,
+                      census_done: bool = False) -> None:
+        """L'état du parcours après une page déjà écrite ; StorageError s'il ne peut l'être.
+        ``seen`` : conversations vues par le recensement, notées AVANT la position (une page
+        ne passe jamais pour recensée sans elles) ; ``census_done`` : le journal du
+        recensement est retiré, puis la position dit sa fin."""
         try:
+            if seen:
+                append_lines(self.census_log, [dumps_line(seen)])
+            if census_done:
+                self.census_log.unlink(missing_ok=True)
             self.cursor.save(position, self.per_page)
         except (OSError, StorageError) as exc:
             raise StorageError(f"Impossible d'enregistrer l'état {self.cursor.path} : "

@@ -57,6 +57,11 @@ class ExportLayout:
         return state_path(self.listing)
 
     @property
+    def census_log(self) -> Path:
+        """Conversations vues par un recensement en cours (paging/conversations.py)."""
+        return self.listing_dir / "recensement.jsonl"
+
+    @property
     def messages_dir(self) -> Path:
         return self.listing_dir / "messages"
 

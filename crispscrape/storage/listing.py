@@ -32,7 +32,8 @@ PAGE_KEYS = ("page_number", "next_page", "next_page_number", "page")
 # Présente dans tout état écrit par crispscrape ; absente = état du script d'origine.
 FORMAT_KEY = "format"
 FORMAT = 1
-SCAN, BACKFILL = "balayage du haut", "rattrapage"
+CENSUS_KEYS = ("census_at", "census_page")
+SCAN, BACKFILL, CENSUS = "balayage du haut", "rattrapage", "recensement"
 
 
 @dataclass
@@ -47,6 +48,11 @@ class ListingPosition:
     watermark: int | None = None
     original: bool = False  # état écrit par le script d'origine (conv.py)
     exists: bool = False
+    # Recensement (liste entière, pour trouver ce que Crisp a supprimé : docs/suppressions.md) :
+    # fin du dernier (ms) et, s'il est en cours, sa prochaine page. Écrits seulement s'ils
+    # ont une valeur : l'état d'un export sans recensement ne change pas.
+    census_at: int | None = None
+    census_page: int | None = None
 
     def resume_page(self, per_page: int) -> int:
         """Page du rattrapage à demander avec la taille de page actuelle. La position (nombre
@@ -94,6 +100,9 @@ class ListingCursor:
         position.watermark = timestamp_of(watermark)
         if watermark is not None and position.watermark is None:
             self._corrupt("watermark", watermark)
+        for key in CENSUS_KEYS:
+            if data.get(key) is not None:
+                setattr(position, key, self._positive(data[key], key))
 
     def _positive(self, value: Any, key: str) -> int:
         text = str(value).strip()
@@ -116,10 +125,12 @@ class ListingCursor:
             "backfill_complete": position.backfill_complete,
             "watermark": position.watermark,
         }
+        data.update({key: getattr(position, key) for key in CENSUS_KEYS
+                     if getattr(position, key) is not None})
         # Les autres clés d'un état existant sont gardées ; les anciens noms de la page
         # (next_page…) sont retirés pour qu'une seule valeur fasse foi.
         data.update({k: v for k, v in self.file.data.items()
-                     if k not in PAGE_KEYS and k not in data})
+                     if k not in PAGE_KEYS and k not in data and k not in CENSUS_KEYS})
         self.file.data = data
         self.file.save()
         self.position = replace(position, per_page=per_page, original=False, exists=True)

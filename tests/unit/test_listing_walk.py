@@ -20,12 +20,13 @@ from scrapy.statscollectors import MemoryStatsCollector
 from crispscrape.items import ConversationsPage
 from crispscrape.pipelines.conversations import ConversationsPipeline
 from crispscrape.storage.conversations import ConversationsStore
-from crispscrape.paging.conversations import plan_walk
-from crispscrape.storage.listing import BACKFILL, SCAN, ListingCursor
+from crispscrape.paging.conversations import census_due, plan_walk
+from crispscrape.storage.listing import BACKFILL, CENSUS, SCAN, ListingCursor, ListingPosition
 from crispscrape.context import ExportContext, publish_context
 from crispscrape.sources.crisp import CRISP
 
 PER_PAGE = 3
+NOW = 1_800_000_000_000  # l'heure des exécutions (ms), qui date un recensement
 
 
 def conv(session_id: str, last: int) -> dict:
@@ -60,7 +61,7 @@ def prepare(data_dir, conversations, **state) -> None:
 class Run:
     """Une exécution de ``scrapy crawl conversations -a nb=…`` dont on donne les pages."""
 
-    def __init__(self, data_dir, nb: int):
+    def __init__(self, data_dir, nb: int, census: bool = False):
         self.data_dir, self.nb = data_dir, nb
         self.stats = MemoryStatsCollector(SimpleNamespace(settings=Settings()))
         crawler = SimpleNamespace(stats=self.stats, signals=SignalManager())
@@ -72,7 +73,8 @@ class Run:
         self.pipeline.store = self.store  # ce que fait open_spider après le pré-vol
         # Ce que fait l'araignée au départ (export_requests).
         self.walk = plan_walk(self.store.position(), len(self.store),
-                              self.store.file.newest_at_load, PER_PAGE)
+                              self.store.file.newest_at_load, PER_PAGE, census=census,
+                              now_ms=NOW)
 
     def feed(self, page: int, conversations: list[dict]):
         """Une page reçue, enregistrée par le pipeline, puis la suite décidée comme dans
@@ -122,9 +124,9 @@ def start(tmp_path):
         for run in (r for r in runs if r.store.dir_lock.held):
             run.close()
 
-    def factory(nb: int = 400) -> Run:
+    def factory(nb: int = 400, census: bool = False) -> Run:
         close_all()
-        runs.append(Run(tmp_path, nb))
+        runs.append(Run(tmp_path, nb, census))
         return runs[-1]
 
     yield factory
@@ -331,3 +333,66 @@ def test_position_that_cannot_be_saved_stops_the_export_with_the_cause(start, tm
     assert [s["reason"] for s in stopped] == ["output_error"]
     assert "Impossible d'enregistrer l'état" in stopped[0]["message"]
     assert sorted(run.stored()) == ["c01", "c02", "c03"]
+
+
+# --- Recensement (issue 21) : la liste entière, sans arrêt précoce ---------------------------
+def test_a_page_out_of_order_turns_the_top_sweep_into_a_census(start, tmp_path):
+    prepare(tmp_path, history(9), page_number=4, backfill_complete=True, watermark=9990,
+            census_at=NOW)
+    listing = history(9)
+    listing[1], listing[2] = listing[2], listing[1]  # page 1 : 9990, 9970, 9980
+    pages = start().walk_through(listing)
+    # Sans l'ordre, le balayage ne peut pas s'arrêter à la page 1 : toute la liste est vue.
+    assert [(page, mode) for page, mode, *_ in summary(pages)] == [
+        (1, SCAN), (2, CENSUS), (3, CENSUS), (4, CENSUS)]
+    assert pages[0][1].out_of_order and not pages[1][1].out_of_order
+    assert "fin du recensement" in pages[-1][1].stop_reason
+
+
+def test_a_due_census_follows_a_quiet_top_sweep_to_the_end_of_the_list(start, tmp_path):
+    prepare(tmp_path, history(9), page_number=4, backfill_complete=True, watermark=9990,
+            census_at=NOW - 10)
+    run = start(census=True)
+    pages = run.walk_through(history(9))
+    assert [(page, mode) for page, mode, *_ in summary(pages)] == [
+        (1, SCAN), (2, CENSUS), (3, CENSUS), (4, CENSUS)]
+    assert run.walk.census_complete
+    run.close()
+    state = run.state()
+    assert state["census_at"] == NOW and "census_page" not in state
+    # Pas dû : le balayage s'arrête à la page 1, comme avant.
+    pages = start().walk_through(history(9))
+    assert [page for page, *_ in summary(pages)] == [1]
+
+
+def test_an_interrupted_census_resumes_at_its_page_without_moving_the_watermark(start, tmp_path):
+    prepare(tmp_path, history(12), page_number=5, backfill_complete=True, watermark=9990,
+            census_at=NOW - 10, census_page=3)
+    run = start(census=True)
+    pages = run.walk_through(history(12))
+    # Page 1 vue, page 2 vue par l'exécution coupée (journal du recensement) : reprise en 3.
+    assert [(page, mode) for page, mode, *_ in summary(pages)] == [
+        (1, SCAN), (3, CENSUS), (4, CENSUS), (5, CENSUS)]
+    assert run.walk.census_complete and not run.walk.contiguous
+    run.close()
+    assert run.state()["watermark"] == 9990 and "census_page" not in run.state()
+
+
+def test_an_export_from_before_the_census_starts_its_clock_now(start, tmp_path):
+    prepare(tmp_path, history(3), page_number=2, backfill_complete=True, watermark=9990)
+    run = start()
+    run.walk_through(history(3))
+    run.close()
+    assert run.state()["census_at"] == NOW
+
+
+@pytest.mark.parametrize("position, days, forced, due", [
+    (dict(census_at=NOW - 7 * 86_400_000), 7, False, True),
+    (dict(census_at=NOW - 7 * 86_400_000 + 1), 7, False, False),
+    (dict(census_at=NOW - 100 * 86_400_000), 0, False, False),  # 0 = jamais
+    (dict(census_at=NOW), 7, True, True),  # -a census=1
+    (dict(census_at=NOW, census_page=4), 7, False, True),  # en cours
+    (dict(census_at=None), 7, False, False),  # horloge pas encore partie
+])
+def test_census_due(position, days, forced, due):
+    assert census_due(ListingPosition(**position), days, NOW, forced) is due
