@@ -11,17 +11,21 @@ Classement de chaque conversation reçue (l'araignée a déjà refusé les pages
 - inconnue -> nouvelle (``conversations/exported``), dans la limite de ``nb`` ;
 - connue, mais avec une dernière activité (active.last, puis updated_at) plus récente ->
   mise à jour (``conversations/updated``) : l'objet stocké est remplacé, toujours unique ;
-- connue et pas plus récente -> ignorée car déjà présente (``conversations/ignored_present``).
+- connue et pas plus récente -> ignorée car déjà présente (``conversations/ignored_present``) ;
+- oubliée par « scrapy forget » (oublis.jsonl) -> jamais réécrite (``forget/skipped``).
 """
 
 from __future__ import annotations
 
+from crispscrape.context import export_context
 from crispscrape.items import ConversationsPage, PageOutcome
 from crispscrape.model import activity_of, session_id_of, version_of
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.signals import listing_advanced, stop_export
 from crispscrape.storage import StorageError
 from crispscrape.storage.conversations import ConversationsStore
+from crispscrape.storage.forgotten import ForgetLog
+from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.listing import ListingPosition
 
 
@@ -29,6 +33,10 @@ class ConversationsPipeline(StorePipeline):
     def __init__(self, crawler):
         super().__init__(crawler)
         crawler.signals.connect(self.save_position, signal=listing_advanced)
+        # Ce que « scrapy forget » a oublié (empreintes) : jamais réécrit ici, lu une fois.
+        context = export_context(crawler)
+        self.forgotten = ForgetLog(ExportLayout(context.config.data_dir).forgotten) \
+            if context is not None and context.config is not None else None
 
     @staticmethod
     def make_store(crawler, context) -> ConversationsStore:
@@ -54,6 +62,10 @@ class ConversationsPipeline(StorePipeline):
             if activity is not None:
                 outcome.newest = activity if outcome.newest is None else max(outcome.newest, activity)
                 outcome.oldest = activity if outcome.oldest is None else min(outcome.oldest, activity)
+            if self.forgotten is not None and self.forgotten.matches(conversation):
+                # Oubliée à la demande (scrapy forget) : jamais réécrite, même listée de nouveau.
+                self.stats.inc_value("forget/skipped")
+                continue
             if session_id in seen:
                 # Même conversation deux fois dans une page (dérive pendant la réponse).
                 outcome.present += 1
