@@ -68,6 +68,8 @@ ENDINGS = {ending.reason: ending for ending in (
     Ending("output_error", "écriture impossible dans le répertoire de données", 1,
            repeats_cause=True),
     Ending("bad_api_url", "URL de l'API fausse", 1, repeats_cause=True),
+    Ending("wrong_website", "l'export n'est pas celui de ce site, rien n'a été supprimé", 1,
+           repeats_cause=True),
     Ending("unreachable", "API injoignable", 1, repeats_cause=True),
 )}
 

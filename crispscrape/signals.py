@@ -14,6 +14,8 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
 - ``conversation_removed(session_id, evidence)`` : Crisp a confirmé par un 404 sur la
   conversation elle-même qu'elle est supprimée (``evidence`` : l'appel) ; l'extension des
   suppressions la note dans le registre, puis l'efface à la fin du crawl (CRISP_REMOVED ; pipelines/removals.py).
+- ``messages_removed(session_id, keys, evidence)`` : une relecture complète (-a verify=1)
+  n'a plus revu ces messages du fichier : supprimés chez Crisp, notés au registre.
 - ``listing_advanced(position, seen, census_done)`` : l'araignée des conversations a fait
   avancer son parcours de la liste (``storage.listing.ListingPosition``, une copie ;
   ``seen`` : conversations vues par un recensement ; ``census_done`` : il est fini) ; le
@@ -26,6 +28,7 @@ export_stopped = object()
 conversation_closed = object()
 listing_advanced = object()
 conversation_removed = object()
+messages_removed = object()
 
 
 def refuse_start(crawler, reason: str, message: str) -> None:

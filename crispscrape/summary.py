@@ -2,6 +2,7 @@
 
 Jamais « terminé » pour un échec ou un compte partiel : la dernière ligne dit si le compte est
 complet, ce qui reste, un arrêt à reprendre (quota, budget, Ctrl-C) ou l'échec et sa cause.
+Aussi les lignes d'un export de messages (``messages_summary``, tous systèmes).
 """
 
 from __future__ import annotations
@@ -121,3 +122,35 @@ def end_text(reason: str, failed: int, status: AccountStatus | None,
         return status.verdict() + "."
     return (f"exécution terminée ; il reste {status.remaining_text()} : la prochaine exécution "
             "continue.")
+
+
+def messages_summary(stats, store) -> list[str]:
+    """Lignes du récapitulatif d'un export de messages (tous systèmes)."""
+    ignored = sum(stats.get_value(key, 0) for key in (
+        "messages/ignored_invalid_lines", "messages/ignored_unsafe_ids",
+        "messages/ignored_duplicate_lines", "messages/conversations_not_found"))
+    stats.set_value("messages/conversations_ignored", ignored)
+    files = store.count_files()
+    stats.set_value("messages/files", files)
+    return [
+        f"Conversations traitées : {stats.get_value('messages/conversations_done', 0)} "
+        f"(dont incomplètes, à reprendre : "
+        f"{stats.get_value('messages/conversations_incomplete', 0)}), ignorées : {ignored}.",
+        f"Messages : {stats.get_value('messages/new', 0)} nouveaux, "
+        f"{stats.get_value('messages/updated', 0)} mis à jour, "
+        f"{stats.get_value('messages/ignored_known', 0)} ignorés (déjà connus).",
+        f"Fichiers .jsonl de conversation dans {store.directory} : {files}.",
+        *removed_lines(stats)]
+
+
+def removed_lines(stats) -> list[str]:
+    """Les conversations supprimées chez Crisp trouvées dans ce crawl (pipelines/removals.py)."""
+    removed = stats.get_value("removed/conversations", 0)
+    if not removed:
+        return []
+    erased = stats.get_value("removed/erased")
+    fate = ("effacées de l'export (CRISP_REMOVED=erase)" if erased is not None
+            else "gardées ici (CRISP_REMOVED=keep)" if stats.get_value("removed/kept")
+            else "notées dans suppressions.jsonl")
+    return [f"Supprimées chez Crisp (404 confirmé) : {removed} conversation(s), {fate} ; "
+            "plus jamais demandées."]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from crispscrape.console import Repeats
+from crispscrape.config import removal_policy
 from crispscrape.items import MessageBatch
 from crispscrape.signals import conversation_closed, stop_export
 from crispscrape.oserrors import os_reason
@@ -48,8 +49,11 @@ class MessageFilePipeline(StorePipeline):
             return item
         store = self.store
         try:
+            # Messages supprimés chez Crisp : retirés du fichier avec CRISP_REMOVED=erase
+            # seulement (keep : gardés, notés par pipelines/removals.py).
+            removed = item.removed if removal_policy(self.crawler.settings) == "erase" else ()
             store.add(item.session_id, item.messages, item.reached_stored,
-                      item.new, item.updated, item.ignored)
+                      item.new, item.updated, item.ignored, removed)
             if item.end is not None:
                 self._finish(item)
         except OSError as exc:

@@ -27,11 +27,11 @@ import logging
 from crispscrape.config import removal_policy
 from crispscrape.context import export_context
 from crispscrape.oserrors import os_reason
-from crispscrape.signals import conversation_removed
+from crispscrape.signals import conversation_removed, messages_removed
 from crispscrape.storage import StorageError
 from crispscrape.storage.erase import erase_conversations
 from crispscrape.storage.layout import ExportLayout
-from crispscrape.storage.suppressions import CONVERSATION, SuppressionLog
+from crispscrape.storage.suppressions import MESSAGE, SuppressionLog, removal_kind
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class RemovalsPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         crawler.signals.connect(self.removed, signal=conversation_removed)
+        crawler.signals.connect(self.messages_removed, signal=messages_removed)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -48,23 +49,38 @@ class RemovalsPipeline:
 
     def _log(self) -> SuppressionLog | None:
         context = export_context(self.crawler)
-        if context is None or context.config is None or context.refused \
-                or context.source.name != "crisp":
+        if context is None or context.config is None or context.refused:
             return None
         return SuppressionLog(ExportLayout(context.config.data_dir).suppressions)
+
+    def _source(self):
+        return export_context(self.crawler).source  # type: ignore[union-attr]
 
     def removed(self, session_id: str, evidence: str) -> None:
         log = self._log()
         if log is None:
             return
         policy = removal_policy(self.crawler.settings)
-        log.append(CONVERSATION, [session_id], evidence, policy)
+        log.append(removal_kind(self._source().name), [session_id], evidence, policy)
         self.stats.inc_value("removed/conversations")
         if policy == "keep":
             self.stats.inc_value("removed/kept")
         kept = "effacée de l'export" if policy == "erase" else "gardée ici (CRISP_REMOVED=keep)"
-        logger.info("Conversation %s supprimée chez Crisp (%s) : %s, plus jamais demandée.",
-                    session_id, evidence, kept)
+        logger.info("Conversation %s supprimée chez %s (%s) : %s, plus jamais demandée.",
+                    session_id, self._source().label, evidence, kept)
+
+    def messages_removed(self, session_id: str, keys: list, evidence: str) -> None:
+        """Messages qu'une relecture complète n'a plus revus : notés (``{session}:{clé}``) ;
+        le pipeline d'écriture les retire du fichier si CRISP_REMOVED=erase."""
+        log = self._log()
+        if log is None:
+            return
+        policy = removal_policy(self.crawler.settings)
+        log.append(MESSAGE, [f"{session_id}:{key}" for key in keys], evidence, policy)
+        self.stats.inc_value("removed/messages", len(keys))
+        logger.info("Conversation %s : %d message(s) supprimé(s) chez %s (%s) : %s.", session_id,
+                    len(keys), self._source().label, evidence,
+                    "retirés du fichier" if policy == "erase" else "gardés ici (CRISP_REMOVED=keep)")
 
     def process_item(self, item, spider=None):
         return item
@@ -76,7 +92,9 @@ class RemovalsPipeline:
             return
         data_dir = log.path.parent
         try:
-            erased = erase_conversations(data_dir, log.pending())
+            source = self._source()
+            erased = erase_conversations(data_dir, log.pending(removal_kind(source.name)),
+                                         source.model)
         except (OSError, StorageError) as exc:
             logger.error("Effacement des conversations supprimées chez Crisp impossible : %s. "
                          "Il sera repris à la fin de la prochaine exécution.", os_reason(exc))

@@ -56,7 +56,6 @@ class ExportSpider(scrapy.Spider):
     progress_unit = "éléments"
     # Route du premier appel toujours présente (la liste) : un 404 y dit l'URL d'API fausse.
     route_always_exists = False
-    api_answered = False
     flags: tuple[str, ...] = ()  # arguments -a booléens propres à l'export (outre reset)
 
     def __init__(self, *args, nb=None, reset=None, budget=None, website=None, **kwargs):
@@ -196,9 +195,7 @@ class ExportSpider(scrapy.Spider):
     def api_data(self, response, expected_type: type | tuple[type, ...]) -> Any:
         """``data`` d'une réponse réussie, ou InvalidResponse (à passer à retry_or_fail)."""
         self._first_answer.set()
-        data = self.source.parse(response, expected_type)
-        self.api_answered = True  # l'URL de l'API est la bonne (voir spiders/removals.py)
-        return data
+        return self.source.parse(response, expected_type)
 
     def retry_or_fail(self, request: scrapy.Request, exc: InvalidResponse) -> Iterable[Any]:
         """Réessaie une réponse inexploitable avec recul ; après les réessais, la ressource échoue."""

@@ -27,7 +27,11 @@ from crispscrape.pipelines.messages import message_store
 from crispscrape.paging.chat import ChatListWalk
 from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.ends import ConversationEnds
-from crispscrape.spiders.messages import messages_summary
+from crispscrape.spiders.removals import ChatRemovalCheck
+from crispscrape.pipelines.catalog import CatalogPipeline
+from crispscrape.storage.layout import ExportLayout
+from crispscrape.storage.suppressions import SuppressionLog, removal_kind
+from crispscrape.summary import messages_summary
 from crispscrape.storage.files import StorageError
 from crispscrape.paging.selection import Policy
 
@@ -45,7 +49,7 @@ class ChatConversationFetch:
     seen: set = field(default_factory=set)
 
 
-class ChatSpider(ConversationEnds, ExportSpider):
+class ChatSpider(ChatRemovalCheck, ConversationEnds, ExportSpider):
     # nb = conversations qui reçoivent des appels ; par défaut, toutes celles qui en ont besoin.
     default_nb = UNLIMITED
     route_always_exists = True
@@ -58,8 +62,12 @@ class ChatSpider(ConversationEnds, ExportSpider):
     _listing_done: asyncio.Event
     _listing_ok: bool
     _walk: ChatListWalk
+    # Conversations vues dans la liste de cette exécution (toutes, si elle est complète).
+    _listed: set[str]
     custom_settings = {
         "ITEM_PIPELINES": {
+            # Le dernier fermé : efface ce que le système a supprimé (pipelines/removals.py).
+            "crispscrape.pipelines.removals.RemovalsPipeline": 50,
             "crispscrape.pipelines.catalog.CatalogPipeline": 200,
             "crispscrape.pipelines.dedup.MessageDedupPipeline": 300,
             "crispscrape.pipelines.messages.MessageFilePipeline": 400,
@@ -80,6 +88,7 @@ class ChatSpider(ConversationEnds, ExportSpider):
         spider._mismatches = 0
         spider._listing_done = asyncio.Event()
         spider._listing_ok = False
+        spider._listed = set()
         crawler.signals.connect(spider._item_passed, signal=signals.item_scraped)
         return spider
 
@@ -91,9 +100,18 @@ class ChatSpider(ConversationEnds, ExportSpider):
         await self._listing_done.wait()
         if not self._listing_ok:
             return
+        removed = SuppressionLog(ExportLayout(self.config.data_dir).suppressions).removed(
+            removal_kind(self.source.name))
+        if self._walk.complete():
+            # La liste entière vient d'être vue : les connues qui n'y sont plus sont vérifiées.
+            catalog = CatalogPipeline.store_for(self.crawler)
+            for request in self.unlisted_requests(set(catalog.entries), self._listed, removed,
+                                                  self._first_fetch):
+                yield request
         # Pas de fenêtre de revérification : « since »/« after » ne montrent jamais une
         # modification de message, un appel de plus n'apprendrait rien.
-        for rank, conversation_id in self.store.plan(self.nb, Policy(lookback_days=0)):
+        policy = Policy(lookback_days=0, removed=frozenset(removed))
+        for rank, conversation_id in self.store.plan(self.nb, policy):
             try:
                 known = self.store.known(conversation_id, rank)
             except StorageError as exc:
@@ -120,6 +138,7 @@ class ChatSpider(ConversationEnds, ExportSpider):
             return
         model = self.source.model
         ids = [i for i in map(model.conversation_id, conversations) if i is not None]
+        self._listed.update(ids)
         following = self._walk.page(ids, total)
         if following is None:
             if not self._walk.complete():
@@ -132,6 +151,9 @@ class ChatSpider(ConversationEnds, ExportSpider):
             return
         yield ListingPage(conversations)
         yield self._list_request(following)
+
+    def _first_fetch(self, conversation_id: str) -> ChatConversationFetch:
+        return ChatConversationFetch(conversation_id, None, self.source.first_page([]))
 
     # --- Messages -------------------------------------------------------------------------
     def _page_request(self, fetch: ChatConversationFetch, priority: int = 0):

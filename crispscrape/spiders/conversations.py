@@ -32,6 +32,7 @@ from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.listing import CENSUS
 from crispscrape.storage.suppressions import SuppressionLog
 from crispscrape.spiders.base import ExportSpider
+from crispscrape.spiders.removals import too_many_unlisted
 
 # Requête de confirmation d'une conversation absente de la liste (recensement).
 CONFIRM_ROLE = "crisp_census_check"
@@ -162,9 +163,11 @@ class ConversationsSpider(ExportSpider):
         chacune sera confirmée par un appel sur elle-même, jamais supprimée sur cette seule
         absence."""
         removed = SuppressionLog(ExportLayout(self.config.data_dir).suppressions).removed()
-        missing = sorted(set(self.store.file.entries) - self.seen - self.store.census_seen()
-                         - removed)
+        known = set(self.store.file.entries)
+        missing = sorted(known - self.seen - self.store.census_seen() - removed)
         self.crawler.stats.set_value("census/unlisted", len(missing))
+        if too_many_unlisted(len(missing), len(known), self.logger):
+            return []
         self.logger.info("Recensement fini : %d conversation(s) connue(s) absente(s) de la liste, "
                          "vérifiée(s) une par une.", len(missing))
         return missing

@@ -33,6 +33,7 @@ from scrapy import signals
 
 from crispscrape.api import InvalidResponse
 from crispscrape.items import MessageBatch
+from crispscrape.signals import messages_removed
 from crispscrape.pipelines.messages import message_store
 from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.ends import ConversationEnds
@@ -42,7 +43,7 @@ from crispscrape.storage.layout import ExportLayout, state_path
 from crispscrape.storage.suppressions import SuppressionLog
 from crispscrape.storage.records import Known
 from crispscrape.paging.selection import Policy
-from crispscrape.summary import files_line
+from crispscrape.summary import files_line, messages_summary
 
 # Âge de conversations.jsonl au-delà duquel l'export des messages seul le signale (un jour).
 STALE_LISTING_SECONDS = 24 * 3600
@@ -56,6 +57,9 @@ class ConversationFetch:
     rank: int | None
     before: int | None = None
     seen: set[int] = field(default_factory=set)
+    # Un lot tenait dans une milliseconde : des messages ont pu être sautés, la relecture
+    # n'est pas complète (rien n'est alors tenu pour supprimé).
+    overflowed: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,22 +73,24 @@ class Step:
 
 
 def next_step(batch: list[dict], last: bool, known: Known, before: int | None,
-              new: bool) -> Step:
+              new: bool, full: bool = False) -> Step:
     """Règle de pagination, sans entrée-sortie (testée seule dans tests/unit).
 
     ``last`` : l'API dit que c'est le dernier lot (200, ou lot court) ; ``new`` : le lot
-    apporte au moins un message ni dans le fichier ni déjà reçu.
+    apporte au moins un message ni dans le fichier ni déjà reçu ; ``full`` : relecture
+    complète (-a verify=1), jusqu'au premier message, pour voir ce que Crisp a supprimé.
     """
     if last:
         return Step(end="fin")
-    reached_stored = any(m["fingerprint"] in known.stored for m in batch)
-    if known.complete_file and (reached_stored or not new):
+    reached_stored = not full and any(m["fingerprint"] in known.stored for m in batch)
+    if not full and known.complete_file and (reached_stored or not new):
         # Tout ce qui est plus ancien est déjà dans le fichier : aucun appel de plus.
         return Step(end="à jour")
     oldest = min(m["timestamp"] for m in batch)
     following = oldest + 1
     # Un fichier avec des lignes illisibles a des trous : on ne saute rien.
-    if (reached_stored or not new) and not known.unreadable and known.oldest_stored is not None:
+    if not full and (reached_stored or not new) and not known.unreadable \
+            and known.oldest_stored is not None:
         # Fichier incomplet rattrapé par le haut : on reprend sous son plus ancien message.
         following = min(following, known.oldest_stored + 1)
     if before is not None and following >= before:
@@ -121,6 +127,7 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._paging = {}
         spider._removal_waiting = []
+        spider.site_proven = False
         crawler.signals.connect(spider._batch_written, signal=signals.item_scraped)
         return spider
 
@@ -166,19 +173,33 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
         new = any(m["fingerprint"] not in known.stored and m["fingerprint"] not in fetch.seen
                   for m in batch)
         fetch.seen.update(m["fingerprint"] for m in batch)
+        self.site_proven = True  # une conversation de l'export répond : le site est le bon
         last = response.status == 200 or len(batch) < self.batch_size
-        step = next_step(batch, last, known, fetch.before, new)
+        step = next_step(batch, last, known, fetch.before, new, full=self.verify)
         if step.overflow:
+            fetch.overflowed = True
             self.crawler.stats.inc_value("messages/same_ms_overflow")
             self.logger.warning("Conversation %s : plus de %d messages dans la même milliseconde "
                                 "(%d) ; certains peuvent manquer.", fetch.session_id,
                                 self.batch_size, step.next_before)
         item = MessageBatch(fetch.session_id, fetch.rank, batch, end=step.end,
                             complete=step.end is not None, next_before=step.next_before)
+        if self.verify and step.end == "fin" and not fetch.overflowed:
+            item.removed = self._removed_messages(fetch, known)
         if step.next_before is not None:
             fetch.before = step.next_before
             self._paging[fetch.session_id] = fetch
         yield item
+
+    def _removed_messages(self, fetch: ConversationFetch, known: Known) -> list:
+        """Relecture complète finie : les messages du fichier qu'elle n'a plus revus ont été
+        supprimés chez Crisp ; annoncés (registre) avant que le lot ne les retire."""
+        removed = [key for key in known.stored if key not in fetch.seen]
+        if removed:
+            self.crawler.signals.send_catch_log(
+                messages_removed, session_id=fetch.session_id, keys=removed,
+                evidence="absent de la relecture complète (-a verify=1)")
+        return removed
 
     def _batch_written(self, item, response=None, spider=None):
         """Le lot est passé par les pipelines : la conversation peut demander le suivant."""
@@ -216,38 +237,6 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
         if not store.opened or self.reset or store.cursor.dirty:
             return None
         return {"done": store.cursor.done, "incomplete": store.cursor.incomplete}
-
-
-def messages_summary(stats, store) -> list[str]:
-    """Lignes du récapitulatif d'un export de messages (tous systèmes)."""
-    ignored = sum(stats.get_value(key, 0) for key in (
-        "messages/ignored_invalid_lines", "messages/ignored_unsafe_ids",
-        "messages/ignored_duplicate_lines", "messages/conversations_not_found"))
-    stats.set_value("messages/conversations_ignored", ignored)
-    files = store.count_files()
-    stats.set_value("messages/files", files)
-    return [
-        f"Conversations traitées : {stats.get_value('messages/conversations_done', 0)} "
-        f"(dont incomplètes, à reprendre : "
-        f"{stats.get_value('messages/conversations_incomplete', 0)}), ignorées : {ignored}.",
-        f"Messages : {stats.get_value('messages/new', 0)} nouveaux, "
-        f"{stats.get_value('messages/updated', 0)} mis à jour, "
-        f"{stats.get_value('messages/ignored_known', 0)} ignorés (déjà connus).",
-        f"Fichiers .jsonl de conversation dans {store.directory} : {files}.",
-        *removed_lines(stats)]
-
-
-def removed_lines(stats) -> list[str]:
-    """Les conversations supprimées chez Crisp trouvées dans ce crawl (pipelines/removals.py)."""
-    removed = stats.get_value("removed/conversations", 0)
-    if not removed:
-        return []
-    erased = stats.get_value("removed/erased")
-    fate = ("effacées de l'export (CRISP_REMOVED=erase)" if erased is not None
-            else "gardées ici (CRISP_REMOVED=keep)" if stats.get_value("removed/kept")
-            else "notées dans suppressions.jsonl")
-    return [f"Supprimées chez Crisp (404 confirmé) : {removed} conversation(s), {fate} ; "
-            "plus jamais demandées."]
 
 
 def listing_days_old(path, now: float | None = None) -> int:

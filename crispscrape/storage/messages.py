@@ -4,11 +4,10 @@ Le même pour les trois systèmes (``conversations/`` pour Crisp, ``ninja/``, ``
 ``MessageModel`` du système (crispscrape/sources/) dit la clé d'un message et l'ordre du
 fichier ; les conversations ouvertes sont décrites dans ``records.py``.
 
-Il possède tout ce que l'export écrit : fichiers de messages, état de reprise (``cursor.py``),
-verrou. Seul le pipeline d'écriture le modifie (``add``, ``finish``) ; l'araignée et le
-dédoublonnage ne font que le lire (``plan``, ``known``), comme ``FilesPipeline`` et son
-``FSFilesStore``. Une conversation est ouverte à sa première réponse et refermée dès que son
-fichier est écrit : la mémoire ne dépend que des conversations en cours.
+Il possède fichiers de messages, état de reprise (``cursor.py``) et verrou. Seul le pipeline
+d'écriture le modifie (``add``, ``finish``) ; l'araignée et le dédoublonnage le lisent
+(``plan``, ``known``), comme ``FilesPipeline`` et son ``FSFilesStore``. Une conversation est
+ouverte à sa première réponse, refermée dès que son fichier est écrit.
 """
 
 from __future__ import annotations
@@ -26,11 +25,7 @@ from crispscrape.sources.base import MessageModel
 from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.cursor import MessagesCursor
 from crispscrape.storage.records import Finished, Known, OpenConversation
-from crispscrape.storage.files import (
-    StorageError,
-    append_lines,
-    fsync_directory,
-)
+from crispscrape.storage.files import StorageError, append_lines, fsync_directory
 from crispscrape.storage.grouped import GroupedReplace
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.oserrors import os_reason
@@ -39,6 +34,7 @@ from crispscrape.paging.selection import Policy, file_size, plan
 from crispscrape.storage.layout import ExportLayout
 
 logger = logging.getLogger(__name__)
+
 
 class MessageStore:
     """Les fichiers de messages et l'état d'un export ; ouvert par le pipeline d'écriture.
@@ -138,8 +134,9 @@ class MessageStore:
 
     # --- Écriture (pipeline d'écriture seulement) --------------------------------------------
     def add(self, session_id: str, messages: list[dict], reached_stored: bool,
-            new: int, updated: int, ignored: int) -> None:
-        """Messages nouveaux ou modifiés d'une réponse, déjà dédoublonnés."""
+            new: int, updated: int, ignored: int, removed=()) -> None:
+        """Messages nouveaux ou modifiés d'une réponse, déjà dédoublonnés ; ``removed`` : clés
+        absentes d'une relecture complète (supprimées chez Crisp), retirées du fichier."""
         conversation = self.open_conversations.get(session_id)
         if conversation is None:
             # Fin anormale sans réponse exploitable (échec, 404) : rien n'a été lu ni reçu.
@@ -153,6 +150,8 @@ class MessageStore:
             fingerprint = key(message)
             pending.pop(fingerprint, None)
             pending[fingerprint] = message
+        for fingerprint in removed:
+            conversation.dropped += conversation.stored.pop(fingerprint, None) is not None
         conversation.new_count += new
         conversation.updated_count += updated
         conversation.ignored_count += ignored
@@ -189,7 +188,8 @@ class MessageStore:
             self._maybe_flush()
             return Finished(session_id, why, complete or why == "introuvable", opened=False)
         if complete:
-            if conversation.pending or not conversation.exists or conversation.unreadable:
+            if conversation.pending or conversation.dropped or not conversation.exists \
+                    or conversation.unreadable:
                 size = self._write(conversation)
             else:
                 size = os.stat(conversation.path).st_size
@@ -286,8 +286,7 @@ class MessageStore:
                 if line.obj is None or not isinstance(message, dict):
                     logger.warning("%s, ligne %d illisible (tronquée ?) : la conversation sera "
                                    "reprise depuis le début pour la compléter.",
-                                   os.path.basename(path),
-                                   line.number)
+                                   os.path.basename(path), line.number)
                     conversation.unreadable.append(line.text)
                 elif (key := self.model.message_key(message)) is not None:
                     conversation.stored[key] = message

@@ -35,6 +35,8 @@ class OpenConversation:
     # Vrai quand les messages reçus rejoignent ceux du fichier (ou qu'il n'y avait pas de
     # fichier) : un fichier partiel écrit à ce moment reste d'un seul tenant, sans trou.
     connected: bool = False
+    # Messages retirés : absents d'une relecture complète (supprimés chez Crisp).
+    dropped: int = 0
     new_count: int = 0
     updated_count: int = 0
     ignored_count: int = 0

@@ -18,6 +18,14 @@ from crispscrape.storage.jsonl import read_lines
 
 POLICIES = ("erase", "keep")
 CONVERSATION = "conversation"
+# Un message : identifiant « {session_id}:{clé du message} ».
+MESSAGE = "message"
+
+
+def removal_kind(source_name: str) -> str:
+    """La sorte d'une conversation dans le registre : « conversation » pour Crisp, préfixée
+    du système pour les autres (« ninja_conversation »), comme les objets mis de côté."""
+    return CONVERSATION if source_name == "crisp" else f"{source_name}_{CONVERSATION}"
 
 
 class SuppressionLog:

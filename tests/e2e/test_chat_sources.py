@@ -133,24 +133,48 @@ def test_wanzo_contexts_moving_between_pages_are_neither_lost_nor_duplicated(
     assert len(lines) == len(truth["conversations"])
 
 
-def test_wanzo_deleted_context_keeps_its_file_and_line(wanzo_sandbox, data_dir):
-    first = run_crawl("wanzo", data_dir, wanzo_sandbox.env())
-    assert first.returncode == 0
-    truth = wanzo_sandbox.truth()
-    victim = next(c for c in truth["conversations"] if truth["messages"][c["id"]])
-    before = message_file("wanzo", data_dir, victim["id"]).read_bytes()
-    # Changé puis supprimé : la liste relevée le montre encore changé... puis il disparaît.
-    wanzo_sandbox.append(victim["id"], count=1)
-    wanzo_sandbox.delete(victim["id"])
-    second = run_crawl("wanzo", data_dir, wanzo_sandbox.env())
+@pytest.mark.parametrize("policy", ["erase", "keep"])
+@pytest.mark.parametrize("standin", SYSTEMS, indirect=True)
+def test_deleted_conversation_follows_the_removal_policy_and_costs_nothing_after(
+        standin, data_dir, request, policy):
+    """Issue 21 : une conversation supprimée du système disparaît de la liste (relevée en
+    entier) ; un appel sur ses messages le confirme (404), puis CRISP_REMOVED s'applique :
+    erase efface sa ligne et son fichier, keep les garde ; noté, plus jamais demandée."""
+    system = request.node.callspec.params["standin"]
+    server = standin(conversations=12)
+    env = {**server.env(), "CRISP_REMOVED": policy}
+    first = run_crawl(system, data_dir, env)
+    assert first.returncode == 0, first.log[-3000:]
+    truth = server.truth()
+    victim = next(c.get("uuid", c.get("id")) for c in truth["conversations"]
+                  if truth["messages"][c.get("uuid", c.get("id"))])
+    path = message_file(system, data_dir, victim)
+    before = path.read_bytes()
+    listing = next(p for p in (data_dir / system).glob("*.jsonl") if p.name != "messages")
+    server.delete(victim)
+    server.reset_stats()
+    second = run_crawl(system, data_dir, env)
     assert second.returncode == 0, second.log[-3000:]
-    assert message_file("wanzo", data_dir, victim["id"]).read_bytes() == before
-    ids = [line["id"] for line in read_jsonl(data_dir / "wanzo" / "contexts.jsonl")]
-    assert victim["id"] in ids
-    wanzo_sandbox.reset_stats()
-    third = run_crawl("wanzo", data_dir, wanzo_sandbox.env())
-    assert third.returncode == 0
-    assert calls(wanzo_sandbox) == 1  # la liste seule
+    assert second.stats["census/unlisted"] == 1
+    assert second.stats["removed/conversations"] == 1
+    assert calls(server) == list_pages(system, server.truth()) + 1  # la liste, puis 1 appel
+    [record] = read_jsonl(data_dir / "suppressions.jsonl")
+    assert (record["kind"], record["id"], record["policy"]) == (
+        f"{system}_conversation", victim, policy)
+    if policy == "erase":
+        assert not path.exists()
+        for file in data_dir.rglob("*"):
+            if file.is_file() and file.name != "suppressions.jsonl":
+                assert victim.encode() not in file.read_bytes(), file
+    else:
+        assert path.read_bytes() == before
+        assert victim in listing.read_text()
+    server.reset_stats()
+    third = run_crawl(system, data_dir, env)
+    assert third.returncode == 0, third.log[-3000:]
+    assert calls(server) == list_pages(system, server.truth())  # la liste seule
+    if policy == "erase":  # l'export est alors exactement le système
+        assert export_problems(system, data_dir, server.truth()) == []
 
 
 @pytest.mark.parametrize("standin", SYSTEMS, indirect=True)

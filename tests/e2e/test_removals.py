@@ -9,6 +9,7 @@ appel ensuite. Une URL d'API fausse (404 partout) ne supprime rien.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,6 +48,10 @@ def env_base() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith("CRISP_")}
 
 
+def read_jsonl_bytes(content: bytes) -> list[dict]:
+    return [json.loads(line) for line in content.splitlines() if line.strip()]
+
+
 def files_containing(data_dir: Path, needle: bytes) -> list[str]:
     """Chaque fichier sous le répertoire de données dont un octet au moins contient ``needle``."""
     return sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*")
@@ -73,11 +78,13 @@ def test_deleted_conversation_is_erased_from_every_file_and_never_asked_again(
     assert result.stats["removed/analysis_rebuilt"] == 1
     assert ("Supprimées chez Crisp (404 confirmé) : 1 conversation(s), effacées de l'export "
             "(CRISP_REMOVED=erase)") in " ".join(result.log.split())  # lignes repliées
-    # Le 404 des messages, puis UN appel de confirmation sur la conversation elle-même ; les
-    # autres, un appel chacune (revérification).
-    assert calls_by_session(sandbox)[gone] == 1
+    # Le 404 des messages, puis UN appel de confirmation sur la conversation elle-même (les
+    # autres sont relues en entier : leurs appels sont comptés par conversation).
+    by_session = calls_by_session(sandbox)
+    assert by_session[gone] == 1
+    assert sorted(by_session) == sorted([*others, gone])
     assert result.stats["removed/checks"] == 1
-    assert sandbox.admin("/_admin/stats")["calls"] == len(others) + 2
+    assert sandbox.admin("/_admin/stats")["calls"] == sum(by_session.values()) + 1
     # Plus un octet d'elle nulle part, sauf son identifiant dans le registre.
     assert files_containing(data_dir, gone.encode()) == ["suppressions.jsonl"]
     assert not attachments.exists()
@@ -144,6 +151,61 @@ def test_a_wrong_api_url_that_answers_404_everywhere_removes_nothing(
     assert "removed/conversations" not in result.stats
     after = {str(p): p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
     assert set(after) == set(tree)
+    for path, content in tree.items():
+        if not path.endswith(".state.json"):
+            assert after[path] == content, path
+
+
+@pytest.mark.parametrize("policy", ["erase", "keep"])
+def test_a_message_deleted_in_crisp_is_seen_by_a_complete_reread(sandbox_factory, data_dir,
+                                                                  policy):
+    """Issue 21 : un message supprimé ne bouge pas l'activité de sa conversation ; la relecture
+    complète (-a verify=1) ne le revoit plus. erase : le fichier est réécrit sans lui, égal à
+    la vérité ; keep : le fichier reste tel quel. Noté au registre dans les deux cas."""
+    sandbox, env = exported_account(sandbox_factory, data_dir, {"CRISP_REMOVED": policy})
+    long_one = next(c["session_id"] for c in read_jsonl(data_dir / "conversations" /
+                                                         "conversations.jsonl")
+                    if len(sandbox.admin(f"/_admin/truth/messages/{c['session_id']}")) > 45)
+    path = data_dir / "conversations" / "messages" / f"{long_one}.jsonl"
+    before = path.read_bytes()
+    middle = read_jsonl(path)[len(read_jsonl(path)) // 2]["fingerprint"]
+    sandbox.admin(f"/_admin/conversations/{long_one}/messages/{middle}/delete", method="POST")
+
+    result = run_crawl("messages", data_dir, env, args={"verify": 1, "nb": 100})
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.stats["removed/messages"] == 1
+    assert "removed/conversations" not in result.stats
+    [record] = read_jsonl(data_dir / "suppressions.jsonl")
+    assert (record["kind"], record["id"], record["policy"]) == (
+        "message", f"{long_one}:{middle}", policy)
+    if policy == "erase":
+        truth = sandbox.admin(f"/_admin/truth/messages/{long_one}")
+        kept = [m["fingerprint"] for m in read_jsonl(path)]
+        assert sorted(kept) == sorted(m["fingerprint"] for m in truth)
+        assert len(kept) == len(read_jsonl_bytes(before)) - 1
+        assert f'"fingerprint":{middle},'.encode() not in path.read_bytes()
+    else:
+        assert path.read_bytes() == before
+
+
+def test_another_websites_id_with_the_same_data_dir_removes_nothing(sandbox_factory, data_dir):
+    """ID_SITE_CRISP changé, CRISP_DATA_DIR gardé : chaque conversation de l'export répond 404
+    sur l'autre site, la confirmation aussi. La page 1 de la liste de ce site ne contient
+    aucune conversation de l'export : arrêt wrong_website, rien n'est supprimé."""
+    sandbox = sandbox_factory(seed=1, conversations=20, websites=2)
+    first, other = sandbox.websites
+    env = {**sandbox.env(), "ID_SITE_CRISP": first}
+    assert run_crawl("account", data_dir, env, timeout=300).returncode == 0
+    tree = {str(p): p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
+    result = run_crawl("messages", data_dir, {**env, "ID_SITE_CRISP": other},
+                       args={"verify": 1, "nb": 100})
+    assert result.reason == "wrong_website", result.log[-3000:]
+    assert result.returncode == 1
+    assert "ne contient aucune des conversations de l'export" in result.log
+    assert not (data_dir / "suppressions.jsonl").exists()
+    after = {str(p): p.read_bytes() for p in data_dir.rglob("*") if p.is_file()}
+    assert {p for p in after if not p.endswith(".state.json")} == \
+        {p for p in tree if not p.endswith(".state.json")}
     for path, content in tree.items():
         if not path.endswith(".state.json"):
             assert after[path] == content, path

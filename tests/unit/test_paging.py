@@ -60,3 +60,12 @@ def test_whole_batch_in_one_millisecond_goes_strict_and_says_so():
     same = [msg(i, 500) for i in range(40)]
     step = next_step(same, False, known(exists=False), 501, new=True)
     assert step.overflow and step.next_before == 500
+
+
+def test_complete_reread_neither_stops_at_the_file_nor_jumps_below_it():
+    """-a verify=1 (issue 21) : relire jusqu'au premier message pour voir ce qui a disparu ;
+    ni arrêt « à jour » sur un fichier complet, ni saut sous son plus ancien message."""
+    stored = [msg(5, 1005), msg(-1, 10)]
+    step = next_step(BATCH, False, known(stored), None, new=False, full=True)
+    assert step.end is None and step.next_before == 1001
+    assert next_step(BATCH, True, known(stored), None, new=False, full=True).end == "fin"
