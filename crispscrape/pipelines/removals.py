@@ -29,7 +29,9 @@ from crispscrape.context import export_context
 from crispscrape.oserrors import os_reason
 from crispscrape.signals import conversation_removed, messages_removed
 from crispscrape.storage import StorageError
+from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.erase import erase_conversations
+from crispscrape.storage.erase_messages import erase_messages, message_keys
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.suppressions import MESSAGE, SuppressionLog, removal_kind
 
@@ -95,8 +97,10 @@ class RemovalsPipeline:
             source = self._source()
             erased = erase_conversations(data_dir, log.pending(removal_kind(source.name)),
                                          source.model)
+            if source.model is CRISP_MODEL:
+                erased.merge(erase_messages(data_dir, message_keys(log.pending(MESSAGE))))
         except (OSError, StorageError) as exc:
-            logger.error("Effacement des conversations supprimées chez Crisp impossible : %s. "
+            logger.error("Effacement de ce qui a été supprimé chez Crisp impossible : %s. "
                          "Il sera repris à la fin de la prochaine exécution.", os_reason(exc))
             return
         if not erased.counts:

@@ -100,20 +100,20 @@ def conversations_traces(data_dir: Path, ids: set[str], apply: bool,
     done.note("entrées d'état", _forget_in_messages_state(layout.messages_state, ids, apply),
               layout.messages_state, root)
     if crisp:
-        count = _filter_lines(layout.files_index, lambda obj: obj.get("session_id") in ids,
+        count = filter_lines(layout.files_index, lambda obj: obj.get("session_id") in ids,
                               apply, mentions)
         done.note("lignes d'index des pièces jointes", count, layout.files_index, root)
         done.note("entrées d'état", _forget_in_files_state(layout.files_state, ids, apply),
                   layout.files_state, root)
     for kind in ("conversation", "message"):
         path = layout.invalid(kind)
-        count = _filter_lines(path, lambda obj: _owner(obj) in ids, apply, mentions)
+        count = filter_lines(path, lambda obj: _owner(obj) in ids, apply, mentions)
         done.note("lignes mises de côté", count, path, root)
     census = layout.census_log
     done.note("entrées du recensement en cours", _forget_in_census(census, ids, apply), census,
               root)
     # En dernier : tant qu'elle est là, l'e-mail ou le people_id retrouve la conversation.
-    count = _filter_lines(layout.listing,
+    count = filter_lines(layout.listing,
                           lambda obj: model.conversation_id(model.unwrap(obj)) in ids, apply,
                           mentions)
     done.note("conversations", count, layout.listing, root)
@@ -126,17 +126,17 @@ def person_traces(data_dir: Path, targets: Targets, ids: set[str], apply: bool) 
     de côté qui la nomment sans session_id utilisable."""
     layout, root, done = ExportLayout(Path(data_dir)), Path(data_dir), Erased()
     path = layout.invalid("conversation")
-    count = _filter_lines(path, lambda obj: _owner(obj) not in ids
+    count = filter_lines(path, lambda obj: _owner(obj) not in ids
                           and targets.conversation_matches(obj.get("object")), apply)
     done.note("lignes mises de côté", count, path, root)
     path = layout.invalid("profile")
-    count = _filter_lines(path, lambda obj: targets.profile_matches(obj.get("object")), apply,
+    count = filter_lines(path, lambda obj: targets.profile_matches(obj.get("object")), apply,
                           targets.mentioned_in)
     done.note("lignes mises de côté", count, path, root)
     done.note("e-mails de l'état des utilisateurs",
               _forget_in_users_state(layout.users_state, targets, apply), layout.users_state,
               root)
-    count = _filter_lines(layout.users, targets.profile_matches, apply, targets.mentioned_in)
+    count = filter_lines(layout.users, targets.profile_matches, apply, targets.mentioned_in)
     done.note("profils", count, layout.users, root)
     return done
 
@@ -194,7 +194,7 @@ def _owner(obj: dict) -> str | None:
     return session_id_of(inner) if isinstance(inner, dict) else None
 
 
-def _filter_lines(path: Path, drop: Callable[[dict], bool], apply: bool = True,
+def filter_lines(path: Path, drop: Callable[[dict], bool], apply: bool = True,
                   mentions: Callable[[str], bool] | None = None) -> int:
     """Réécrit ``path`` sans les lignes (objets JSON) que ``drop`` désigne ; les autres
     lignes, même illisibles, restent telles quelles, sauf celles que ``mentions`` désigne.

@@ -161,15 +161,19 @@ def test_a_message_deleted_in_crisp_is_seen_by_a_complete_reread(sandbox_factory
                                                                   policy):
     """Issue 21 : un message supprimé ne bouge pas l'activité de sa conversation ; la relecture
     complète (-a verify=1) ne le revoit plus. erase : le fichier est réécrit sans lui, égal à
-    la vérité ; keep : le fichier reste tel quel. Noté au registre dans les deux cas."""
+    la vérité, et sa pièce jointe part (fichier et ligne de l'index) ; keep : tout reste.
+    Noté au registre dans les deux cas."""
     sandbox, env = exported_account(sandbox_factory, data_dir, {"CRISP_REMOVED": policy})
-    long_one = next(c["session_id"] for c in read_jsonl(data_dir / "conversations" /
-                                                         "conversations.jsonl")
-                    if len(sandbox.admin(f"/_admin/truth/messages/{c['session_id']}")) > 45)
-    path = data_dir / "conversations" / "messages" / f"{long_one}.jsonl"
+    index_path = data_dir / "conversations" / "fichiers.jsonl"
+    entry = next(e for e in read_jsonl(index_path) if e["status"] == "ok"
+                 and len(sandbox.admin(f"/_admin/truth/messages/{e['session_id']}")) > 41)
+    session_id, fingerprint = entry["session_id"], entry["fingerprint"]
+    attachment = data_dir / entry["path"]
+    assert attachment.is_file()
+    path = data_dir / "conversations" / "messages" / f"{session_id}.jsonl"
     before = path.read_bytes()
-    middle = read_jsonl(path)[len(read_jsonl(path)) // 2]["fingerprint"]
-    sandbox.admin(f"/_admin/conversations/{long_one}/messages/{middle}/delete", method="POST")
+    sandbox.admin(f"/_admin/conversations/{session_id}/messages/{fingerprint}/delete",
+                  method="POST")
 
     result = run_crawl("messages", data_dir, env, args={"verify": 1, "nb": 100})
     assert result.returncode == 0, result.log[-3000:]
@@ -177,15 +181,18 @@ def test_a_message_deleted_in_crisp_is_seen_by_a_complete_reread(sandbox_factory
     assert "removed/conversations" not in result.stats
     [record] = read_jsonl(data_dir / "suppressions.jsonl")
     assert (record["kind"], record["id"], record["policy"]) == (
-        "message", f"{long_one}:{middle}", policy)
+        "message", f"{session_id}:{fingerprint}", policy)
+    indexed = {(e["session_id"], e["fingerprint"]) for e in read_jsonl(index_path)}
     if policy == "erase":
-        truth = sandbox.admin(f"/_admin/truth/messages/{long_one}")
+        truth = sandbox.admin(f"/_admin/truth/messages/{session_id}")
         kept = [m["fingerprint"] for m in read_jsonl(path)]
         assert sorted(kept) == sorted(m["fingerprint"] for m in truth)
         assert len(kept) == len(read_jsonl_bytes(before)) - 1
-        assert f'"fingerprint":{middle},'.encode() not in path.read_bytes()
+        assert not attachment.exists() and (session_id, fingerprint) not in indexed
+        assert f'"fingerprint":{fingerprint},'.encode() not in path.read_bytes()
     else:
         assert path.read_bytes() == before
+        assert attachment.is_file() and (session_id, fingerprint) in indexed
 
 
 def test_another_websites_id_with_the_same_data_dir_removes_nothing(sandbox_factory, data_dir):
