@@ -95,6 +95,10 @@ class ProfileItem:
     added: bool | None = None  # rempli par le pipeline
     # Posé par la validation : fiche reçue mais non valide (mise de côté, jamais écrite).
     set_aside: bool = False
+    # Revérification (-a verify=1) d'un profil déjà exporté ; ``removed`` : elle a répondu 404,
+    # le profil est supprimé chez Crisp (retiré du fichier si CRISP_REMOVED=erase).
+    recheck: bool = False
+    removed: bool = False
 
     def __repr__(self) -> str:
         return f"ProfileItem(email={self.email!r}, fiche={'oui' if self.profile else 'non'})"

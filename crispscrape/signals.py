@@ -16,6 +16,8 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   suppressions la note dans le registre, puis l'efface à la fin du crawl (CRISP_REMOVED ; pipelines/removals.py).
 - ``messages_removed(session_id, keys, evidence)`` : une relecture complète (-a verify=1)
   n'a plus revu ces messages du fichier : supprimés chez Crisp, notés au registre.
+- ``profile_removed(people_id, evidence)`` : un profil déjà exporté répond 404 à sa
+  revérification : supprimé chez Crisp, noté au registre (son people_id, jamais l'e-mail).
 - ``listing_advanced(position, seen, census_done)`` : l'araignée des conversations a fait
   avancer son parcours de la liste (``storage.listing.ListingPosition``, une copie ;
   ``seen`` : conversations vues par un recensement ; ``census_done`` : il est fini) ; le
@@ -29,6 +31,7 @@ conversation_closed = object()
 listing_advanced = object()
 conversation_removed = object()
 messages_removed = object()
+profile_removed = object()
 
 
 def refuse_start(crawler, reason: str, message: str) -> None:

@@ -116,7 +116,7 @@ class AccountRun:
                     kwargs["website"] = self.website
                 if left is not None:
                     kwargs["budget"] = left
-                if name == "messages" and self.verify:
+                if name in ("messages", "users") and self.verify:
                     kwargs["verify"] = "1"
                 if name == "conversations" and self.census:
                     kwargs["census"] = "1"

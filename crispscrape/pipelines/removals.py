@@ -27,13 +27,13 @@ import logging
 from crispscrape.config import removal_policy
 from crispscrape.context import export_context
 from crispscrape.oserrors import os_reason
-from crispscrape.signals import conversation_removed, messages_removed
+from crispscrape.signals import conversation_removed, messages_removed, profile_removed
 from crispscrape.storage import StorageError
 from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.erase import erase_conversations
 from crispscrape.storage.erase_messages import erase_messages, message_keys
 from crispscrape.storage.layout import ExportLayout
-from crispscrape.storage.suppressions import MESSAGE, SuppressionLog, removal_kind
+from crispscrape.storage.suppressions import MESSAGE, PROFILE, SuppressionLog, removal_kind
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,7 @@ class RemovalsPipeline:
         self.stats = crawler.stats
         crawler.signals.connect(self.removed, signal=conversation_removed)
         crawler.signals.connect(self.messages_removed, signal=messages_removed)
+        crawler.signals.connect(self.profile_removed, signal=profile_removed)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -83,6 +84,19 @@ class RemovalsPipeline:
         logger.info("Conversation %s : %d message(s) supprimé(s) chez %s (%s) : %s.", session_id,
                     len(keys), self._source().label, evidence,
                     "retirés du fichier" if policy == "erase" else "gardés ici (CRISP_REMOVED=keep)")
+
+    def profile_removed(self, people_id: str | None, evidence: str) -> None:
+        log = self._log()
+        if log is None:
+            return
+        policy = removal_policy(self.crawler.settings)
+        # Sans people_id, rien d'identifiable à noter (l'e-mail ne l'est jamais ici).
+        if people_id is not None:
+            log.append(PROFILE, [people_id], evidence, policy)
+        self.stats.inc_value("removed/profiles")
+        logger.info("Profil %s supprimé chez Crisp (%s) : %s.", people_id or "(sans people_id)",
+                    evidence, "retiré du fichier" if policy == "erase"
+                    else "gardé ici (CRISP_REMOVED=keep)")
 
     def process_item(self, item, spider=None):
         return item

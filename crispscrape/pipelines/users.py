@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from scrapy.exceptions import DropItem
 
+from crispscrape.config import removal_policy
 from crispscrape.items import ProfileItem
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.storage.files import StorageError
@@ -33,10 +34,17 @@ class UsersPipeline(StorePipeline):
             raise DropItem("profil non valide, mis de côté", log_level="INFO")
         self.stats.inc_value("users/answered")
         try:
+            if item.removed:
+                # Supprimé chez Crisp : retiré avec CRISP_REMOVED=erase, gardé avec keep.
+                if removal_policy(self.crawler.settings) == "erase":
+                    store.remove(item.key)
+                return item
             if item.profile is None:
                 store.mark_not_found(item.key)
                 self.stats.inc_value("users/ignored_not_found")
                 return item
+            if item.recheck:
+                return item  # toujours là : rien de plus à faire
             item.added = store.add(item.profile, item.key)
         except OSError as exc:
             raise StorageError(

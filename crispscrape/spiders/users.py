@@ -22,6 +22,7 @@ from scrapy import signals
 from crispscrape.api import InvalidResponse
 from crispscrape.items import ProfileItem
 from crispscrape.pipelines.users import UsersPipeline
+from crispscrape.signals import profile_removed
 from crispscrape.spiders.base import ExportSpider
 
 # Attente maximale entre deux vérifications du budget (secondes) : filet de sécurité si un
@@ -32,8 +33,16 @@ WAKE_TIMEOUT = 1.0
 class UsersSpider(ExportSpider):
     name = "users"
     default_nb = 50
+    # -a verify=1 : redemander aussi chaque profil déjà exporté (un appel chacun) ; un 404
+    # dit qu'il est supprimé chez Crisp (docs/suppressions.md).
+    flags = ("verify",)
+    verify = False
     custom_settings = {
-        "ITEM_PIPELINES": {"crispscrape.pipelines.users.UsersPipeline": 300},
+        "ITEM_PIPELINES": {
+            # Le dernier fermé : le registre des suppressions (pipelines/removals.py).
+            "crispscrape.pipelines.removals.RemovalsPipeline": 50,
+            "crispscrape.pipelines.users.UsersPipeline": 300,
+        },
     }
 
     @classmethod
@@ -60,7 +69,7 @@ class UsersSpider(ExportSpider):
     async def export_requests(self):
         stats = self.crawler.stats
         self.store = UsersPipeline.store_for(self.crawler)
-        for email, key in self.store.plan():
+        for email, key, recheck in self.store.plan(recheck=self.verify):
             while True:
                 added = stats.get_value("users/added", 0)
                 if self.interrupted or added >= self.nb:
@@ -75,16 +84,16 @@ class UsersSpider(ExportSpider):
                     pass
             self.pending += 1
             yield self.api_request(self.api_config.website_url("people", "profile", email),
-                                   self.parse_profile, cb_kwargs={"email": email, "key": key},
-                                   dont_filter=True)
+                                   self.parse_profile, dont_filter=True,
+                                   cb_kwargs={"email": email, "key": key, "recheck": recheck})
 
-    def parse_profile(self, response, email: str, key: str):
+    def parse_profile(self, response, email: str, key: str, recheck: bool = False):
         try:
             profile = self.api_data(response, dict)
         except InvalidResponse as exc:
             yield from self.retry_or_fail(response.request, exc)
             return
-        yield ProfileItem(email, key, profile)
+        yield ProfileItem(email, key, profile, recheck=recheck)
 
     # --- Issues d'une demande ---------------------------------------------------------
     def _settled(self) -> None:
@@ -102,7 +111,17 @@ class UsersSpider(ExportSpider):
 
     def resource_missing(self, request):
         # Pas de fiche (404) : le pipeline le retient dans l'état, pour ne plus la demander.
-        return [ProfileItem(request.cb_kwargs["email"], request.cb_kwargs["key"], None)]
+        # Un profil déjà exporté qui répond 404 à sa revérification est supprimé chez Crisp :
+        # annoncé (registre, sous son people_id : jamais d'e-mail) avant que le pipeline ne
+        # le retire.
+        kwargs = request.cb_kwargs
+        removed = bool(kwargs.get("recheck"))
+        if removed:
+            self.crawler.signals.send_catch_log(
+                profile_removed, people_id=self.store.people_id(kwargs["key"]),
+                evidence="404 sur la fiche du profil (revérification, -a verify=1)")
+        return [ProfileItem(kwargs["email"], kwargs["key"], None, recheck=removed,
+                            removed=removed)]
 
     def resource_failed(self, request, why):
         self._settled()
@@ -116,7 +135,10 @@ class UsersSpider(ExportSpider):
     def profile_saved(self, item, response, spider):
         if not isinstance(item, ProfileItem):
             return
-        if item.profile is None:
+        if item.removed:
+            self._progress("Profil de %s supprimé chez Crisp (404 à la revérification)",
+                           item.email, level=logging.INFO)
+        elif item.profile is None:
             self._progress("Pas de fiche pour %s (404) : retenu, ne sera plus demandé", item.email,
                            level=logging.INFO)
         elif item.added:

@@ -20,6 +20,8 @@ POLICIES = ("erase", "keep")
 CONVERSATION = "conversation"
 # Un message : identifiant « {session_id}:{clé du message} ».
 MESSAGE = "message"
+# Un profil : son people_id (jamais son e-mail).
+PROFILE = "profile"
 
 
 def removal_kind(source_name: str) -> str:

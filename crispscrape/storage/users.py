@@ -16,6 +16,7 @@ Les e-mails ne servent JAMAIS de nom de fichier : ils ne sortent pas de ces deux
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,6 +115,19 @@ class UsersFile(KeyedFile):
         self.aliases[key] = ""
         self._save_state()
 
+    def people_id(self, key: str) -> str | None:
+        """Le people_id du profil de cette clé (pour le registre des suppressions)."""
+        text = self.entries.get(key)
+        value = json.loads(text).get("people_id") if text is not None else None
+        return value if isinstance(value, str) else None
+
+    def remove(self, key: str) -> None:
+        """Profil supprimé chez Crisp (CRISP_REMOVED=erase) : sa ligne part à la réécriture
+        finale (triée, atomique), et la clé est retenue sans fiche (plus aucun appel)."""
+        if self.entries.pop(key, None) is not None:
+            self.needs_rewrite = True
+        self.mark_not_found(key)
+
     def mark_not_found(self, key: str) -> None:
         self.not_found.add(key)
         self._save_state()
@@ -162,9 +176,11 @@ class UsersStore(UsersFile):
             self.logger.info("reset : %s et son état supprimés, export repris de zéro.", self.path)
         self.load()
 
-    def plan(self) -> Iterator[tuple[str, str]]:
-        """(e-mail tel qu'écrit, clé casefold) des personnes à demander, en flux : ni déjà
-        présentes, ni déjà connues sans fiche, chacune une fois."""
+    def plan(self, recheck: bool = False) -> Iterator[tuple[str, str, bool]]:
+        """(e-mail tel qu'écrit, clé casefold, revérification) des personnes à demander, en
+        flux : ni déjà présentes (sauf ``recheck`` : -a verify=1 redemande chaque profil du
+        fichier, pour voir ceux que Crisp a supprimés), ni déjà connues sans fiche, chacune
+        une fois."""
         stats, seen = self.stats, set()
         for line in read_lines(self.conversations_path, "Fichier des conversations"):
             if line.obj is None:
@@ -187,14 +203,17 @@ class UsersStore(UsersFile):
             if key in seen:
                 continue
             seen.add(key)
-            if self.is_present(key):
+            if recheck and key in self.entries:
+                stats.inc_value("users/rechecked")
+                yield email.strip(), key, True
+            elif self.is_present(key):
                 stats.inc_value("users/ignored_present")
                 self.logger.debug("Déjà présent, ignoré : %s", email.strip())
             elif self.is_not_found(key):
                 stats.inc_value("users/ignored_not_found_known")
                 self.logger.debug("Sans fiche (déjà connu), ignoré : %s", email.strip())
             else:
-                yield email.strip(), key
+                yield email.strip(), key, False
 
     def close(self) -> None:
         """Tri final par e-mail (même sans aucun appel)."""

@@ -216,3 +216,36 @@ def test_another_websites_id_with_the_same_data_dir_removes_nothing(sandbox_fact
     for path, content in tree.items():
         if not path.endswith(".state.json"):
             assert after[path] == content, path
+
+
+@pytest.mark.parametrize("policy", ["erase", "keep"])
+def test_a_profile_deleted_in_crisp_is_seen_by_its_recheck(sandbox_factory, data_dir, policy):
+    """Issue 21 : un profil déjà exporté n'est redemandé qu'à la revérification (-a verify=1,
+    un appel chacun) ; un 404 alors dit qu'il est supprimé. Noté sous son people_id (jamais
+    l'e-mail) ; erase retire sa ligne, keep la garde ; plus aucun appel ensuite."""
+    sandbox, env = exported_account(sandbox_factory, data_dir, {"CRISP_REMOVED": policy})
+    users = data_dir / "utilisateurs" / "utilisateurs.jsonl"
+    profiles = read_jsonl(users)
+    victim = next(p for p in profiles if p.get("people_id") and p.get("email"))
+    before = users.read_bytes()
+    sandbox.admin(f"/_admin/profiles/{victim['people_id']}/delete", method="POST")
+    sandbox.admin("/_admin/stats/reset", method="POST")
+
+    result = run_crawl("account", data_dir, env, args={"verify": 1}, timeout=300)
+    assert result.returncode == 0, result.log[-3000:]
+    assert sandbox.admin("/_admin/stats")["by_kind"]["people"] == len(profiles)
+    [record] = read_jsonl(data_dir / "suppressions.jsonl")
+    assert (record["kind"], record["id"], record["policy"]) == (
+        "profile", victim["people_id"], policy)
+    assert victim["email"].encode() not in (data_dir / "suppressions.jsonl").read_bytes()
+    if policy == "erase":
+        left = read_jsonl(users)
+        assert [p["people_id"] for p in left] == [p["people_id"] for p in profiles
+                                                  if p is not victim]
+    else:
+        assert users.read_bytes() == before
+
+    sandbox.admin("/_admin/stats/reset", method="POST")
+    again = run_crawl("account", data_dir, env, timeout=300)
+    assert again.returncode == 0, again.log[-3000:]
+    assert sandbox.admin("/_admin/stats")["by_kind"]["people"] == 0
