@@ -13,7 +13,8 @@ from contextvars import ContextVar
 
 # Pannes qu'un plan peut donner à un appel, chacune exactement.
 PLANNED_FAULTS = ("latency_spike", "reset", "throttle", "error_500", "error_502", "error_503",
-                  "truncated", "error_envelope", "wrong_type", "broken_messages", "empty_list")
+                  "truncated", "error_envelope", "wrong_type", "broken_messages", "empty_list",
+                  "unsorted_list")
 # Pannes données avant la réponse : toujours reçues par l'appel qui les tire.
 _BEFORE_ANSWER = ("latency_spike", "reset", "throttle")
 

@@ -264,12 +264,14 @@ class FaultState:
             data = self._break_listing(data)
         elif kind == "conversations" and self._fault("empty_list", 0):
             data = []  # page de liste vide par erreur (plan seulement) : rien ne doit en suivre
+        elif kind == "conversations" and len(data) > 1 and self._fault("unsorted_list", 0):
+            data = data[::-1]  # page hors de l'ordre d'activité que suppose le balayage
         elif kind == "messages" and data and self._plan.current() is None \
                 and self._chance(options.invalid_field_ratio):
             data = list(data)
             position = self._rng.randrange(len(data))
             data[position] = {**data[position], "session_id": None}
-        elif self._plan.current() in ("broken_messages", "empty_list"):
+        elif self._plan.current() in ("broken_messages", "empty_list", "unsorted_list"):
             self._plan.give_back()  # rien à abîmer (page vide, autre route)
         return json_response(status, success_body(data))
 

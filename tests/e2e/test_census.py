@@ -55,9 +55,11 @@ def test_an_ordinary_run_removes_nothing_and_a_census_finds_the_deleted_conversa
     assert "Recensement fini : 1 conversation(s) connue(s) absente(s) de la liste" in census.log
     assert listing_ids(data_dir) == [i for i in ids if i != gone]
     assert not (data_dir / "conversations" / "messages" / f"{gone}.jsonl").exists()
-    # 44 conversations en 20 par page : 3 pages, la page vide, puis UN appel de confirmation.
+    # 44 conversations en 20 par page : 3 pages et la page vide, puis UN appel de
+    # confirmation (GET de la conversation, compté à part par le bac à sable).
     stats = sandbox.admin("/_admin/stats")
     assert stats["by_kind"]["conversations"] == 4
+    assert stats["by_kind"]["other"] == 1
     assert calls_by_session(sandbox) == {}  # aucun appel de messages
     [record] = read_jsonl(data_dir / "suppressions.jsonl")
     assert record["evidence"].endswith(f"/conversation/{gone} (recensement)")
@@ -119,3 +121,24 @@ def test_a_census_cut_by_the_budget_resumes_at_its_page(sandbox_factory, data_di
     assert resumed.stats["census/unlisted"] == 1
     assert listing_ids(data_dir) == [i for i in ids if i != gone]
     assert "census_page" not in listing_state(data_dir)
+
+
+def test_a_list_page_out_of_order_turns_the_run_into_a_census(sandbox_factory, data_dir):
+    """Issue 21 : le balayage du haut suppose la liste triée par dernière activité. Une page
+    qui ne l'est pas (panne unsorted_list du bac à sable) le fait dire une fois, et toute la
+    liste est parcourue au lieu de s'arrêter à la page 1 : la conversation supprimée sans
+    activité est trouvée au passage."""
+    sandbox = exported(sandbox_factory, data_dir)
+    ids = listing_ids(data_dir)
+    gone = ids[-1]
+    sandbox.admin(f"/_admin/conversations/{gone}/delete", method="POST")
+    sandbox.admin("/_admin/stats/reset", method="POST")
+    sandbox.admin("/_admin/faults", method="POST", json={"fault_plan": ["unsorted_list"]})
+    result = run_crawl("conversations", data_dir, sandbox.env(), settings=PER_PAGE)
+    assert result.returncode == 0, result.log[-3000:]
+    assert result.log.count("n'est pas triée par dernière activité") == 1
+    assert result.stats["census/out_of_order"] == 1
+    # 44 conversations, 20 par page : pages 1 à 3 et la page vide, puis la confirmation.
+    stats = sandbox.admin("/_admin/stats")
+    assert (stats["by_kind"]["conversations"], stats["by_kind"]["other"]) == (4, 1)
+    assert listing_ids(data_dir) == [i for i in ids if i != gone]

@@ -135,6 +135,10 @@ def test_keep_policy_keeps_the_files_notes_the_removal_and_asks_nothing_again(
                             cwd=Path(__file__).resolve().parents[2])
     assert "1 conversation supprimée chez Crisp, gardée ici" in status.stdout, status.stdout
     assert messages_file.read_bytes() == before
+    # Le rapport le dit aussi (mêmes lignes que scrapy status).
+    build_report(data_dir, env)
+    page = (data_dir / "analyse" / "rapport.html").read_text(encoding="utf-8")
+    assert "1 conversation supprimée chez Crisp, gardée ici" in page
 
 
 @pytest.mark.parametrize("bad_url_suffix", ["/v9"])
