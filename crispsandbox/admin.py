@@ -126,30 +126,26 @@ async def edit_message(request: web.Request) -> web.Response:
     return _json(edited)
 
 
-async def delete_conversation(request: web.Request) -> web.Response:
-    try:
-        deleted = _dataset(request).delete_conversation(request.match_info["session_id"])
-    except KeyError:
-        return _fail(404, "conversation inconnue")
-    return _json(deleted)
+def _deletion(method: str, params: tuple[str, ...], unknown: str):
+    """Route de suppression : appelle ``method`` du jeu de données avec ces paramètres de
+    l'URL (``fingerprint`` en entier) et renvoie l'objet supprimé ; 404 ``unknown`` sinon."""
+
+    async def handler(request: web.Request) -> web.Response:
+        values = [int(request.match_info[name]) if name == "fingerprint"
+                  else request.match_info[name] for name in params]
+        try:
+            deleted = getattr(_dataset(request), method)(*values)
+        except KeyError:
+            return _fail(404, unknown)
+        return _json(deleted)
+
+    return handler
 
 
-async def delete_message(request: web.Request) -> web.Response:
-    try:
-        deleted = _dataset(request).delete_message(
-            request.match_info["session_id"], int(request.match_info["fingerprint"]),
-        )
-    except KeyError:
-        return _fail(404, "conversation ou message inconnu")
-    return _json(deleted)
-
-
-async def delete_profile(request: web.Request) -> web.Response:
-    try:
-        deleted = _dataset(request).delete_profile(request.match_info["people_id"])
-    except KeyError:
-        return _fail(404, "profil inconnu")
-    return _json(deleted)
+delete_conversation = _deletion("delete_conversation", ("session_id",), "conversation inconnue")
+delete_message = _deletion("delete_message", ("session_id", "fingerprint"),
+                           "conversation ou message inconnu")
+delete_profile = _deletion("delete_profile", ("people_id",), "profil inconnu")
 
 
 async def add_conversations(request: web.Request) -> web.Response:
