@@ -31,9 +31,9 @@ from crispscrape.arguments import ArgumentError
 from crispscrape.config import data_dir_of, lookup
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.erase import Erased, conversations_traces, find, person_traces
-from crispscrape.storage.files import StorageError, append_lines, remove_stale_temporaries
+from crispscrape.storage.files import StorageError, remove_stale_temporaries
 from crispscrape.storage.forgotten import (
-    EMAIL, PEOPLE, SESSION, ForgetLog, Targets, analysis_outdated, ends_mid_line,
+    EMAIL, PEOPLE, SESSION, ForgetLog, Targets, analysis_outdated,
 )
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.paths import data_dir_problem
@@ -120,8 +120,6 @@ def apply(data_dir: Path, plan: Plan) -> tuple[Erased, int, list[str]]:
     suppressions = SuppressionLog(layout.suppressions)
     noted = sorted(plan.ids - suppressions.pending())
     if noted:
-        if ends_mid_line(suppressions.path):
-            append_lines(suppressions.path, ["\n"])  # ligne tronquée : laissée seule
         suppressions.append(CONVERSATION, noted, evidence=EVIDENCE, policy="erase")
     erased = conversations_traces(data_dir, plan.ids, apply=True,
                                   mentions=_mentions(plan.targets, plan.ids))

@@ -147,12 +147,18 @@ def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:
 
 def append_lines(path: Path, lines: Iterable[str]) -> None:
     """Ajoute des lignes complètes à la fin d'un fichier, puis les synchronise sur disque :
-    après un arrêt brutal, seule la dernière peut être incomplète (voir storage/jsonl.py)."""
+    après un arrêt brutal, seule la dernière peut être incomplète (voir storage/jsonl.py).
+    Un fichier qui finit ainsi en pleine ligne reçoit d'abord un saut de ligne : la ligne
+    tronquée reste seule (ignorée par les lecteurs), la nouvelle n'y est jamais collée."""
     path.parent.mkdir(parents=True, exist_ok=True)
     # Créé en 0600 : les exports contiennent les données personnelles des clients (noms,
     # e-mails, messages). Les fichiers remplacés d'un coup le sont aussi (mkstemp).
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    size = os.fstat(fd).st_size
+    cut = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
     with os.fdopen(fd, "a", encoding="utf-8", newline="\n") as handle:
+        if cut:
+            handle.write("\n")
         handle.writelines(lines)
         handle.flush()
         os.fsync(handle.fileno())

@@ -72,19 +72,6 @@ def profile_keys(profile: Any) -> list[tuple[str, str]]:
     return [(kind, value) for kind, value in keys if value is not None]
 
 
-def ends_mid_line(path: Path) -> bool:
-    """Vrai si le fichier finit par une ligne sans saut de ligne (arrêt brutal pendant un
-    ajout) : la prochaine ligne ajoutée s'y collerait."""
-    try:
-        with open(path, "rb") as handle:
-            if handle.seek(0, os.SEEK_END) == 0:
-                return False
-            handle.seek(-1, os.SEEK_END)
-            return handle.read(1) != b"\n"
-    except FileNotFoundError:
-        return False
-
-
 def analysis_outdated(layout: ExportLayout) -> bool:
     """Vrai si ``analyse/`` existe et n'a pas été reconstruite depuis le dernier oubli ou la
     dernière suppression notés (arrêt brutal pendant sa reconstruction, ou échec) : elle peut
@@ -139,8 +126,6 @@ class ForgetLog:
             return 0
         when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
         lines = [dumps_line({"kind": kind, "sha256": sha, "when": when}) for sha in new]
-        if ends_mid_line(self.path):
-            lines.insert(0, "\n")  # une ligne tronquée par un arrêt brutal reste seule
         append_lines(self.path, lines)
         known.update((kind, sha) for sha in new)
         return len(new)

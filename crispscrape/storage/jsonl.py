@@ -100,7 +100,7 @@ def load_and_repair(path: Path, what: str, logger: logging.Logger) -> JsonlConte
         atomic_write_lines(path, [line.text for line in content.lines])
     elif content.lines and not content.lines[-1].text.endswith("\n"):
         # Ligne complète sans saut de ligne final : on le rajoute, sans rien réécrire.
-        append_lines(path, ["\n"])
+        append_lines(path, [])  # le saut de ligne final, seul (voir files.append_lines)
         content.lines[-1].text += "\n"
     if content.normalise:
         logger.warning("%s : %s contient une marque BOM ou des octets non UTF-8 (lus en latin-1) ; "

@@ -255,3 +255,19 @@ def test_store_lock_is_held_while_open_and_given_back_at_close(tmp_path):
     second.open(reset=True)
     assert second.dir_lock.held and second.opened
     second.close()
+
+
+def test_append_after_a_line_cut_by_a_kill_never_glues_to_it(tmp_path):
+    """Un ajout interrompu laisse une ligne sans fin ; l'ajout suivant commence par un saut de
+    ligne : la ligne tronquée reste seule (ignorée), la nouvelle est entière et lisible."""
+    from crispscrape.storage.files import append_lines
+
+    path = tmp_path / "registre.jsonl"
+    append_lines(path, ['{"id": "a"}\n'])
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write('{"id": "b", "wh')  # arrêt brutal pendant l'ajout
+    append_lines(path, ['{"id": "c"}\n'])
+    assert path.read_text(encoding="utf-8").splitlines() == [
+        '{"id": "a"}', '{"id": "b", "wh', '{"id": "c"}']
+    append_lines(path, ['{"id": "d"}\n'])  # fichier sain : rien d'ajouté avant
+    assert path.read_text(encoding="utf-8").endswith('{"id": "c"}\n{"id": "d"}\n')
