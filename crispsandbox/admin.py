@@ -17,7 +17,9 @@ touchés, 404 si la conversation, le message ou le profil est inconnu :
 - POST /_admin/profiles/{people_id}/delete : supprime un profil ; renvoie la fiche telle
   qu'elle était.
 
-?website=ID choisit un autre site que le premier (404 s'il n'est pas servi).
+?website=ID choisit un autre site que le premier (404 s'il n'est pas servi). Chaque mutation
+est aussi annoncée aux clients temps réel abonnés (rtm_events.py) ; /_admin/rtm pilote ce
+flux (rtm_admin.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from .adminkit import fail as _fail
 from .adminkit import json_reply as _json
 from .adminkit import read_body as _body
 
+from . import rtm_events
 from .dataset import Dataset
+from .rtm_admin import RtmAdminRoutes
 from .state import SANDBOX, Sandbox
 
 
@@ -108,6 +112,7 @@ async def add_messages(request: web.Request) -> web.Response:
         return _fail(404, "conversation inconnue")
     except ValueError as error:
         return _fail(400, str(error))
+    await rtm_events.messages_added(_sandbox(request).rtm, _dataset(request).website_id, added)
     return _json(added)
 
 
@@ -123,29 +128,34 @@ async def edit_message(request: web.Request) -> web.Response:
         return _fail(404, "conversation ou message inconnu")
     except ValueError as error:
         return _fail(400, str(error))
+    await rtm_events.message_updated(_sandbox(request).rtm, _dataset(request).website_id, edited)
     return _json(edited)
 
 
-def _deletion(method: str, params: tuple[str, ...], unknown: str):
+def _deletion(method: str, params: tuple[str, ...], unknown: str, announce):
     """Route de suppression : appelle ``method`` du jeu de données avec ces paramètres de
-    l'URL (``fingerprint`` en entier) et renvoie l'objet supprimé ; 404 ``unknown`` sinon."""
+    l'URL (``fingerprint`` en entier), l'annonce aux clients temps réel (``announce``, de
+    rtm_events.py) et renvoie l'objet supprimé ; 404 ``unknown`` sinon."""
 
     async def handler(request: web.Request) -> web.Response:
         values = [int(request.match_info[name]) if name == "fingerprint"
                   else request.match_info[name] for name in params]
+        dataset = _dataset(request)
         try:
-            deleted = getattr(_dataset(request), method)(*values)
+            deleted = getattr(dataset, method)(*values)
         except KeyError:
             return _fail(404, unknown)
+        await announce(_sandbox(request).rtm, dataset.website_id, deleted)
         return _json(deleted)
 
     return handler
 
 
-delete_conversation = _deletion("delete_conversation", ("session_id",), "conversation inconnue")
+delete_conversation = _deletion("delete_conversation", ("session_id",), "conversation inconnue",
+                                rtm_events.session_removed)
 delete_message = _deletion("delete_message", ("session_id", "fingerprint"),
-                           "conversation ou message inconnu")
-delete_profile = _deletion("delete_profile", ("people_id",), "profil inconnu")
+                           "conversation ou message inconnu", rtm_events.message_removed)
+delete_profile = _deletion("delete_profile", ("people_id",), "profil inconnu", rtm_events.profile_removed)
 
 
 async def add_conversations(request: web.Request) -> web.Response:
@@ -153,6 +163,7 @@ async def add_conversations(request: web.Request) -> web.Response:
         created = _dataset(request).add_conversations(_count(await _body(request)))
     except ValueError as error:
         return _fail(400, str(error))
+    await rtm_events.sessions_created(_sandbox(request).rtm, _dataset(request).website_id, created)
     return _json(created)
 
 
@@ -173,3 +184,4 @@ def setup_admin(app: web.Application) -> None:
     router.add_post(r"/_admin/conversations/{session_id}/messages/{fingerprint:\d+}/delete", delete_message)
     router.add_post("/_admin/profiles/{people_id}/delete", delete_profile)
     InstrumentRoutes(_sandbox).register(router)  # compteurs et pannes
+    RtmAdminRoutes(lambda request: _sandbox(request).rtm).register(router)  # flux temps réel

@@ -12,7 +12,7 @@ import time
 
 from aiohttp import web
 
-from . import api
+from . import api, rtm
 from .admin import setup_admin
 from .banner import export_lines
 from .defaults import DEFAULT_TIER
@@ -26,6 +26,18 @@ from .layer import start_site, wait_for_stop, write_port_file
 
 # Partagée avec les doublures des autres systèmes (layer.py).
 _abort = abort_connection
+
+
+def _route(request: web.Request, sandbox: Sandbox, match: api.RouteMatch | None) -> api.ApiResult:
+    """Réponse de la route : celles d'un site (api.py), puis l'adresse du temps réel (rtm.py)."""
+    if match is not None:
+        dataset = sandbox.dataset_for(match.params["website_id"])
+        return match.route.handler(dataset, match.params, request.query)
+    tier = rtm.connect_tier(request.method, request.raw_path)
+    if tier is None:
+        raise CrispError("not_found", "Route inconnue.", "route")
+    sandbox.rtm.check_route_tier(tier)
+    return api.ApiResult(200, rtm.endpoints_data(request))
 
 
 async def _answer(request: web.Request, sandbox: Sandbox, match: api.RouteMatch | None, kind: str) -> web.Response | None:
@@ -49,10 +61,7 @@ async def _answer(request: web.Request, sandbox: Sandbox, match: api.RouteMatch 
         failure = faults.server_error_response()
         if failure is not None:
             return failure
-        if match is None:
-            raise CrispError("not_found", "Route inconnue.", "route")
-        dataset = sandbox.dataset_for(match.params["website_id"])
-        result = match.route.handler(dataset, match.params, request.query)
+        result = _route(request, sandbox, match)
     except CrispError as error:
         faults.give_back()  # 401, 404… : la panne planifiée ira à l'appel suivant
         return json_response(error.status, error.body())
@@ -75,11 +84,12 @@ async def handle_api(request: web.Request) -> web.StreamResponse:
 
 
 def build_app(sandbox: Sandbox) -> web.Application:
-    """Application complète : API /v1 et API d'administration /_admin."""
+    """Application complète : API /v1, temps réel (Socket.IO) et API d'administration /_admin."""
     app = web.Application()
     app[SANDBOX] = sandbox
     app.router.add_route("*", "/v1/{tail:.*}", handle_api)
     setup_admin(app)
+    sandbox.rtm.attach(app)  # Socket.IO sur /rtm/app/ (API RTM)
     setup_media(app, sandbox.config.seed, sandbox.config.media_slow_seconds)
     return app
 

@@ -20,6 +20,7 @@ from .defaults import (
 )
 from .envelope import CrispError
 from .faults import FaultOptions, FaultState
+from .rtm import RtmHub
 from .stats import CallStats
 
 
@@ -67,6 +68,8 @@ class Sandbox:
                                                 website_id)
         self.faults = FaultState(config.faults, config.seed)
         self.stats = CallStats()
+        # Temps réel (API RTM) : serveur Socket.IO, branché sur l'application par server.py.
+        self.rtm = RtmHub(config, self.datasets)
 
     def dataset_for(self, website_id: str) -> Dataset:
         """Données d'un site servi ; not_subscribed (404) pour tout autre site."""
