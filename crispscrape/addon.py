@@ -29,6 +29,7 @@ from scrapy.spidermiddlewares.urllength import UrlLengthMiddleware
 from crispscrape.file_refs import FILES_SLOT
 from crispscrape.extensions.autothrottle import CrispAutoThrottle
 from crispscrape.extensions.jsonrpc import JsonRpcService
+from crispscrape.extensions.live_ending import LiveEnding
 from crispscrape.extensions.progress import Progress
 from crispscrape.extensions.statsfile import StatsFile
 from crispscrape.middlewares.auth import CrispAuthMiddleware
@@ -175,7 +176,8 @@ DEFAULTS = {
     # (budget, quota, Ctrl-C, JSON-RPC : code 2, reprise au prochain lancement). Un premier
     # export se fait en plusieurs jours : un arrêt par budget n'est pas une panne. Retirer
     # « quota » (par exemple) pour que les actions d'échec (e-mail, Slack) le signalent.
-    "SPIDERMON_EXPECTED_FINISH_REASONS": ["finished", "budget", "quota", "shutdown", "cancelled"],
+    "SPIDERMON_EXPECTED_FINISH_REASONS": ["finished", "budget", "quota", "shutdown", "cancelled",
+                                          "live_stopped"],
     # Seuils : ressources en échec après réessais, objets non valides (au plus N)…
     "CRISP_MONITOR_MAX_FAILED": 0,
     "CRISP_MONITOR_MAX_INVALID": 0,
@@ -199,6 +201,8 @@ COMPONENTS = (
     # Ajoute l'authentification au dernier moment, juste avant l'envoi.
     ("DOWNLOADER_MIDDLEWARES", None, CrispAuthMiddleware, 560),
     ("EXTENSIONS", AutoThrottle, CrispAutoThrottle, 0),
+    # Juste après CoreStats (0) : la fin normale du direct renommée avant les moniteurs.
+    ("EXTENSIONS", None, LiveEnding, 1),
     ("EXTENSIONS", None, JsonRpcService, 500),
     ("EXTENSIONS", None, Progress, 800),
     # Après CoreStats (finish_reason), avant StatsFile : le fichier contient leurs résultats.

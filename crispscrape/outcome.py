@@ -50,6 +50,8 @@ class Ending:
 
 ENDINGS = {ending.reason: ending for ending in (
     Ending("finished", "export terminé.", 0),
+    Ending("live_stopped", "direct arrêté (Ctrl-C, SIGTERM ou annulation), journal écrit "
+           "jusqu'au dernier événement reçu.", 0),
     Ending("quota", f"quota atteint, {PLANNED} (relancez plus tard : il reprend exactement ici).",
            2, "arrêtée par le quota de l'API Crisp (423 ou attente de ralentissement trop longue)"),
     Ending("budget", f"budget d'appels atteint, {PLANNED}, exactement ici.", 2,

@@ -18,6 +18,8 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   n'a plus revu ces messages du fichier : supprimés chez Crisp, notés au registre.
 - ``profile_removed(people_id, evidence)`` : un profil déjà exporté répond 404 à sa
   revérification : supprimé chez Crisp, noté au registre (son people_id, jamais l'e-mail).
+- ``live_event(source, event, data)`` : un événement en direct reçu (RTM de Crisp ou web
+  hook) ; le pipeline du journal l'écrit (fsync) tout de suite (pipelines/live.py).
 - ``listing_advanced(position, seen, census_done)`` : l'araignée des conversations a fait
   avancer son parcours de la liste (``storage.listing.ListingPosition``, une copie ;
   ``seen`` : conversations vues par un recensement ; ``census_done`` : il est fini) ; le
@@ -32,6 +34,7 @@ listing_advanced = object()
 conversation_removed = object()
 messages_removed = object()
 profile_removed = object()
+live_event = object()
 
 
 def refuse_start(crawler, reason: str, message: str) -> None:

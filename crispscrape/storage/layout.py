@@ -102,6 +102,11 @@ class ExportLayout:
         return Path(self.root) / "suppressions.jsonl"
 
     @property
+    def journal_dir(self) -> Path:
+        """Journal des événements en direct (storage/journal.py, ``scrapy crawl live``)."""
+        return Path(self.root) / "evenements"
+
+    @property
     def forgotten(self) -> Path:
         """Ce que ``scrapy forget`` a oublié, en empreintes SHA-256 seulement (jamais la valeur)."""
         return Path(self.root) / "oublis.jsonl"

@@ -89,7 +89,8 @@ def test_an_unknown_end_is_named_by_the_stop_monitor():
     outcome = run({**CLEAN, "finish_reason": "closespider_timeout"})
     assert failing(outcome) == ["Moniteur Fin normale : en échec, exécution finie par "
                                 "« closespider_timeout » ; attendu : finished, budget, quota, "
-                                "shutdown, cancelled (SPIDERMON_EXPECTED_FINISH_REASONS)."]
+                                "shutdown, cancelled, live_stopped "
+                                "(SPIDERMON_EXPECTED_FINISH_REASONS)."]
 
 
 def test_account_incomplete_after_a_finished_run_fails_unless_nb_limited_it():

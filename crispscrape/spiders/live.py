@@ -1,0 +1,94 @@
+"""``scrapy crawl live [-a website=ID] [-a budget=N]`` : le compte en direct (issue 22).
+
+Étapes et fichiers : l'adresse de la connexion en direct (ce fichier, un appel) -> la
+connexion RTM tenue ouverte (crispscrape/rtm.py) -> chaque événement journalisé AVANT toute
+application (signal ``live_event`` -> pipelines/live.py -> storage/journal.py).
+
+L'araignée reste ouverte (``spider_idle``, comme scrapy-redis) tant que la connexion vit ;
+les événements sont écrits dès leur arrivée, depuis les rappels de la connexion. Ctrl-C,
+SIGTERM et ``cancel.json`` de scrapyd sont sa fin normale : ``live_stopped``, code 0.
+
+Pas encore fait (issue 22, à suivre) : appliquer les événements aux fichiers de l'export
+(messages, conversations, profils), la réconciliation, les web hooks.
+"""
+
+from __future__ import annotations
+
+import os
+
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+
+from crispscrape.api import InvalidResponse
+from crispscrape.compat import spawn
+from crispscrape.config import IDENTIFIER, KEY, _credentials
+from crispscrape.pipelines.live import KNOWN_EVENTS
+from crispscrape.rtm import RtmConnection
+from crispscrape.signals import live_event
+from crispscrape.spiders.base import ExportSpider
+
+# Fins d'un direct arrêté de l'extérieur : sa fin normale (voir extensions/live_ending.py).
+STOPPED = ("shutdown", "cancelled", "finished")
+
+
+class LiveSpider(ExportSpider):
+    name = "live"
+    default_nb = 0
+    route_always_exists = True
+    progress_key = "live/events"
+    progress_unit = "événements"
+    custom_settings = {
+        "ITEM_PIPELINES": {"crispscrape.pipelines.live.LiveJournalPipeline": 300},
+    }
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.rtm = None
+        crawler.signals.connect(spider.keep_open, signal=signals.spider_idle)
+        return spider
+
+    def export_requests(self):
+        tier = self.config.tier
+        url = f"{self.config.api_url}/{tier}/connect/endpoints"
+        yield self.api_request(url, self.parse_endpoints, dont_filter=True)
+
+    def parse_endpoints(self, response):
+        try:
+            data = self.api_data(response, dict)
+            app_url = data["socket"]["app"]
+            if not isinstance(app_url, str):
+                raise KeyError("app")
+        except InvalidResponse as exc:
+            yield from self.retry_or_fail(response.request, exc)
+            return
+        except (KeyError, TypeError):
+            self.abort("bad_api_url", "L'API ne donne pas l'adresse de la connexion en direct "
+                                      "(champ socket.app absent) : vérifiez CRISP_API_URL.")
+            return
+        values = _credentials(self.settings, os.environ, self.website)
+        self.rtm = RtmConnection(app_url, sorted(KNOWN_EVENTS), [self.config.website_id],
+                                 self.config.tier, self._event, self._refused, self.logger)
+        spawn(self.rtm.run(values[IDENTIFIER], values[KEY]))
+
+    def _event(self, event: str, data) -> None:
+        self.crawler.signals.send_catch_log(live_event, source="rtm", event=event, data=data)
+
+    def _refused(self, message: str) -> None:
+        self.abort("unauthorized", message)
+
+    def keep_open(self, spider=None):
+        if self.rtm is not None and not self.rtm.stopping:
+            raise DontCloseSpider
+
+    def closed(self, reason: str) -> None:
+        if self.rtm is not None:
+            spawn(self.rtm.stop())
+        super().closed("live_stopped" if reason in STOPPED and self.rtm is not None
+                       else reason)
+
+    def summary_lines(self):
+        stats = self.crawler.stats
+        yield (f"Direct : {stats.get_value('live/events', 0)} événement(s) journalisé(s) dans "
+               f"{self.config.data_dir / 'evenements'} ; {stats.get_value('live/ignored', 0)} "
+               "ignoré(s) (inconnus).")

@@ -1,0 +1,106 @@
+"""Le journal des événements en direct : ``{DATA}/evenements/AAAA-MM-JJ.jsonl`` (issue 22).
+
+Journal d'abord : chaque événement reçu (RTM de Crisp, ou web hook) est AJOUTÉ ici, ligne
+complète + fsync, AVANT d'être appliqué aux fichiers de l'export. Un arrêt brutal à tout
+moment ne perd donc rien de ce qui a été reçu : au redémarrage, ce qui suit le dernier
+événement appliqué (``journal.state.json``) est rejoué, et l'application, idempotente, donne
+les mêmes fichiers.
+
+Une ligne : ``{"seq": N, "received": "…Z", "source": "rtm"|"hook", "event": "message:send",
+"data": {…}}``. ``seq`` croît d'un événement au suivant, d'un fichier du jour au suivant.
+Les fichiers dont tout est appliqué et plus vieux que ``keep_days`` jours sont retirés.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from crispscrape.storage.files import StateFile, append_lines, dumps_line
+from crispscrape.storage.jsonl import read_lines
+
+DAY_FILE_SUFFIX = ".jsonl"
+STATE_NAME = "journal.state.json"
+
+
+def _day_files(directory: Path) -> list[Path]:
+    """Les fichiers du journal, du plus ancien au plus récent (leur nom est leur date)."""
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.suffix == DAY_FILE_SUFFIX
+                  and len(p.stem) == 10 and p.is_file())
+
+
+class EventJournal:
+    """Ajout (l'araignée ``live`` seule, sous le verrou du site) et relecture du journal."""
+
+    def __init__(self, directory: Path, keep_days: float = 30.0):
+        self.directory = Path(directory)
+        self.keep_days = keep_days
+        self.state = StateFile(self.directory / STATE_NAME, "État du journal des événements")
+        self.last_seq = 0
+        self.applied = 0
+
+    def open(self, reset: bool = False) -> None:
+        """Lit l'état et retrouve le dernier numéro écrit (dernière ligne lisible) ; le
+        répertoire est créé s'il manque (``reset`` : sans effet, le journal n'est jamais
+        oublié, seulement élagué)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.applied = int(self.state.load().get("applied", 0))
+        for path in reversed(_day_files(self.directory)):
+            numbers = [line.obj["seq"] for line in read_lines(path, "Journal des événements")
+                       if isinstance(line.obj, dict) and isinstance(line.obj.get("seq"), int)]
+            if numbers:
+                self.last_seq = max(numbers)
+                break
+        self.last_seq = max(self.last_seq, self.applied)
+
+    def append(self, source: str, event: str, data: dict,
+               now: datetime.datetime | None = None) -> int:
+        """Journalise un événement (fsync) ; rend son numéro, à passer à ``mark_applied``."""
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        self.last_seq += 1
+        record = {"seq": self.last_seq, "received": now.isoformat(timespec="milliseconds"),
+                  "source": source, "event": event, "data": data}
+        append_lines(self.directory / f"{now:%Y-%m-%d}{DAY_FILE_SUFFIX}", [dumps_line(record)])
+        return self.last_seq
+
+    def pending(self) -> Iterator[dict]:
+        """Les événements journalisés mais pas encore appliqués, dans l'ordre."""
+        for path in _day_files(self.directory):
+            for line in read_lines(path, "Journal des événements"):
+                record = line.obj
+                if isinstance(record, dict) and isinstance(record.get("seq"), int) \
+                        and record["seq"] > self.applied:
+                    yield record
+
+    def mark_applied(self, seq: int) -> None:
+        """L'événement ``seq`` (et tous ceux d'avant) est appliqué : écrit atomiquement."""
+        if seq <= self.applied:
+            return
+        self.applied = seq
+        self.state.data["applied"] = seq
+        self.state.save()
+
+    def close(self) -> None:
+        self.prune()
+
+    def prune(self, today: datetime.date | None = None) -> list[Path]:
+        """Retire les fichiers entièrement appliqués de plus de ``keep_days`` jours."""
+        today = today or datetime.datetime.now(datetime.timezone.utc).date()
+        removed = []
+        for path in _day_files(self.directory):
+            try:
+                day = datetime.date.fromisoformat(path.stem)
+            except ValueError:
+                continue
+            if (today - day).days <= self.keep_days:
+                continue
+            numbers = [line.obj.get("seq", 0) for line in read_lines(path, "Journal")
+                       if isinstance(line.obj, dict)]
+            if all(isinstance(n, int) and n <= self.applied for n in numbers):
+                os.unlink(path)
+                removed.append(path)
+        return removed
