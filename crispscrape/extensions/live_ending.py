@@ -28,6 +28,8 @@ class LiveEnding:
 
     def spider_closed(self, spider=None, reason=None) -> None:
         context = export_context(self.crawler)
+        # Seulement un direct qui s'était connecté : sinon (adresse refusée, échec), la fin
+        # reste la sienne.
         if context is not None and context.name == LIVE and not context.refused \
-                and reason in STOPPED:
+                and reason in STOPPED and getattr(spider, "rtm", None) is not None:
             self.crawler.stats.set_value("finish_reason", "live_stopped")

@@ -18,7 +18,7 @@ import logging
 from crispscrape.oserrors import os_reason
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.signals import live_event, stop_export
-from crispscrape.storage.forgotten import ForgetLog
+from crispscrape.storage.forgotten import EMAIL, ForgetLog
 from crispscrape.storage.journal import EventJournal
 from crispscrape.storage.layout import ExportLayout
 
@@ -61,7 +61,9 @@ class LiveJournalPipeline(StorePipeline):
         if event not in KNOWN_EVENTS or not isinstance(data, dict):
             self.stats.inc_value("live/ignored")
             return
-        if self.forgotten is not None and self.forgotten.matches(data):
+        email = data.get("email")
+        if self.forgotten is not None and (self.forgotten.matches(data) or isinstance(email, str)
+                                           and self.forgotten.knows(EMAIL, email)):
             self.stats.inc_value("forget/skipped")
             return
         try:
