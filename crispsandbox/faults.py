@@ -262,8 +262,8 @@ class FaultState:
         elif kind == "conversations" and data and self._fault("broken_messages",
                                                               options.broken_message_ratio):
             data = self._break_listing(data)
-        elif kind == "conversations" and self._fault("empty_list", 0):
-            data = []  # page de liste vide par erreur (plan seulement) : rien ne doit en suivre
+        elif kind in ("conversations", "messages") and self._fault("empty_list", 0):
+            data = []  # page ou lot vide par erreur (plan seulement) : rien ne doit en suivre
         elif kind == "conversations" and len(data) > 1 and self._fault("unsorted_list", 0):
             data = data[::-1]  # page hors de l'ordre d'activité que suppose le balayage
         elif kind == "messages" and data and self._plan.current() is None \

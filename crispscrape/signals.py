@@ -14,6 +14,8 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
 - ``conversation_removed(session_id, evidence)`` : Crisp a confirmé par un 404 sur la
   conversation elle-même qu'elle est supprimée (``evidence`` : l'appel) ; l'extension des
   suppressions la note dans le registre, puis l'efface à la fin du crawl (CRISP_REMOVED ; pipelines/removals.py).
+- ``conversation_restored(session_id)`` : une conversation du registre des suppressions est
+  de nouveau dans la liste de Crisp : la suppression ne tient plus (``restored``).
 - ``messages_removed(session_id, keys, evidence)`` : une relecture complète (-a verify=1)
   n'a plus revu ces messages du fichier : supprimés chez Crisp, notés au registre.
 - ``profile_removed(people_id, evidence)`` : un profil déjà exporté répond 404 à sa
@@ -32,6 +34,7 @@ export_stopped = object()
 conversation_closed = object()
 listing_advanced = object()
 conversation_removed = object()
+conversation_restored = object()
 messages_removed = object()
 profile_removed = object()
 live_event = object()

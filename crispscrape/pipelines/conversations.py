@@ -21,11 +21,12 @@ from crispscrape.context import export_context
 from crispscrape.items import ConversationsPage, PageOutcome
 from crispscrape.model import activity_of, session_id_of, version_of
 from crispscrape.pipelines.base import StorePipeline
-from crispscrape.signals import listing_advanced, stop_export
+from crispscrape.signals import conversation_restored, listing_advanced, stop_export
 from crispscrape.storage import StorageError
 from crispscrape.storage.conversations import ConversationsStore
 from crispscrape.storage.forgotten import ForgetLog
 from crispscrape.storage.layout import ExportLayout
+from crispscrape.storage.suppressions import SuppressionLog
 from crispscrape.storage.listing import ListingPosition
 
 
@@ -37,6 +38,15 @@ class ConversationsPipeline(StorePipeline):
         context = export_context(crawler)
         self.forgotten = ForgetLog(ExportLayout(context.config.data_dir).forgotten) \
             if context is not None and context.config is not None else None
+        # Supprimées d'après le registre (lu une fois, après le pré-vol) : listées de
+        # nouveau, elles existent.
+        self.removed: set[str] = set()
+
+    def open_spider(self, spider=None):
+        super().open_spider(spider)
+        if self.store is not None:
+            self.removed = SuppressionLog(ExportLayout(self.store.root.parent).suppressions
+                                          ).removed()
 
     @staticmethod
     def make_store(crawler, context) -> ConversationsStore:
@@ -66,6 +76,9 @@ class ConversationsPipeline(StorePipeline):
                 # Oubliée à la demande (scrapy forget) : jamais réécrite, même listée de nouveau.
                 self.stats.inc_value("forget/skipped")
                 continue
+            if session_id in self.removed:
+                self.removed.discard(session_id)
+                self.crawler.signals.send_catch_log(conversation_restored, session_id=session_id)
             if session_id in seen:
                 # Même conversation deux fois dans une page (dérive pendant la réponse).
                 outcome.present += 1

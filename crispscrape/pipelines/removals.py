@@ -27,13 +27,17 @@ import logging
 from crispscrape.config import removal_policy
 from crispscrape.context import export_context
 from crispscrape.oserrors import os_reason
-from crispscrape.signals import conversation_removed, messages_removed, profile_removed
+from crispscrape.signals import (
+    conversation_removed, conversation_restored, messages_removed, profile_removed,
+)
 from crispscrape.storage import StorageError
 from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.erase import erase_conversations
 from crispscrape.storage.erase_messages import erase_messages, message_keys
 from crispscrape.storage.layout import ExportLayout
-from crispscrape.storage.suppressions import MESSAGE, PROFILE, SuppressionLog, removal_kind
+from crispscrape.storage.suppressions import (
+    MESSAGE, PROFILE, RESTORED, SuppressionLog, removal_kind,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ class RemovalsPipeline:
         self.crawler = crawler
         self.stats = crawler.stats
         crawler.signals.connect(self.removed, signal=conversation_removed)
+        crawler.signals.connect(self.restored, signal=conversation_restored)
         crawler.signals.connect(self.messages_removed, signal=messages_removed)
         crawler.signals.connect(self.profile_removed, signal=profile_removed)
 
@@ -71,6 +76,18 @@ class RemovalsPipeline:
         kept = "effacée de l'export" if policy == "erase" else "gardée ici (CRISP_REMOVED=keep)"
         logger.info("Conversation %s supprimée chez %s (%s) : %s, plus jamais demandée.",
                     session_id, self._source().label, evidence, kept)
+
+    def restored(self, session_id: str) -> None:
+        """Signal conversation_restored : listée de nouveau par Crisp, elle existe ; sa
+        suppression est levée (plus d'effacement, de nouveau exportée)."""
+        log = self._log()
+        if log is None:
+            return
+        log.append(removal_kind(self._source().name), [session_id],
+                   "de nouveau dans la liste de Crisp", RESTORED)
+        self.stats.inc_value("removed/restored")
+        logger.warning("Conversation %s de nouveau listée par %s : sa suppression est levée, "
+                       "elle est exportée de nouveau.", session_id, self._source().label)
 
     def messages_removed(self, session_id: str, keys: list, evidence: str) -> None:
         """Messages qu'une relecture complète n'a plus revus : notés (``{session}:{clé}``) ;

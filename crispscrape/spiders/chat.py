@@ -27,6 +27,7 @@ from crispscrape.pipelines.messages import message_store
 from crispscrape.paging.chat import ChatListWalk
 from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.ends import ConversationEnds
+from crispscrape.signals import conversation_restored
 from crispscrape.spiders.removals import ChatRemovalCheck
 from crispscrape.pipelines.catalog import CatalogPipeline
 from crispscrape.storage.layout import ExportLayout
@@ -102,10 +103,15 @@ class ChatSpider(ChatRemovalCheck, ConversationEnds, ExportSpider):
             return
         removed = SuppressionLog(ExportLayout(self.config.data_dir).suppressions).removed(
             removal_kind(self.source.name))
+        for conversation_id in sorted(removed & self._listed):
+            # De nouveau dans la liste : elle existe, sa suppression est levée.
+            self.crawler.signals.send_catch_log(conversation_restored,
+                                                session_id=conversation_id)
+        removed -= self._listed
         if self._walk.complete():
             # La liste entière vient d'être vue : les connues qui n'y sont plus sont vérifiées.
             catalog = CatalogPipeline.store_for(self.crawler)
-            for request in self.unlisted_requests(set(catalog.entries), self._listed, removed,
+            for request in self.unlisted_requests(catalog.loaded, self._listed, removed,
                                                   self._first_fetch):
                 yield request
         # Pas de fenêtre de revérification : « since »/« after » ne montrent jamais une

@@ -32,7 +32,7 @@ from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.listing import CENSUS
 from crispscrape.storage.suppressions import SuppressionLog
 from crispscrape.spiders.base import ExportSpider
-from crispscrape.spiders.removals import too_many_unlisted
+from crispscrape.spiders.removals import unlisted_trusted
 
 # Requête de confirmation d'une conversation absente de la liste (recensement).
 CONFIRM_ROLE = "crisp_census_check"
@@ -137,9 +137,10 @@ class ConversationsSpider(ExportSpider):
         if walk.disordered and not stats.get_value("census/out_of_order"):
             stats.set_value("census/out_of_order", item.page)
             self.logger.warning(
-                "Attention : la page %d de la liste n'est pas triée par dernière activité, "
-                "l'ordre sur lequel s'appuie le balayage du haut. Toute la liste est parcourue "
-                "(recensement) pour ne manquer aucun changement.", item.page)
+                "La page %d de la liste n'est pas triée par dernière activité, l'ordre sur "
+                "lequel s'appuie le balayage du haut. %s", item.page,
+                "Toute la liste est parcourue (recensement) pour ne manquer aucun changement."
+                if walk.mode == CENSUS else "Le rattrapage en cours parcourt déjà toute la liste.")
         seen = (sorted(self.seen) if walk.census_started
                 else page_ids if walk.mode == CENSUS else None)
         missing = self._unlisted() if walk.census_complete else []
@@ -163,10 +164,11 @@ class ConversationsSpider(ExportSpider):
         chacune sera confirmée par un appel sur elle-même, jamais supprimée sur cette seule
         absence."""
         removed = SuppressionLog(ExportLayout(self.config.data_dir).suppressions).removed()
-        known = set(self.store.file.entries)
-        missing = sorted(known - self.seen - self.store.census_seen() - removed)
+        listed = self.seen | self.store.census_seen()
+        known = self.store.known_at_open
+        missing = sorted(known - listed - removed)
         self.crawler.stats.set_value("census/unlisted", len(missing))
-        if too_many_unlisted(len(missing), len(known), self.logger):
+        if not unlisted_trusted(len(missing), known, listed, self.logger):
             return []
         self.logger.info("Recensement fini : %d conversation(s) connue(s) absente(s) de la liste, "
                          "vérifiée(s) une par une.", len(missing))

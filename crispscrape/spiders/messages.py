@@ -174,7 +174,10 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
                   for m in batch)
         fetch.seen.update(m["fingerprint"] for m in batch)
         self.site_proven = True  # une conversation de l'export répond : le site est le bon
-        last = response.status == 200 or len(batch) < self.batch_size
+        # Relecture complète : seul un 200 dit la fin de l'historique (un lot court en 206 ne
+        # la dit pas), sans quoi la suite serait prise pour supprimée.
+        last = response.status == 200 or not batch \
+            or (len(batch) < self.batch_size and not self.verify)
         step = next_step(batch, last, known, fetch.before, new, full=self.verify)
         if step.overflow:
             fetch.overflowed = True
@@ -195,6 +198,13 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
         """Relecture complète finie : les messages du fichier qu'elle n'a plus revus ont été
         supprimés chez Crisp ; annoncés (registre) avant que le lot ne les retire."""
         removed = [key for key in known.stored if key not in fetch.seen]
+        if removed and (not fetch.seen or len(removed) > max(3, len(known.stored) // 2)):
+            # Lot vide ou qui ne revoit presque rien : une réponse anormale, pas un ménage.
+            self.crawler.stats.inc_value("messages/removals_refused")
+            self.logger.warning("Conversation %s : la relecture complète ne revoit que %d des %d "
+                                "messages du fichier ; réponse anormale, rien n'est supprimé.",
+                                fetch.session_id, len(fetch.seen), len(known.stored))
+            return []
         if removed:
             self.crawler.signals.send_catch_log(
                 messages_removed, session_id=fetch.session_id, keys=removed,

@@ -23,10 +23,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from crispscrape.items import REMOVED, MessageBatch
+from crispscrape.items import REMOVED, MessageBatch, ProfileItem
 from crispscrape.model import session_id_of
 from crispscrape.paging.selection import listed
-from crispscrape.signals import conversation_removed
+from crispscrape.signals import conversation_removed, profile_removed
 
 # Rôle d'une requête de ce module dans request.meta.
 ROLE = "crisp_removal"
@@ -125,13 +125,13 @@ class ChatRemovalCheck:
     source: Any
     logger: Any
 
-    def unlisted_requests(self, known: set[str], listed: set[str], removed: set[str],
+    def unlisted_requests(self, known_at_open: set[str], listed: set[str], removed: set[str],
                           fetch_of) -> list:
         """Une requête de confirmation par conversation connue absente de la liste entière
         (``fetch_of(id)`` : sa première page, comme pour l'exporter)."""
-        missing = sorted(known - listed - removed)
+        missing = sorted(known_at_open - listed - removed)
         self.crawler.stats.set_value("census/unlisted", len(missing))
-        if too_many_unlisted(len(missing), len(known), self.logger):
+        if not unlisted_trusted(len(missing), known_at_open, listed, self.logger):
             return []
         return [self.api_request(self.source.messages_url(self.api_config, cid, fetch.page),
                                  self._still_there, cb_kwargs={"fetch": fetch},
@@ -151,14 +151,99 @@ class ChatRemovalCheck:
         return []
 
 
-def too_many_unlisted(missing: int, known: int, logger) -> bool:
-    """Plus de la moitié des conversations connues absentes de la liste entière : ce n'est
-    pas un ménage ordinaire, mais une liste qui n'est pas la bonne (autre site, page vide par
-    erreur). Rien n'est vérifié ni supprimé (chaque vérification coûterait un appel)."""
-    if missing <= max(10, known // 2):
+def unlisted_trusted(missing: int, known_at_open: set[str], listed: set[str], logger) -> bool:
+    """La liste entière peut-elle servir à chercher des supprimées ? Non si elle ne montre
+    AUCUNE des conversations que l'export avait en ouvrant (autre site, autre compte : leurs
+    conversations répondraient toutes 404), ni si plus de la moitié de celles-ci manquent
+    (pas un ménage ordinaire : page vide par erreur, liste tronquée). Rien n'est alors vérifié
+    ni supprimé, et un avertissement le dit. Les conversations ajoutées par cette exécution ne
+    comptent pas : elles viennent de la même liste."""
+    if known_at_open and not known_at_open & listed:
+        logger.warning("La liste des conversations ne montre aucune des %d conversations de "
+                       "l'export : ce n'est pas celle de ce site (ID_SITE_CRISP, -a website et "
+                       "CRISP_DATA_DIR vont-ils ensemble ?). Rien n'est vérifié ni supprimé.",
+                       len(known_at_open))
         return False
-    logger.warning("Attention : %d des %d conversations connues manquent à la liste : ce "
-                   "n'est pas un ménage ordinaire (autre site ? liste incomplète ?). Rien n'est "
-                   "vérifié ni supprimé ; vérifiez ID_SITE_CRISP et CRISP_DATA_DIR, ou supprimez "
-                   "ces conversations avec « scrapy forget --session … ».", missing, known)
+    if missing > max(10, len(known_at_open) // 2):
+        logger.warning("%d des %d conversations de l'export manquent à la liste : ce n'est "
+                       "pas un ménage ordinaire (liste incomplète ? autre site ?). Rien n'est "
+                       "vérifié ni supprimé.", missing, len(known_at_open))
+        return False
     return True
+
+
+class ProfileRemovalCheck:
+    """Profils revérifiés (-a verify=1) : un 404 par l'e-mail n'est qu'un indice (l'adresse
+    a pu changer). UN appel par le people_id le confirme : 404 = supprimé ; 200 = le profil
+    existe sous une autre adresse, rien ne change. Comme pour les conversations, le site doit
+    d'abord avoir prouvé qu'il est le bon (un profil reçu dans cette exécution ; sinon la page
+    1 de la liste des profils doit montrer un profil de l'export, ou c'est ``wrong_website``).
+    La sous-classe fournit ``_settled()`` (une demande de profil a trouvé son issue)."""
+
+    crawler: Any
+    api_config: Any
+    api_request: Any
+    api_data: Any
+    stop: Any
+    store: Any
+    site_proven: bool = False
+
+    def _settled(self) -> None:
+        raise NotImplementedError
+
+    def check_profile_removed(self, request) -> list:
+        kwargs, role = request.cb_kwargs, request.meta.get(ROLE)
+        if role == PROOF:
+            self.stop("bad_api_url", f"L'API répond 404 sur la liste des profils ({request.url}) "
+                                     f": l'URL de l'API ({self.api_config.api_url}) semble "
+                                     "fausse ; rien n'a été supprimé.")
+        if role is None:
+            people_id = self.store.people_id(kwargs["key"])
+            if people_id is None:
+                self._settled()  # rien pour confirmer : rien ne change
+                return []
+            url = self.api_config.website_url("people", "profile", people_id)
+            return [self.api_request(url, self._profile_still_there, meta={ROLE: CONFIRM},
+                                     cb_kwargs={**kwargs, "people_id": people_id},
+                                     priority=1, dont_filter=True)]
+        if self.site_proven:
+            return [self._profile_removed(kwargs)]
+        waiting = self.__dict__.setdefault("_profiles_waiting", [])
+        waiting.append(kwargs)
+        if len(waiting) > 1:
+            return []
+        url = self.api_config.website_url("people", "profiles", "1")
+        return [self.api_request(url, self._profiles_proven, meta={ROLE: PROOF}, priority=2,
+                                 dont_filter=True)]
+
+    def _profile_still_there(self, response, **kwargs):
+        self.crawler.stats.inc_value("users/recheck_other_email")
+        self._settled()
+        return []
+
+    def _profiles_proven(self, response):
+        page = {p.get("people_id") for p in self.api_data(response, list) if isinstance(p, dict)}
+        if not page & self.store.people_ids():
+            self.stop("wrong_website", "La liste des profils de ce site ne contient aucun des "
+                                       "profils de l'export : ID_SITE_CRISP (ou -a website) et "
+                                       "CRISP_DATA_DIR ne vont pas ensemble ; rien n'a été "
+                                       "supprimé.")
+        self.site_proven = True
+        waiting, self.__dict__["_profiles_waiting"] = self.__dict__.get("_profiles_waiting", []), []
+        return [self._profile_removed(kwargs) for kwargs in waiting]
+
+    def _profile_removed(self, kwargs: dict):
+        self.crawler.signals.send_catch_log(
+            profile_removed, people_id=kwargs["people_id"],
+            evidence="404 sur la fiche du profil, par son people_id (revérification)")
+        return ProfileItem(kwargs["email"], kwargs["key"], None, recheck=True, removed=True)
+
+    def end_removal_checks(self, request) -> bool:
+        """La preuve n'a pas abouti (échec, arrêt) : rien n'est supprimé, les profils en
+        attente trouvent leur issue. Vrai si ``request`` était cette preuve (sans demande de
+        profil à elle)."""
+        if request.meta.get(ROLE) != PROOF:
+            return False
+        for _ in self.__dict__.pop("_profiles_waiting", []):
+            self._settled()
+        return True

@@ -22,7 +22,7 @@ from scrapy import signals
 from crispscrape.api import InvalidResponse
 from crispscrape.items import ProfileItem
 from crispscrape.pipelines.users import UsersPipeline
-from crispscrape.signals import profile_removed
+from crispscrape.spiders.removals import ROLE, ProfileRemovalCheck
 from crispscrape.spiders.base import ExportSpider
 
 # Attente maximale entre deux vérifications du budget (secondes) : filet de sécurité si un
@@ -30,7 +30,7 @@ from crispscrape.spiders.base import ExportSpider
 WAKE_TIMEOUT = 1.0
 
 
-class UsersSpider(ExportSpider):
+class UsersSpider(ProfileRemovalCheck, ExportSpider):
     name = "users"
     default_nb = 50
     # -a verify=1 : redemander aussi chaque profil déjà exporté (un appel chacun) ; un 404
@@ -93,6 +93,7 @@ class UsersSpider(ExportSpider):
         except InvalidResponse as exc:
             yield from self.retry_or_fail(response.request, exc)
             return
+        self.site_proven = True  # un profil de ce site répond : le site et l'URL sont bons
         yield ProfileItem(email, key, profile, recheck=recheck)
 
     # --- Issues d'une demande ---------------------------------------------------------
@@ -111,25 +112,22 @@ class UsersSpider(ExportSpider):
 
     def resource_missing(self, request):
         # Pas de fiche (404) : le pipeline le retient dans l'état, pour ne plus la demander.
-        # Un profil déjà exporté qui répond 404 à sa revérification est supprimé chez Crisp :
-        # annoncé (registre, sous son people_id : jamais d'e-mail) avant que le pipeline ne
-        # le retire.
         kwargs = request.cb_kwargs
-        removed = bool(kwargs.get("recheck"))
-        if removed:
-            self.crawler.signals.send_catch_log(
-                profile_removed, people_id=self.store.people_id(kwargs["key"]),
-                evidence="404 sur la fiche du profil (revérification, -a verify=1)")
-        return [ProfileItem(kwargs["email"], kwargs["key"], None, recheck=removed,
-                            removed=removed)]
+        if not kwargs.get("recheck") and request.meta.get(ROLE) is None:
+            return [ProfileItem(kwargs["email"], kwargs["key"], None)]
+        # Un profil déjà exporté qui répond 404 par son e-mail n'est pas encore prouvé
+        # supprimé (l'adresse a pu changer) : voir spiders/removals.py (ProfileRemovalCheck).
+        return self.check_profile_removed(request)
 
     def resource_failed(self, request, why):
-        self._settled()
+        if not self.end_removal_checks(request):
+            self._settled()
         return ()
 
     def resource_interrupted(self, request):
         self.interrupted = True
-        self._settled()
+        if not self.end_removal_checks(request):
+            self._settled()
         return ()
 
     def profile_saved(self, item, response, spider):

@@ -36,6 +36,9 @@ class CatalogStore:
         # Lignes illisibles ou sans identifiant (« étrangères », comme dans storage/keyed.py) :
         # gardées telles quelles, à la fin.
         self.foreign: list[str] = []
+        # Les conversations du fichier à l'ouverture (spiders/removals.py : leur absence seule
+        # de la liste peut être vérifiée).
+        self.loaded: set[str] = set()
         self.dir_lock = StoreDirectory(self.directory, f"export {model.folder}", logger)
 
     def open(self, reset: bool) -> None:
@@ -50,6 +53,7 @@ class CatalogStore:
                 self.foreign.append(line.text if line.text.endswith("\n") else line.text + "\n")
             else:
                 self.entries[conversation_id] = line.obj
+        self.loaded = set(self.entries)
         if self.foreign:
             self.stats.inc_value("listing/kept_aside", len(self.foreign))
             logger.warning("%s : %d ligne(s) illisible(s) ou sans identifiant, gardée(s) telles "

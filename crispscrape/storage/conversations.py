@@ -127,6 +127,7 @@ class ConversationsStore:
         self.file = ConversationsFile(layout.listing, logger, stats)
         self.cursor = ListingCursor(layout.listing_state)
         self.census_log = layout.census_log
+        self.known_at_open: set[str] = set()
         self.stats = stats
         self.per_page = per_page
         self.dir_lock = StoreDirectory(self.root, "export des conversations", logger)
@@ -156,6 +157,9 @@ class ConversationsStore:
             logger.info("reset : %s et son état supprimés, export repris de zéro.", self.path)
         self.cursor.load()
         self.file.load()
+        # Les conversations de l'export à l'ouverture : celles qu'un recensement peut trouver
+        # supprimées (spiders/removals.py, unlisted_trusted).
+        self.known_at_open = set(self.file.entries)
 
     def position(self) -> ListingPosition:
         """Copie de la position enregistrée du parcours (pour l'araignée, qui la fait avancer)."""

@@ -98,7 +98,7 @@ class ForgetLog:
 
     def records(self) -> list[dict]:
         """Les lignes lisibles (une ligne abîmée, reste d'un arrêt brutal, est ignorée)."""
-        if not self.path.is_file():
+        if not os.path.isfile(self.path):  # nom trop long, accès refusé : « absent »
             return []
         return [line.obj for line in read_lines(self.path, "Registre des oublis")
                 if isinstance(line.obj, dict) and line.obj.get("kind") in KINDS

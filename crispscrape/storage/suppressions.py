@@ -11,17 +11,19 @@ effacer (``pending``) et ne redemande plus rien de ces objets (``removed``).
 from __future__ import annotations
 
 import datetime
+import os
 from pathlib import Path
 
 from crispscrape.storage.files import append_lines, dumps_line
 from crispscrape.storage.jsonl import read_lines
 
-POLICIES = ("erase", "keep")
 CONVERSATION = "conversation"
 # Un message : identifiant « {session_id}:{clé du message} ».
 MESSAGE = "message"
 # Un profil : son people_id (jamais son e-mail).
 PROFILE = "profile"
+# Politique d'une ligne qui lève une suppression : Crisp montre de nouveau l'objet.
+RESTORED = "restored"
 
 
 def removal_kind(source_name: str) -> str:
@@ -38,20 +40,26 @@ class SuppressionLog:
 
     def records(self) -> list[dict]:
         """Les lignes lisibles du registre (une ligne abîmée est ignorée : elle ne dit rien)."""
-        if not self.path.is_file():
+        # os.path.isfile : un nom trop long ou un accès refusé comptent pour « absent » ici ;
+        # le pré-vol de l'export les dit en français (storage/paths.py).
+        if not os.path.isfile(self.path):
             return []
         return [line.obj for line in read_lines(self.path, "Registre des suppressions")
                 if isinstance(line.obj, dict) and isinstance(line.obj.get("id"), str)]
 
+    def _latest(self, kind: str) -> dict[str, str]:
+        """Identifiant -> politique de sa DERNIÈRE ligne (``restored`` : Crisp l'a montré de
+        nouveau, la suppression ne tient plus)."""
+        return {r["id"]: str(r.get("policy")) for r in self.records() if r.get("kind") == kind}
+
     def removed(self, kind: str = CONVERSATION) -> set[str]:
         """Identifiants supprimés de cette sorte : plus aucun appel pour eux."""
-        return {r["id"] for r in self.records() if r.get("kind") == kind}
+        return {i for i, policy in self._latest(kind).items() if policy != RESTORED}
 
     def pending(self, kind: str = CONVERSATION) -> set[str]:
         """Identifiants à effacer des fichiers (politique ``erase``) : l'effacement est
         idempotent, il est refait tant qu'il reste une trace."""
-        return {r["id"] for r in self.records()
-                if r.get("kind") == kind and r.get("policy") == "erase"}
+        return {i for i, policy in self._latest(kind).items() if policy == "erase"}
 
     def append(self, kind: str, ids: list[str], evidence: str, policy: str) -> None:
         when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

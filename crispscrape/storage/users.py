@@ -121,6 +121,11 @@ class UsersFile(KeyedFile):
         value = json.loads(text).get("people_id") if text is not None else None
         return value if isinstance(value, str) else None
 
+    def people_ids(self) -> set[str]:
+        """Les people_id des profils du fichier (preuve du site : spiders/removals.py)."""
+        return {people_id for key in self.entries
+                if (people_id := self.people_id(key)) is not None}
+
     def remove(self, key: str) -> None:
         """Profil supprimé chez Crisp (CRISP_REMOVED=erase) : sa ligne part à la réécriture
         finale (triée, atomique), et la clé est retenue sans fiche (plus aucun appel)."""

@@ -237,7 +237,8 @@ def test_a_profile_deleted_in_crisp_is_seen_by_its_recheck(sandbox_factory, data
 
     result = run_crawl("account", data_dir, env, args={"verify": 1}, timeout=300)
     assert result.returncode == 0, result.log[-3000:]
-    assert sandbox.admin("/_admin/stats")["by_kind"]["people"] == len(profiles)
+    # Chaque profil redemandé par son e-mail, plus UNE confirmation par son people_id.
+    assert sandbox.admin("/_admin/stats")["by_kind"]["people"] == len(profiles) + 1
     [record] = read_jsonl(data_dir / "suppressions.jsonl")
     assert (record["kind"], record["id"], record["policy"]) == (
         "profile", victim["people_id"], policy)

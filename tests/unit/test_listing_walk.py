@@ -396,3 +396,19 @@ def test_an_export_from_before_the_census_starts_its_clock_now(start, tmp_path):
 ])
 def test_census_due(position, days, forced, due):
     assert census_due(ListingPosition(**position), days, NOW, forced) is due
+
+
+def test_unlisted_conversations_are_trusted_only_from_a_list_that_is_ours():
+    """spiders/removals.unlisted_trusted : une liste sans aucune conversation de l'export
+    (autre site, page vide) ou qui en perd plus de la moitié ne fait rien vérifier."""
+    import logging
+
+    from crispscrape.spiders.removals import unlisted_trusted
+
+    log = logging.getLogger("test")
+    known = {f"c{i}" for i in range(30)}
+    assert unlisted_trusted(1, known, known - {"c0"}, log)
+    assert not unlisted_trusted(30, known, {"autre"}, log)  # aucune des nôtres
+    assert not unlisted_trusted(16, known, {f"c{i}" for i in range(14)}, log)  # plus de moitié
+    assert unlisted_trusted(15, known, {f"c{i}" for i in range(15)}, log)
+    assert unlisted_trusted(0, set(), {"n1"}, log)  # premier export : rien de connu
