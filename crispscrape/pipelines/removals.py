@@ -29,11 +29,12 @@ from crispscrape.context import export_context
 from crispscrape.oserrors import os_reason
 from crispscrape.signals import (
     conversation_removed, conversation_restored, messages_removed, profile_removed,
+    stop_export,
 )
 from crispscrape.storage import StorageError
 from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.erase import erase_conversations
-from crispscrape.storage.erase_messages import erase_messages, message_keys
+from crispscrape.storage.erase_messages import erase_messages, erase_profiles, message_keys
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.suppressions import (
     MESSAGE, PROFILE, RESTORED, SuppressionLog, removal_kind,
@@ -69,7 +70,8 @@ class RemovalsPipeline:
         if log is None:
             return
         policy = removal_policy(self.crawler.settings)
-        log.append(removal_kind(self._source().name), [session_id], evidence, policy)
+        if not self._note(log, removal_kind(self._source().name), [session_id], evidence, policy):
+            return
         self.stats.inc_value("removed/conversations")
         if policy == "keep":
             self.stats.inc_value("removed/kept")
@@ -83,8 +85,9 @@ class RemovalsPipeline:
         log = self._log()
         if log is None:
             return
-        log.append(removal_kind(self._source().name), [session_id],
-                   "de nouveau dans la liste de Crisp", RESTORED)
+        if not self._note(log, removal_kind(self._source().name), [session_id],
+                          "de nouveau dans la liste de Crisp", RESTORED):
+            return
         self.stats.inc_value("removed/restored")
         logger.warning("Conversation %s de nouveau listée par %s : sa suppression est levée, "
                        "elle est exportée de nouveau.", session_id, self._source().label)
@@ -96,7 +99,9 @@ class RemovalsPipeline:
         if log is None:
             return
         policy = removal_policy(self.crawler.settings)
-        log.append(MESSAGE, [f"{session_id}:{key}" for key in keys], evidence, policy)
+        if not self._note(log, MESSAGE, [f"{session_id}:{key}" for key in keys], evidence,
+                          policy):
+            return
         self.stats.inc_value("removed/messages", len(keys))
         logger.info("Conversation %s : %d message(s) supprimé(s) chez %s (%s) : %s.", session_id,
                     len(keys), self._source().label, evidence,
@@ -109,11 +114,24 @@ class RemovalsPipeline:
         policy = removal_policy(self.crawler.settings)
         # Sans people_id, rien d'identifiable à noter (l'e-mail ne l'est jamais ici).
         if people_id is not None:
-            log.append(PROFILE, [people_id], evidence, policy)
+            if not self._note(log, PROFILE, [people_id], evidence, policy):
+                return
         self.stats.inc_value("removed/profiles")
         logger.info("Profil %s supprimé chez Crisp (%s) : %s.", people_id or "(sans people_id)",
                     evidence, "retiré du fichier" if policy == "erase"
                     else "gardé ici (CRISP_REMOVED=keep)")
+
+    def _note(self, log: SuppressionLog, kind: str, ids: list[str], evidence: str,
+              policy: str) -> bool:
+        """Le registre d'abord : s'il ne peut être écrit (disque plein…), l'export s'arrête
+        (export_stopped) et l'araignée ne retire rien (elle voit la cause notée)."""
+        try:
+            log.append(kind, ids, evidence, policy)
+        except OSError as exc:
+            stop_export(self.crawler, "output_error", "Registre des suppressions impossible à "
+                        f"écrire ({log.path}) : {os_reason(exc)}. Rien n'a été retiré.")
+            return False
+        return True
 
     def process_item(self, item, spider=None):
         return item
@@ -130,6 +148,7 @@ class RemovalsPipeline:
                                          source.model)
             if source.model is CRISP_MODEL:
                 erased.merge(erase_messages(data_dir, message_keys(log.pending(MESSAGE))))
+                erased.merge(erase_profiles(data_dir, log.pending(PROFILE)))
         except (OSError, StorageError) as exc:
             logger.error("Effacement de ce qui a été supprimé chez Crisp impossible : %s. "
                          "Il sera repris à la fin de la prochaine exécution.", os_reason(exc))

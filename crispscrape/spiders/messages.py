@@ -33,6 +33,7 @@ from scrapy import signals
 
 from crispscrape.api import InvalidResponse
 from crispscrape.items import MessageBatch
+from crispscrape.outcome import CAUSE_STAT
 from crispscrape.signals import messages_removed
 from crispscrape.pipelines.messages import message_store
 from crispscrape.spiders.base import ExportSpider
@@ -209,6 +210,8 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
             self.crawler.signals.send_catch_log(
                 messages_removed, session_id=fetch.session_id, keys=removed,
                 evidence="absent de la relecture complète (-a verify=1)")
+            if self.crawler.stats.get_value(CAUSE_STAT) is not None:
+                return []  # registre impossible à écrire : rien n'est retiré du fichier
         return removed
 
     def _batch_written(self, item, response=None, spider=None):

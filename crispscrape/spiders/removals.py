@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from crispscrape.items import REMOVED, MessageBatch, ProfileItem
 from crispscrape.model import session_id_of
+from crispscrape.outcome import CAUSE_STAT
 from crispscrape.paging.selection import listed
 from crispscrape.signals import conversation_removed, profile_removed
 
@@ -93,6 +94,8 @@ class RemovalCheck:
     def _removed(self, fetch, evidence: str) -> list:
         self.crawler.signals.send_catch_log(conversation_removed, session_id=fetch.session_id,
                                             evidence=evidence)
+        if self.crawler.stats.get_value(CAUSE_STAT) is not None:
+            return []  # registre impossible à écrire : l'export s'arrête, rien n'est retiré
         return [MessageBatch(fetch.session_id, fetch.rank, end=REMOVED)]
 
     def resource_failed(self, request, why):
@@ -236,7 +239,10 @@ class ProfileRemovalCheck:
         self.crawler.signals.send_catch_log(
             profile_removed, people_id=kwargs["people_id"],
             evidence="404 sur la fiche du profil, par son people_id (revérification)")
-        return ProfileItem(kwargs["email"], kwargs["key"], None, recheck=True, removed=True)
+        # Registre impossible à écrire (l'export s'arrête) : le profil n'est pas retiré.
+        stopped = self.crawler.stats.get_value(CAUSE_STAT) is not None
+        return ProfileItem(kwargs["email"], kwargs["key"], None, recheck=True,
+                           removed=not stopped)
 
     def end_removal_checks(self, request) -> bool:
         """La preuve n'a pas abouti (échec, arrêt) : rien n'est supprimé, les profils en

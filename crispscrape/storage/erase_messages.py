@@ -1,4 +1,9 @@
-"""Effacer des messages supprimés chez Crisp (``CRISP_REMOVED=erase``), pas leur conversation.
+"""Effacer des messages et des profils supprimés chez Crisp (``CRISP_REMOVED=erase``).
+
+Un profil (``erase_profiles``) : sa ligne de utilisateurs.jsonl, par son people_id. Le
+magasin des profils la retire déjà à sa réécriture finale ; ici, ce qu'un arrêt brutal
+aurait laissé, tant que le registre le désigne.
+
 
 Un message qu'une relecture complète ne revoit plus (spiders/messages.py) est retiré de son
 fichier par le magasin des messages pendant le crawl. Ici, à la fin du crawl
@@ -13,6 +18,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+from crispscrape.model import profile_of
 from crispscrape.sources.base import MessageModel
 from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.storage.erase import Erased, filter_lines
@@ -63,4 +69,13 @@ def erase_messages(data_dir: Path, keys: set[tuple[str, object]],
     count = filter_lines(layout.files_index,
                          lambda obj: (obj.get("session_id"), obj.get("fingerprint")) in keys)
     done.note("lignes d'index des pièces jointes", count, layout.files_index, root)
+    return done
+
+
+def erase_profiles(data_dir: Path, people_ids: set[str]) -> Erased:
+    root, done = Path(data_dir), Erased()
+    path = ExportLayout(root).users
+    if people_ids:
+        count = filter_lines(path, lambda obj: profile_of(obj).get("people_id") in people_ids)
+        done.note("profils", count, path, root)
     return done

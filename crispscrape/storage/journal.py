@@ -49,12 +49,12 @@ class EventJournal:
         oublié, seulement élagué)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.applied = int(self.state.load().get("applied", 0))
-        for path in reversed(_day_files(self.directory)):
-            numbers = [line.obj["seq"] for line in read_lines(path, "Journal des événements")
-                       if isinstance(line.obj, dict) and isinstance(line.obj.get("seq"), int)]
-            if numbers:
-                self.last_seq = max(numbers)
-                break
+        # Tous les fichiers, pas seulement le dernier par son nom : une horloge qui recule
+        # écrirait dans un jour plus ancien, et un numéro ne doit jamais resservir.
+        for path in _day_files(self.directory):
+            for line in read_lines(path, "Journal des événements"):
+                if isinstance(line.obj, dict) and isinstance(line.obj.get("seq"), int):
+                    self.last_seq = max(self.last_seq, line.obj["seq"])
         self.last_seq = max(self.last_seq, self.applied)
 
     def append(self, source: str, event: str, data: dict,
