@@ -17,7 +17,8 @@ from crispscrape.storage.paths import check_data_dir, remove_if_empty
 
 
 class StorePipeline:
-    """Sous-classes : ``make_store(crawler, context)`` et ``process_item``."""
+    """Sous-classes : ``make_store(crawler, context)`` et, si des items les traversent,
+    ``process_item``."""
 
     def __init__(self, crawler):
         self.crawler = crawler

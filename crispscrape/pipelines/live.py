@@ -51,9 +51,6 @@ class LiveJournalPipeline(StorePipeline):
         if self.store is not None:
             self.forgotten = ForgetLog(ExportLayout(self.store.directory.parent).forgotten)
 
-    def process_item(self, item, spider=None):
-        return item
-
     def journal(self, source: str, event: str, data) -> None:
         """Signal live_event : l'événement dans le journal (fsync), ou compté et jeté."""
         if self.store is None:

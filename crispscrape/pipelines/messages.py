@@ -51,7 +51,8 @@ class MessageFilePipeline(StorePipeline):
         try:
             # Messages supprimés chez Crisp : retirés du fichier avec CRISP_REMOVED=erase
             # seulement (keep : gardés, notés par pipelines/removals.py).
-            removed = item.removed if removal_policy(self.crawler.settings) == "erase" else ()
+            removed = item.removed if item.removed \
+                and removal_policy(self.crawler.settings) == "erase" else ()
             store.add(item.session_id, item.messages, item.reached_stored,
                       item.new, item.updated, item.ignored, removed)
             if item.end is not None:

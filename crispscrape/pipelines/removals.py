@@ -133,9 +133,6 @@ class RemovalsPipeline:
             return False
         return True
 
-    def process_item(self, item, spider=None):
-        return item
-
     def close_spider(self, spider=None) -> None:
         log = self._log()
         if log is None or removal_policy(self.crawler.settings) != "erase" \
