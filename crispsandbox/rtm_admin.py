@@ -40,20 +40,19 @@ class RtmAdminRoutes:
         return json_reply({"disconnected": self._locate(request).cut_everyone()})
 
     async def drop(self, request: web.Request) -> web.Response:
-        hub = self._locate(request)
-        try:
-            hub.drop_left = _count(await read_body(request))
-        except ValueError as error:
-            return fail(400, str(error))
-        return json_reply({"drop_left": hub.drop_left})
+        return await self._set_count(request, "drop_left")
 
     async def duplicate(self, request: web.Request) -> web.Response:
+        return await self._set_count(request, "duplicate_left")
+
+    async def _set_count(self, request: web.Request, name: str) -> web.Response:
+        """Prochains événements perdus (``drop_left``) ou doublés (``duplicate_left``)."""
         hub = self._locate(request)
         try:
-            hub.duplicate_left = _count(await read_body(request))
+            setattr(hub, name, _count(await read_body(request)))
         except ValueError as error:
             return fail(400, str(error))
-        return json_reply({"duplicate_left": hub.duplicate_left})
+        return json_reply({name: getattr(hub, name)})
 
     async def emit(self, request: web.Request) -> web.Response:
         hub = self._locate(request)

@@ -34,9 +34,9 @@ ROLE = "crisp_removal"
 CONFIRM, PROOF = "confirmer", "preuve"
 
 
-class RemovalCheck:
-    """À placer avant ``ConversationEnds`` : reprend ses fins « introuvable », « échec »,
-    « interrompue » pour les requêtes de confirmation."""
+class _SpiderSide:
+    """Ce que les vérifications ci-dessous utilisent de l'araignée (spiders/base.py), pour
+    la vérification des types : aucune valeur ici."""
 
     crawler: Any
     api_config: Any
@@ -44,6 +44,12 @@ class RemovalCheck:
     api_data: Any
     stop: Any
     store: Any
+
+
+class RemovalCheck(_SpiderSide):
+    """À placer avant ``ConversationEnds`` : reprend ses fins « introuvable », « échec »,
+    « interrompue » pour les requêtes de confirmation."""
+
     # Vrai dès qu'un lot de messages d'une conversation de l'export a été reçu : le site et
     # l'URL sont les bons (posé par MessagesSpider.parse_batch).
     site_proven: bool
@@ -175,7 +181,7 @@ def unlisted_trusted(missing: int, known_at_open: set[str], listed: set[str], lo
     return True
 
 
-class ProfileRemovalCheck:
+class ProfileRemovalCheck(_SpiderSide):
     """Profils revérifiés (-a verify=1) : un 404 par l'e-mail n'est qu'un indice (l'adresse
     a pu changer). UN appel par le people_id le confirme : 404 = supprimé ; 200 = le profil
     existe sous une autre adresse, rien ne change. Comme pour les conversations, le site doit
@@ -183,12 +189,6 @@ class ProfileRemovalCheck:
     1 de la liste des profils doit montrer un profil de l'export, ou c'est ``wrong_website``).
     La sous-classe fournit ``_settled()`` (une demande de profil a trouvé son issue)."""
 
-    crawler: Any
-    api_config: Any
-    api_request: Any
-    api_data: Any
-    stop: Any
-    store: Any
     site_proven: bool = False
 
     def _settled(self) -> None:
