@@ -50,6 +50,8 @@ class Ending:
 
 ENDINGS = {ending.reason: ending for ending in (
     Ending("finished", "export terminé.", 0),
+    # live_stopped : la fin normale de ``scrapy crawl live``, arrêté de l'extérieur (Scrapy
+    # nomme cette fin l'une de LIVE_STOPPED_FROM ; extensions/live_ending.py la renomme).
     Ending("live_stopped", "direct arrêté (Ctrl-C, SIGTERM ou annulation), journal écrit "
            "jusqu'au dernier événement reçu.", 0),
     Ending("quota", f"quota atteint, {PLANNED} (relancez plus tard : il reprend exactement ici).",
@@ -74,6 +76,10 @@ ENDINGS = {ending.reason: ending for ending in (
            repeats_cause=True),
     Ending("unreachable", "API injoignable", 1, repeats_cause=True),
 )}
+
+
+# Fins données par Scrapy à un direct arrêté de l'extérieur (Ctrl-C, SIGTERM, annulation).
+LIVE_STOPPED_FROM = ("shutdown", "cancelled", "finished")
 
 
 def ending_of(reason: str | None) -> Ending:

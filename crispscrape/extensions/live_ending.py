@@ -12,9 +12,9 @@ from __future__ import annotations
 from scrapy import signals
 
 from crispscrape.context import export_context
+from crispscrape.outcome import LIVE_STOPPED_FROM
 
 LIVE = "live"
-STOPPED = ("shutdown", "cancelled", "finished")
 
 
 class LiveEnding:
@@ -31,5 +31,5 @@ class LiveEnding:
         # Seulement un direct qui s'était connecté : sinon (adresse refusée, échec), la fin
         # reste la sienne.
         if context is not None and context.name == LIVE and not context.refused \
-                and reason in STOPPED and getattr(spider, "rtm", None) is not None:
+                and reason in LIVE_STOPPED_FROM and getattr(spider, "rtm", None) is not None:
             self.crawler.stats.set_value("finish_reason", "live_stopped")

@@ -159,17 +159,16 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
             cursor.selection_done(conversation.index, session_id)
             return
         cursor.track(rank, conversation.index, session_id)
+        removed = session_id in policy.removed
         taken = cursor.in_flight(session_id) or session_id in cursor.incomplete
-        if session_id in policy.removed:
+        why = None if taken or removed else policy.reason(
+            cursor.done.get(session_id), conversation.marker, conversation.activity,
+            size_of(f"{folder}/{model.file_name(session_id)}"))
+        if removed:
             # Supprimée chez Crisp et gardée ici (CRISP_REMOVED=keep) : aucun appel.
             stats.inc_value("messages/ignored_removed")
             cursor.pass_over(rank)
-            rank += 1
-            continue
-        why = None if taken else policy.reason(
-            cursor.done.get(session_id), conversation.marker, conversation.activity,
-            size_of(f"{folder}/{model.file_name(session_id)}"))
-        if taken:
+        elif taken:
             # Ligne en double, ou conversation déjà reprise plus haut : rien à refaire.
             stats.inc_value("messages/ignored_duplicate_lines")
             cursor.pass_over(rank)

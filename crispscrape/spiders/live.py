@@ -22,12 +22,11 @@ from scrapy.exceptions import DontCloseSpider
 from crispscrape.api import InvalidResponse
 from crispscrape.compat import spawn
 from crispscrape.config import IDENTIFIER, KEY, _credentials
+from crispscrape.outcome import LIVE_STOPPED_FROM
 from crispscrape.pipelines.live import KNOWN_EVENTS
 from crispscrape.signals import live_event
 from crispscrape.spiders.base import ExportSpider
 
-# Fins d'un direct arrêté de l'extérieur : sa fin normale (voir extensions/live_ending.py).
-STOPPED = ("shutdown", "cancelled", "finished")
 
 
 class LiveSpider(ExportSpider):
@@ -87,7 +86,7 @@ class LiveSpider(ExportSpider):
     def closed(self, reason: str) -> None:
         if self.rtm is not None:
             spawn(self.rtm.stop())
-        super().closed("live_stopped" if reason in STOPPED and self.rtm is not None
+        super().closed("live_stopped" if reason in LIVE_STOPPED_FROM and self.rtm is not None
                        else reason)
 
     def summary_lines(self):

@@ -121,16 +121,13 @@ class RemovalCheck(_SpiderSide):
         return [MessageBatch(fetch.session_id, fetch.rank, end=why) for fetch, _ in waiting]
 
 
-class ChatRemovalCheck:
+class ChatRemovalCheck(_SpiderSide):
     """Ninja, Wanzo : la liste entière est relevée à chaque exécution, c'est un recensement.
     Une conversation connue qui n'y est plus est confirmée par un appel sur ses messages ;
     404 = supprimée (la liste, demandée la première, a prouvé l'URL de l'API). Une
     conversation listée dont les messages répondent 404 n'est PAS supprimée (la liste la
     montre) : introuvable, comme avant. À placer avant ``ConversationEnds``."""
 
-    crawler: Any
-    api_config: Any
-    api_request: Any
     source: Any
     logger: Any
 
