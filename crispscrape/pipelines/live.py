@@ -51,23 +51,27 @@ class LiveJournalPipeline(StorePipeline):
         if self.store is not None:
             self.forgotten = ForgetLog(ExportLayout(self.store.directory.parent).forgotten)
 
-    def journal(self, source: str, event: str, data) -> None:
-        """Signal live_event : l'événement dans le journal (fsync), ou compté et jeté."""
+    def journal(self, source: str, event: str, data) -> str:
+        """Signal live_event : l'événement dans le journal (fsync), ou compté et jeté.
+
+        Rend ``journaled``, ``dropped`` (inconnu, oublié) ou ``failed`` : un web hook n'est
+        acquitté (200) qu'une fois journalisé, pour que Crisp le renvoie si nous tombons."""
         if self.store is None:
-            return
+            return "failed"
         if event not in KNOWN_EVENTS or not isinstance(data, dict):
             self.stats.inc_value("live/ignored")
-            return
+            return "dropped"
         email = data.get("email")
         if self.forgotten is not None and (self.forgotten.matches(data) or isinstance(email, str)
                                            and self.forgotten.knows(EMAIL, email)):
             self.stats.inc_value("forget/skipped")
-            return
+            return "dropped"
         try:
             self.store.append(source, event, data)
         except OSError as exc:
             stop_export(self.crawler, "output_error", "Journal des événements impossible à "
                         f"écrire ({self.store.directory}) : {os_reason(exc)}. Arrêt du direct.")
-            return
+            return "failed"
         self.stats.inc_value("live/events")
         self.stats.inc_value(f"live/events/{event}")
+        return "journaled"

@@ -39,6 +39,12 @@ class LiveSpider(ExportSpider):
         "ITEM_PIPELINES": {"crispscrape.pipelines.live.LiveJournalPipeline": 300},
     }
 
+    def __init__(self, *args, hooks=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # -a hooks=HÔTE:PORT : recevoir aussi les web hooks de Crisp (crispscrape/hooks.py).
+        self.hooks = hooks
+        self.hook_server = None
+
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
@@ -46,7 +52,20 @@ class LiveSpider(ExportSpider):
         crawler.signals.connect(spider.keep_open, signal=signals.spider_idle)
         return spider
 
+    def check_settings(self) -> None:
+        if self.hooks is not None:
+            # Adresse et secrets vérifiés avant tout appel (jamais un point d'entrée ouvert).
+            from crispscrape.hooks import check_hooks
+
+            check_hooks(self.hooks, self.settings)
+
     def export_requests(self):
+        if self.hooks is not None:
+            from crispscrape.hooks import HookServer
+
+            self.hook_server = HookServer.from_settings(self.hooks, self.settings,
+                                                        self._hook_event, self.logger)
+            spawn(self.hook_server.start())
         tier = self.config.tier
         url = f"{self.config.api_url}/{tier}/connect/endpoints"
         yield self.api_request(url, self.parse_endpoints, dont_filter=True)
@@ -73,8 +92,16 @@ class LiveSpider(ExportSpider):
                                  self.config.tier, self._event, self._refused, self.logger)
         spawn(self.rtm.run(values[IDENTIFIER], values[KEY]))
 
-    def _event(self, event: str, data) -> None:
-        self.crawler.signals.send_catch_log(live_event, source="rtm", event=event, data=data)
+    def _event(self, event: str, data, source: str = "rtm") -> str:
+        """Un événement reçu : journalisé par pipelines/live.py ; rend ``journaled``,
+        ``dropped`` (inconnu, oublié) ou ``failed`` (journal impossible à écrire)."""
+        answers = self.crawler.signals.send_catch_log(live_event, source=source, event=event,
+                                                      data=data)
+        results = [result for _, result in answers if isinstance(result, str)]
+        return results[0] if results else "failed"
+
+    def _hook_event(self, event: str, data) -> str:
+        return self._event(event, data, source="hook")
 
     def _refused(self, message: str) -> None:
         self.abort("unauthorized", message)
@@ -86,6 +113,8 @@ class LiveSpider(ExportSpider):
     def closed(self, reason: str) -> None:
         if self.rtm is not None:
             spawn(self.rtm.stop())
+        if self.hook_server is not None:
+            spawn(self.hook_server.stop())
         super().closed("live_stopped" if reason in LIVE_STOPPED_FROM and self.rtm is not None
                        else reason)
 
