@@ -1,4 +1,5 @@
-"""Items produits par les araignées : un item par réponse de l'API.
+"""Items produits par les araignées : un item par réponse de l'API ; et ce que le magasin des
+messages leur rend d'une conversation (``Known``, ``Finished``).
 
 Un message reste l'objet exact renvoyé par l'API : aucun champ n'est ajouté, retiré ni
 renommé. Les champs autres que ``messages`` disent aux pipelines ce que la réponse signifie
@@ -7,7 +8,9 @@ renommé. Les champs autres que ``messages`` disent aux pipelines ce que la rép
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # ``MessageBatch.end`` d'une conversation supprimée chez Crisp (spiders/removals.py).
 REMOVED = "supprimée"
@@ -117,3 +120,32 @@ class ListingPage:
 
     def __repr__(self) -> str:
         return f"ListingPage({len(self.conversations)} conversations, fin={self.final})"
+
+
+@dataclass(frozen=True)
+class Known:
+    """Vue en lecture seule d'une conversation ouverte (pour l'araignée et le dédoublonnage)."""
+
+    exists: bool
+    # Vrai si le fichier est réputé complet : ni noté incomplet, ni abîmé.
+    complete_file: bool
+    unreadable: bool
+    oldest_stored: int | None
+    stored: Mapping[Any, dict]
+    received: Mapping[Any, dict]
+
+
+@dataclass
+class Finished:
+    """Bilan d'une conversation refermée (pour le journal et les statistiques)."""
+
+    session_id: str
+    why: str
+    complete: bool
+    # Faux si aucune réponse exploitable n'était arrivée (rien à écrire, rien à compter).
+    opened: bool = True
+    new: int = 0
+    updated: int = 0
+    ignored: int = 0
+    # Messages du fichier écrit (None : pas de fichier écrit ni relu).
+    total: int | None = None

@@ -45,6 +45,13 @@ def activity_of(conversation: dict) -> int | None:
     return last if last is not None else timestamp_of(conversation.get("updated_at"))
 
 
+def conversation_order(session_id: str, activity: int | None) -> tuple[int, str]:
+    """Ordre de conversations.jsonl : activité décroissante ; à égalité, session_id croissant
+    (ordre stable d'une exécution à l'autre, le même que celui de la liste du bac à sable) ;
+    les conversations sans aucune date à la fin."""
+    return (-(activity if activity is not None else -1), session_id)
+
+
 def version_of(conversation: dict) -> tuple[int, int]:
     """Clé de fraîcheur : une conversation plus récente a une clé plus grande."""
     active = conversation.get("active")
@@ -78,6 +85,44 @@ def profile_of(line_object: Any) -> Any:
 
 def profile_key(profile: Any) -> str | None:
     return email_key(profile.get("email")) if isinstance(profile, dict) else None
+
+
+# --- Personnes (scrapy forget) ------------------------------------------------------------
+EMAIL, PEOPLE, SESSION = "email", "people", "session"
+KINDS = (EMAIL, PEOPLE, SESSION)
+
+
+def normalise(kind: str, value: str) -> str:
+    """Forme comparée et hachée : sans espaces autour ; un e-mail, en plus, en minuscules."""
+    if kind not in KINDS:
+        raise ValueError(f"Sorte inconnue : {kind!r} (attendu : {', '.join(KINDS)}).")
+    text = value.strip()
+    return text.casefold() if kind == EMAIL else text
+
+
+def _nonblank(value: Any) -> str | None:
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def conversation_keys(conversation: Any) -> list[tuple[str, str]]:
+    """(sorte, valeur brute) par lesquelles une conversation désigne une personne."""
+    conversation = unwrap(conversation)
+    if not isinstance(conversation, dict):
+        return []
+    meta = conversation.get("meta")
+    email = _nonblank(meta.get("email")) if isinstance(meta, dict) else None
+    keys = [(SESSION, session_id_of(conversation)), (PEOPLE, _nonblank(conversation.get("people_id"))),
+            (EMAIL, email)]
+    return [(kind, value) for kind, value in keys if value is not None]
+
+
+def profile_keys(profile: Any) -> list[tuple[str, str]]:
+    """(sorte, valeur brute) d'un profil : son people_id et son e-mail."""
+    profile = profile_of(profile)
+    if not isinstance(profile, dict):
+        return []
+    keys = [(PEOPLE, _nonblank(profile.get("people_id"))), (EMAIL, _nonblank(profile.get("email")))]
+    return [(kind, value) for kind, value in keys if value is not None]
 
 
 # --- Messages ---------------------------------------------------------------------------

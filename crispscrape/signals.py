@@ -10,7 +10,7 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
 - ``export_stopped(reason, message)`` : arrêt en cours de route (disque plein, état
   impossible à écrire) ; le message est la cause, dite une fois.
 - ``conversation_closed(done)`` : une conversation refermée par le magasin des messages
-  (``storage.records.Finished``) ; l'araignée peut vérifier ce qu'elle en savait.
+  (``items.Finished``) ; l'araignée peut vérifier ce qu'elle en savait.
 - ``conversation_removed(session_id, evidence)`` : Crisp a confirmé par un 404 sur la
   conversation elle-même qu'elle est supprimée (``evidence`` : l'appel) ; l'extension des
   suppressions la note dans le registre, puis l'efface à la fin du crawl (CRISP_REMOVED ; pipelines/removals.py).
@@ -23,7 +23,7 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
 - ``live_event(source, event, data)`` : un événement en direct reçu (RTM de Crisp ou web
   hook) ; le pipeline du journal l'écrit (fsync) tout de suite (pipelines/live.py).
 - ``listing_advanced(position, seen, census_done)`` : l'araignée des conversations a fait
-  avancer son parcours de la liste (``storage.listing.ListingPosition``, une copie ;
+  avancer son parcours de la liste (``paging.conversations.ListingPosition``, une copie ;
   ``seen`` : conversations vues par un recensement ; ``census_done`` : il est fini) ; le
   pipeline des conversations l'enregistre, ou arrête l'export (export_stopped) s'il ne le
   peut pas.

@@ -4,7 +4,7 @@
 
 Sur les fichiers seuls : aucun appel à l'API, aucun identifiant nécessaire. Trouve chaque
 trace locale de la personne (e-mail, people_id, complétés l'un par l'autre d'un pas par ses
-profils et conversations) ou de la conversation, et l'efface (storage/erase.py) ; la base
+profils et conversations) ou de la conversation, et l'efface (crispscrape/forget/) ; la base
 d'analyse est reconstruite si elle existe. Guide : docs/oubli.md.
 
 Ordre, pour qu'un arrêt brutal à tout moment soit repris par la même commande :
@@ -30,11 +30,12 @@ from scrapy.commands import ScrapyCommand
 from crispscrape.arguments import ArgumentError
 from crispscrape.config import data_dir_of, lookup
 from crispscrape.oserrors import os_reason
-from crispscrape.storage.erase import Erased, conversations_traces, find, person_traces
+from crispscrape.forget.erase import Erased, conversations_traces
+from crispscrape.forget.targets import Targets
+from crispscrape.forget.traces import analysis_outdated, find, person_traces
+from crispscrape.model import EMAIL, PEOPLE, SESSION
 from crispscrape.storage.files import StorageError, remove_stale_temporaries
-from crispscrape.storage.forgotten import (
-    EMAIL, PEOPLE, SESSION, ForgetLog, Targets, analysis_outdated,
-)
+from crispscrape.storage.forgotten import ForgetLog
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.paths import data_dir_problem
 from crispscrape.storage.suppressions import CONVERSATION, SuppressionLog

@@ -1,11 +1,19 @@
 """Parcours de la liste des conversations Crisp : quelle page demander ensuite.
 
-Les deux parcours (balayage du haut, rattrapage), le filigrane et la dérive des pages sont
-décrits dans crispscrape/storage/listing.py, qui garde leur état (``ListingPosition``) ; ici,
-la décision, prise par l'araignée d'après le bilan de chaque page enregistrée
-(``PageOutcome``), comme ``next_step`` pour les lots de messages. La position avance sur une
-copie, que le magasin enregistre (signal ``listing_advanced``). Testé seul dans
-tests/unit/test_listing_walk.py.
+Deux parcours, contre la dérive des pages (les nouvelles conversations poussent les autres
+vers le bas, une conversation qui reprend vie remonte en page 1) :
+
+- le balayage du haut part de la page 1 et s'arrête sur la première page qui n'apporte rien
+  ET descend sous le filigrane (dernière activité connue quand le haut était entièrement
+  exporté ; il n'avance qu'en fin de balayage complet) : ce qui a bougé est au-dessus ;
+- le rattrapage reprend l'historique à la page notée : des insertions en haut font
+  redemander quelques conversations, jamais en sauter. Une page vide = historique complet.
+
+Pourquoi rien n'est sauté, même coupé par ``nb`` ou le quota : docs/conversations.md. La
+décision est prise par l'araignée d'après le bilan de chaque page enregistrée
+(``PageOutcome``), comme ``next_step`` pour les lots de messages ; la position avance sur une
+copie, que le magasin enregistre (signal ``listing_advanced``, storage/listing.py). Testé seul
+dans tests/unit/test_listing_walk.py.
 """
 
 from __future__ import annotations
@@ -15,9 +23,46 @@ import time
 from dataclasses import dataclass
 
 from crispscrape.items import PageOutcome
-from crispscrape.storage.listing import BACKFILL, CENSUS, SCAN, ListingPosition
 
 logger = logging.getLogger(__name__)
+
+SCAN, BACKFILL, CENSUS = "balayage du haut", "rattrapage", "recensement"
+
+
+@dataclass
+class ListingPosition:
+    """Ce que dit l'état. Une valeur : le magasin garde celle du fichier, l'araignée fait
+    avancer sa copie et la renvoie au magasin par le signal ``listing_advanced``."""
+
+    page_number: int = 1
+    per_page: int | None = None
+    backfill_complete: bool = False
+    # Dernière activité (ms) sous laquelle tout ce qui précède le rattrapage est connu.
+    watermark: int | None = None
+    original: bool = False  # état écrit par le script d'origine (conv.py)
+    exists: bool = False
+    # Recensement (liste entière, pour trouver ce que Crisp a supprimé : docs/suppressions.md) :
+    # fin du dernier (ms) et, s'il est en cours, sa prochaine page. Écrits seulement s'ils
+    # ont une valeur : l'état d'un export sans recensement ne change pas.
+    census_at: int | None = None
+    census_page: int | None = None
+
+    def resume_page(self, per_page: int) -> int:
+        """Page du rattrapage à demander avec la taille de page actuelle. La position (nombre
+        de conversations déjà parcourues) est convertie si la taille de page a changé, en
+        arrondissant vers le haut de la liste : on redemande un peu, on ne saute rien. L'état
+        du script d'origine avance d'une page même quand --nb coupe la page en cours : on
+        reprend donc une page plus tôt pour ne rien manquer."""
+        old = self.per_page or per_page
+        offset = (self.page_number - 1) * old
+        if self.original:
+            offset = max(0, offset - old)
+        return offset // per_page + 1
+
+    def restart(self) -> None:
+        """Repart comme une première exécution (le fichier décrit par l'état a disparu)."""
+        self.page_number, self.backfill_complete, self.watermark = 1, False, None
+        self.original = False
 
 
 @dataclass

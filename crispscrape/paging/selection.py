@@ -29,7 +29,7 @@ from pathlib import Path
 
 from crispscrape.sources.base import MessageModel
 from crispscrape.sources.crisp import CRISP_MODEL
-from crispscrape.storage.cursor import MessagesCursor
+from crispscrape.paging.cursor import MessagesCursor
 from crispscrape.storage.jsonl import read_lines
 
 logger = logging.getLogger(__name__)

@@ -47,7 +47,7 @@ from crispscrape.config import data_dir_of
 from crispscrape.context import website_of
 from crispscrape.items import MessageBatch
 from crispscrape.pipelines.backlog import Backlog
-from crispscrape.pipelines.file_failures import AttachmentFailure, failure_reason
+from crispscrape.pipelines.file_failures import AttachmentFailure, attempts_before, failure_reason, settled
 from crispscrape.pipelines.messages import message_store
 from crispscrape.signals import refuse_start, stop_export
 from crispscrape.storage.file_index import INTERRUPTED, OK, AttachmentIndex, AttachmentStore, Entry
@@ -190,9 +190,9 @@ class AttachmentsPipeline(FilesPipeline):
             if ref.key in seen or ref.key in self.attempted:
                 continue  # une tentative par exécution (lots et rattrapage se recoupent)
             seen.add(ref.key)
-            settled = self.index.is_settled(ref)
-            if settled is not None:
-                if settled != OK:
+            reason = settled(self.index, ref)
+            if reason is not None:
+                if reason != OK:
                     self.stats.inc_value("files/abandoned")
                 continue
             if not scheme_allowed(ref.url):
@@ -284,7 +284,7 @@ class AttachmentsPipeline(FilesPipeline):
 
     def _failed(self, ref: FileRef, reason: str) -> Entry:
         assert self.index is not None
-        attempts = self.index.attempts_before(ref) + (reason != INTERRUPTED)
+        attempts = attempts_before(self.index, ref) + (reason != INTERRUPTED)
         if reason == INTERRUPTED:
             self.stats.inc_value("files/interrupted")
         else:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 from crispscrape import compat
 from crispscrape.file_refs import FileRef, file_refs
 from crispscrape.oserrors import os_reason
+from crispscrape.pipelines.file_failures import to_retry
 from crispscrape.storage.files import safe_name
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ class Backlog:
 
     def _jobs(self) -> Iterator[tuple[list[FileRef], str | None, int]]:
         """(pièces, conversation balayée ou None, taille lue), une conversation à la fois."""
-        retry = self.index.to_retry()
+        retry = to_retry(self.index)
         for start in range(0, len(retry), RETRY_CHUNK):
             yield retry[start:start + RETRY_CHUNK], None, 0
         if not os.path.isdir(self.messages_dir):

@@ -3,7 +3,7 @@
 Seule l'araignée des messages prouve une suppression (404 sur la conversation elle-même,
 confirmé par un appel : spiders/removals.py) et l'annonce par le signal
 ``conversation_removed`` ; ce pipeline possède le registre (storage/suppressions.py) et
-l'effacement (storage/erase.py), comme FilesPipeline possède son magasin. Aucun item ne le
+l'effacement (forget/erase.py), comme FilesPipeline possède son magasin. Aucun item ne le
 traverse :
 
 - à chaque signal, la suppression est AJOUTÉE au registre (fsync) tout de suite ;
@@ -26,6 +26,7 @@ import logging
 
 from crispscrape.config import removal_policy
 from crispscrape.context import export_context
+from crispscrape.forget.erase import erase_conversations, erase_messages, erase_profiles
 from crispscrape.oserrors import os_reason
 from crispscrape.signals import (
     conversation_removed, conversation_restored, messages_removed, profile_removed,
@@ -33,11 +34,9 @@ from crispscrape.signals import (
 )
 from crispscrape.storage import StorageError
 from crispscrape.sources.crisp import CRISP_MODEL
-from crispscrape.storage.erase import erase_conversations
-from crispscrape.storage.erase_messages import erase_messages, erase_profiles, message_keys
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.suppressions import (
-    MESSAGE, PROFILE, RESTORED, SuppressionLog, removal_kind,
+    MESSAGE, PROFILE, RESTORED, SuppressionLog, message_keys, removal_kind,
 )
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,7 @@
 paging/chat.py et l'adaptateur du système) -> items ``ListingPage`` et ``MessageBatch``
 (items.py) -> liste écrite d'un coup (pipelines/catalog.py) -> dédoublonnage par id
 (pipelines/dedup.py) -> écriture triée et atomique (pipelines/messages.py,
-storage/messages.py) -> état de reprise (storage/cursor.py, paging/selection.py).
+storage/messages.py) -> état de reprise (storage/cursor.py, paging/cursor.py, paging/selection.py).
 
 1. La liste entière est relevée (c'est le seul moyen de voir ce qui a changé), page après
    page, refaite si elle a bougé pendant le parcours ; le fichier est écrit à la fin.

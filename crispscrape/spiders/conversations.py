@@ -3,7 +3,7 @@
 Étapes et fichiers (un par étape) :
 pages demandées (ce fichier ; page suivante : paging/conversations.py) -> dédoublonnage par
 session_id et ajout (pipelines/conversations.py) -> fichier, tri final et état du parcours
-(storage/conversations.py, storage/listing.py : balayage du haut, rattrapage, filigrane).
+(storage/conversations.py ; balayage du haut, rattrapage, filigrane : paging/conversations.py).
 
 Les pages sont demandées une par une : la décision de continuer dépend de ce que la page
 précédente a apporté. Le pipeline enregistre la page et note son bilan ; au signal
@@ -25,11 +25,10 @@ from crispscrape.config import ConfigError
 from crispscrape.items import ConversationsPage
 from crispscrape.model import session_id_of
 from crispscrape.outcome import CAUSE_STAT
-from crispscrape.paging.conversations import census_due, plan_walk
+from crispscrape.paging.conversations import CENSUS, census_due, plan_walk
 from crispscrape.pipelines.conversations import ConversationsPipeline
 from crispscrape.signals import conversation_removed, listing_advanced
 from crispscrape.storage.layout import ExportLayout
-from crispscrape.storage.listing import CENSUS
 from crispscrape.storage.suppressions import SuppressionLog
 from crispscrape.spiders.base import ExportSpider
 from crispscrape.spiders.removals import unlisted_trusted

@@ -3,7 +3,7 @@
 Étapes et fichiers (un par étape) :
 requêtes et pagination (ce fichier) -> un item ``MessageBatch`` par réponse (items.py) ->
 dédoublonnage (pipelines/dedup.py) -> écriture triée et atomique (pipelines/messages.py,
-storage/messages.py) -> état de reprise (storage/cursor.py).
+storage/messages.py) -> état de reprise (storage/cursor.py, paging/cursor.py).
 
 La requête suivante d'une conversation n'est envoyée qu'une fois le lot précédent passé
 par les pipelines (signal item_scraped) : une conversation n'a jamais deux lots en cours,
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from scrapy import signals
 
 from crispscrape.api import InvalidResponse
-from crispscrape.items import MessageBatch
+from crispscrape.items import Known, MessageBatch
 from crispscrape.outcome import CAUSE_STAT
 from crispscrape.signals import messages_removed
 from crispscrape.pipelines.messages import message_store
@@ -42,7 +42,6 @@ from crispscrape.spiders.removals import RemovalCheck
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.layout import ExportLayout, state_path
 from crispscrape.storage.suppressions import SuppressionLog
-from crispscrape.storage.records import Known
 from crispscrape.paging.selection import Policy
 from crispscrape.summary import files_line, messages_summary
 

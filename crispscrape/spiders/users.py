@@ -2,7 +2,7 @@
 
 Étapes et fichiers (un par étape) :
 choix des e-mails et appels (ce fichier) -> dédoublonnage, ajout et tri final
-(pipelines/users.py) -> fichier, état et choix des e-mails (storage/users.py).
+(pipelines/users.py) -> fichier et état (storage/users.py) ; choix des e-mails : paging/users.py.
 
 Les e-mails sont lus en flux dans conversations.jsonl (``meta.email``, ou ``data.meta.email``
 pour les lignes enveloppées), dédoublonnés sans tenir compte de la casse ; on saute ceux
@@ -21,6 +21,7 @@ from scrapy import signals
 
 from crispscrape.api import InvalidResponse
 from crispscrape.items import ProfileItem
+from crispscrape.paging.users import plan_profiles
 from crispscrape.pipelines.users import UsersPipeline
 from crispscrape.spiders.removals import ROLE, ProfileRemovalCheck
 from crispscrape.spiders.base import ExportSpider
@@ -69,7 +70,7 @@ class UsersSpider(ProfileRemovalCheck, ExportSpider):
     async def export_requests(self):
         stats = self.crawler.stats
         self.store = UsersPipeline.store_for(self.crawler)
-        for email, key, recheck in self.store.plan(recheck=self.verify):
+        for email, key, recheck in plan_profiles(self.store, recheck=self.verify):
             while True:
                 added = stats.get_value("users/added", 0)
                 if self.interrupted or added >= self.nb:

@@ -1,11 +1,8 @@
-"""Magasin de la liste des conversations des systèmes « en avant » (Ninja, Wanzo).
-
-``{dossier}/conversations.jsonl`` (Ninja) ou ``contexts.jsonl`` (Wanzo) : un objet par
-conversation, unique par identifiant, le plus récent reçu de chacune. La liste entière est
-relevée à chaque exécution (c'est le seul moyen de voir ce qui a changé) puis le fichier est
-réécrit d'un seul coup (temporaire, fsync, os.replace) : un arrêt brutal pendant le relevé
-laisse l'ancien fichier intact. Une conversation qui disparaît de l'API garde sa ligne (et
-son fichier de messages) : rien de ce qui a été exporté ne se perd.
+"""Magasin de la liste des conversations des systèmes « en avant » (Ninja, Wanzo) :
+``{dossier}/conversations.jsonl`` ou ``contexts.jsonl``, un objet par conversation, le plus
+récent reçu. La liste entière est relevée à chaque exécution (seul moyen de voir ce qui a
+changé) puis le fichier réécrit d'un seul coup : un arrêt brutal pendant le relevé laisse
+l'ancien intact. Une conversation qui disparaît de l'API garde sa ligne : rien ne se perd.
 """
 
 from __future__ import annotations
@@ -23,8 +20,6 @@ logger = logging.getLogger(__name__)
 
 
 class CatalogStore:
-    """La liste des conversations d'un système ; ouverte et fermée par son pipeline."""
-
     def __init__(self, data_dir: Path, stats, model: MessageModel):
         self.model = model
         self.stats = stats
@@ -33,8 +28,7 @@ class CatalogStore:
         self.path = layout.listing
         # Identifiant -> objet, dans l'ordre du fichier puis de découverte.
         self.entries: dict[str, dict] = {}
-        # Lignes illisibles ou sans identifiant (« étrangères », comme dans storage/keyed.py) :
-        # gardées telles quelles, à la fin.
+        # Lignes illisibles ou sans identifiant : gardées telles quelles, à la fin.
         self.foreign: list[str] = []
         # Les conversations du fichier à l'ouverture (spiders/removals.py : leur absence seule
         # de la liste peut être vérifiée).
@@ -50,7 +44,7 @@ class CatalogStore:
         for line in read_lines(self.path, "Fichier des conversations"):
             conversation_id = self.model.conversation_id(line.obj)
             if conversation_id is None:
-                self.foreign.append(line.text if line.text.endswith("\n") else line.text + "\n")
+                self.foreign.append(line.full)
             else:
                 self.entries[conversation_id] = line.obj
         self.loaded = set(self.entries)
@@ -79,7 +73,6 @@ class CatalogStore:
         return usable, invalid
 
     def write(self) -> None:
-        """Le relevé est fini : le fichier est remplacé d'un seul coup."""
         lines = [dumps_line(obj) for obj in self.entries.values()]
         atomic_write_lines(self.path, [*lines, *self.foreign])
         self.stats.set_value("listing/conversations", len(self.entries))

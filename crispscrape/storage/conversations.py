@@ -1,15 +1,11 @@
 """Magasin de l'export des conversations : ``conversations/conversations.jsonl`` et son état.
 
 Le fichier : une conversation par ligne, telle que renvoyée par l'API, unique par
-``session_id``, triée à la fin de chaque exécution par dernière activité décroissante.
-Les nouvelles conversations y sont AJOUTÉES au fil des pages (lignes complètes + fsync) :
-un arrêt brutal ne perd au pire que la page en cours. Les conversations mises à jour, elles,
-remplacent leur ancienne ligne : le fichier est alors réécrit d'un coup (atomiquement).
-
-``ConversationsStore`` possède le fichier ET l'état du parcours (``listing.py``) ; seul le
-pipeline des conversations le modifie, toujours dans cet ordre : la page dans le fichier,
-PUIS l'état, que l'araignée fait avancer une fois la page passée (un arrêt brutal ne fait
-jamais croire qu'une page est enregistrée).
+``session_id``, triée à la fin de chaque exécution par dernière activité décroissante. Les
+nouvelles y sont AJOUTÉES page par page (un arrêt brutal ne perd au pire que la page en
+cours) ; une mise à jour remplace son ancienne ligne : le fichier est alors réécrit d'un coup.
+Toujours dans cet ordre : la page dans le fichier, PUIS l'état du parcours (``listing.py``),
+que l'araignée fait avancer une fois la page passée.
 """
 
 from __future__ import annotations
@@ -18,29 +14,16 @@ import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from crispscrape.model import activity_of, session_id_of, unwrap, version_of
-from crispscrape.storage.files import (
-    StorageError,
-    append_lines,
-    dumps_line,
-)
-from crispscrape.storage.jsonl import read_lines
-from crispscrape.storage.listing import ListingCursor, ListingPosition
+from crispscrape.model import activity_of, conversation_order, session_id_of, unwrap, version_of
 from crispscrape.oserrors import os_reason
-from crispscrape.storage.paths import StoreDirectory
+from crispscrape.paging.conversations import ListingPosition
+from crispscrape.storage.files import StorageError, append_lines, dumps_line
+from crispscrape.storage.jsonl import KeyedFile, read_lines
 from crispscrape.storage.layout import ExportLayout
-from crispscrape.storage.keyed import KeyedFile
+from crispscrape.storage.listing import ListingCursor
+from crispscrape.storage.paths import StoreDirectory
 
 logger = logging.getLogger(__name__)
-
-WHAT = "Fichier des conversations"
-
-
-def conversation_order(session_id: str, activity: int | None) -> tuple[int, str]:
-    """Ordre du fichier : activité décroissante ; à égalité, session_id croissant (ordre
-    stable d'une exécution à l'autre, le même que celui de la liste du bac à sable) ; les
-    conversations sans aucune date à la fin."""
-    return (-(activity if activity is not None else -1), session_id)
 
 
 @dataclass
@@ -49,13 +32,16 @@ class StoredConversation:
     activity: int | None
     text: str  # ligne JSONL normalisée (objet nu, saut de ligne final)
 
+    @classmethod
+    def of(cls, conversation: dict) -> StoredConversation:
+        return cls(version_of(conversation), activity_of(conversation), dumps_line(conversation))
+
 
 class ConversationsFile(KeyedFile):
-    """Le contenu de conversations.jsonl en mémoire (une ligne par session_id) et ses écritures.
+    """conversations.jsonl en mémoire (une ligne par session_id) ; en double, la version la
+    plus récente reste."""
 
-    Chargement et tri final : storage/keyed.py ; en double, la version la plus récente reste."""
-
-    what = WHAT
+    what = "Fichier des conversations"
     stat_prefix = "conversations"
     missing_key = "sans session_id utilisable"
 
@@ -66,12 +52,8 @@ class ConversationsFile(KeyedFile):
 
     def parse(self, obj):
         conversation = unwrap(obj)
-        session_id = session_id_of(conversation)
-        if session_id is None:
-            return None
-        stored = StoredConversation(version_of(conversation), activity_of(conversation),
-                                    dumps_line(conversation))
-        return session_id, stored, conversation is not obj
+        key = session_id_of(conversation)
+        return None if key is None else (key, StoredConversation.of(conversation), conversation is not obj)
 
     def keep(self, known: StoredConversation, record: StoredConversation) -> bool:
         return record.version >= known.version
@@ -87,19 +69,15 @@ class ConversationsFile(KeyedFile):
         activities = [e.activity for e in self.entries.values() if e.activity is not None]
         self.newest_at_load = max(activities) if activities else None
 
-    # --- Consultation ----------------------------------------------------------------------
     def version(self, session_id: str) -> tuple[int, int] | None:
         entry = self.entries.get(session_id)
         return entry.version if entry else None
 
-    # --- Écritures ---------------------------------------------------------------------------
     def save_page(self, new: list[dict], updated: list[dict]) -> None:
         """Enregistre une page : ajout des nouvelles (fsync) ou, s'il y a des mises à jour,
         réécriture atomique complète (une ligne ne peut pas être remplacée sur place)."""
         # Le pipeline n'envoie que des conversations au session_id utilisable.
-        records = [(str(session_id_of(c)), StoredConversation(version_of(c), activity_of(c),
-                                                              dumps_line(c)))
-                   for c in (*new, *updated)]
+        records = [(str(session_id_of(c)), StoredConversation.of(c)) for c in (*new, *updated)]
         if updated:
             previous = dict(self.entries)
             self.entries.update(records)
@@ -131,8 +109,7 @@ class ConversationsStore:
         self.stats = stats
         self.per_page = per_page
         self.dir_lock = StoreDirectory(self.root, "export des conversations", logger)
-        # Vrai une fois ouvert dans cette exécution (le reste après la fermeture : le
-        # récapitulatif le lit à la fin).
+        # Vrai une fois ouvert (le reste après la fermeture : le récapitulatif le lit).
         self.opened = False
 
     @property
@@ -143,7 +120,6 @@ class ConversationsStore:
         return len(self.file)
 
     def open(self, reset: bool) -> None:
-        """Vérifie la sortie, prend le verrou, lit fichier et état ; StorageError sinon."""
         self.dir_lock.claim(lambda: self._load(reset), self.path, self.cursor.path)
         self.opened = True
         self.stats.set_value("conversations/present_before", len(self.file))
@@ -201,14 +177,5 @@ class ConversationsStore:
                                "intactes.") from exc
 
     def close(self) -> None:
-        """Tri final (même sans aucun appel : relance après un arrêt pendant le tri)."""
-        try:
-            if self.file.finish():
-                logger.info("Fichier %s trié par dernière activité décroissante (%d conversations).",
-                            self.path, len(self.file))
-        except OSError as exc:
-            self.stats.inc_value("conversations/final_sort_failed")
-            logger.error("Tri final de %s impossible : %s. Le fichier est complet mais pas trié ; "
-                         "il le sera à la prochaine exécution.", self.path, os_reason(exc))
-        self.stats.set_value("conversations/total", len(self.file))
+        self.file.finish_at_close("dernière activité décroissante", "conversations")
         self.dir_lock.release()

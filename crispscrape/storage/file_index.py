@@ -1,12 +1,11 @@
 """Pièces jointes sur disque : l'index ``conversations/fichiers.jsonl`` (une ligne par pièce
-jointe, champs décrits dans docs/fichiers.md) et les octets (``AttachmentStore``).
+jointe, docs/fichiers.md) et les octets (``AttachmentStore``).
 
 Chaque résultat est AJOUTÉ à l'index (ligne complète + fsync) juste APRÈS que le fichier est
 écrit : un arrêt brutal perd au plus le résultat en cours, jamais un fichier annoncé ``ok``
-sans ses octets. À l'ouverture (doublons, fin tronquée) et à la fermeture, l'index est
-réécrit d'un coup, trié, une ligne par clé : la dernière ligne d'une clé l'emporte. Une ligne
-``ok`` dont le fichier manque ou n'a plus la taille notée n'est pas crue (pièce redemandée) ;
-un fichier présent sans ligne ``ok`` (arrêt entre l'écriture et l'index) est redemandé.
+sans ses octets. À l'ouverture et à la fermeture, l'index est réécrit trié, une ligne par clé
+(la dernière l'emporte). Une ligne ``ok`` dont le fichier manque ou n'a plus la taille notée
+n'est pas crue ; un fichier sans ligne ``ok`` (arrêt entre les deux) est redemandé.
 """
 
 from __future__ import annotations
@@ -19,10 +18,9 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crispscrape.file_refs import FileRef
 from crispscrape.storage.files import (
-    append_lines, atomic_write_bytes, atomic_write_json, atomic_write_lines, dumps_line,
-    read_json, remove_stale_temporaries,
+    append_lines, atomic_write_bytes, atomic_write_json, atomic_write_lines, dumps_line, read_json,
+    remove_stale_temporaries,
 )
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.layout import FILES_DIR, ExportLayout
@@ -92,11 +90,10 @@ def _entry(obj: Any) -> Entry | None:
         entry = Entry(**{name: obj[name] for name in Entry.__dataclass_fields__ if name in obj})
     except TypeError:
         return None
-    if not (isinstance(entry.session_id, str) and isinstance(entry.fingerprint, int)
-            and isinstance(entry.url, str) and isinstance(entry.path, str)
-            and isinstance(entry.status, str) and isinstance(entry.attempts, int)):
-        return None
-    return entry
+    typed = isinstance(entry.session_id, str) and isinstance(entry.fingerprint, int) \
+        and isinstance(entry.url, str) and isinstance(entry.path, str) \
+        and isinstance(entry.status, str) and isinstance(entry.attempts, int)
+    return entry if typed else None
 
 
 class AttachmentIndex:
@@ -116,7 +113,6 @@ class AttachmentIndex:
         # Vrai si l'état du balayage a changé (rien n'est écrit pour une exécution sans objet).
         self._scanned_changed = False
 
-    # --- Ouverture, fermeture ---------------------------------------------------------------
     def open(self) -> None:
         lines = 0
         if self.path.exists():
@@ -152,8 +148,7 @@ class AttachmentIndex:
             folders = [entry.path for entry in entries if entry.is_dir(follow_symlinks=False)]
         removed = sum(remove_stale_temporaries(Path(folder)) for folder in folders)
         if removed:
-            logger.info("%d pièce(s) jointe(s) à moitié écrite(s) par un arrêt brutal supprimée(s).",
-                        removed)
+            logger.info("%d pièce(s) jointe(s) à moitié écrite(s) par un arrêt brutal supprimée(s).", removed)
 
     def _complete_on_disk(self, entry: Entry) -> bool:
         try:
@@ -166,8 +161,7 @@ class AttachmentIndex:
             return
         self.compact()
         if self._scanned_changed:
-            atomic_write_json(self.state_path, {"scanned": dict(sorted(self.scanned.items()))},
-                              compact=True)
+            atomic_write_json(self.state_path, {"scanned": dict(sorted(self.scanned.items()))}, compact=True)
 
     def compact(self) -> None:
         """Réécrit l'index d'un coup : une ligne par pièce jointe, triées."""
@@ -176,31 +170,6 @@ class AttachmentIndex:
         ordered = sorted(self.entries.values(), key=lambda e: e.key)
         atomic_write_lines(self.path, [dumps_line(asdict(e)) for e in ordered])
 
-    # --- Décisions ------------------------------------------------------------------------
-    def is_settled(self, ref: FileRef) -> str | None:
-        """Pourquoi cette pièce ne doit pas être demandée (``ok``, refus, échecs épuisés),
-        ou None s'il faut la télécharger."""
-        entry = self.entries.get(ref.key)
-        if entry is None or entry.url != ref.url:
-            return None
-        if entry.status == OK:
-            return None if ref.key in self.stale else OK
-        if entry.status in REFUSED:
-            return "refused"
-        return "abandoned" if abandoned(entry, self.max_attempts) else None
-
-    def attempts_before(self, ref: FileRef) -> int:
-        entry = self.entries.get(ref.key)
-        return entry.attempts if entry is not None and entry.url == ref.url else 0
-
-    def to_retry(self) -> list[FileRef]:
-        """Pièces de l'index à redemander : échecs sous la limite, interrompues, ``ok`` absentes."""
-        prefix = FILES_DIR + "/"
-        refs = (FileRef(e.session_id, e.fingerprint, e.url, e.path.removeprefix(prefix))
-                for e in self.entries.values() if e.path.startswith(prefix))
-        return [ref for ref in refs if self.is_settled(ref) is None]
-
-    # --- Écriture -----------------------------------------------------------------------------
     def record(self, entries: list[Entry]) -> None:
         """Ajoute ces résultats à l'index (lignes complètes, fsync), APRÈS leurs fichiers."""
         if not entries:
@@ -215,16 +184,13 @@ class AttachmentIndex:
         self.scanned[session_id] = size
 
     def counts(self) -> dict[str, int]:
-        """Nombre de pièces par statut (``ok``, raisons d'échec)."""
         return dict(Counter(entry.status for entry in self.entries.values()))
 
 
 class AttachmentStore:
-    """Magasin des octets du FilesPipeline (interface du FSFilesStore de Scrapy). Contrairement
-    à celui-ci (``write_bytes`` direct, mode de l'umask), chaque fichier est écrit d'un coup
-    (temporaire, fsync, os.replace) en 0600 : un arrêt brutal ne laisse jamais un fichier
-    tronqué sous son vrai nom. Rien n'est créé avant la première écriture (un départ refusé ne
-    crée aucun répertoire)."""
+    """Magasin des octets du FilesPipeline (interface du FSFilesStore de Scrapy, qui écrit
+    directement avec le mode de l'umask) : chaque fichier écrit d'un coup, en 0600, jamais
+    tronqué sous son vrai nom ; rien n'est créé avant la première écriture."""
 
     def __init__(self, basedir: str):
         self.basedir = os.path.abspath(basedir)
@@ -237,8 +203,7 @@ class AttachmentStore:
         return target
 
     def persist_file(self, path: str, buf: BytesIO, info: MediaPipeline.SpiderInfo,
-                     meta: dict[str, Any] | None = None,
-                     headers: dict[str, str] | None = None) -> None:
+                     meta: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
         atomic_write_bytes(self._target(path), buf.getvalue())
 
     def stat_file(self, path: str, info: MediaPipeline.SpiderInfo) -> StatInfo:

@@ -35,7 +35,6 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
 
 
 def safe_name(identifier: Any) -> str | None:
-    """L'identifiant s'il peut servir tel quel de nom de fichier, sinon None."""
     return identifier if isinstance(identifier, str) and _SAFE_NAME.fullmatch(identifier) else None
 
 
@@ -45,7 +44,6 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False)
 
 
 def dumps_line(obj: Any) -> str:
-    """Une ligne JSONL : l'objet tel quel, caractères Unicode lisibles, saut de ligne final."""
     return _ENCODER.encode(obj) + "\n"
 
 
@@ -66,9 +64,8 @@ _NO_EXCHANGE = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
 
 
 def exchange_paths(first: Path | str, second: Path | str) -> bool:
-    """Échange atomiquement deux chemins existants (deux répertoires non vides, par exemple,
-    qu'``os.replace`` ne sait pas remplacer). Faux si le système ne le permet pas (autre
-    noyau que Linux, système de fichiers sans cette opération) : à l'appelant de se replier.
+    """Échange atomiquement deux chemins existants (deux répertoires non vides, qu'``os.replace``
+    ne sait pas remplacer). Faux si le système ne le permet pas : à l'appelant de se replier.
     Toute autre erreur (chemin absent, droits…) : OSError."""
     import ctypes  # seulement ici : le reste du module n'en a pas besoin
 
@@ -76,11 +73,9 @@ def exchange_paths(first: Path | str, second: Path | str) -> bool:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (AttributeError, OSError):
         return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                          ctypes.c_uint]
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     renameat2.restype = ctypes.c_int
-    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second),
-                 _RENAME_EXCHANGE) == 0:
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
         return True
     code = ctypes.get_errno()
     if code in _NO_EXCHANGE:
@@ -89,14 +84,13 @@ def exchange_paths(first: Path | str, second: Path | str) -> bool:
 
 
 def atomic_write_lines(path: Path | str, lines: Iterable[str]) -> None:
-    """Remplace ``path`` par ces lignes, d'un seul coup (temporaire, fsync, os.replace).
-    ``path`` peut être une simple chaîne : pathlib garde (sys.intern) chaque nom de fichier
-    qu'il découpe, et la mémoire grandirait avec le nombre de conversations."""
+    """Remplace ``path`` par ces lignes, d'un seul coup. ``path`` peut être une simple chaîne :
+    pathlib garde (sys.intern) chaque nom de fichier qu'il découpe, et la mémoire grandirait
+    avec le nombre de conversations."""
     _atomic_write(path, lambda handle: handle.writelines(lines), "w")
 
 
 def atomic_write_bytes(path: Path | str, data: bytes) -> None:
-    """Comme atomic_write_lines, pour un contenu binaire (pièces jointes)."""
     _atomic_write(path, lambda handle: handle.write(data), "wb")
 
 
@@ -139,7 +133,7 @@ def discard_temporary(tmp: str) -> None:
 
 def atomic_write_json(path: Path, obj: Any, compact: bool = False) -> None:
     """Remplace un petit fichier JSON (état) d'un seul coup. ``compact`` : sans indentation
-    (l'état des messages, réécrit souvent et long d'une entrée par conversation)."""
+    (un état réécrit souvent et long d'une entrée par conversation)."""
     text = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) if compact
             else json.dumps(obj, ensure_ascii=False, indent=2))
     atomic_write_lines(path, [text + "\n"])
@@ -166,7 +160,7 @@ def append_lines(path: Path, lines: Iterable[str]) -> None:
 
 def read_json(path: Path, what: str, parse=json.loads) -> Any | None:
     """Contenu d'un fichier JSON, None s'il n'existe pas ; StorageError s'il est illisible.
-    ``parse`` : un autre lecteur qui rend le même contenu (voir storage/done.py)."""
+    ``parse`` : un autre lecteur qui rend le même contenu (voir paging/done.py)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -178,10 +172,8 @@ def read_json(path: Path, what: str, parse=json.loads) -> Any | None:
     try:
         return parse(text)
     except ValueError as exc:
-        raise StorageError(
-            f"{what} corrompu ({path}) : {exc}. Il n'a pas été modifié ; corrigez-le, "
-            "ou relancez avec -a reset=1 pour repartir de zéro."
-        ) from exc
+        raise StorageError(f"{what} corrompu ({path}) : {exc}. Il n'a pas été modifié ; corrigez-le, "
+                           "ou relancez avec -a reset=1 pour repartir de zéro.") from exc
 
 
 class StateFile:
@@ -198,20 +190,17 @@ class StateFile:
         self.data: dict[str, Any] = {}
 
     def load(self) -> dict[str, Any]:
-        """Charge l'état (vide s'il n'existe pas) ; StorageError s'il est corrompu."""
         self.data = self.read()
         return self.data
 
     def read(self, parse=json.loads) -> dict[str, Any]:
-        """L'état du fichier, sans le garder ; ``parse`` : voir read_json."""
+        """L'état du fichier (vide s'il n'existe pas), sans le garder ; ``parse`` : voir read_json."""
         data = read_json(self.path, self.description, parse=parse)
         if data is None:
             return {}
         if not isinstance(data, dict):
-            raise StorageError(
-                f"{self.description} inattendu ({self.path}) : un objet JSON est attendu. "
-                "Il n'a pas été modifié ; relancez avec -a reset=1 pour repartir de zéro."
-            )
+            raise StorageError(f"{self.description} inattendu ({self.path}) : un objet JSON est attendu. "
+                               "Il n'a pas été modifié ; relancez avec -a reset=1 pour repartir de zéro.")
         return data
 
     def save(self) -> None:
@@ -227,13 +216,12 @@ _TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp")
 
 def remove_stale_temporaries(directory: Path) -> int:
     """Supprime les temporaires d'écritures atomiques interrompues (arrêt brutal)."""
-    removed = 0
     if not directory.is_dir():
         return 0
     # os.scandir et non iterdir : un Path par fichier garderait chaque nom en mémoire.
     with os.scandir(directory) as entries:
-        stale = [entry.path for entry in entries
-                 if _TEMP_NAME.fullmatch(entry.name) and entry.is_file()]
+        stale = [entry.path for entry in entries if _TEMP_NAME.fullmatch(entry.name) and entry.is_file()]
+    removed = 0
     for path in stale:
         try:
             os.unlink(path)

@@ -2,11 +2,9 @@
 
 La règle de storage/files.py tient (temporaire, contenu durable, puis os.replace), mais pour
 un lot : chaque temporaire est écrit sans fsync ; avant l'écriture de l'état qui les décrit,
-un seul ``syncfs`` les rend tous durables, puis ils remplacent leurs fichiers et le
-répertoire est synchronisé. Un fsync par conversation coûtait ~0,3 ms de CPU et une
-validation du journal chacun (banc bench.cpu, issue 9) ; un lot par écriture de l'état (au
-plus une par seconde) n'en coûte qu'une. Arrêt brutal avant la substitution : voir
-docs/messages.md (temporaires retirés, anciens fichiers intacts, conversations redemandées).
+un seul ``syncfs`` les rend tous durables, puis ils remplacent leurs fichiers. Un fsync par
+conversation coûtait ~0,3 ms de CPU chacun (banc bench.cpu, issue 9). Arrêt brutal avant la
+substitution : docs/messages.md.
 """
 
 from __future__ import annotations

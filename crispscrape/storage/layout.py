@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STATE_SUFFIX = ".state.json"
+# Lignes illisibles d'un fichier de messages, gardées à côté (storage/messages.py).
+UNREADABLE_SUFFIX = ".lignes-illisibles"
 # Répertoire des pièces jointes, relatif à {DATA} : l'index les nomme ainsi.
 FILES_DIR = "conversations/fichiers"
 # La base d'analyse (scrapy report) : {DATA}/analyse/ et ce qu'il contient.
@@ -32,7 +34,6 @@ REPORT_NAME = "rapport.html"
 
 
 def state_path(path: Path) -> Path:
-    """Le fichier d'état d'un fichier de données : même nom, suivi de « .state.json »."""
     return path.with_name(path.name + STATE_SUFFIX)
 
 
@@ -43,7 +44,6 @@ class ExportLayout:
     folder: str = "conversations"
     listing_name: str = "conversations.jsonl"
 
-    # --- Conversations et messages ---------------------------------------------------------
     @property
     def listing_dir(self) -> Path:
         return Path(self.root) / self.folder
@@ -69,7 +69,6 @@ class ExportLayout:
     def messages_state(self) -> Path:
         return state_path(self.messages_dir / "messages.jsonl")
 
-    # --- Pièces jointes (Crisp) ------------------------------------------------------------
     @property
     def files_dir(self) -> Path:
         return Path(self.root) / FILES_DIR
@@ -82,7 +81,6 @@ class ExportLayout:
     def files_state(self) -> Path:
         return state_path(self.files_index)
 
-    # --- Profils (Crisp) -------------------------------------------------------------------
     @property
     def users_dir(self) -> Path:
         return Path(self.root) / "utilisateurs"
@@ -95,7 +93,6 @@ class ExportLayout:
     def users_state(self) -> Path:
         return state_path(self.users)
 
-    # --- Le reste --------------------------------------------------------------------------
     @property
     def suppressions(self) -> Path:
         """Registre des suppressions (storage/suppressions.py)."""
@@ -118,6 +115,5 @@ class ExportLayout:
     def invalid(self, kind: str) -> Path:
         """Objets mis de côté par la validation : ``kind`` = message, conversation, profile."""
         folder = self.users_dir if kind == "profile" else self.listing_dir
-        name = {"message": "messages", "conversation": "conversations",
-                "profile": "utilisateurs"}[kind]
+        name = {"message": "messages", "conversation": "conversations", "profile": "utilisateurs"}[kind]
         return folder / f"{name}.invalides.jsonl"

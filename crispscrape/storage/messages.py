@@ -2,12 +2,9 @@
 
 Le même pour les trois systèmes (``conversations/`` pour Crisp, ``ninja/``, ``wanzo/``) : le
 ``MessageModel`` du système (crispscrape/sources/) dit la clé d'un message et l'ordre du
-fichier ; les conversations ouvertes sont décrites dans ``records.py``.
-
-Il possède fichiers de messages, état de reprise (``cursor.py``) et verrou. Seul le pipeline
-d'écriture le modifie (``add``, ``finish``) ; l'araignée et le dédoublonnage le lisent
-(``plan``, ``known``), comme ``FilesPipeline`` et son ``FSFilesStore``. Une conversation est
-ouverte à sa première réponse, refermée dès que son fichier est écrit.
+fichier. Seul le pipeline d'écriture le modifie (``add``, ``finish``) ; l'araignée et le
+dédoublonnage le lisent (``plan``, ``known``), comme ``FilesPipeline`` et son ``FSFilesStore``.
+Une conversation est ouverte à sa première réponse, refermée dès que son fichier est écrit.
 """
 
 from __future__ import annotations
@@ -16,31 +13,56 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from crispscrape.console import Repeats
-from crispscrape.items import REMOVED
+from crispscrape.items import REMOVED, Finished, Known
+from crispscrape.oserrors import os_reason
+from crispscrape.paging.cursor import MessagesCursor
+from crispscrape.paging.selection import Policy, file_size, plan
 from crispscrape.sources.base import MessageModel
 from crispscrape.sources.crisp import CRISP_MODEL
-from crispscrape.storage.cursor import MessagesCursor
-from crispscrape.storage.records import Finished, Known, OpenConversation
-from crispscrape.storage.files import StorageError, append_lines, fsync_directory
+from crispscrape.storage.files import StorageError, append_lines, dumps_line, fsync_directory
 from crispscrape.storage.grouped import GroupedReplace
 from crispscrape.storage.jsonl import read_lines
-from crispscrape.oserrors import os_reason
+from crispscrape.storage.layout import UNREADABLE_SUFFIX, ExportLayout
 from crispscrape.storage.paths import StoreDirectory
-from crispscrape.paging.selection import Policy, file_size, plan
-from crispscrape.storage.layout import ExportLayout
 
 logger = logging.getLogger(__name__)
 
 
-class MessageStore:
-    """Les fichiers de messages et l'état d'un export ; ouvert par le pipeline d'écriture.
+@dataclass
+class OpenConversation:
+    """Le fichier d'une conversation en cours d'export : ce qu'il contient, ce qui arrive."""
 
-    ``model`` dit ce qui distingue le système exporté (clé d'un message, ordre du fichier,
-    répertoires) : voir crispscrape/sources/."""
+    session_id: str
+    path: str  # une chaîne, pas un Path (voir files.atomic_write_lines)
+    rank: int | None
+    exists: bool = False
+    # Messages du fichier par clé ; lignes sans clé, gardées telles quelles ; lignes
+    # illisibles (tronquées par un outil tiers), mises de côté, jamais perdues.
+    stored: dict[Any, dict] = field(default_factory=dict)
+    foreign: list[dict] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    # Messages nouveaux ou modifiés reçus dans cette exécution, par clé.
+    pending: dict[Any, dict] = field(default_factory=dict)
+    # Vrai quand les messages reçus rejoignent ceux du fichier (ou qu'il n'y avait pas de
+    # fichier) : un fichier partiel écrit à ce moment reste d'un seul tenant, sans trou.
+    connected: bool = False
+    dropped: int = 0  # absents d'une relecture complète : supprimés chez Crisp
+    new_count: int = 0
+    updated_count: int = 0
+    ignored_count: int = 0
+
+    def merged_lines(self, model: MessageModel) -> list[str]:
+        return [dumps_line(message) for message in model.arrange(self.stored, self.pending, self.foreign)]
+
+
+class MessageStore:
+    """Les fichiers de messages et l'état d'un export ; ouvert par le pipeline d'écriture."""
 
     def __init__(self, data_dir: Path, stats, state_flush_seconds: float = 1.0,
                  model: MessageModel = CRISP_MODEL, repeats: Repeats | None = None):
@@ -51,8 +73,7 @@ class MessageStore:
         self._directory = str(self.directory)
         self.stats = stats
         self.cursor = MessagesCursor(layout.messages_state)
-        # Fichiers de conversation remplacés par lots (storage/grouped.py), toujours AVANT
-        # l'état qui les décrit : c'est le curseur qui l'exige, juste avant chaque écriture.
+        # Fichiers remplacés par lots (grouped.py), toujours AVANT l'état qui les décrit.
         self._files = GroupedReplace(self._directory)
         self.cursor.before_save = self._commit_files
         self.open_conversations: dict[str, OpenConversation] = {}
@@ -60,11 +81,9 @@ class MessageStore:
         self._repeats = repeats or Repeats()
         self._last_flush = 0.0
         self.dir_lock = StoreDirectory(self.directory, "export des messages", logger)
-        # Vrai une fois ouvert dans cette exécution (le reste après la fermeture : le
-        # récapitulatif le lit à la fin).
+        # Vrai une fois ouvert (le reste après la fermeture : le récapitulatif le lit).
         self.opened = False
 
-    # --- Ouverture et fermeture (pipeline d'écriture) ---------------------------------------
     def open(self, reset: bool) -> None:
         """Vérifie l'entrée et la sortie, prend le verrou, lit l'état ; StorageError sinon."""
         path = self.conversations_path
@@ -75,8 +94,7 @@ class MessageStore:
         if not path.is_file() and self.model.missing_listing:
             raise StorageError(f"Fichier des conversations introuvable : {path}. "
                                f"{self.model.missing_listing} Aucun fichier n'a été créé.")
-        # Verrou, puis temporaires d'un arrêt brutal retirés (jamais substitués : leur
-        # conversation sera refaite).
+        # Temporaires d'un arrêt brutal retirés, jamais substitués : leur conversation sera refaite.
         self.dir_lock.claim(lambda: self.cursor.load(reset), self.cursor.state.path)
         self.opened = True
         self._last_flush = time.monotonic()
@@ -88,43 +106,34 @@ class MessageStore:
         """Arrêt (quota, Ctrl-C) : les conversations encore ouvertes sont sauvées en partiel."""
         for conversation in list(self.open_conversations.values()):
             try:
-                yield self.finish(conversation.session_id, conversation.rank, complete=False,
-                                  why="interrompue")
+                yield self.finish(conversation.session_id, conversation.rank, complete=False, why="interrompue")
             except OSError as exc:
                 self.write_failed(conversation.session_id, exc)
 
     def close(self) -> None:
-        """Fin du crawl : l'état est écrit, puis le verrou rendu ; les répertoires créés
-        pour rien (arrêt au premier appel) sont retirés."""
         try:
             self.flush()
         except (OSError, StorageError) as exc:
-            # Disque plein, par exemple : dit en français, sans trace ; les fichiers en place
-            # sont complets, l'état d'avant vaut toujours (ce qui suit sera refait).
+            # Disque plein, par exemple : les fichiers en place sont complets, l'état d'avant
+            # vaut toujours (ce qui suit sera refait).
             self.stats.inc_value("messages/state_save_failed")
             logger.error("État de l'export des messages non enregistré : %s. Les fichiers déjà "
                          "écrits sont intacts ; les dernières conversations seront refaites.",
                          os_reason(exc))
         self.dir_lock.release()
 
-    # --- Lecture (araignée, dédoublonnage) ---------------------------------------------------
     def plan(self, nb: int, policy: Policy) -> Iterator[tuple[int | None, str]]:
-        """(rang, session_id) à demander : voir paging/selection.py."""
         return plan(self.cursor, self.conversations_path, nb, self.stats, policy, self.directory,
                     self.model, self._size_of)
 
     def known(self, session_id: str, rank: int | None) -> Known:
         """Ce que le fichier de la conversation contient déjà (lu une seule fois)."""
         conversation = self._open(session_id, rank)
-        return Known(
-            exists=conversation.exists,
-            complete_file=(conversation.exists and not conversation.unreadable
-                           and session_id not in self.cursor.incomplete),
-            unreadable=bool(conversation.unreadable),
-            oldest_stored=conversation.oldest_stored,
-            stored=MappingProxyType(conversation.stored),
-            received=MappingProxyType(conversation.pending),
-        )
+        complete = conversation.exists and not conversation.unreadable \
+            and session_id not in self.cursor.incomplete
+        stamps = [m["timestamp"] for m in conversation.stored.values() if isinstance(m.get("timestamp"), int)]
+        return Known(conversation.exists, complete, bool(conversation.unreadable), min(stamps, default=None),
+                     MappingProxyType(conversation.stored), MappingProxyType(conversation.pending))
 
     def count_files(self) -> int:
         if not self.directory.is_dir():
@@ -132,7 +141,6 @@ class MessageStore:
         with os.scandir(self.directory) as entries:
             return sum(1 for entry in entries if entry.name.endswith(".jsonl") and entry.is_file())
 
-    # --- Écriture (pipeline d'écriture seulement) --------------------------------------------
     def add(self, session_id: str, messages: list[dict], reached_stored: bool,
             new: int, updated: int, ignored: int, removed=()) -> None:
         """Messages nouveaux ou modifiés d'une réponse, déjà dédoublonnés ; ``removed`` : clés
@@ -214,8 +222,7 @@ class MessageStore:
                         + len(conversation.foreign))
 
     def write_failed(self, session_id: str, exc: OSError) -> None:
-        # L'écriture est atomique : l'ancien fichier est intact et le curseur n'a pas bougé,
-        # la conversation sera simplement refaite.
+        # L'écriture est atomique : l'ancien fichier est intact, le curseur n'a pas bougé.
         self.stats.inc_value("messages/write_failed")
         # Les 3 premières d'une même cause une à une (un disque plein en ferait des dizaines).
         say = logger.error if self._repeats.first(os_reason(exc)) else logger.debug
@@ -223,8 +230,7 @@ class MessageStore:
             "elle sera reprise à la prochaine exécution.", session_id, os_reason(exc))
 
     def flush(self) -> None:
-        """Écrit l'état s'il a changé, après avoir mis en place les fichiers qu'il décrit
-        (``_commit_files`` : un seul passage sur disque pour tout le lot)."""
+        """Écrit l'état s'il a changé, après avoir mis en place les fichiers qu'il décrit."""
         if not self.opened:
             return
         if not self.cursor.dirty:
@@ -234,7 +240,6 @@ class MessageStore:
         self._last_flush = time.monotonic()
         self.stats.inc_value("messages/state_saves")
 
-    # --- Interne ------------------------------------------------------------------------------
     def _maybe_flush(self) -> None:
         # L'état avance au plus une fois par CRISP_MESSAGES_STATE_FLUSH secondes : un arrêt
         # brutal entre deux écritures ne fait que redemander les dernières conversations.
@@ -251,16 +256,13 @@ class MessageStore:
             fsync_directory(self.directory)
 
     def _write(self, conversation: OpenConversation) -> int:
-        """Prépare le nouveau fichier de la conversation (mis en place au prochain état) ;
-        rend sa taille."""
+        """Prépare le fichier de la conversation (en place au prochain état) ; rend sa taille."""
         if conversation.unreadable:
             # Rien ne se perd : les lignes illisibles sont gardées à côté, pour examen.
-            aside = Path(conversation.path + ".lignes-illisibles")
-            append_lines(aside, [line if line.endswith("\n") else line + "\n"
-                                 for line in conversation.unreadable])
+            aside = Path(conversation.path + UNREADABLE_SUFFIX)
+            append_lines(aside, conversation.unreadable)
             logger.warning("%s : %d ligne(s) illisible(s) mise(s) de côté dans %s.",
-                           os.path.basename(conversation.path), len(conversation.unreadable),
-                           aside.name)
+                           os.path.basename(conversation.path), len(conversation.unreadable), aside.name)
         return self._files.write_lines(conversation.path, conversation.merged_lines(self.model))
 
     def _open(self, session_id: str, rank: int | None) -> OpenConversation:
@@ -282,16 +284,15 @@ class MessageStore:
                                    "ne peut pas être exportée. Déplacez-le puis relancez.")
             conversation.exists = True
             for line in read_lines(path, "Fichier de messages"):
-                message = line.obj
-                if line.obj is None or not isinstance(message, dict):
+                if not isinstance(line.obj, dict):
                     logger.warning("%s, ligne %d illisible (tronquée ?) : la conversation sera "
                                    "reprise depuis le début pour la compléter.",
                                    os.path.basename(path), line.number)
-                    conversation.unreadable.append(line.text)
-                elif (key := self.model.message_key(message)) is not None:
-                    conversation.stored[key] = message
+                    conversation.unreadable.append(line.full)
+                elif (key := self.model.message_key(line.obj)) is not None:
+                    conversation.stored[key] = line.obj
                 else:
-                    conversation.foreign.append(message)
+                    conversation.foreign.append(line.obj)
         else:
             conversation.connected = True
         self.open_conversations[session_id] = conversation

@@ -1,13 +1,9 @@
-"""Vérifie, avant tout appel à l'API, qu'une sortie pourra être écrite.
+"""Vérifie, avant tout appel à l'API, qu'une sortie pourra être écrite ; ``StoreDirectory`` : le
+répertoire d'un magasin, vérifié, verrouillé puis rendu.
 
 Pourquoi avant : découvrir après des centaines d'appels que le répertoire est en lecture
 seule gaspille le quota. Pourquoi par un vrai essai d'écriture : ``os.access`` ment pour
 root et ne voit ni les systèmes de fichiers montés en lecture seule, ni les quotas.
-
-``StoreDirectory`` : le répertoire d'un magasin, vérifié, verrouillé puis rendu. Aussi :
-``data_dir_problem``, le répertoire de données d'un export à LIRE (``scrapy status``) qui
-manque ou n'est pas un répertoire. La cause en français d'une erreur système :
-``crispscrape/oserrors.py``.
 """
 
 from __future__ import annotations
@@ -53,46 +49,32 @@ def data_dir_problem(data_dir: Path, website: str | None = None) -> str | None:
 
 
 def check_data_dir(data_dir: Path) -> None:
-    """Le répertoire de données ne peut pas être un fichier : même message pour les trois
-    exports, avant tout appel."""
     if data_dir.exists() and not data_dir.is_dir():
-        raise StorageError(
-            f"CRISP_DATA_DIR désigne {data_dir}, qui est un fichier et non un répertoire. Rien "
-            "n'a été modifié ; choisissez un répertoire (il sera créé s'il n'existe pas)."
-        )
+        raise StorageError(f"CRISP_DATA_DIR désigne {data_dir}, qui est un fichier et non un répertoire. Rien "
+                           "n'a été modifié ; choisissez un répertoire (il sera créé s'il n'existe pas).")
 
 
 def check_output(directory: Path, *paths: Path) -> list[Path]:
-    """Crée ``directory`` si besoin et vérifie qu'on peut y écrire ``paths`` (le fichier d'un
-    export et son état : chacun absent ou un fichier) ; StorageError sinon.
-
-    Rien n'est modifié dans un fichier existant : l'essai se fait sur un fichier temporaire
-    supprimé aussitôt. Rend les répertoires créés (du plus haut au plus bas) : s'ils restent
-    vides (arrêt au premier appel, 401), le magasin les retire en se fermant.
-    """
-    created = [parent for parent in reversed([directory, *directory.parents])
-               if not parent.exists()]
+    """Crée ``directory`` si besoin et vérifie qu'on peut y écrire ``paths`` (chacun absent ou
+    un fichier) par un temporaire supprimé aussitôt ; StorageError sinon. Rend les répertoires
+    créés : s'ils restent vides (arrêt au premier appel, 401), le magasin les retire en se
+    fermant."""
+    created = [parent for parent in reversed([directory, *directory.parents]) if not parent.exists()]
     for parent in [directory, *directory.parents]:
         # Un fichier ordinaire à la place d'un répertoire : mkdir donnerait un message obscur.
         if parent.exists() and not parent.is_dir():
-            raise StorageError(
-                f"Impossible d'écrire dans {directory} : {parent} existe mais n'est pas un "
-                "répertoire. Rien n'a été modifié ; déplacez ce fichier ou choisissez un autre "
-                "répertoire de données (CRISP_DATA_DIR)."
-            )
+            raise StorageError(f"Impossible d'écrire dans {directory} : {parent} existe mais n'est pas un "
+                               "répertoire. Rien n'a été modifié ; déplacez ce fichier ou choisissez un autre "
+                               "répertoire de données (CRISP_DATA_DIR).")
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise StorageError(
-            f"Impossible de créer le répertoire {directory} : {os_reason(exc)}. Rien n'a été "
-            "modifié ; vérifiez les droits ou choisissez un autre répertoire (CRISP_DATA_DIR)."
-        ) from exc
+        raise StorageError(f"Impossible de créer le répertoire {directory} : {os_reason(exc)}. Rien n'a été "
+                           "modifié ; vérifiez les droits ou choisissez un autre répertoire (CRISP_DATA_DIR).") from exc
     for path in paths:
         if path.exists() and not path.is_file():
-            raise StorageError(
-                f"{path} existe mais n'est pas un fichier (c'est un répertoire ?). Rien n'a été "
-                "modifié ; renommez-le ou supprimez-le puis relancez."
-            )
+            raise StorageError(f"{path} existe mais n'est pas un fichier (c'est un répertoire ?). Rien n'a été "
+                               "modifié ; renommez-le ou supprimez-le puis relancez.")
     try:
         # Même forme de nom que les temporaires d'écriture : si un arrêt brutal tombe entre
         # la création et la suppression, l'exécution suivante le reconnaît et l'efface.
@@ -100,16 +82,12 @@ def check_output(directory: Path, *paths: Path) -> list[Path]:
         os.close(fd)
         Path(probe).unlink(missing_ok=True)
     except OSError as exc:
-        raise StorageError(
-            f"Le répertoire {directory} n'est pas accessible en écriture : {os_reason(exc)}. "
-            "Rien n'a été modifié ; vérifiez les droits ou l'espace disque."
-        ) from exc
+        raise StorageError(f"Le répertoire {directory} n'est pas accessible en écriture : {os_reason(exc)}. "
+                           "Rien n'a été modifié ; vérifiez les droits ou l'espace disque.") from exc
     for path in paths:
         if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-            raise StorageError(
-                f"{path} n'est pas accessible en lecture et écriture. Rien n'a été modifié ; "
-                "vérifiez ses droits."
-            )
+            raise StorageError(f"{path} n'est pas accessible en lecture et écriture. Rien n'a été modifié ; "
+                               "vérifiez ses droits.")
     return created
 
 
@@ -126,11 +104,9 @@ class StoreDirectory:
     """Le répertoire d'un magasin, tenu de ``claim`` (à l'ouverture) à ``release`` (à la
     fermeture), comme scrapy-deltafetch tient sa base entre spider_opened et spider_closed.
 
-    ``claim`` : sortie vérifiée par un essai d'écriture, verrou exclusif (flock sur le
-    répertoire lui-même : aucun fichier ajouté, et il tombe avec le processus, même tué),
-    PUIS temporaires d'un arrêt brutal retirés — c'est parce que le verrou exclut tout autre
-    export ici qu'ils sont forcément orphelins. ``release`` rend le verrou (un second écrivain
-    du même processus peut le prendre ensuite) et retire les répertoires créés pour rien.
+    ``claim`` : sortie vérifiée, verrou exclusif (flock sur le répertoire lui-même : aucun
+    fichier ajouté, et il tombe avec le processus, même tué), PUIS temporaires d'un arrêt
+    brutal retirés — le verrou excluant tout autre export ici, ils sont forcément orphelins.
     """
 
     def __init__(self, directory: Path, what: str, logger):

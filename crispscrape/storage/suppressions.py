@@ -1,21 +1,17 @@
-"""Le registre des suppressions : ``{DATA}/suppressions.jsonl``.
+"""Le registre des suppressions : ``{DATA}/suppressions.jsonl`` (champs : docs/suppressions.md).
 
-Une ligne par objet supprimé chez Crisp (ou oublié) : ``kind`` (conversation…), ``id``,
-``when`` (ISO 8601, UTC), ``evidence`` (l'appel qui a répondu 404), ``policy`` (``erase`` ou
-``keep``). Un identifiant n'est pas une donnée personnelle, un e-mail si : jamais d'e-mail
-ici. Chaque ligne est AJOUTÉE (ligne complète + fsync) dès que la suppression est prouvée,
-AVANT tout effacement : après un arrêt brutal, l'exécution suivante retrouve ce qui reste à
-effacer (``pending``) et ne redemande plus rien de ces objets (``removed``).
+Une ligne par objet supprimé chez Crisp (ou oublié), jamais d'e-mail (un identifiant n'est pas
+une donnée personnelle, un e-mail si). Chaque ligne est AJOUTÉE (ligne complète + fsync) dès
+que la suppression est prouvée, AVANT tout effacement : après un arrêt brutal, l'exécution
+suivante retrouve ce qui reste à effacer (``pending``) et ne redemande plus rien (``removed``).
 """
 
 from __future__ import annotations
 
-import datetime
-import os
 from pathlib import Path
 
 from crispscrape.storage.files import append_lines, dumps_line
-from crispscrape.storage.jsonl import read_lines
+from crispscrape.storage.jsonl import read_records, utc_now
 
 CONVERSATION = "conversation"
 # Un message : identifiant « {session_id}:{clé du message} ».
@@ -32,6 +28,16 @@ def removal_kind(source_name: str) -> str:
     return CONVERSATION if source_name == "crisp" else f"{source_name}_{CONVERSATION}"
 
 
+def message_keys(ids: set[str]) -> set[tuple[str, object]]:
+    """Les identifiants de messages du registre (« {session_id}:{clé} ») en couples (session, clé)."""
+    keys: set[tuple[str, object]] = set()
+    for value in ids:
+        session_id, _, key = value.rpartition(":")
+        if session_id:
+            keys.add((session_id, int(key) if key.isdigit() else key))
+    return keys
+
+
 class SuppressionLog:
     """Lecture (tout lecteur) et ajout (l'extension des suppressions seule) du registre."""
 
@@ -39,13 +45,7 @@ class SuppressionLog:
         self.path = Path(path)
 
     def records(self) -> list[dict]:
-        """Les lignes lisibles du registre (une ligne abîmée est ignorée : elle ne dit rien)."""
-        # os.path.isfile : un nom trop long ou un accès refusé comptent pour « absent » ici ;
-        # le pré-vol de l'export les dit en français (storage/paths.py).
-        if not os.path.isfile(self.path):
-            return []
-        return [line.obj for line in read_lines(self.path, "Registre des suppressions")
-                if isinstance(line.obj, dict) and isinstance(line.obj.get("id"), str)]
+        return [r for r in read_records(self.path, "Registre des suppressions") if isinstance(r.get("id"), str)]
 
     def _latest(self, kind: str) -> dict[str, str]:
         """Identifiant -> politique de sa DERNIÈRE ligne (``restored`` : Crisp l'a montré de
@@ -62,7 +62,7 @@ class SuppressionLog:
         return {i for i, policy in self._latest(kind).items() if policy == "erase"}
 
     def append(self, kind: str, ids: list[str], evidence: str, policy: str) -> None:
-        when = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        when = utc_now()
         append_lines(self.path, [dumps_line({"kind": kind, "id": object_id, "when": when,
                                              "evidence": evidence.replace("{id}", object_id),
                                              "policy": policy})

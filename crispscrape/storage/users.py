@@ -1,50 +1,33 @@
 """Magasin de l'export des utilisateurs : ``utilisateurs/utilisateurs.jsonl`` et son état.
 
-Le fichier : un profil par ligne (l'objet ``data`` renvoyé par l'API), unique par e-mail
-sans tenir compte de la casse, trié par e-mail (casefold) à la fin de l'exécution. Les
-profils y sont AJOUTÉS au fil de l'eau (ligne complète + fsync) ; le tri final remplace le
-fichier d'un coup.
-
-Le script d'origine (users.py) écrivait l'enveloppe entière ``{"error", "reason", "data"}`` :
-ces lignes sont comprises telles quelles et normalisées en objets ``data`` à la prochaine
-réécriture, sans perdre aucun profil.
-
-L'état (``utilisateurs.jsonl.state.json``) retient les e-mails sans fiche (404), pour ne pas
-les redemander à chaque exécution, et les e-mails dont la fiche porte une autre adresse.
-Les e-mails ne servent JAMAIS de nom de fichier : ils ne sortent pas de ces deux fichiers.
+Le fichier : un profil par ligne (l'objet ``data`` renvoyé par l'API ; l'enveloppe entière
+qu'écrivait le users.py d'origine est comprise, et normalisée à la réécriture), unique par
+e-mail sans tenir compte de la casse, AJOUTÉ au fil de l'eau, trié par e-mail (casefold) à la
+fin de l'exécution. L'état retient les e-mails sans fiche (404), pour ne pas les redemander,
+et les e-mails dont la fiche porte une autre adresse. Les e-mails ne servent JAMAIS de nom de
+fichier : ils ne sortent pas de ces deux fichiers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
-from crispscrape.model import email_key, profile_key, profile_of, unwrap
-from crispscrape.storage.files import (
-    StorageError,
-    append_lines,
-    dumps_line,
-)
-from crispscrape.storage.jsonl import read_lines
-from crispscrape.oserrors import os_reason
-from crispscrape.storage.paths import StoreDirectory
-from crispscrape.storage.files import StateFile
+from crispscrape.model import profile_key, profile_of
+from crispscrape.storage.files import StateFile, StorageError, append_lines, dumps_line
+from crispscrape.storage.jsonl import KeyedFile
 from crispscrape.storage.layout import ExportLayout
-from crispscrape.storage.keyed import KeyedFile
+from crispscrape.storage.paths import StoreDirectory
 
-WHAT = "Fichier des utilisateurs"
 FORMAT = 1
 
 
 class UsersFile(KeyedFile):
-    """utilisateurs.jsonl en mémoire (une ligne par e-mail), ses écritures et son état.
+    """utilisateurs.jsonl en mémoire (une ligne par e-mail) et son état ; en double, la ligne
+    la plus basse (ajoutée le plus tard) l'emporte."""
 
-    Chargement et tri final : storage/keyed.py ; en double, la ligne la plus basse (ajoutée
-    le plus tard) l'emporte."""
-
-    what = WHAT
+    what = "Fichier des utilisateurs"
     stat_prefix = "users"
     missing_key = "sans e-mail exploitable"
 
@@ -61,7 +44,6 @@ class UsersFile(KeyedFile):
         key = profile_key(profile)
         return None if key is None else (key, dumps_line(profile), profile is not obj)
 
-    # --- Chargement ----------------------------------------------------------------------
     def load(self) -> None:
         self._load_state()
         super().load()
@@ -73,22 +55,18 @@ class UsersFile(KeyedFile):
         if not isinstance(not_found, list) or not all(isinstance(e, str) for e in not_found) \
                 or not isinstance(aliases, dict) \
                 or not all(isinstance(v, str) for v in aliases.values()):
-            raise StorageError(
-                f"Fichier d'état des utilisateurs inattendu ({self.state.path}) : « not_found » "
-                "doit être une liste d'e-mails et « aliases » un objet. Il n'a pas été modifié ; "
-                "corrigez-le, ou relancez avec -a reset=1 pour repartir de zéro."
-            )
+            raise StorageError(f"Fichier d'état des utilisateurs inattendu ({self.state.path}) : « not_found » "
+                               "doit être une liste d'e-mails et « aliases » un objet. Il n'a pas été modifié ; "
+                               "corrigez-le, ou relancez avec -a reset=1 pour repartir de zéro.")
         self.not_found = {email.casefold() for email in not_found}
         self.aliases = {key.casefold(): value.casefold() for key, value in aliases.items()}
 
-    # --- Consultation ----------------------------------------------------------------------
     def is_present(self, key: str) -> bool:
         return key in self.entries or key in self.aliases
 
     def is_not_found(self, key: str) -> bool:
         return key in self.not_found
 
-    # --- Écritures ---------------------------------------------------------------------------
     def add(self, profile: dict, requested_key: str) -> bool:
         """Ajoute un profil (append + fsync) ; False s'il était déjà présent sous son e-mail."""
         key = profile_key(profile)
@@ -123,8 +101,7 @@ class UsersFile(KeyedFile):
 
     def people_ids(self) -> set[str]:
         """Les people_id des profils du fichier (preuve du site : spiders/removals.py)."""
-        return {people_id for key in self.entries
-                if (people_id := self.people_id(key)) is not None}
+        return {people_id for key in self.entries if (people_id := self.people_id(key)) is not None}
 
     def remove(self, key: str) -> None:
         """Profil supprimé chez Crisp (CRISP_REMOVED=erase) : sa ligne part à la réécriture
@@ -150,26 +127,22 @@ class UsersFile(KeyedFile):
 
 
 class UsersStore(UsersFile):
-    """utilisateurs.jsonl et son état, ouverts par le pipeline des utilisateurs ; le choix des
-    e-mails à demander (``plan``) lit conversations.jsonl en flux."""
+    """utilisateurs.jsonl et son état, ouverts par le pipeline des utilisateurs (les e-mails à
+    demander : paging/users.py)."""
 
     def __init__(self, data_dir: Path, stats):
         layout = ExportLayout(Path(data_dir))
-        super().__init__(layout.users, layout.users_state,
-                         logging.getLogger(__name__), stats)
+        super().__init__(layout.users, layout.users_state, logging.getLogger(__name__), stats)
         self.root = layout.users_dir
         self.conversations_path = layout.listing
         self.dir_lock = StoreDirectory(self.root, "export des utilisateurs", self.logger)
-        # Vrai une fois ouvert dans cette exécution (le reste après la fermeture : le
-        # récapitulatif le lit à la fin).
+        # Vrai une fois ouvert (le reste après la fermeture : le récapitulatif le lit).
         self.opened = False
 
     def open(self, reset: bool) -> None:
         if not self.conversations_path.is_file():
-            raise StorageError(
-                f"Fichier des conversations introuvable : {self.conversations_path}. Lancez "
-                "d'abord « scrapy crawl conversations ». Aucun fichier n'a été créé."
-            )
+            raise StorageError(f"Fichier des conversations introuvable : {self.conversations_path}. Lancez "
+                               "d'abord « scrapy crawl conversations ». Aucun fichier n'a été créé.")
         self.dir_lock.claim(lambda: self._load(reset), self.path, self.state.path)
         self.opened = True
         self.stats.set_value("users/present_before", len(self))
@@ -181,54 +154,6 @@ class UsersStore(UsersFile):
             self.logger.info("reset : %s et son état supprimés, export repris de zéro.", self.path)
         self.load()
 
-    def plan(self, recheck: bool = False) -> Iterator[tuple[str, str, bool]]:
-        """(e-mail tel qu'écrit, clé casefold, revérification) des personnes à demander, en
-        flux : ni déjà présentes (sauf ``recheck`` : -a verify=1 redemande chaque profil du
-        fichier, pour voir ceux que Crisp a supprimés), ni déjà connues sans fiche, chacune
-        une fois."""
-        stats, seen = self.stats, set()
-        for line in read_lines(self.conversations_path, "Fichier des conversations"):
-            if line.obj is None:
-                stats.inc_value("users/unreadable_conversation_lines")
-                self.logger.warning("conversations.jsonl, ligne %d illisible : ignorée.",
-                                    line.number)
-                continue
-            conversation = unwrap(line.obj)
-            meta = conversation.get("meta") if isinstance(conversation, dict) else None
-            email = meta.get("email") if isinstance(meta, dict) else None
-            if not isinstance(email, str) or not email.strip():
-                stats.inc_value("users/conversations_without_email")
-                continue
-            key = email_key(email)
-            if key is None:
-                stats.inc_value("users/ignored_invalid_email")
-                self.logger.warning("conversations.jsonl, ligne %d : « %s » n'est pas une "
-                                    "adresse e-mail, ignorée.", line.number, email.strip()[:80])
-                continue
-            if key in seen:
-                continue
-            seen.add(key)
-            if recheck and key in self.entries:
-                stats.inc_value("users/rechecked")
-                yield email.strip(), key, True
-            elif self.is_present(key):
-                stats.inc_value("users/ignored_present")
-                self.logger.debug("Déjà présent, ignoré : %s", email.strip())
-            elif self.is_not_found(key):
-                stats.inc_value("users/ignored_not_found_known")
-                self.logger.debug("Sans fiche (déjà connu), ignoré : %s", email.strip())
-            else:
-                yield email.strip(), key, False
-
     def close(self) -> None:
-        """Tri final par e-mail (même sans aucun appel)."""
-        try:
-            if self.finish():
-                self.logger.info("Fichier %s trié par e-mail (%d profils).", self.path, len(self))
-        except OSError as exc:
-            self.stats.inc_value("users/final_sort_failed")
-            self.logger.error("Tri final de %s impossible : %s. Le fichier est complet mais pas "
-                              "trié ; il le sera à la prochaine exécution.", self.path,
-                              os_reason(exc))
-        self.stats.set_value("users/total", len(self))
+        self.finish_at_close("e-mail", "profils")
         self.dir_lock.release()

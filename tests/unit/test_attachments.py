@@ -12,7 +12,7 @@ from crispscrape.api import QuotaExceeded
 from crispscrape.file_refs import (
     MAX_NAME_BYTES, FileRef, file_refs, safe_file_name, scheme_allowed, session_dir,
 )
-from crispscrape.pipelines.file_failures import failure_reason
+from crispscrape.pipelines.file_failures import attempts_before, failure_reason, settled, to_retry
 from crispscrape.storage.file_index import AttachmentIndex, Entry
 
 
@@ -111,17 +111,17 @@ def test_index_keeps_one_line_per_key_and_trusts_ok_only_with_the_file(tmp_path:
     assert len(lines) == 2
     reopened = AttachmentIndex(tmp_path, max_attempts=2)
     reopened.open()
-    assert reopened.is_settled(ref()) == "ok"
-    assert reopened.is_settled(ref(2)) == "abandoned"
+    assert settled(reopened, ref()) == "ok"
+    assert settled(reopened, ref(2)) == "abandoned"
     # Une autre URL pour le même message (modifié) : tout recommence.
-    assert reopened.is_settled(ref(url="https://h/b")) is None
-    assert reopened.attempts_before(ref(url="https://h/b")) == 0
+    assert settled(reopened, ref(url="https://h/b")) is None
+    assert attempts_before(reopened, ref(url="https://h/b")) == 0
     # Fichier tronqué : la ligne ok n'est plus crue.
     target.write_bytes(b"ab")
     truncated = AttachmentIndex(tmp_path, max_attempts=2)
     truncated.open()
-    assert truncated.is_settled(ref()) is None
-    assert [r.key for r in truncated.to_retry()] == [("s", 1)]
+    assert settled(truncated, ref()) is None
+    assert [r.key for r in to_retry(truncated)] == [("s", 1)]
 
 
 def test_index_survives_a_torn_last_line_and_duplicates(tmp_path: Path):
@@ -135,7 +135,7 @@ def test_index_survives_a_torn_last_line_and_duplicates(tmp_path: Path):
         handle.write('{"session_id": "s", "fingerp')
     reopened = AttachmentIndex(tmp_path, max_attempts=3)
     reopened.open()
-    assert reopened.attempts_before(ref()) == 2
+    assert attempts_before(reopened, ref()) == 2
     assert len(path.read_text().splitlines()) == 1
     # Un temporaire d'écriture interrompue n'est jamais pris pour un fichier.
     leftover = tmp_path / "conversations/fichiers/s/.1-a.abcd1234.tmp"

@@ -1,4 +1,4 @@
-"""État des messages en mémoire compacte (storage/done.py) : mêmes octets, même contenu."""
+"""État des messages en mémoire compacte (paging/done.py) : mêmes octets, même contenu."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 
 from crispscrape.model import activity_marker
 from crispscrape.status import AccountStatus
-from crispscrape.storage.cursor import MessagesCursor
-from crispscrape.storage.done import CHUNK, DoneMarks, parse_state
+from crispscrape.paging.cursor import MessagesCursor
+from crispscrape.paging.done import CHUNK, DoneMarks, parse_state
 from crispscrape.storage.files import StorageError
 
 # Entrées ordinaires et entrées inattendues (état écrit à la main, versions anciennes) : les

@@ -1,5 +1,6 @@
 """Registre des oublis (storage/forgotten.py) : empreintes normalisées, jamais la valeur,
-et reconnaissance d'une conversation oubliée par son session_id, son people_id ou son e-mail."""
+et reconnaissance d'une conversation oubliée par son session_id, son people_id ou son e-mail ;
+ce qu'une demande désigne et efface (crispscrape/forget/)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import json
 
 import pytest
 
-from crispscrape.storage.forgotten import ForgetLog, Targets, digest
+from crispscrape.forget.targets import Targets
+from crispscrape.storage.forgotten import ForgetLog, digest
 
 
 def sha(text: str) -> str:
@@ -116,7 +118,7 @@ def test_targets_match_conversations_profiles_and_cut_lines():
     assert not targets.mentioned_in('{"people_id": "p-8"')
 
 
-# --- Ce que la demande trouve et efface (storage/erase.py) -----------------------------------
+# --- Ce que la demande trouve et efface (crispscrape/forget/) -----------------------------------
 def write_lines(path, objects):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objects),
@@ -124,7 +126,7 @@ def write_lines(path, objects):
 
 
 def test_find_completes_the_person_by_one_step_and_never_from_a_session(tmp_path):
-    from crispscrape.storage.erase import find
+    from crispscrape.forget.traces import find
     listing = tmp_path / "conversations" / "conversations.jsonl"
     write_lines(listing, [conversation("s1", "p-1", "A@x.fr"), conversation("s2", "p-1", ""),
                           conversation("s3", "p-3", "other@x.fr"),
@@ -142,7 +144,7 @@ def test_find_completes_the_person_by_one_step_and_never_from_a_session(tmp_path
 
 
 def test_person_traces_leave_the_others_and_count_before_erasing(tmp_path):
-    from crispscrape.storage.erase import person_traces
+    from crispscrape.forget.traces import person_traces
     users = tmp_path / "utilisateurs" / "utilisateurs.jsonl"
     write_lines(users, [{"people_id": "p-1", "email": "A@x.fr"}, {"people_id": "p-2",
                                                                   "email": "b@x.fr"}])
@@ -165,7 +167,7 @@ def test_person_traces_leave_the_others_and_count_before_erasing(tmp_path):
 
 
 def test_conversation_traces_include_unreadable_lines_set_aside_and_the_census_log(tmp_path):
-    from crispscrape.storage.erase import conversations_traces
+    from crispscrape.forget.erase import conversations_traces
     messages = tmp_path / "conversations" / "messages"
     write_lines(messages / "s1.jsonl", [{"fingerprint": 1}])
     (messages / "s1.jsonl.lignes-illisibles").write_text("{\"fing\n", encoding="utf-8")

@@ -20,8 +20,8 @@ from scrapy.statscollectors import MemoryStatsCollector
 from crispscrape.items import ConversationsPage
 from crispscrape.pipelines.conversations import ConversationsPipeline
 from crispscrape.storage.conversations import ConversationsStore
-from crispscrape.paging.conversations import census_due, plan_walk
-from crispscrape.storage.listing import BACKFILL, CENSUS, SCAN, ListingCursor, ListingPosition
+from crispscrape.paging.conversations import BACKFILL, CENSUS, SCAN, ListingPosition, census_due, plan_walk
+from crispscrape.storage.listing import ListingCursor
 from crispscrape.context import ExportContext, publish_context
 from crispscrape.sources.crisp import CRISP
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from crispscrape.spiders.messages import next_step
-from crispscrape.storage.records import Known
+from crispscrape.items import Known
 
 
 def known(stored=(), complete=True, unreadable=False, exists=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from crispscrape.model import activity_marker
-from crispscrape.storage.cursor import MessagesCursor
+from crispscrape.paging.cursor import MessagesCursor
 from crispscrape.paging.selection import DAY_MS, Policy, plan
 
 NOW = 1_800_000_000_000

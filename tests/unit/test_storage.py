@@ -9,11 +9,10 @@ import logging
 import pytest
 
 from crispscrape.sources.crisp import CRISP_MODEL
-from crispscrape.storage.cursor import MessagesCursor
+from crispscrape.paging.cursor import MessagesCursor
 from crispscrape.storage.files import StorageError, exchange_paths, remove_stale_temporaries
 from crispscrape.storage.jsonl import load_and_repair, read_lines
-from crispscrape.storage.messages import MessageStore
-from crispscrape.storage.records import OpenConversation
+from crispscrape.storage.messages import MessageStore, OpenConversation
 from crispscrape.storage.paths import check_output
 from crispscrape.paging.selection import Policy
 
