@@ -19,7 +19,7 @@ touchés, 404 si la conversation, le message ou le profil est inconnu :
 
 ?website=ID choisit un autre site que le premier (404 s'il n'est pas servi). Chaque mutation
 est aussi annoncée aux clients temps réel abonnés (rtm_events.py) ; /_admin/rtm pilote ce
-flux (rtm_admin.py).
+flux (rtm_admin.py) ; /_admin/hooks les envoie aussi en web hooks signés (hooks_out.py).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from .adminkit import read_body as _body
 
 from . import rtm_events
 from .dataset import Dataset
+from .hooks_out import HookAdminRoutes
 from .rtm_admin import RtmAdminRoutes
 from .state import SANDBOX, Sandbox
 
@@ -185,3 +186,4 @@ def setup_admin(app: web.Application) -> None:
     router.add_post("/_admin/profiles/{people_id}/delete", delete_profile)
     InstrumentRoutes(_sandbox).register(router)  # compteurs et pannes
     RtmAdminRoutes(lambda request: _sandbox(request).rtm).register(router)  # flux temps réel
+    HookAdminRoutes(lambda request: _sandbox(request).rtm.hooks).register(router)  # web hooks

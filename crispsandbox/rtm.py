@@ -24,6 +24,7 @@ import socketio
 from aiohttp import web
 
 from .envelope import CrispError
+from .hooks_out import HookSender
 from .layer import abort_connection
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class RtmHub:
         self.auth_failures = 0
         self.drop_left = 0  # événements à perdre
         self.duplicate_left = 0  # événements à envoyer deux fois
+        self.hooks = HookSender()  # chaque événement aussi POSTé en web hook (hooks_out.py)
         self.server.on("connect", self._on_connect)
         self.server.on("authentication", self._on_authentication)
         self.server.on("disconnect", self._on_disconnect)
@@ -90,6 +92,7 @@ class RtmHub:
         """Branche le serveur Socket.IO sur l'application (et son arrêt sur celui de l'application)."""
         self.server.attach(app, socketio_path=SOCKET_PATH.strip("/"))
         app.on_shutdown.append(self._on_shutdown)
+        self.hooks.attach(app)
 
     # ------------------------------------------------------------------ accès
 
@@ -159,7 +162,14 @@ class RtmHub:
                 if website_id in subscription.rooms and (event is None or event in subscription.events)]
 
     async def publish(self, website_id: str, event: str, data: dict, *, subscribed_only: bool = True) -> int:
-        """Envoie un événement à ses destinataires ; renvoie le nombre d'émissions.
+        """Envoie un événement à ses destinataires, puis en web hook à la cible enregistrée
+        (hooks_out.py, sans pertes ni doublons) ; renvoie le nombre d'émissions Socket.IO."""
+        sent = await self._emit(website_id, event, data, subscribed_only)
+        await self.hooks.deliver(website_id, event, data)
+        return sent
+
+    async def _emit(self, website_id: str, event: str, data: dict, subscribed_only: bool) -> int:
+        """Émissions Socket.IO d'un événement.
 
         Un événement sans destinataire n'entame ni les pertes ni les doublons prévus : le
         suivant qui en a les prendra. ``subscribed_only`` faux : tous les clients du site,

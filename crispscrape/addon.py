@@ -184,6 +184,9 @@ DEFAULTS = {
     # … et part des appels refusés par la limite de débit (429/420) : le limiteur en provoque
     # quelques-uns en cherchant le débit permis ; au-delà de la moitié, c'est une tempête.
     "CRISP_MONITOR_MAX_THROTTLED_SHARE": 0.5,
+    # Direct (scrapy crawl live) : le contrôle périodique échoue quand la connexion manque
+    # depuis plus de N minutes (nombre décimal ; moniteur « Direct coupé »).
+    "CRISP_LIVE_MAX_DOWN_MINUTES": 15.0,
     # Actions de Spidermon (chemins de classes : e-mail, Slack…), aucune par défaut.
     "CRISP_MONITOR_FAILED_ACTIONS": [],
     "CRISP_MONITOR_FINISHED_ACTIONS": [],

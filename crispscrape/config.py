@@ -45,8 +45,9 @@ CREDENTIALS = (
     Credential("CRISP_KEY_PROD", "CRISP_TOKEN_KEY", KEY),
     Credential("ID_SITE_CRISP", "CRISP_WEBSITE_ID", WEBSITE),
 )
-# Jetons des autres systèmes de discussion (crispscrape/sources/) : secrets aussi.
-OTHER_SECRETS = ("NINJA_API_TOKEN", "WANZO_API_TOKEN")
+# Jetons des autres systèmes de discussion (crispscrape/sources/) et preuves des web hooks
+# du direct (crispscrape/hooks.py) : secrets aussi.
+OTHER_SECRETS = ("NINJA_API_TOKEN", "WANZO_API_TOKEN", "CRISP_HOOK_SECRET", "CRISP_HOOK_KEY")
 # Tous les noms dont la valeur est un secret (jamais journalisés, jamais exposés).
 SECRET_NAMES = tuple(name for credential in CREDENTIALS if credential.secret
                      for name in credential.names) + OTHER_SECRETS
@@ -187,7 +188,7 @@ NUMERIC_SETTINGS = {
     "CRISP_RETRY_BASE_DELAY": float, "RETRY_TIMES": int, "DOWNLOAD_TIMEOUT": float,
     "CONCURRENT_REQUESTS": int, "CONCURRENT_REQUESTS_PER_DOMAIN": int,
     "CRISP_FILES_MAX_SIZE": int, "CRISP_FILES_TIMEOUT": float, "CRISP_FILES_MAX_ATTEMPTS": int,
-    "CRISP_CENSUS_DAYS": float,
+    "CRISP_CENSUS_DAYS": float, "CRISP_LIVE_MAX_DOWN_MINUTES": float,
 }
 
 

@@ -11,6 +11,14 @@ Rien n'est supposé du flux : ni ordre, ni identifiant d'événement, ni livrais
 rejeu de ce qui a été envoyé pendant une coupure (la réconciliation s'en charge).
 L'identifiant et la clé ne vivent que dans la fermeture de ``run`` : jamais un attribut,
 jamais écrits.
+
+Statistiques (``stats``, lisibles en direct par JSON-RPC ; aucun identifiant) :
+
+- ``live/connected`` : 1 une fois authentifié, 0 sinon ;
+- ``live/down_since`` : heure (secondes depuis 1970, ``time.time()``) depuis laquelle la
+  connexion manque (perdue, ou pas encore authentifiée au départ) ; None une fois connecté ;
+- ``live/connection_losses`` : connexions authentifiées perdues (pas un arrêt voulu) ;
+- ``live/last_event_at`` : heure du dernier événement reçu (secondes depuis 1970).
 """
 
 from __future__ import annotations
@@ -42,8 +50,8 @@ class RtmConnection:
     ``on_refused(message)`` est appelé une fois si les identifiants sont refusés."""
 
     def __init__(self, app_url: str, events: list[str], rooms: list[str], tier: str,
-                 on_event: Callable[[str, dict], None], on_refused: Callable[[str], None],
-                 logger: logging.Logger | logging.LoggerAdapter):
+                 on_event: Callable[[str, dict], object], on_refused: Callable[[str], None],
+                 logger: logging.Logger | logging.LoggerAdapter, stats=None):
         self.origin, self.path = socket_target(app_url)
         self.events, self.rooms, self.tier = events, rooms, tier
         self.on_event, self.on_refused, self.logger = on_event, on_refused, logger
@@ -52,6 +60,14 @@ class RtmConnection:
         self.stopping = False
         self.connected = asyncio.Event()
         self._lost_at: float | None = None
+        self.stats = stats
+        self._set("live/connected", 0)
+        self._set("live/down_since", time.time())
+        self._set("live/connection_losses", 0)
+
+    def _set(self, name: str, value) -> None:
+        if self.stats is not None:
+            self.stats.set_value(name, value)
 
     async def run(self, identifier: str, key: str, sleep: Callable[[float], Awaitable] = asyncio.sleep):
         """Se connecte et se reconnecte jusqu'à ``stop()`` ou un refus des identifiants."""
@@ -76,6 +92,8 @@ class RtmConnection:
                 self.logger.info("Direct : connecté à %s, les événements arrivent.", self.origin,
                                  extra=console_extra())
             self.connected.set()
+            self._set("live/connected", 1)
+            self._set("live/down_since", None)
 
         @client.on("unauthorized")
         async def unauthorized(data=None):
@@ -86,11 +104,19 @@ class RtmConnection:
 
         @client.event
         async def disconnect(*args):
+            if self.connected.is_set():
+                self._set("live/connected", 0)
+                if not self.stopping:
+                    # Perte d'une connexion authentifiée (un arrêt voulu n'en est pas une).
+                    self._set("live/down_since", time.time())
+                    if self.stats is not None:
+                        self.stats.inc_value("live/connection_losses")
             self.connected.clear()
             gone.set()
 
         @client.on("*")
         async def any_event(event, data=None):
+            self._set("live/last_event_at", time.time())
             self.on_event(event, data)
 
         while not self.stopping:

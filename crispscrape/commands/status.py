@@ -8,6 +8,10 @@ CRISP_DATA_DIR, ou export jamais fait).
 
 ``scrapy status -a website=ID`` (ou ``--website ID``) : le bilan de ce site, lu dans
 {CRISP_DATA_DIR}/{ID}, comme l'écrit ``scrapy crawl account -a website=ID``.
+
+Si le direct (``scrapy crawl live``) a tourné, une ligne « Direct : » de plus : événements
+appliqués, conversations à régler, état de la connexion, âge du dernier événement journalisé
+(crispscrape/live_status.py).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from scrapy.utils.conf import arglist_to_dict
 
 from crispscrape.arguments import ArgumentError
 from crispscrape.config import data_dir_of
+from crispscrape.live_status import LiveStatus
 from crispscrape.status import AccountStatus
 from crispscrape.storage.paths import data_dir_problem
 from crispscrape.website import parse_website
@@ -67,6 +72,9 @@ class Command(ScrapyCommand):
             return
         status = AccountStatus.from_settings(data_dir, settings)
         lines = status.lines(None)
+        live = LiveStatus.read(data_dir)
+        if live is not None:
+            lines.insert(-1, f"  {live.line()}")
         if website is not None:
             lines.insert(0, f"Site Crisp : {website} (-a website).")
         print("\n".join(lines))

@@ -7,6 +7,9 @@ statistiques, lisibles en direct par JSON-RPC :
 
 - ``progress/done``, ``progress/total`` (absent si inconnu), ``progress/unit`` ;
 - ``progress/rate_per_second`` (depuis le départ), ``progress/eta_seconds`` (absent si inconnu).
+
+Un export peut avoir sa propre ligne (``OWN_LINES``, d'après sa clé de progression) : le
+direct dit sa connexion, ses événements et ses appels du jour (extensions/live_progress.py).
 """
 
 from __future__ import annotations
@@ -21,8 +24,14 @@ from scrapy.exceptions import NotConfigured
 from crispscrape.compat import spawn
 from crispscrape.console import console_extra
 from crispscrape.context import export_context
+from crispscrape.durations import duration
+from crispscrape.extensions.live_progress import LiveProgress
 
 logger = logging.getLogger(__name__)
+
+# Clé de progression -> classe qui compose la ligne de cet export (``line(nom)`` : la ligne,
+# ou None s'il n'y a rien à dire encore), créée au premier relevé.
+OWN_LINES = {"live/events": LiveProgress}
 
 
 class Progress:
@@ -32,6 +41,7 @@ class Progress:
         self.interval = interval
         self.started = 0.0
         self._task: asyncio.Task | None = None
+        self._own: LiveProgress | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -56,9 +66,7 @@ class Progress:
         while True:
             await asyncio.sleep(self.interval)
             line = self.update()
-            # Rien de fait encore : pas de « 0/s » avant la première réponse (ni avant la
-            # cause d'un départ refusé, qui doit être la première ligne affichée).
-            if line and self.stats.get_value("progress/done", 0):
+            if line:
                 # Une ligne de progression s'affiche aussi en mode console (console.py).
                 logger.info("%s", line, extra=console_extra())
 
@@ -76,6 +84,10 @@ class Progress:
         self.stats.set_value("progress/done", done)
         self.stats.set_value("progress/unit", unit)
         self.stats.set_value("progress/rate_per_second", round(rate, 3))
+        if key in OWN_LINES:
+            if self._own is None:
+                self._own = OWN_LINES[key](self.crawler)
+            return self._own.line(context.name)
         text = f"Progression {context.name} : {done}"
         if total is not None:
             total = max(total, done)
@@ -84,18 +96,9 @@ class Progress:
             if rate > 0:
                 eta = (total - done) / rate
                 self.stats.set_value("progress/eta_seconds", round(eta))
-                text += f", {rate:.1f}/s, fin estimée dans {_duration(eta)}"
+                text += f", {rate:.1f}/s, fin estimée dans {duration(eta)}"
         else:
             text += f" {unit}, {rate:.1f}/s"
-        return text + "."
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+        # Rien de fait encore : pas de « 0/s » avant la première réponse (ni avant la cause
+        # d'un départ refusé, qui doit être la première ligne affichée).
+        return text + "." if done else None

@@ -9,10 +9,13 @@ propre aux moniteurs.
 
 from __future__ import annotations
 
+import time
+
 from spidermon import monitors
 from spidermon.contrib.scrapy.monitors.base import BaseStatMonitor
 from spidermon.contrib.scrapy.monitors.monitors import FinishReasonMonitor
 
+from crispscrape.durations import duration
 from crispscrape.outcome import ENDINGS, MONITOR_EXIT_CODE
 
 
@@ -134,3 +137,27 @@ class AccountCompleteMonitor(CrispStatMonitor):
     def describe(self, value, threshold):
         return (f"compte incomplet après une exécution menée à son terme : il reste "
                 f"{self.data.account['remaining']}.")
+
+
+@monitors.name("Direct coupé")
+class LiveDownMonitor(CrispStatMonitor):
+    """La connexion du direct (``scrapy crawl live``) ne manque pas depuis plus de
+    CRISP_LIVE_MAX_DOWN_MINUTES minutes (contrôle périodique seulement).
+
+    ``live/down_since`` (rtm.py) : heure depuis laquelle elle manque, None une fois connecté,
+    absente hors du direct (la règle passe alors). Le direct, lui, réessaie toujours.
+    """
+
+    stat_name = "live/down_since"
+    threshold_setting = "CRISP_LIVE_MAX_DOWN_MINUTES"
+
+    def value(self) -> float:
+        since = self.stats.get(self.stat_name)
+        if not isinstance(since, (int, float)) or isinstance(since, bool):
+            return 0.0
+        return max(0.0, time.time() - since) / 60
+
+    def describe(self, value, threshold):
+        return (f"connexion en direct coupée depuis {duration(value * 60)} (seuil : "
+                f"{duration(threshold * 60)}, CRISP_LIVE_MAX_DOWN_MINUTES) ; le direct "
+                "réessaie toujours, voir les lignes « Direct interrompu ».")

@@ -2,7 +2,7 @@
 
 - ``CloseMonitors`` : à la fin de chaque export (SPIDERMON_SPIDER_CLOSE_MONITORS) ;
 - ``PeriodicMonitors`` : pendant un long export (SPIDERMON_PERIODIC_MONITORS), seulement les
-  règles qui ont un sens en cours de route ;
+  règles qui ont un sens en cours de route (dont « Direct coupé ») ;
 - ``AccountMonitors`` : le compte entier, après les trois étapes de ``scrapy crawl account``.
 
 Les résultats vont dans les statistiques (``monitors/passed``, ``monitors/failed``,
@@ -23,8 +23,8 @@ from spidermon import settings as spidermon_settings
 
 from crispscrape.outcome import most_severe
 from crispscrape.monitors.rules import (
-    AccountCompleteMonitor, FailedResourcesMonitor, InvalidItemsMonitor, StopMonitor,
-    ThrottledShareMonitor,
+    AccountCompleteMonitor, FailedResourcesMonitor, InvalidItemsMonitor, LiveDownMonitor,
+    StopMonitor, ThrottledShareMonitor,
 )
 
 logger = logging.getLogger("crispscrape.monitors")
@@ -106,9 +106,12 @@ class CloseMonitors(CrispMonitorSuite):
 
 
 class PeriodicMonitors(CrispMonitorSuite):
-    """Pendant l'export : ce qui peut déjà alerter avant la fin (pas la raison de fin)."""
+    """Pendant l'export : ce qui peut déjà alerter avant la fin (pas la raison de fin) ; pour
+    le direct, une connexion qui manque trop longtemps (les autres exports passent cette
+    règle). Elle n'est pas de la fin : un direct arrêté pendant une coupure finit normalement."""
 
-    monitors = [FailedResourcesMonitor, ThrottledShareMonitor, InvalidItemsMonitor]
+    monitors = [FailedResourcesMonitor, ThrottledShareMonitor, InvalidItemsMonitor,
+                LiveDownMonitor]
 
     def report(self, outcome: Outcome) -> None:
         stats = self._crawler.stats

@@ -15,6 +15,7 @@ Pas encore fait (issue 22, à suivre) : appliquer les événements aux fichiers 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
@@ -43,7 +44,8 @@ class LiveSpider(ExportSpider):
         super().__init__(*args, **kwargs)
         # -a hooks=HÔTE:PORT : recevoir aussi les web hooks de Crisp (crispscrape/hooks.py).
         self.hooks = hooks
-        self.hook_server = None
+        self.hook_server: Any = None
+        self.closing = False
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -63,12 +65,20 @@ class LiveSpider(ExportSpider):
         if self.hooks is not None:
             from crispscrape.hooks import HookServer
 
-            self.hook_server = HookServer.from_settings(self.hooks, self.settings,
-                                                        self._hook_event, self.logger)
-            spawn(self.hook_server.start())
+            self.hook_server = HookServer.from_settings(
+                self.hooks, self.settings, self._hook_event, self.logger,
+                website_id=self.config.website_id, stats=self.crawler.stats)
+            spawn(self._listen())
         tier = self.config.tier
         url = f"{self.config.api_url}/{tier}/connect/endpoints"
         yield self.api_request(url, self.parse_endpoints, dont_filter=True)
+
+    async def _listen(self) -> None:
+        """Les web hooks demandés (-a hooks) et impossibles à recevoir : le direct s'arrête
+        plutôt que de tourner sans eux (l'erreur est dite par crispscrape/hooks.py)."""
+        if not await self.hook_server.start() and not self.closing:
+            self.abort("config_error", f"Web hooks impossibles à recevoir sur {self.hooks} "
+                                       "(port déjà pris ?) : arrêt du direct.")
 
     def parse_endpoints(self, response):
         try:
@@ -89,7 +99,8 @@ class LiveSpider(ExportSpider):
 
         values = _credentials(self.settings, os.environ, self.website)
         self.rtm = RtmConnection(app_url, sorted(KNOWN_EVENTS), [self.config.website_id],
-                                 self.config.tier, self._event, self._refused, self.logger)
+                                 self.config.tier, self._event, self._refused, self.logger,
+                                 stats=self.crawler.stats)
         spawn(self.rtm.run(values[IDENTIFIER], values[KEY]))
 
     def _event(self, event: str, data, source: str = "rtm") -> str:
@@ -111,6 +122,7 @@ class LiveSpider(ExportSpider):
             raise DontCloseSpider
 
     def closed(self, reason: str) -> None:
+        self.closing = True
         if self.rtm is not None:
             spawn(self.rtm.stop())
         if self.hook_server is not None:

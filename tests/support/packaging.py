@@ -1,7 +1,7 @@
 """Aide aux tests de l'œuf : ce que le produit (crispscrape) ne doit jamais importer.
 
 Le bac à sable (crispsandbox) et son serveur aiohttp sont des outils de développement.
-Si un module de crispscrape importait l'un ou l'autre, l'œuf déployé sur scrapyd
+Si un module de crispscrape importait le bac à sable, l'œuf déployé sur scrapyd
 dépendrait de ce qu'il n'embarque pas.
 """
 
