@@ -20,6 +20,8 @@ Détails internes utilisés (vérifiés avec Scrapy 2.19) :
   (``wake_engine``) ;
 - ``AutoThrottle._adjust_delay(slot, latency, response)`` : la méthode que notre
   AutoThrottle surcharge (``require_method``) ;
+- ``ExecutionEngine.scraper.start_itemproc_async`` : un événement en direct passe par les
+  pipelines hors de toute réponse (``process_item_now``) ;
 - ``scrapy.pipelines.media._MediaRequestFiltered`` : l'échec de média que Scrapy journalise
   en DEBUG, sans trace Python (``quiet_media_failure``) ; un 404 ou un délai dépassé d'une
   pièce jointe est un résultat noté dans l'index, pas une erreur du programme.
@@ -160,6 +162,19 @@ def wake_engine(engine: Any) -> None:
         return
     nextcall = require_attribute(engine_slot, "nextcall", "ExecutionEngine._slot.nextcall")
     require_attribute(nextcall, "schedule", "ExecutionEngine._slot.nextcall.schedule")()
+
+
+async def process_item_now(crawler: Any, item: Any) -> None:
+    """Fait passer ``item`` par les pipelines tout de suite, hors de toute réponse.
+
+    Le direct applique un événement dès qu'il arrive, depuis le rappel de la connexion RTM :
+    aucune réponse Scrapy n'en est la source. ``Scraper.start_itemproc_async(item,
+    response=None)`` (Scrapy ≥ 2.14) est fait pour cela (mêmes signaux item_scraped /
+    item_error qu'un item d'araignée), mais ``engine.scraper`` n'est pas documenté.
+    """
+    scraper = require_attribute(crawler.engine, "scraper", "ExecutionEngine.scraper")
+    start = require_attribute(scraper, "start_itemproc_async", "Scraper.start_itemproc_async")
+    await start(item, response=None)
 
 
 # --- Tâches asyncio --------------------------------------------------------------------------

@@ -14,6 +14,9 @@ from typing import Any
 
 # ``MessageBatch.end`` d'une conversation supprimée chez Crisp (spiders/removals.py).
 REMOVED = "supprimée"
+# ``MessageBatch.end`` d'un événement en direct appliqué (spiders/live_apply.py) : le fichier
+# change tout de suite, l'état non (la conversation attend sa relecture REST).
+LIVE = "direct"
 
 
 @dataclass

@@ -22,6 +22,12 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   revérification : supprimé chez Crisp, noté au registre (son people_id, jamais l'e-mail).
 - ``live_event(source, event, data)`` : un événement en direct reçu (RTM de Crisp ou web
   hook) ; le pipeline du journal l'écrit (fsync) tout de suite (pipelines/live.py).
+- ``live_journaled(seq, event, data)`` : l'événement est dans le journal (numéro ``seq``) ;
+  l'araignée ``live`` l'applique (spiders/live_apply.py).
+- ``live_applied(seq, unsettled)`` : l'araignée a appliqué l'événement ``seq`` ; les
+  conversations ``unsettled`` (session_id -> plus ancien horodatage écrit) attendent leur
+  relecture REST. Le pipeline du journal note les deux d'une écriture.
+- ``live_settled(session_id, started)`` : relue par REST depuis ``started`` (time.time()).
 - ``listing_advanced(position, seen, census_done)`` : l'araignée des conversations a fait
   avancer son parcours de la liste (``paging.conversations.ListingPosition``, une copie ;
   ``seen`` : conversations vues par un recensement ; ``census_done`` : il est fini) ; le
@@ -38,6 +44,9 @@ conversation_restored = object()
 messages_removed = object()
 profile_removed = object()
 live_event = object()
+live_journaled = object()
+live_applied = object()
+live_settled = object()
 
 
 def refuse_start(crawler, reason: str, message: str) -> None:

@@ -98,8 +98,9 @@ class SiteLocks:
             os.close(fd)
             raise StorageError(
                 f"Un autre export est déjà en cours pour ce site ({label}) dans {directory} : "
-                "attendez sa fin avant de relancer. Aucun appel n'a été fait, aucun fichier n'a "
-                "été modifié.") from None
+                "attendez sa fin avant de relancer (le direct, « scrapy crawl live », ne finit "
+                "jamais seul : arrêtez-le d'abord, Ctrl-C ou cancel.json). Aucun appel n'a été "
+                "fait, aucun fichier n'a été modifié.") from None
         if held is not None:
             os.close(held)
         self.held[key] = fd

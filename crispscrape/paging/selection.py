@@ -188,6 +188,36 @@ def plan(cursor: MessagesCursor, path: Path, nb: int, stats, policy: Policy,
     cursor.selection_done(start if rank else 0, None)
 
 
+def choose(cursor: MessagesCursor, path: Path, policy: Policy, targets: set[str] | None,
+           directory: Path, model: MessageModel, size_of: Callable[[str], int | None]
+           ) -> list[str]:
+    """Le direct (spiders/live_refresh.py) : conversations à relire maintenant, chacune
+    attendue avec son empreinte de la liste. ``targets`` : celles à régler après des
+    événements (toutes relues) ; None : réconciliation, celles que ``policy`` désigne comme
+    ``plan`` (nouvelles, changées, incomplètes, fenêtre). Jamais une déjà en cours."""
+    folder, chosen, seen = os.fspath(directory), [], set()
+    for conversation in listed(path, model=model):
+        session_id = conversation.session_id
+        if session_id in seen or session_id in policy.removed or cursor.in_flight(session_id):
+            continue
+        seen.add(session_id)
+        if targets is not None:
+            wanted = session_id in targets
+        else:
+            wanted = session_id in cursor.incomplete or policy.reason(
+                cursor.done.get(session_id), conversation.marker, conversation.activity,
+                size_of(f"{folder}/{model.file_name(session_id)}")) is not None
+        if wanted:
+            cursor.expect(session_id, conversation.marker)
+            chosen.append(session_id)
+    # Pas (encore) dans la liste : relue quand même, sans empreinte à noter.
+    for session_id in sorted((targets or set()) - seen - policy.removed):
+        if model.file_name(session_id) and not cursor.in_flight(session_id):
+            cursor.expect(session_id, None)
+            chosen.append(session_id)
+    return chosen
+
+
 def _start_index(cursor: MessagesCursor, path: Path, model: MessageModel) -> int:
     """Position du curseur, retrouvée par session_id si le fichier a été retrié."""
     wanted, saved = cursor.next_session_id, cursor.next_index

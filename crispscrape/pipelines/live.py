@@ -14,10 +14,13 @@ compté (``forget/skipped``) et jeté. Statistiques : ``live/events`` (journalis
 from __future__ import annotations
 
 import logging
+import time
 
 from crispscrape.oserrors import os_reason
 from crispscrape.pipelines.base import StorePipeline
-from crispscrape.signals import live_event, stop_export
+from crispscrape.signals import (
+    live_applied, live_event, live_journaled, live_settled, stop_export,
+)
 from crispscrape.storage.forgotten import EMAIL, ForgetLog
 from crispscrape.storage.journal import EventJournal
 from crispscrape.storage.layout import ExportLayout
@@ -45,6 +48,8 @@ class LiveJournalPipeline(StorePipeline):
         super().__init__(crawler)
         self.forgotten: ForgetLog | None = None
         crawler.signals.connect(self.journal, signal=live_event)
+        crawler.signals.connect(self.applied, signal=live_applied)
+        crawler.signals.connect(self.settled, signal=live_settled)
 
     def open_spider(self, spider=None):
         super().open_spider(spider)
@@ -67,11 +72,49 @@ class LiveJournalPipeline(StorePipeline):
             self.stats.inc_value("forget/skipped")
             return "dropped"
         try:
-            self.store.append(source, event, data)
+            seq = self.store.append(source, event, data)
         except OSError as exc:
             stop_export(self.crawler, "output_error", "Journal des événements impossible à "
                         f"écrire ({self.store.directory}) : {os_reason(exc)}. Arrêt du direct.")
             return "failed"
         self.stats.inc_value("live/events")
         self.stats.inc_value(f"live/events/{event}")
+        # Journalisé : l'araignée peut l'appliquer (jamais avant).
+        self.crawler.signals.send_catch_log(live_journaled, seq=seq, event=event, data=data)
         return "journaled"
+
+    def applied(self, seq: int, unsettled: dict) -> None:
+        """Signal live_applied : l'événement appliqué, et les conversations à relire."""
+        self._save(lambda now: self.store.mark_applied(seq, unsettled, now))
+
+    def settled(self, session_id: str, started: float) -> None:
+        self._save(lambda now: self.store.settled(session_id, started, now))
+        self.stats.inc_value("live/settled")
+
+    def _save(self, write, stopping: bool = False) -> None:
+        if self.store is None:
+            return
+        now = time.time()
+        self.store.connection = {"state": "stopped", "since": now} if stopping \
+            else self._connection()
+        try:
+            write(now)
+        except OSError as exc:
+            stop_export(self.crawler, "output_error", "État du journal des événements impossible "
+                        f"à écrire ({self.store.directory}) : {os_reason(exc)}. Arrêt du direct.")
+            return
+        self.stats.set_value("live/applied_seq", self.store.applied)
+        self.stats.set_value("live/unsettled", len(self.store.unsettled))
+
+    def close_spider(self, spider=None):
+        if self.store is not None:
+            # Fin propre : l'heure de l'arrêt date le début de la coupure (réconciliation).
+            self._save(self.store.save, stopping=True)
+        super().close_spider(spider)
+
+    def _connection(self) -> dict:
+        """L'état de la connexion, noté à chaque écriture pour ``scrapy status`` (statistiques
+        de crispscrape/rtm.py ; l'araignée fait écrire l'état quand il change)."""
+        if self.stats.get_value("live/connected"):
+            return {"state": "connected", "since": self.stats.get_value("live/connected_since")}
+        return {"state": "down", "since": self.stats.get_value("live/down_since")}

@@ -19,7 +19,8 @@ from crispscrape.storage.files import safe_name
 class CrispModel(MessageModel):
     folder = "conversations"
     listing_name = "conversations.jsonl"
-    missing_listing = "Lancez d'abord « scrapy crawl conversations »."
+    missing_listing = ("Lancez d'abord « scrapy crawl account » (ou « scrapy crawl "
+                       "conversations ») : le direct et les messages partent de cette liste.")
 
     unwrap = staticmethod(model.unwrap)
 

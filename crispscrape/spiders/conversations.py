@@ -87,16 +87,13 @@ class ConversationsSpider(ExportSpider):
         yield self.page_request(self.walk.page)
 
     def page_request(self, page: int):
-        params = {"per_page": self.store.per_page}
-        if self.settings.getbool("CRISP_CONVERSATIONS_INCLUDE_EMPTY"):
-            params["include_empty"] = 1
-        url = self.api_config.website_url("conversations", str(page)) + "?" + urlencode(params)
-        return self.api_request(url, self.parse_page, cb_kwargs={"page": page}, dont_filter=True)
+        return self.api_request(page_url(self, page, self.store.per_page), self.parse_page,
+                                cb_kwargs={"page": page}, dont_filter=True)
 
     def parse_page(self, response, page: int):
         try:
             conversations = self.api_data(response, list)
-            _check_conversations(conversations)
+            check_conversations(conversations)
         except InvalidResponse as exc:
             yield from self.retry_or_fail(response.request, exc)
             return
@@ -217,7 +214,15 @@ class ConversationsSpider(ExportSpider):
                    f"({store.per_page} par page).")
 
 
-def _check_conversations(page: list) -> None:
+def page_url(spider, page: int, per_page: int) -> str:
+    """Adresse d'une page de la liste (aussi celle du balayage du direct)."""
+    params = {"per_page": per_page}
+    if spider.settings.getbool("CRISP_CONVERSATIONS_INCLUDE_EMPTY"):
+        params["include_empty"] = 1
+    return spider.api_config.website_url("conversations", str(page)) + "?" + urlencode(params)
+
+
+def check_conversations(page: list) -> None:
     """Chaque élément d'une page doit être un objet avec un session_id utilisable.
 
     Sinon la page est abîmée (souvent en passant) : elle est redemandée, comme un lot de

@@ -1,19 +1,23 @@
-"""``scrapy crawl live [-a website=ID] [-a budget=N]`` : le compte en direct (issue 22).
+"""``scrapy crawl live [-a website=ID] [-a budget=N] [-a hooks=HÔTE:PORT]`` : le compte en direct.
 
-Étapes et fichiers : l'adresse de la connexion en direct (ce fichier, un appel) -> la
-connexion RTM tenue ouverte (crispscrape/rtm.py) -> chaque événement journalisé AVANT toute
-application (signal ``live_event`` -> pipelines/live.py -> storage/journal.py).
+Étapes et fichiers (issue 22) :
+1. l'adresse de la connexion en direct (ce fichier, un appel), la connexion RTM tenue ouverte
+   (crispscrape/rtm.py) et, avec ``-a hooks``, les web hooks (crispscrape/hooks.py) ;
+2. chaque événement journalisé AVANT toute application (signal ``live_event`` ->
+   pipelines/live.py -> storage/journal.py), puis appliqué aux fichiers par les pipelines
+   ordinaires des messages (spiders/live_apply.py ; règles : paging/live.py) ;
+3. les conversations touchées relues par REST une fois calmes, et la réconciliation
+   (spiders/live_refresh.py), avec la pagination des messages de ``messages``.
 
 L'araignée reste ouverte (``spider_idle``, comme scrapy-redis) tant que la connexion vit ;
-les événements sont écrits dès leur arrivée, depuis les rappels de la connexion. Ctrl-C,
-SIGTERM et ``cancel.json`` de scrapyd sont sa fin normale : ``live_stopped``, code 0.
-
-Pas encore fait (issue 22, à suivre) : appliquer les événements aux fichiers de l'export
-(messages, conversations, profils), la réconciliation, les web hooks.
+les événements sont appliqués dès leur arrivée. Ctrl-C, SIGTERM et ``cancel.json`` de
+scrapyd sont sa fin normale : ``live_stopped``, code 0. Il faut un export existant (la
+liste des conversations) : ``scrapy crawl account`` d'abord.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -21,23 +25,35 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
 from crispscrape.api import InvalidResponse
+from crispscrape.arguments import UNLIMITED
 from crispscrape.compat import spawn
 from crispscrape.config import IDENTIFIER, KEY, _credentials
+from crispscrape.items import REMOVED
 from crispscrape.outcome import LIVE_STOPPED_FROM
-from crispscrape.pipelines.live import KNOWN_EVENTS
+from crispscrape.pipelines.live import KNOWN_EVENTS, LiveJournalPipeline
+from crispscrape.pipelines.messages import message_store
 from crispscrape.signals import live_event
-from crispscrape.spiders.base import ExportSpider
+from crispscrape.spiders.live_apply import LiveApply
+from crispscrape.spiders.live_refresh import SWEEP, LiveRefresh
+from crispscrape.spiders.messages import ConversationFetch, MessagesSpider, Step
 
 
-
-class LiveSpider(ExportSpider):
+class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
     name = "live"
-    default_nb = 0
+    default_nb = UNLIMITED
+    flags: tuple[str, ...] = ()
     route_always_exists = True
     progress_key = "live/events"
     progress_unit = "événements"
     custom_settings = {
-        "ITEM_PIPELINES": {"crispscrape.pipelines.live.LiveJournalPipeline": 300},
+        "ITEM_PIPELINES": {
+            "crispscrape.pipelines.removals.RemovalsPipeline": 50,
+            "crispscrape.pipelines.conversations.ConversationsPipeline": 250,
+            "crispscrape.pipelines.dedup.MessageDedupPipeline": 300,
+            "crispscrape.pipelines.messages.MessageFilePipeline": 400,
+            "crispscrape.pipelines.attachments.AttachmentsPipeline": 500,
+            "crispscrape.pipelines.live.LiveJournalPipeline": 600,
+        },
     }
 
     def __init__(self, *args, hooks=None, **kwargs):
@@ -46,6 +62,7 @@ class LiveSpider(ExportSpider):
         self.hooks = hooks
         self.hook_server: Any = None
         self.closing = False
+        self._tasks: list[asyncio.Task] = []
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -61,7 +78,19 @@ class LiveSpider(ExportSpider):
 
             check_hooks(self.hooks, self.settings)
 
+    def expected_work(self):
+        return None
+
     def export_requests(self):
+        self.batch_size = self.settings.getint("CRISP_MESSAGES_BATCH_SIZE")
+        self.store = message_store(self.crawler)
+        journal = LiveJournalPipeline.store_for(self.crawler)
+        self.setup_apply()
+        self.setup_refresh(journal)
+        # Journalisé mais pas appliqué (arrêt brutal) : rejoué d'abord, dans l'ordre.
+        for record in journal.pending():
+            self._journaled(record["seq"], record.get("event"), record.get("data") or {})
+        self._tasks = [spawn(self.apply_loop()), spawn(self.refresh_loop())]
         if self.hooks is not None:
             from crispscrape.hooks import HookServer
 
@@ -69,8 +98,7 @@ class LiveSpider(ExportSpider):
                 self.hooks, self.settings, self._hook_event, self.logger,
                 website_id=self.config.website_id, stats=self.crawler.stats)
             spawn(self._listen())
-        tier = self.config.tier
-        url = f"{self.config.api_url}/{tier}/connect/endpoints"
+        url = f"{self.config.api_url}/{self.config.tier}/connect/endpoints"
         yield self.api_request(url, self.parse_endpoints, dont_filter=True)
 
     async def _listen(self) -> None:
@@ -117,12 +145,51 @@ class LiveSpider(ExportSpider):
     def _refused(self, message: str) -> None:
         self.abort("unauthorized", message)
 
+    # --- Relectures : la pagination des messages, prolongée ------------------------------
+    def fetch_for(self, session_id: str) -> ConversationFetch:
+        return ConversationFetch(session_id, None)
+
+    def next_step(self, batch, last, known, fetch, new) -> Step:
+        """Comme ``messages``, mais une relecture descend jusqu'au plus ancien message écrit
+        d'après un événement : chacun doit être remplacé par sa version REST."""
+        step = super().next_step(batch, last, known, fetch, new)
+        oldest = (self.journal.unsettled.get(fetch.session_id) or {}).get("oldest")
+        lowest = min((m["timestamp"] for m in batch), default=None)
+        if step.end == "à jour" and isinstance(oldest, int) and lowest is not None \
+                and lowest > oldest:
+            following = lowest + 1
+            if fetch.before is not None and following >= fetch.before:
+                following = lowest
+            return Step(next_before=following)
+        return step
+
+    def _refresh_done(self, item, response=None, spider=None) -> None:
+        if getattr(item, "end", None) == REMOVED:
+            self._gone.add(item.session_id)
+        super()._refresh_done(item, response, spider)
+
+    def resource_missing(self, request):
+        if request.meta.get(SWEEP):
+            self.stop("bad_api_url", f"L'API répond 404 sur la liste des conversations "
+                                     f"({request.url}) : vérifiez CRISP_API_URL.")
+        return super().resource_missing(request)
+
+    def _unfinished(self, request, why: str):
+        if request.meta.get(SWEEP):
+            return self.sweep_failed()
+        if "fetch" not in request.cb_kwargs:
+            return []  # l'adresse de la connexion : l'échec est déjà dit et compté
+        return super()._unfinished(request, why)
+
+    # --- Vie et fin -----------------------------------------------------------------------
     def keep_open(self, spider=None):
         if self.rtm is not None and not self.rtm.stopping:
             raise DontCloseSpider
 
     def closed(self, reason: str) -> None:
         self.closing = True
+        for task in self._tasks:
+            task.cancel()
         if self.rtm is not None:
             spawn(self.rtm.stop())
         if self.hook_server is not None:
@@ -133,5 +200,8 @@ class LiveSpider(ExportSpider):
     def summary_lines(self):
         stats = self.crawler.stats
         yield (f"Direct : {stats.get_value('live/events', 0)} événement(s) journalisé(s) dans "
-               f"{self.config.data_dir / 'evenements'} ; {stats.get_value('live/ignored', 0)} "
-               "ignoré(s) (inconnus).")
+               f"{self.config.data_dir / 'evenements'}, {stats.get_value('live/applied', 0)} "
+               f"appliqué(s) ; {stats.get_value('live/ignored', 0)} ignoré(s) (inconnus).")
+        yield (f"Relectures : {stats.get_value('live/settled', 0)} conversation(s) réglée(s), "
+               f"{stats.get_value('live/unsettled', 0)} en attente ; "
+               f"{stats.get_value('live/reconciliations', 0)} réconciliation(s).")

@@ -104,7 +104,7 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
     name = "messages"
     default_nb = 50
     # -a verify=1 : revérifier chaque conversation une fois (un appel chacune), même inchangée.
-    flags = ("verify",)
+    flags: tuple[str, ...] = ("verify",)
     progress_key = "messages/conversations_done"
     verify = False
     # Conversations dont le lot suivant attend que le précédent soit passé par les pipelines.
@@ -178,7 +178,7 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
         # la dit pas), sans quoi la suite serait prise pour supprimée.
         last = response.status == 200 or not batch \
             or (len(batch) < self.batch_size and not self.verify)
-        step = next_step(batch, last, known, fetch.before, new, full=self.verify)
+        step = self.next_step(batch, last, known, fetch, new)
         if step.overflow:
             fetch.overflowed = True
             self.crawler.stats.inc_value("messages/same_ms_overflow")
@@ -193,6 +193,11 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
             fetch.before = step.next_before
             self._paging[fetch.session_id] = fetch
         yield item
+
+    def next_step(self, batch: list[dict], last: bool, known: Known, fetch: ConversationFetch,
+                  new: bool) -> Step:
+        """Règle de pagination (``next_step``) ; le direct la prolonge (spiders/live.py)."""
+        return next_step(batch, last, known, fetch.before, new, full=self.verify)
 
     def _removed_messages(self, fetch: ConversationFetch, known: Known) -> list:
         """Relecture complète finie : les messages du fichier qu'elle n'a plus revus ont été

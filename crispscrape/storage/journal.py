@@ -9,6 +9,12 @@ les mêmes fichiers.
 Une ligne : ``{"seq": N, "received": "…Z", "source": "rtm"|"hook", "event": "message:send",
 "data": {…}}``. ``seq`` croît d'un événement au suivant, d'un fichier du jour au suivant.
 Les fichiers dont tout est appliqué et plus vieux que ``keep_days`` jours sont retirés.
+
+L'état dit aussi quelles conversations attendent leur relecture REST (``unsettled`` :
+session_id -> ``since``, heure du dernier événement, et ``oldest``, horodatage du plus
+ancien message écrit d'après un événement), l'état de la connexion (``connection``, pour
+``scrapy status``) et l'heure de sa dernière écriture (``saved_at`` : le début d'une
+coupure, si le direct s'arrête).
 """
 
 from __future__ import annotations
@@ -42,13 +48,24 @@ class EventJournal:
         self.state = StateFile(self.directory / STATE_NAME, "État du journal des événements")
         self.last_seq = 0
         self.applied = 0
+        self.unsettled: dict[str, dict] = {}
+        self.saved_at: float | None = None
+        # État de la connexion, écrit avec le reste (posé par le pipeline du journal).
+        self.connection: dict | None = None
+        self.closed = False
 
     def open(self, reset: bool = False) -> None:
         """Lit l'état et retrouve le dernier numéro écrit (dernière ligne lisible) ; le
         répertoire est créé s'il manque (``reset`` : sans effet, le journal n'est jamais
         oublié, seulement élagué)."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.applied = int(self.state.load().get("applied", 0))
+        data = self.state.load()
+        self.applied = int(data.get("applied", 0))
+        unsettled = data.get("unsettled")
+        self.unsettled = {k: v for k, v in unsettled.items() if isinstance(v, dict)} \
+            if isinstance(unsettled, dict) else {}
+        saved_at = data.get("saved_at")
+        self.saved_at = float(saved_at) if isinstance(saved_at, (int, float)) else None
         # Tous les fichiers, pas seulement le dernier par son nom : une horloge qui recule
         # écrirait dans un jour plus ancien, et un numéro ne doit jamais resservir.
         for path in _day_files(self.directory):
@@ -76,15 +93,36 @@ class EventJournal:
                         and record["seq"] > self.applied:
                     yield record
 
-    def mark_applied(self, seq: int) -> None:
-        """L'événement ``seq`` (et tous ceux d'avant) est appliqué : écrit atomiquement."""
-        if seq <= self.applied:
-            return
-        self.applied = seq
-        self.state.data["applied"] = seq
+    def mark_applied(self, seq: int, unsettled: dict | None = None, now: float = 0.0) -> None:
+        """L'événement ``seq`` (et tous ceux d'avant) est appliqué ; ``unsettled`` :
+        conversations qu'il laisse à relire (session_id -> plus ancien horodatage écrit, ou
+        None). Une seule écriture atomique pour les deux."""
+        for session_id, oldest in (unsettled or {}).items():
+            entry = self.unsettled.setdefault(session_id, {"oldest": None})
+            entry["since"] = now
+            if oldest is not None and (entry["oldest"] is None or oldest < entry["oldest"]):
+                entry["oldest"] = oldest
+        self.applied = max(self.applied, seq)
+        self.save(now)
+
+    def settled(self, session_id: str, started: float, now: float) -> None:
+        """Relue par REST depuis ``started`` : réglée, sauf si un événement est arrivé après."""
+        entry = self.unsettled.get(session_id)
+        if entry is not None and entry.get("since", 0) <= started:
+            del self.unsettled[session_id]
+            self.save(now)
+
+    def save(self, now: float) -> None:
+        data = self.state.data
+        data.update(applied=self.applied, unsettled=self.unsettled, saved_at=now)
+        if self.connection is not None:
+            data["connection"] = self.connection
+        self.saved_at = now
         self.state.save()
 
     def close(self) -> None:
+        # Plus rien ne s'applique après (l'araignée le lit : les pipelines se ferment).
+        self.closed = True
         self.prune()
 
     def prune(self, today: datetime.date | None = None) -> list[Path]:

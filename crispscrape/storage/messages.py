@@ -13,52 +13,24 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from crispscrape.console import Repeats
-from crispscrape.items import REMOVED, Finished, Known
+from crispscrape.items import LIVE, REMOVED, Finished, Known
 from crispscrape.oserrors import os_reason
 from crispscrape.paging.cursor import MessagesCursor
-from crispscrape.paging.selection import Policy, file_size, plan
+from crispscrape.paging.selection import Policy, choose, file_size, plan
 from crispscrape.sources.base import MessageModel
 from crispscrape.sources.crisp import CRISP_MODEL
-from crispscrape.storage.files import StorageError, append_lines, dumps_line, fsync_directory
+from crispscrape.storage.files import StorageError, append_lines, fsync_directory
 from crispscrape.storage.grouped import GroupedReplace
 from crispscrape.storage.jsonl import read_lines
+from crispscrape.storage.open_conversation import OpenConversation
 from crispscrape.storage.layout import UNREADABLE_SUFFIX, ExportLayout
 from crispscrape.storage.paths import StoreDirectory
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class OpenConversation:
-    """Le fichier d'une conversation en cours d'export : ce qu'il contient, ce qui arrive."""
-
-    session_id: str
-    path: str  # une chaîne, pas un Path (voir files.atomic_write_lines)
-    rank: int | None
-    exists: bool = False
-    # Messages du fichier par clé ; lignes sans clé, gardées telles quelles ; lignes
-    # illisibles (tronquées par un outil tiers), mises de côté, jamais perdues.
-    stored: dict[Any, dict] = field(default_factory=dict)
-    foreign: list[dict] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
-    # Messages nouveaux ou modifiés reçus dans cette exécution, par clé.
-    pending: dict[Any, dict] = field(default_factory=dict)
-    # Vrai quand les messages reçus rejoignent ceux du fichier (ou qu'il n'y avait pas de
-    # fichier) : un fichier partiel écrit à ce moment reste d'un seul tenant, sans trou.
-    connected: bool = False
-    dropped: int = 0  # absents d'une relecture complète : supprimés chez Crisp
-    new_count: int = 0
-    updated_count: int = 0
-    ignored_count: int = 0
-
-    def merged_lines(self, model: MessageModel) -> list[str]:
-        return [dumps_line(message) for message in model.arrange(self.stored, self.pending, self.foreign)]
 
 
 class MessageStore:
@@ -126,6 +98,10 @@ class MessageStore:
         return plan(self.cursor, self.conversations_path, nb, self.stats, policy, self.directory,
                     self.model, self._size_of)
 
+    def choose(self, policy: Policy, targets: set[str] | None) -> list[str]:
+        return choose(self.cursor, self.conversations_path, policy, targets, self.directory,
+                      self.model, self._size_of)
+
     def known(self, session_id: str, rank: int | None) -> Known:
         """Ce que le fichier de la conversation contient déjà (lu une seule fois)."""
         conversation = self._open(session_id, rank)
@@ -177,6 +153,8 @@ class MessageStore:
             cursor.settle(rank, session_id, complete=True, size=size)
             self._maybe_flush()
             return Finished(session_id, why, True, opened=False)
+        if why == LIVE:
+            return self._apply_live(conversation)
         if why == REMOVED:
             # Supprimée chez Crisp (spiders/removals.py) : rien à écrire ni à noter ; le
             # registre des suppressions dit de ne plus la demander, l'effacement suit.
@@ -220,6 +198,18 @@ class MessageStore:
                         conversation.updated_count, conversation.ignored_count,
                         len({**conversation.stored, **conversation.pending})
                         + len(conversation.foreign))
+
+    def _apply_live(self, conversation: OpenConversation | None) -> Finished:
+        # Événement en direct : fichier en place TOUT DE SUITE, état inchangé (sa taille ne
+        # correspond plus à ``done`` : relu par REST plus tard, jamais tenu pour complet).
+        if conversation is not None and (conversation.pending or conversation.dropped):
+            cursor, session_id = self.cursor, conversation.session_id
+            if cursor.done.get(session_id) is None and session_id not in cursor.incomplete:
+                # Jamais complétée : notée incomplète AVANT le fichier (relue en entier).
+                cursor.mark_incomplete(session_id, None)
+            self._write(conversation)
+            self._commit_files()
+        return Finished(conversation.session_id if conversation else "", LIVE, True, opened=False)
 
     def write_failed(self, session_id: str, exc: OSError) -> None:
         # L'écriture est atomique : l'ancien fichier est intact, le curseur n'a pas bougé.

@@ -14,7 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-from tests.support.crawling import communicate_or_kill, start_crawl
+from tests.support.crawling import communicate_or_kill, run_crawl, start_crawl
 
 
 def journal(data_dir: Path) -> list[dict]:
@@ -41,7 +41,24 @@ def stop(process, stats_file: Path):
     return out, json.loads(stats_file.read_text()) if stats_file.exists() else {}
 
 
+def listed(sandbox, data_dir: Path) -> None:
+    """Le direct part d'un export existant : au moins la liste des conversations."""
+    result = run_crawl("conversations", data_dir, sandbox.env())
+    assert result.returncode == 0, result.log[-3000:]
+
+
+def test_live_needs_an_export_and_says_so_in_french(sandbox, data_dir):
+    result = run_crawl("live", data_dir, sandbox.env())
+    assert result.returncode == 1, result.log[-3000:]
+    assert result.reason == "input_error"
+    assert "Fichier des conversations introuvable" in result.log
+    assert "scrapy crawl account" in result.log
+    assert sandbox.admin("/_admin/stats")["calls"] == 0
+    assert journal(data_dir) == []
+
+
 def test_events_are_journaled_within_a_second_and_sigterm_is_a_normal_end(sandbox, data_dir):
+    listed(sandbox, data_dir)
     stats_file = data_dir.parent / "live-stats.json"
     process = start_crawl("live", data_dir, sandbox.env(), stats_file=stats_file)
     try:
@@ -73,6 +90,7 @@ def test_events_are_journaled_within_a_second_and_sigterm_is_a_normal_end(sandbo
 
 
 def test_refused_credentials_stop_the_live_intake_in_french(sandbox, data_dir):
+    listed(sandbox, data_dir)
     stats_file = data_dir.parent / "live-stats.json"
     env = {**sandbox.env(), "CRISP_KEY_PROD": "pas-la-bonne-cle"}
     process = start_crawl("live", data_dir, env, stats_file=stats_file)

@@ -1,0 +1,122 @@
+"""Le direct, étape 2 : chaque événement journalisé appliqué aux fichiers de l'export.
+
+Un seul consommateur, dans l'ordre du journal : l'événement (signal ``live_journaled``,
+envoyé par pipelines/live.py une fois l'événement écrit et synchronisé) devient un
+``MessageBatch`` de fin « direct » qui passe TOUT DE SUITE par les pipelines ordinaires
+(dédoublonnage par fingerprint, écriture triée et atomique, pièces jointes), par
+``compat.process_item_now`` : un message est sur disque dans la seconde. Puis le signal
+``live_applied`` fait noter l'événement appliqué et la conversation « à relire ».
+
+L'application est idempotente (un message déjà là à l'identique est ignoré, un contenu
+modifié remplacé, une suppression notée une fois de plus au registre) : après un arrêt
+brutal, le journal rejoue ce qui suit le dernier événement appliqué et les fichiers sont
+les mêmes.
+
+Une conversation en cours de relecture REST n'est pas touchée par un événement tant que
+sa relecture n'est pas finie (un seul écrivain par conversation à la fois).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from crispscrape.compat import process_item_now
+from crispscrape.items import LIVE, MessageBatch
+from crispscrape.outcome import CAUSE_STAT
+from crispscrape.paging.live import (
+    CONVERSATION, CONVERSATION_GONE, EDIT, MESSAGE, MESSAGE_GONE, PROFILE_GONE, edited, meaning,
+)
+from crispscrape.signals import (
+    conversation_removed, live_applied, live_journaled, messages_removed, profile_removed,
+)
+
+
+class LiveApply:
+    """À placer avant ``MessagesSpider`` ; ``store`` est le magasin des messages (lecture)."""
+
+    crawler: Any
+    config: Any
+    logger: Any
+    store: Any
+    journal: Any
+    _refreshing: dict[str, asyncio.Event]
+    # Supprimés chez Crisp (registre, puis les événements de suppression) : conversations et
+    # messages (« session:fingerprint ») jamais réécrits par un événement en double ou en retard.
+    _gone: set[str]
+
+    def setup_apply(self) -> None:
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self.crawler.signals.connect(self._journaled, signal=live_journaled)
+
+    def _journaled(self, seq: int, event: str, data: dict) -> None:
+        self._queue.put_nowait((seq, event, data))
+
+    async def apply_loop(self) -> None:
+        """Le consommateur : un événement après l'autre, jusqu'à l'arrêt de l'export."""
+        stats = self.crawler.stats
+        while True:
+            seq, event, data = await self._queue.get()
+            if self.journal.closed:
+                return  # fin du crawl : le reste sera rejoué au prochain départ
+            unsettled = await self._apply(event, data)
+            if stats.get_value(CAUSE_STAT) is not None:
+                # Écriture impossible (disque plein…) : l'événement reste à appliquer, il
+                # sera rejoué au prochain départ.
+                return
+            stats.inc_value("live/applied")
+            self.crawler.signals.send_catch_log(live_applied, seq=seq, unsettled=unsettled)
+
+    async def _apply(self, event: str, data: dict) -> dict:
+        """Applique un événement ; rend les conversations qu'il laisse à relire."""
+        stats = self.crawler.stats
+        change = meaning(event, data)
+        website_id = data.get("website_id")
+        if change is None or website_id is not None and website_id != self.config.website_id:
+            stats.inc_value("live/unusable" if change is None else "live/other_website")
+            return {}
+        session_id = change.session_id
+        if change.kind == PROFILE_GONE:
+            self.crawler.signals.send_catch_log(
+                profile_removed, people_id=change.people_id,
+                evidence=f"événement {event} (direct)")
+            return {}
+        if session_id is None:
+            stats.inc_value("live/profile_changes")
+            return {}
+        if session_id in self._gone:
+            stats.inc_value("live/removed_ignored")
+            return {}
+        if change.kind == CONVERSATION_GONE:
+            self._gone.add(session_id)
+            self.crawler.signals.send_catch_log(conversation_removed, session_id=session_id,
+                                                evidence=f"événement {event} (direct)")
+            return {}
+        if change.kind == CONVERSATION:
+            return {session_id: None}
+        while session_id in self._refreshing:
+            await self._refreshing[session_id].wait()
+        known = self.store.known(session_id, None)  # ouvre la conversation (lecture)
+        batch = MessageBatch(session_id, None, end=LIVE, complete=True)
+        oldest = None
+        if change.kind == MESSAGE and f"{session_id}:{change.fingerprint}" in self._gone:
+            stats.inc_value("live/removed_ignored")
+        elif change.kind == MESSAGE and change.message is not None:
+            batch.messages = [change.message]
+            oldest = change.message["timestamp"]
+        elif change.kind == EDIT:
+            line = known.stored.get(change.fingerprint)
+            if line is not None:
+                batch.messages = [edited(line, change.content)]
+                oldest = line.get("timestamp") if isinstance(line.get("timestamp"), int) else None
+        elif change.kind == MESSAGE_GONE:
+            self._gone.add(f"{session_id}:{change.fingerprint}")
+        if change.kind == MESSAGE_GONE and change.fingerprint in known.stored:
+            self.crawler.signals.send_catch_log(
+                messages_removed, session_id=session_id, keys=[change.fingerprint],
+                evidence=f"événement {event} (direct)")
+            if stats.get_value(CAUSE_STAT) is None:
+                batch.removed = [change.fingerprint]
+        # Toujours envoyé, même vide : il referme la conversation ouverte par ``known``.
+        await process_item_now(self.crawler, batch)
+        return {session_id: oldest}

@@ -1,0 +1,249 @@
+"""Le direct, étape 3 : relire par REST ce que les événements ne disent pas tout à fait.
+
+Un événement n'a pas tous les champs d'un message REST (``read``, ``delivered``,
+``edited``…) et le flux peut perdre des événements. Deux sortes de tours, jamais deux à la
+fois, dans le même processus et le même budget :
+
+- **réglage** : les conversations touchées par des événements et calmes depuis
+  ``CRISP_LIVE_SETTLE_MINUTES`` sont relues (le plus souvent un appel : le lot le plus
+  récent), après quoi leur fichier est celui qu'écrirait ``scrapy crawl messages`` ;
+- **réconciliation** : au départ, après chaque reconnexion et toutes les
+  ``CRISP_LIVE_RECONCILE_HOURS``, la relève d'``account`` : le haut de la liste, puis les
+  conversations nouvelles, changées (empreintes comparées, jamais les horloges) ou
+  incomplètes. La fenêtre de revérification ne couvre que la coupure qui précède (aucune
+  coupure : aucun appel de fenêtre ; voir paging/live.py).
+
+Chaque tour commence par le balayage du haut de la liste (la même marche que l'export des
+conversations, ``CrispListWalk``, arrêtée quand le haut est à jour) : la ligne d'une nouvelle
+conversation et l'empreinte de chaque conversation relue y sont prises, pour qu'``account``
+ensuite n'ait rien à refaire (0 appel de messages pour une conversation réglée).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from scrapy import signals
+
+from crispscrape.api import InvalidResponse
+from crispscrape.arguments import UNLIMITED
+from crispscrape.items import ConversationsPage, MessageBatch
+from crispscrape.model import session_id_of
+from crispscrape.outcome import CAUSE_STAT
+from crispscrape.paging.conversations import SCAN, plan_walk
+from crispscrape.paging.live import due, gap_lookback_days
+from crispscrape.paging.selection import Policy
+from crispscrape.pipelines.conversations import ConversationsPipeline
+from crispscrape.signals import listing_advanced, live_settled
+from crispscrape.spiders.conversations import check_conversations, page_url
+from crispscrape.storage.layout import ExportLayout
+from crispscrape.storage.suppressions import SuppressionLog
+
+# Rôle d'une page de liste du direct dans request.meta.
+SWEEP = "crisp_live_sweep"
+# Fins d'une relecture qui la règlent (toutes les autres : échec, arrêt, à refaire).
+SETTLING_ENDS = ("fin", "à jour", "supprimée", "introuvable")
+
+
+@dataclass
+class Cycle:
+    """Un tour : réglage (``targets``) ou réconciliation (``targets`` None)."""
+
+    started: float
+    targets: set[str] | None
+    lookback_days: float = 0.0
+    walk: Any = None
+    waiting: set[str] = field(default_factory=set)
+    # Conversations vues dans les pages du balayage de ce tour.
+    listed: set[str] = field(default_factory=set)
+
+
+class LiveRefresh:
+    """À placer avant ``MessagesSpider`` (dont il reprend la pagination des messages)."""
+
+    crawler: Any
+    settings: Any
+    logger: Any
+    store: Any
+    rtm: Any
+    config: Any
+    _refreshing: dict[str, asyncio.Event]
+    _gone: set[str]
+    _batch_request: Any
+    api_request: Any
+    api_data: Any
+    retry_or_fail: Any
+    stop: Any
+
+    def setup_refresh(self, journal) -> None:
+        settings = self.settings
+        self.journal = journal  # lu seulement (le pipeline du journal y écrit)
+        self.settle_seconds = settings.getfloat("CRISP_LIVE_SETTLE_MINUTES", 30.0) * 60
+        self.reconcile_seconds = settings.getfloat("CRISP_LIVE_RECONCILE_HOURS", 24.0) * 3600
+        self.default_lookback = settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0)
+        self.cycle: Cycle | None = None
+        self._refreshing = {}
+        self._retry_after: dict[str, float] = {}
+        # Réconciliation due au départ : la coupure court depuis la dernière écriture de
+        # l'état du journal (inconnue au premier départ : la fenêtre d'account).
+        saved_at = journal.saved_at
+        self._gap: float | None = None if saved_at is None else max(0.0, time.time() - saved_at)
+        self._reconcile_due = True
+        self._last_reconcile = 0.0
+        self._down_at: float | None = None
+        self._was_connected = False
+        layout = ExportLayout(self.config.data_dir)
+        log = SuppressionLog(layout.suppressions)
+        self._gone = log.removed() | log.removed("message")
+        self.crawler.signals.connect(self._refresh_done, signal=signals.item_scraped)
+        self.crawler.signals.connect(self._refresh_error, signal=signals.item_error)
+
+    # --- Horloge : un coup d'œil par seconde au plus --------------------------------------
+    async def refresh_loop(self) -> None:
+        interval = max(0.02, min(1.0, self.settle_seconds / 4))
+        while self.crawler.stats.get_value(CAUSE_STAT) is None:
+            self.tick(time.time())
+            await asyncio.sleep(interval)
+
+    def tick(self, now: float) -> None:
+        connected = self._watch_connection(now)
+        if self.cycle is not None:
+            return
+        # La réconciliation attend la connexion : ce qui arrive ensuite, le flux le dira.
+        if connected and (self._reconcile_due
+                          or now - self._last_reconcile >= self.reconcile_seconds):
+            gap, self._gap, self._reconcile_due = self._gap, 0.0, False
+            self._last_reconcile = now
+            self._start(Cycle(now, None, gap_lookback_days(gap, self.default_lookback)))
+            return
+        ready = [s for s in due(self.journal.unsettled, now, self.settle_seconds)
+                 if s not in self._refreshing and self._retry_after.get(s, 0) <= now]
+        if ready:
+            self._start(Cycle(now, set(ready)))
+
+    def _watch_connection(self, now: float) -> bool:
+        """Vrai si la connexion est authentifiée ; une coupure finie appelle une
+        réconciliation, sur la durée de la coupure (le flux ne rejoue rien)."""
+        rtm = self.rtm
+        connected = rtm is not None and rtm.connected.is_set()
+        if not connected:
+            if self._down_at is None and self._was_connected:
+                self._down_at = now
+        elif self._down_at is not None:
+            self._gap = max(self._gap or 0.0, now - self._down_at)
+            self._down_at, self._reconcile_due = None, True
+        self._was_connected = self._was_connected or connected
+        return connected
+
+    # --- Un tour : balayage du haut de la liste, puis relectures --------------------------
+    def _start(self, cycle: Cycle) -> None:
+        self.cycle = cycle
+        what = "réconciliation" if cycle.targets is None else \
+            f"réglage de {len(cycle.targets)} conversation(s)"
+        self.crawler.stats.inc_value("live/reconciliations" if cycle.targets is None
+                                     else "live/settle_rounds")
+        self.logger.debug("Direct : %s.", what)
+        store = ConversationsPipeline.store_for(self.crawler)
+        walk = plan_walk(store.position(), len(store), store.file.newest_at_load, store.per_page)
+        if walk.mode != SCAN:
+            self._select()  # liste jamais relevée : à faire par « account » d'abord
+            return
+        cycle.walk = walk
+        self._request_page(walk.page)
+
+    def _request_page(self, page: int) -> None:
+        per_page = ConversationsPipeline.store_for(self.crawler).per_page
+        self.crawler.engine.crawl(self.api_request(
+            page_url(self, page, per_page), self.parse_sweep_page, cb_kwargs={"page": page},
+            meta={SWEEP: True}, priority=2, dont_filter=True))
+
+    def parse_sweep_page(self, response, page: int):
+        try:
+            conversations = self.api_data(response, list)
+            check_conversations(conversations)
+        except InvalidResponse as exc:
+            yield from self.retry_or_fail(response.request, exc)
+            return
+        self.crawler.stats.inc_value("live/list_pages")
+        yield ConversationsPage(page, conversations, limit=UNLIMITED)
+
+    def _page_saved(self, item: ConversationsPage) -> None:
+        cycle = self.cycle
+        if cycle is None or cycle.walk is None or item.outcome is None:
+            return
+        walk, outcome = cycle.walk, item.outcome
+        cycle.listed.update(str(session_id_of(c)) for c in item.conversations)
+        watermark = walk.position.watermark
+        next_page, changed = walk.advance(outcome, budget_left=UNLIMITED)
+        if changed:
+            self.crawler.signals.send_catch_log(listing_advanced, position=replace(walk.position),
+                                                seen=None, census_done=False)
+        # Réglage : toutes ses conversations vues, et la page descend sous le haut du dernier
+        # balayage complet (tout ce qui a bougé depuis est au-dessus) : une page suffit. La
+        # position n'avance pas ; le prochain balayage complet la fera avancer.
+        enough = cycle.targets is not None and cycle.targets <= cycle.listed \
+            and watermark is not None and outcome.oldest is not None \
+            and outcome.oldest < watermark
+        if next_page is not None and walk.mode == SCAN and not enough:
+            self._request_page(next_page)
+        else:
+            # Haut de liste à jour (le rattrapage et le recensement restent à « account »).
+            self._select()
+
+    def sweep_failed(self) -> list:
+        """Page de liste perdue (échec, arrêt) : le tour s'arrête, repris au prochain coup."""
+        cycle, self.cycle = self.cycle, None
+        if cycle is not None and cycle.targets is None:
+            self._reconcile_due = True
+        return []
+
+    def _select(self) -> None:
+        cycle = self.cycle
+        if cycle is None:
+            return
+        policy = Policy(lookback_days=cycle.lookback_days, removed=frozenset(self._gone))
+        chosen = self.store.choose(policy, cycle.targets)
+        for session_id in chosen:
+            self._refreshing[session_id] = asyncio.Event()
+            cycle.waiting.add(session_id)
+            self.crawler.engine.crawl(self._batch_request(self.fetch_for(session_id),
+                                                          priority=1))
+        if cycle.targets is None:
+            self.logger.info("Direct : réconciliation, %d conversation(s) à relire.", len(chosen))
+        if not chosen:
+            self.cycle = None
+
+    def fetch_for(self, session_id: str) -> Any:
+        raise NotImplementedError
+
+    # --- Fin d'une relecture ---------------------------------------------------------
+    def _refresh_done(self, item, response=None, spider=None) -> None:
+        if isinstance(item, ConversationsPage):
+            self._page_saved(item)
+        elif isinstance(item, MessageBatch) and item.end is not None:
+            self._ended(item.session_id, item.end in SETTLING_ENDS)
+
+    def _refresh_error(self, item, response=None, spider=None, failure=None) -> None:
+        if isinstance(item, MessageBatch) and item.end is not None:
+            self._ended(item.session_id, False)
+
+    def _ended(self, session_id: str, settled: bool) -> None:
+        event = self._refreshing.pop(session_id, None)
+        if event is None:
+            return
+        event.set()
+        cycle = self.cycle
+        started = cycle.started if cycle is not None else time.time()
+        if settled:
+            self.crawler.signals.send_catch_log(live_settled, session_id=session_id,
+                                                started=started)
+        else:
+            # Échec : réessayée après un nouveau délai de calme, pas en boucle.
+            self._retry_after[session_id] = time.time() + self.settle_seconds
+        if cycle is not None:
+            cycle.waiting.discard(session_id)
+            if not cycle.waiting:
+                self.cycle = None

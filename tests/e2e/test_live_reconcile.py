@@ -1,0 +1,90 @@
+"""Le flux perd et double des événements : la réconciliation du direct (issue 22, §4).
+
+Contre le RTM du bac à sable (routes /_admin/rtm/drop, /duplicate, /disconnect) :
+- un événement doublé n'écrit le message qu'une fois ;
+- un événement perdu est retrouvé par la réconciliation périodique, qui, sans coupure depuis
+  la précédente, ne relit QUE la conversation changée (aucun appel de fenêtre) ;
+- ce qui arrive pendant une coupure est retrouvé par la réconciliation qui suit la
+  reconnexion.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.e2e.test_live import journal, stop, wait_for
+from tests.e2e.test_live_apply import connected, exported, fingerprints, tree
+from tests.support.crawling import start_crawl
+
+SETTINGS = {"CRISP_LIVE_SETTLE_MINUTES": "0.05", "CRISP_LIVE_RECONCILE_HOURS": "0.003"}
+
+
+def quiet(sandbox, seconds: float = 2.0, timeout: float = 60) -> None:
+    """Attend que le direct n'appelle plus l'API depuis ``seconds`` (réconciliation finie)."""
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        calls = sandbox.admin("/_admin/stats")["calls"]
+        if calls != last:
+            last, since = calls, time.monotonic()
+        elif time.monotonic() - since >= seconds:
+            return
+        time.sleep(0.1)
+    raise AssertionError("le direct appelle encore l'API")
+
+
+def settled(sandbox, data_dir) -> None:
+    """Plus aucune conversation à relire, et plus aucun appel en cours."""
+    state = data_dir / "evenements" / "journal.state.json"
+    wait_for(lambda: state.is_file() and json.loads(state.read_text())["unsettled"] == {}, 30,
+             "conversations réglées")
+    quiet(sandbox)
+
+
+def test_duplicates_lost_events_and_gaps_are_caught_up(sandbox, tmp_path):
+    data_dir = exported(sandbox, tmp_path, "data")
+    stats_file = tmp_path / "live-stats.json"
+    truth = sandbox.admin("/_admin/truth/conversations")
+    doubled, lost, during_gap = (truth[i]["session_id"] for i in (2, 7, 11))
+    process = start_crawl("live", data_dir, sandbox.env(), settings=SETTINGS,
+                          stats_file=stats_file)
+    try:
+        connected(sandbox)
+        quiet(sandbox)  # réconciliation du départ finie
+
+        sandbox.admin("/_admin/rtm/duplicate", method="POST", json={"count": 1})
+        [added] = sandbox.admin(f"/_admin/conversations/{doubled}/messages", method="POST",
+                                json={"count": 1})
+        wait_for(lambda: added["fingerprint"] in fingerprints(data_dir, doubled), 5, "doublé")
+        assert fingerprints(data_dir, doubled).count(added["fingerprint"]) == 1
+        settled(sandbox, data_dir)
+
+        sandbox.admin("/_admin/stats/reset", method="POST")
+        sandbox.admin("/_admin/rtm/drop", method="POST", json={"count": 1})
+        [missed] = sandbox.admin(f"/_admin/conversations/{lost}/messages", method="POST",
+                                 json={"count": 1})
+        wait_for(lambda: missed["fingerprint"] in fingerprints(data_dir, lost), 30,
+                 "message perdu retrouvé")
+        quiet(sandbox)
+        calls = sandbox.admin("/_admin/stats")
+        # Sans coupure : seule la conversation changée est relue, en un appel.
+        assert calls["calls_by_session"] == {lost: 1}, calls
+
+        sandbox.admin("/_admin/rtm/disconnect", method="POST")
+        [unseen] = sandbox.admin(f"/_admin/conversations/{during_gap}/messages", method="POST",
+                                 json={"count": 1})
+        wait_for(lambda: unseen["fingerprint"] in fingerprints(data_dir, during_gap), 30,
+                 "message de la coupure retrouvé")
+        fresh = exported(sandbox, tmp_path, "fresh")
+        wait_for(lambda: tree(data_dir) == tree(fresh), 30, "fichiers réglés")
+    finally:
+        out, stats = stop(process, stats_file)
+    assert process.returncode == 0, out[-3000:]
+    assert stats["live/reconciliations"] >= 3
+    # Retrouvés par la réconciliation : le flux ne les a jamais apportés.
+    sent = {r["data"].get("fingerprint") for r in journal(data_dir)}
+    assert missed["fingerprint"] not in sent and unseen["fingerprint"] not in sent
+    assert added["fingerprint"] in sent
+    # L'événement doublé a été journalisé deux fois, et écrit une fois.
+    assert stats["live/events/message:send"] == 2

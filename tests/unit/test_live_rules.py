@@ -1,0 +1,89 @@
+"""Les règles du direct sans entrée-sortie (crispscrape/paging/live.py) et l'état du journal
+qu'elles lisent (storage/journal.py : conversations à relire)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from crispscrape.paging.live import (
+    CONVERSATION, CONVERSATION_GONE, EDIT, GAP_MARGIN_SECONDS, MESSAGE, MESSAGE_GONE, PROFILE,
+    PROFILE_GONE, due, edited, gap_lookback_days, meaning,
+)
+from crispscrape.storage.journal import EventJournal
+
+SEND = {"website_id": "w", "session_id": "session_1", "inbox_id": None, "type": "text",
+        "from": "user", "origin": "chat", "fingerprint": 42, "timestamp": 1000,
+        "user": {"nickname": "A"}, "content": "bonjour"}
+
+
+def test_a_sent_message_is_written_as_the_event_gives_it_without_inbox_id():
+    change = meaning("message:send", SEND)
+    assert (change.kind, change.session_id, change.fingerprint) == (MESSAGE, "session_1", 42)
+    assert change.message == {k: v for k, v in SEND.items() if k != "inbox_id"}
+    assert meaning("message:received", SEND).kind == MESSAGE
+
+
+@pytest.mark.parametrize("broken", [
+    {"fingerprint": "42"}, {"fingerprint": True}, {"timestamp": None}, {"session_id": ""},
+    {"session_id": 7},
+])
+def test_a_message_event_without_a_usable_key_is_unusable(broken):
+    assert meaning("message:send", {**SEND, **broken}) is None
+
+
+def test_edits_removals_and_conversation_changes():
+    assert meaning("message:updated", {"session_id": "s", "fingerprint": 1, "content": "x"}) \
+        .kind == EDIT
+    assert meaning("message:updated", {"session_id": "s", "fingerprint": 1}) is None
+    assert meaning("message:removed", {"session_id": "s", "fingerprint": 1}).kind == MESSAGE_GONE
+    assert meaning("session:removed", {"session_id": "s"}).kind == CONVERSATION_GONE
+    assert meaning("session:set_state", {"session_id": "s", "state": "resolved"}).kind == \
+        CONVERSATION
+    assert meaning("session:set_state", {}) is None
+
+
+def test_profile_events_need_a_people_id():
+    assert meaning("people:profile:removed", {"people_id": "p"}) .kind == PROFILE_GONE
+    assert meaning("people:profile:updated", {"people_id": "p", "email": "a@b.c"}).kind == PROFILE
+    assert meaning("people:profile:created", {"email": "a@b.c"}) is None
+
+
+def test_an_edit_replaces_only_the_content():
+    line = {"fingerprint": 1, "content": "avant", "read": "chat"}
+    assert edited(line, {"text": "après"}) == {"fingerprint": 1, "content": {"text": "après"},
+                                              "read": "chat"}
+    assert line["content"] == "avant"
+
+
+def test_conversations_are_due_once_quiet_for_the_settle_delay():
+    unsettled = {"a": {"since": 100.0}, "b": {"since": 130.0}, "c": {}}
+    assert due(unsettled, now=130.0, settle_seconds=30.0) == ["a", "c"]
+    assert due(unsettled, now=160.0, settle_seconds=30.0) == ["a", "b", "c"]
+
+
+def test_the_lookback_window_covers_the_gap_only():
+    assert gap_lookback_days(0.0, 7.0) == 0.0  # aucune coupure : aucune revérification
+    assert gap_lookback_days(None, 7.0) == 7.0  # coupure de durée inconnue : celle d'account
+    assert gap_lookback_days(600.0, 7.0) == pytest.approx((600 + GAP_MARGIN_SECONDS) / 86400)
+    assert gap_lookback_days(30 * 86400.0, 7.0) == 7.0
+
+
+def test_the_journal_keeps_what_remains_to_settle_across_restarts(tmp_path):
+    journal = EventJournal(tmp_path / "evenements")
+    journal.open()
+    seq = journal.append("rtm", "message:send", SEND)
+    journal.mark_applied(seq, {"session_1": 1000}, now=50.0)
+    journal.mark_applied(journal.append("rtm", "message:send", SEND), {"session_1": 900},
+                         now=60.0)
+    # Relue depuis 55 : un événement est arrivé après, elle reste à relire.
+    journal.settled("session_1", started=55.0, now=70.0)
+    reopened = EventJournal(tmp_path / "evenements")
+    reopened.open()
+    assert reopened.applied == 2
+    assert reopened.unsettled == {"session_1": {"since": 60.0, "oldest": 900}}
+    assert reopened.saved_at == 60.0
+    reopened.settled("session_1", started=61.0, now=80.0)
+    state = json.loads((tmp_path / "evenements" / "journal.state.json").read_text())
+    assert state["unsettled"] == {} and state["applied"] == 2 and state["saved_at"] == 80.0
