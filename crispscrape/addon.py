@@ -187,6 +187,10 @@ DEFAULTS = {
     # Direct (scrapy crawl live) : le contrôle périodique échoue quand la connexion manque
     # depuis plus de N minutes (nombre décimal ; moniteur « Direct coupé »).
     "CRISP_LIVE_MAX_DOWN_MINUTES": 15.0,
+    # Direct : calme (sans événement) avant de relire une conversation touchée par REST, et
+    # intervalle des réconciliations sans coupure (docs/direct.md).
+    "CRISP_LIVE_SETTLE_MINUTES": 30.0,
+    "CRISP_LIVE_RECONCILE_HOURS": 24.0,
     # Actions de Spidermon (chemins de classes : e-mail, Slack…), aucune par défaut.
     "CRISP_MONITOR_FAILED_ACTIONS": [],
     "CRISP_MONITOR_FINISHED_ACTIONS": [],

@@ -54,6 +54,9 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
             "crispscrape.pipelines.attachments.AttachmentsPipeline": 500,
             "crispscrape.pipelines.live.LiveJournalPipeline": 600,
         },
+        # Le contrôle périodique (moniteur « Direct coupé ») chaque minute, pas toutes les
+        # 10 : une coupure de CRISP_LIVE_MAX_DOWN_MINUTES est dite à une minute près.
+        "SPIDERMON_PERIODIC_MONITORS": {"crispscrape.monitors.suites.PeriodicMonitors": 60},
     }
 
     def __init__(self, *args, hooks=None, **kwargs):

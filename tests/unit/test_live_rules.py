@@ -87,3 +87,44 @@ def test_the_journal_keeps_what_remains_to_settle_across_restarts(tmp_path):
     reopened.settled("session_1", started=61.0, now=80.0)
     state = json.loads((tmp_path / "evenements" / "journal.state.json").read_text())
     assert state["unsettled"] == {} and state["applied"] == 2 and state["saved_at"] == 80.0
+
+
+def _listing(path, *rows):
+    path.write_text("".join(json.dumps({"session_id": sid, "updated_at": at}) + "\n"
+                            for sid, at in rows), encoding="utf-8")
+
+
+def test_settling_rereads_its_targets_and_reconciling_only_what_changed(tmp_path):
+    from crispscrape.model import activity_marker
+    from crispscrape.paging.cursor import MessagesCursor
+    from crispscrape.paging.selection import Policy, choose
+    from crispscrape.sources.crisp import CRISP_MODEL
+
+    listing, folder = tmp_path / "conversations.jsonl", tmp_path / "messages"
+    folder.mkdir()
+    _listing(listing, ("a", 3), ("b", 2), ("c", 1))
+    sizes = {"a": 10, "b": 20}
+    cursor = MessagesCursor(tmp_path / "messages.state.json")
+    cursor.load(reset=False)
+    # « a » : réglée et inchangée ; « b » : empreinte changée depuis ; « c » : jamais faite.
+    cursor.done.set("a", activity_marker({"session_id": "a", "updated_at": 3}), 10)
+    cursor.done.set("b", activity_marker({"session_id": "b", "updated_at": 1}), 20)
+
+    def size_of(path):
+        return sizes.get(path.rsplit("/", 1)[-1].removesuffix(".jsonl"))
+
+    quiet = Policy(lookback_days=0.0, now_ms=3)
+    assert choose(cursor, listing, quiet, None, folder, CRISP_MODEL, size_of) == ["b", "c"]
+    # Déjà en cours : jamais deux fois.
+    assert choose(cursor, listing, quiet, None, folder, CRISP_MODEL, size_of) == []
+    fresh = MessagesCursor(tmp_path / "messages.state.json")
+    fresh.load(reset=False)
+    fresh.done.set("a", activity_marker({"session_id": "a", "updated_at": 3}), 10)
+    # Réglage : ses cibles, même inchangées, et une cible absente de la liste (nouvelle).
+    assert choose(fresh, listing, quiet, {"a", "z"}, folder, CRISP_MODEL, size_of) == ["a", "z"]
+    assert fresh.in_flight("a") and fresh.in_flight("z")
+    # Supprimée (registre) : jamais relue.
+    other = MessagesCursor(tmp_path / "messages.state.json")
+    other.load(reset=False)
+    gone = Policy(lookback_days=0.0, now_ms=3, removed=frozenset({"c"}))
+    assert choose(other, listing, gone, None, folder, CRISP_MODEL, size_of) == ["a", "b"]
