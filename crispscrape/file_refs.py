@@ -2,7 +2,7 @@
 
 Logique pure (aucune entrée-sortie), testée seule dans tests/unit/test_attachments.py. Le
 téléchargement lui-même est l'affaire de ``pipelines/attachments.py`` (FilesPipeline de
-Scrapy), l'index et les octets sur disque celle de ``storage/file_index.py``.
+Scrapy), l'index celle de ``storage/file_index.py``, les octets de ``pipelines/attachment_store.py``.
 
 Types porteurs d'un fichier (voir docs/api-crisp.md) : ``file`` -> ``{name, url, type}``,
 ``audio`` -> ``{url, type, duration}``, ``animation`` -> ``{url, type}``.

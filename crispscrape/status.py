@@ -18,7 +18,7 @@ from typing import Any
 from crispscrape.config import daily_quota
 from crispscrape.model import profile_key, profile_of
 from crispscrape.storage.file_index import abandoned, read_failures
-from crispscrape.storage.done import DoneMarks, parse_state
+from crispscrape.paging.done import DoneMarks, parse_state
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.suppressions import SuppressionLog
@@ -115,7 +115,7 @@ class AccountStatus:
         layout = ExportLayout(self.data_dir)
         directory = layout.messages_dir
         if state is None:
-            # Lu en flux, en mémoire compacte (storage/done.py) : une entrée par conversation.
+            # Lu en flux, en mémoire compacte (paging/done.py) : une entrée par conversation.
             state = _read_json(layout.messages_state, parse_state)
         done = state["done"] if isinstance(state.get("done"), DoneMarks) else DoneMarks()
         incomplete: dict = state["incomplete"] if isinstance(state.get("incomplete"), dict) else {}

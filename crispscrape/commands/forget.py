@@ -28,6 +28,7 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 
 from crispscrape.arguments import ArgumentError
+from crispscrape.commands.data_dir import data_dir_problem
 from crispscrape.config import data_dir_of, lookup
 from crispscrape.oserrors import os_reason
 from crispscrape.forget.erase import Erased, conversations_traces
@@ -37,7 +38,6 @@ from crispscrape.model import EMAIL, PEOPLE, SESSION
 from crispscrape.storage.files import StorageError, remove_stale_temporaries
 from crispscrape.storage.forgotten import ForgetLog
 from crispscrape.storage.layout import ExportLayout
-from crispscrape.storage.paths import data_dir_problem
 from crispscrape.storage.suppressions import CONVERSATION, SuppressionLog
 from crispscrape.website import SiteLocks, parse_website
 

@@ -21,10 +21,10 @@ from scrapy.exceptions import UsageError
 from scrapy.utils.conf import arglist_to_dict
 
 from crispscrape.arguments import ArgumentError
+from crispscrape.commands.data_dir import data_dir_problem
 from crispscrape.config import data_dir_of
 from crispscrape.live_status import LiveStatus
 from crispscrape.status import AccountStatus
-from crispscrape.storage.paths import data_dir_problem
 from crispscrape.website import parse_website
 
 

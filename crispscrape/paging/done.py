@@ -1,7 +1,7 @@
 """Empreintes des conversations complétées (``done`` de l'état des messages), en mémoire compacte.
 
 Une entrée par conversation du compte : {session_id: [empreinte, taille]} (voir
-storage/cursor.py). Gardée telle que ``json`` la rend (une liste, une chaîne et un entier),
+docs/messages.md). Gardée telle que ``json`` la rend (une liste, une chaîne et un entier),
 elle coûtait environ 300 octets par conversation, soit 6 Mio pour 20 000, plus autant à chaque
 lecture ou écriture complète de l'état. Ici, une entrée ordinaire (empreinte de 16 chiffres
 hexadécimaux, taille entière ou None) tient dans UN entier : 64 bits d'empreinte, puis la

@@ -46,11 +46,12 @@ from crispscrape.oserrors import os_reason
 from crispscrape.config import data_dir_of
 from crispscrape.context import website_of
 from crispscrape.items import MessageBatch
+from crispscrape.pipelines.attachment_store import AttachmentStore
 from crispscrape.pipelines.backlog import Backlog
 from crispscrape.pipelines.file_failures import AttachmentFailure, attempts_before, failure_reason, settled
 from crispscrape.pipelines.messages import message_store
 from crispscrape.signals import refuse_start, stop_export
-from crispscrape.storage.file_index import INTERRUPTED, OK, AttachmentIndex, AttachmentStore, Entry
+from crispscrape.storage.file_index import INTERRUPTED, OK, AttachmentIndex, Entry
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.layout import FILES_DIR
 

@@ -7,13 +7,20 @@ ferme ; rien d'autre ne l'ouvre ni ne le ferme. L'araignée y lit par ``store_fo
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from crispscrape.signals import refuse_start
 from crispscrape.context import ExportContext, export_context
 from crispscrape.storage import StorageError
 from crispscrape.oserrors import os_reason
-from crispscrape.storage.paths import check_data_dir, remove_if_empty
+from crispscrape.storage.paths import remove_if_empty
+
+
+def check_data_dir(data_dir: Path) -> None:
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StorageError(f"CRISP_DATA_DIR désigne {data_dir}, qui est un fichier et non un répertoire. Rien "
+                           "n'a été modifié ; choisissez un répertoire (il sera créé s'il n'existe pas).")
 
 
 class StorePipeline:

@@ -25,13 +25,12 @@ import time
 from pathlib import Path
 
 from crispscrape.storage.layout import ANALYSIS_DIR, DATABASE_NAME, PARQUET_DIR
+from crispscrape.report.exchange import exchange_paths
 from crispscrape.report.readers import insert_sql, split
 from crispscrape.report.result import BuildResult, Skipped
 from crispscrape.report.schema import KEYS, MACROS, TABLES, VIEWS
 from crispscrape.report.sources import Sources
-from crispscrape.storage.files import (
-    PRIVATE_FILE, dumps_line, exchange_paths, fsync_directory,
-)
+from crispscrape.storage.files import PRIVATE_FILE, dumps_line, fsync_directory
 from crispscrape.storage.jsonl import read_lines
 
 logger = logging.getLogger(__name__)

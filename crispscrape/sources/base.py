@@ -83,7 +83,7 @@ class MessageModel:
         return sorted([*{**stored, **pending}.values(), *foreign], key=self.order, reverse=True)
 
     def partial_marker(self, messages: Iterable[dict]) -> int | None:
-        """Ce que l'état retient d'un fichier partiel (voir storage/cursor.py)."""
+        """Ce que l'état retient d'un fichier partiel (``incomplete``, docs/messages.md)."""
         return None
 
 

@@ -1,9 +1,5 @@
-"""Magasin de la liste des conversations des systèmes « en avant » (Ninja, Wanzo) :
-``{dossier}/conversations.jsonl`` ou ``contexts.jsonl``, un objet par conversation, le plus
-récent reçu. La liste entière est relevée à chaque exécution (seul moyen de voir ce qui a
-changé) puis le fichier réécrit d'un seul coup : un arrêt brutal pendant le relevé laisse
-l'ancien intact. Une conversation qui disparaît de l'API garde sa ligne : rien ne se perd.
-"""
+"""Magasin de la liste des systèmes « en avant » (Ninja, Wanzo) : relevée entière à chaque
+exécution, réécrite d'un seul coup ; une conversation disparue garde sa ligne (docs/sources.md)."""
 
 from __future__ import annotations
 

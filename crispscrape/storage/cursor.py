@@ -1,16 +1,6 @@
-"""État de reprise de l'export des messages : ``conversations/messages/messages.jsonl.state.json``
-(rôle de chaque champ : docs/messages.md). Compatible avec le mess.py d'origine, qui n'écrivait
-que ``next_index`` ; ``done`` manque aux états plus anciens (tout est alors revérifié une fois).
-
-- ``next_index``, ``next_session_id`` : prochaine conversation (rang parmi les lignes
-  utilisables de conversations.jsonl ; identifiant, pour la retrouver après un nouveau tri) ;
-- ``incomplete`` : {session_id: plus ancien timestamp du fichier}, reprises en premier ;
-- ``done`` : {session_id: [empreinte d'activité, taille du fichier (None sans fichier, 404)]}
-  des conversations complétées ; la taille change si le fichier est abîmé ou effacé hors de
-  l'export. En mémoire compacte : paging/done.py.
-
-Comment le curseur avance pendant une exécution : paging/cursor.py.
-"""
+"""État de reprise de l'export des messages, ``messages/messages.jsonl.state.json`` : ses champs
+et sa compatibilité avec le mess.py d'origine, docs/messages.md ; ``done`` en mémoire compacte,
+paging/done.py ; l'avance du curseur pendant une exécution, paging/cursor.py."""
 
 from __future__ import annotations
 

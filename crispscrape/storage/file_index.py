@@ -1,12 +1,6 @@
-"""Pièces jointes sur disque : l'index ``conversations/fichiers.jsonl`` (une ligne par pièce
-jointe, docs/fichiers.md) et les octets (``AttachmentStore``).
-
-Chaque résultat est AJOUTÉ à l'index (ligne complète + fsync) juste APRÈS que le fichier est
-écrit : un arrêt brutal perd au plus le résultat en cours, jamais un fichier annoncé ``ok``
-sans ses octets. À l'ouverture et à la fermeture, l'index est réécrit trié, une ligne par clé
-(la dernière l'emporte). Une ligne ``ok`` dont le fichier manque ou n'a plus la taille notée
-n'est pas crue ; un fichier sans ligne ``ok`` (arrêt entre les deux) est redemandé.
-"""
+"""L'index des pièces jointes, ``conversations/fichiers.jsonl`` (docs/fichiers.md). Chaque
+résultat y est AJOUTÉ (ligne complète + fsync) APRÈS l'écriture de son fichier : un arrêt
+brutal perd au plus le résultat en cours, jamais un fichier annoncé ``ok`` sans ses octets."""
 
 from __future__ import annotations
 
@@ -14,20 +8,15 @@ import logging
 import os
 from collections import Counter
 from dataclasses import asdict, dataclass
-from io import BytesIO
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from crispscrape.storage.files import (
-    append_lines, atomic_write_bytes, atomic_write_json, atomic_write_lines, dumps_line, read_json,
+    append_lines, atomic_write_json, atomic_write_lines, dumps_line, read_json,
     remove_stale_temporaries,
 )
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.layout import FILES_DIR, ExportLayout
-
-if TYPE_CHECKING:
-    from scrapy.pipelines.files import StatInfo
-    from scrapy.pipelines.media import MediaPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +59,9 @@ def abandoned(entry: Entry, max_attempts: int) -> bool:
 
 
 def read_failures(data_dir: Path) -> list[Entry]:
-    """Les pièces de l'index en échec (la dernière ligne d'une clé l'emporte), triées par
-    clé : ni ``ok``, ni ``interrompu`` (coupé par un arrêt, il n'a pas échoué : il repart
-    au prochain lancement). Lecture seule (``scrapy status``, le rapport) ; index absent :
-    aucune. StorageError si le fichier est illisible."""
+    """Les pièces de l'index en échec, triées par clé (la dernière ligne d'une clé l'emporte) :
+    ni ``ok``, ni ``interrompu`` (coupé par un arrêt, il repart au prochain lancement). Lecture
+    seule (``scrapy status``, le rapport) ; index absent : aucune ; illisible : StorageError."""
     path = ExportLayout(Path(data_dir)).files_index
     if not os.path.isfile(path):
         return []
@@ -185,27 +173,3 @@ class AttachmentIndex:
 
     def counts(self) -> dict[str, int]:
         return dict(Counter(entry.status for entry in self.entries.values()))
-
-
-class AttachmentStore:
-    """Magasin des octets du FilesPipeline (interface du FSFilesStore de Scrapy, qui écrit
-    directement avec le mode de l'umask) : chaque fichier écrit d'un coup, en 0600, jamais
-    tronqué sous son vrai nom ; rien n'est créé avant la première écriture."""
-
-    def __init__(self, basedir: str):
-        self.basedir = os.path.abspath(basedir)
-
-    def _target(self, path: str) -> str:
-        target = os.path.abspath(os.path.join(self.basedir, *path.split("/")))
-        if os.path.commonpath([target, self.basedir]) != self.basedir or target == self.basedir:
-            # Jamais atteint avec les noms de attachments.py : dernière barrière.
-            raise ValueError(f"chemin hors du répertoire des fichiers : {path!r}")
-        return target
-
-    def persist_file(self, path: str, buf: BytesIO, info: MediaPipeline.SpiderInfo,
-                     meta: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
-        atomic_write_bytes(self._target(path), buf.getvalue())
-
-    def stat_file(self, path: str, info: MediaPipeline.SpiderInfo) -> StatInfo:
-        # Jamais consulté : c'est l'index qui dit ce qui est déjà là (sans relire les octets).
-        return {}

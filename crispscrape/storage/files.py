@@ -1,15 +1,9 @@
-"""Fichiers de l'export : écriture atomique, ajout de lignes, noms de fichiers sûrs, fichiers
-d'état (``*.state.json``).
-
-Règle de la maison : un fichier de l'utilisateur n'est jamais tronqué ni réécrit à moitié.
-On écrit un fichier temporaire dans le même répertoire, on le synchronise sur disque (fsync),
-puis on le substitue d'un coup (os.replace) : après un arrêt brutal, on trouve soit
-l'ancien contenu complet, soit le nouveau complet.
-"""
+"""Fichiers de l'export : écriture atomique, ajout de lignes, noms sûrs, fichiers d'état. Un
+fichier de l'utilisateur n'est jamais tronqué ni réécrit à moitié : temporaire du même répertoire,
+fsync, puis os.replace ; après un arrêt brutal, l'ancien contenu complet ou le nouveau."""
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -55,32 +49,6 @@ def fsync_directory(directory: Path | str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-# renameat2(2) : échange deux chemins d'un coup (linux/fs.h).
-_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
-# Ce que renvoie un noyau ou un système de fichiers qui ne sait pas échanger : repli.
-_NO_EXCHANGE = {errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP}
-
-
-def exchange_paths(first: Path | str, second: Path | str) -> bool:
-    """Échange atomiquement deux chemins existants (deux répertoires non vides, qu'``os.replace``
-    ne sait pas remplacer). Faux si le système ne le permet pas : à l'appelant de se replier.
-    Toute autre erreur (chemin absent, droits…) : OSError."""
-    import ctypes  # seulement ici : le reste du module n'en a pas besoin
-
-    try:
-        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    renameat2.restype = ctypes.c_int
-    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
-        return True
-    code = ctypes.get_errno()
-    if code in _NO_EXCHANGE:
-        return False
-    raise OSError(code, os.strerror(code), os.fspath(first), None, os.fspath(second))
 
 
 def atomic_write_lines(path: Path | str, lines: Iterable[str]) -> None:
@@ -178,11 +146,8 @@ def read_json(path: Path, what: str, parse=json.loads) -> Any | None:
 
 class StateFile:
     """Un fichier d'état : ``load()`` au départ, ``save()`` (atomique) à chaque étape sûre.
-
-    Un état illisible n'est jamais écrasé en silence : perdre un état peut faire croire complet
-    un fichier qui ne l'est pas. L'araignée s'arrête alors avec un message clair, et
-    ``-a reset=1`` permet de repartir de zéro en connaissance de cause.
-    """
+    Illisible, il n'est jamais écrasé en silence (le perdre peut faire croire complet un fichier
+    qui ne l'est pas) : arrêt avec un message clair, ``-a reset=1`` pour repartir de zéro."""
 
     def __init__(self, path: Path, description: str = "Fichier d'état"):
         self.path = Path(path)

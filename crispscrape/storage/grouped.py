@@ -1,11 +1,7 @@
-"""Remplacements atomiques groupés : un seul passage sur disque pour plusieurs fichiers.
-
-La règle de storage/files.py tient (temporaire, contenu durable, puis os.replace), mais pour
-un lot : chaque temporaire est écrit sans fsync ; avant l'écriture de l'état qui les décrit,
-un seul ``syncfs`` les rend tous durables, puis ils remplacent leurs fichiers. Un fsync par
-conversation coûtait ~0,3 ms de CPU chacun (banc bench.cpu, issue 9). Arrêt brutal avant la
-substitution : docs/messages.md.
-"""
+"""Remplacements atomiques groupés (la règle de storage/files.py, pour un lot) : temporaires
+écrits sans fsync, un seul ``syncfs`` juste avant l'état qui les décrit, puis os.replace. Un
+fsync par conversation coûtait ~0,3 ms de CPU (banc bench.cpu, issue 9) ; arrêt brutal :
+docs/messages.md."""
 
 from __future__ import annotations
 

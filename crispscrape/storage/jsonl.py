@@ -1,21 +1,6 @@
-"""LE lecteur de fichiers JSONL du projet, sa politique de tolérance, et LE chargeur des
-fichiers tenus en mémoire une ligne par clé (``KeyedFile``).
-
-Décodage, identique pour tous (``read_lines``) : une marque BOM en tête (laissée par certains
-éditeurs) est ignorée ; une ligne qui n'est pas de l'UTF-8 (un octet latin-1 venu d'un autre
-outil) est lue en latin-1, où chaque octet garde un caractère : rien n'est remplacé ni perdu ;
-les lignes vides sont sautées ; une ligne qui n'est pas du JSON est rendue avec ``obj = None``.
-
-Ce qu'en font les appelants : conversations.jsonl et utilisateurs.jsonl, complétés par ajouts
-(``load_and_repair``), refusent une ligne illisible AU MILIEU (le message la nomme, rien n'est
-modifié) et retirent la DERNIÈRE, trace d'un arrêt brutal, par réécriture atomique ;
-conversations.jsonl lu comme entrée (messages, users) l'ignore en la signalant ; un fichier de
-messages la met de côté (``.lignes-illisibles``) et la conversation est reprise au début.
-
-``KeyedFile`` : conversations.jsonl (clé : session_id) et utilisateurs.jsonl (clé : e-mail),
-réécrits triés d'un seul coup. Un objet sans clé est gardé tel quel en fin de fichier (jamais
-perdu) ; d'un doublon, une seule ligne reste (``keep``).
-"""
+"""LE lecteur JSONL du projet (``read_lines`` : même tolérance pour tous) et LE chargeur des
+fichiers tenus une ligne par clé (``KeyedFile`` : conversations.jsonl, utilisateurs.jsonl). Ce
+que chacun fait d'une ligne illisible : docs/conversations.md, docs/messages.md."""
 
 from __future__ import annotations
 
@@ -52,13 +37,15 @@ def read_lines(path: Path | str, what: str) -> Iterator[JsonlLine]:
     try:
         with open(path, "rb") as handle:
             for number, raw in enumerate(handle, start=1):
-                if number == 1 and raw.startswith(BOM):
+                if number == 1 and raw.startswith(BOM):  # laissée par certains éditeurs
                     raw = raw[len(BOM):]
                 if not raw.strip():
                     continue
                 try:
                     text, recoded = raw.decode("utf-8"), False
                 except UnicodeDecodeError:
+                    # Un octet latin-1 venu d'un autre outil : en latin-1, chaque octet garde un
+                    # caractère, rien n'est remplacé ni perdu.
                     text, recoded = raw.decode("latin-1"), True
                 try:
                     obj = json.loads(text)
@@ -72,7 +59,7 @@ def read_lines(path: Path | str, what: str) -> Iterator[JsonlLine]:
 def read_records(path: Path, what: str) -> list[dict]:
     """Les objets lisibles d'un registre (une ligne abîmée, reste d'un arrêt brutal, ne dit
     rien). os.path.isfile : un nom trop long ou un accès refusé comptent pour « absent » ici ;
-    le pré-vol de l'export les dit en français (storage/paths.py)."""
+    les pré-vols les disent en français (storage/paths.py, commands/data_dir.py)."""
     if not os.path.isfile(path):
         return []
     return [line.obj for line in read_lines(path, what) if isinstance(line.obj, dict)]

@@ -1,20 +1,7 @@
 """Chaque chemin d'un export, défini une seule fois : les magasins, ``scrapy status``, le
-rapport et le rattrapage des pièces jointes le lisent tous ici.
-
-``{DATA}`` est le répertoire de l'export (``CRISP_DATA_DIR``, ou ``CRISP_DATA_DIR/{site}``
-avec ``-a website=ID``) ; les noms sont ceux des scripts d'origine (docs/fichiers.md) ::
-
-    {DATA}/conversations/conversations.jsonl            (+ .state.json : parcours de la liste)
-    {DATA}/conversations/messages/{session_id}.jsonl    (+ messages.jsonl.state.json)
-    {DATA}/conversations/fichiers/…, fichiers.jsonl     (+ .state.json : pièces jointes)
-    {DATA}/conversations/{messages,conversations}.invalides.jsonl
-    {DATA}/utilisateurs/utilisateurs.jsonl              (+ .state.json, .invalides.jsonl)
-    {DATA}/analyse/                                     (scrapy report)
-    {DATA}/suppressions.jsonl                           (ce que Crisp a supprimé)
-    {DATA}/oublis.jsonl                                 (empreintes de ce que scrapy forget a oublié)
-
-Ninja et Wanzo ont leur dossier (``folder``) et le nom de leur liste (``listing_name``).
-"""
+rapport et le rattrapage des pièces jointes le lisent tous ici. ``root`` : ``CRISP_DATA_DIR``,
+ou ``CRISP_DATA_DIR/{site}`` avec ``-a website=ID`` ; noms des scripts d'origine (README.md
+« Fichiers produits », docs/oubli.md). Ninja et Wanzo : ``folder`` et ``listing_name``."""
 
 from __future__ import annotations
 

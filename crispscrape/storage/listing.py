@@ -1,6 +1,5 @@
-"""État du parcours de la liste des conversations : ``conversations.jsonl.state.json``, lu et
-écrit par ``ListingCursor`` ; ce qu'il dit (``ListingPosition``) et comment le parcours avance :
-paging/conversations.py."""
+"""État du parcours de la liste (``conversations.jsonl.state.json``), lu et écrit par
+``ListingCursor`` ; ce qu'il dit et comment le parcours avance : paging/conversations.py."""
 
 from __future__ import annotations
 

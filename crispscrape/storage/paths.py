@@ -1,57 +1,17 @@
-"""Vérifie, avant tout appel à l'API, qu'une sortie pourra être écrite ; ``StoreDirectory`` : le
-répertoire d'un magasin, vérifié, verrouillé puis rendu.
-
-Pourquoi avant : découvrir après des centaines d'appels que le répertoire est en lecture
-seule gaspille le quota. Pourquoi par un vrai essai d'écriture : ``os.access`` ment pour
-root et ne voit ni les systèmes de fichiers montés en lecture seule, ni les quotas.
-"""
+"""Pré-vol d'un export qui écrit, avant tout appel à l'API (un répertoire en lecture seule
+découvert après des centaines d'appels gaspille le quota), par un vrai essai d'écriture
+(``os.access`` ment pour root et ne voit ni montage en lecture seule, ni quota) ;
+``StoreDirectory`` : le répertoire d'un magasin, vérifié, verrouillé puis rendu."""
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
-import stat
 import tempfile
 from pathlib import Path
 
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.files import StorageError, remove_stale_temporaries
-
-
-def data_dir_problem(data_dir: Path, website: str | None = None) -> str | None:
-    """Pourquoi ``data_dir`` ne peut pas être lu comme un export (phrase française), ou None
-    s'il est un répertoire. Ne crée rien ; ``website`` : -a website=ID (data_dir est alors
-    {CRISP_DATA_DIR}/{ID})."""
-    setting = f"{{CRISP_DATA_DIR}}/{website}" if website else "CRISP_DATA_DIR"
-    try:
-        mode = os.stat(data_dir).st_mode
-    except FileNotFoundError:
-        command = "scrapy crawl account" + (f" -a website={website}" if website else "")
-        return (f"Répertoire de données introuvable : {data_dir} ({setting}) n'existe pas. "
-                f"Aucun export n'y a été fait : lancez d'abord « {command} », ou donnez le "
-                "bon CRISP_DATA_DIR. Rien n'a été créé.")
-    except NotADirectoryError:
-        blocker = next((parent for parent in Path(data_dir).parents
-                        if parent.exists() and not parent.is_dir()), None)
-        what = f"{blocker} est un fichier" if blocker else os_reason(NotADirectoryError(errno.ENOTDIR, ""))
-        return (f"Le répertoire de données {data_dir} ({setting}) n'est pas un répertoire : "
-                f"{what}. Donnez dans CRISP_DATA_DIR le répertoire de l'export. Rien n'a été "
-                "modifié.")
-    except OSError as exc:
-        return (f"Répertoire de données {data_dir} ({setting}) inaccessible : "
-                f"{os_reason(exc)}. Rien n'a été modifié.")
-    if not stat.S_ISDIR(mode):
-        return (f"Le répertoire de données {data_dir} ({setting}) n'est pas un répertoire : "
-                "c'est un fichier. Donnez dans CRISP_DATA_DIR le répertoire de l'export. Rien "
-                "n'a été modifié.")
-    return None
-
-
-def check_data_dir(data_dir: Path) -> None:
-    if data_dir.exists() and not data_dir.is_dir():
-        raise StorageError(f"CRISP_DATA_DIR désigne {data_dir}, qui est un fichier et non un répertoire. Rien "
-                           "n'a été modifié ; choisissez un répertoire (il sera créé s'il n'existe pas).")
 
 
 def check_output(directory: Path, *paths: Path) -> list[Path]:
@@ -101,13 +61,10 @@ def remove_if_empty(directories: list[Path]) -> None:
 
 
 class StoreDirectory:
-    """Le répertoire d'un magasin, tenu de ``claim`` (à l'ouverture) à ``release`` (à la
-    fermeture), comme scrapy-deltafetch tient sa base entre spider_opened et spider_closed.
-
-    ``claim`` : sortie vérifiée, verrou exclusif (flock sur le répertoire lui-même : aucun
-    fichier ajouté, et il tombe avec le processus, même tué), PUIS temporaires d'un arrêt
-    brutal retirés — le verrou excluant tout autre export ici, ils sont forcément orphelins.
-    """
+    """Le répertoire d'un magasin, tenu de ``claim`` (ouverture) à ``release`` (fermeture) comme
+    scrapy-deltafetch tient sa base. ``claim`` : sortie vérifiée, verrou exclusif (flock sur le
+    répertoire même : aucun fichier ajouté, et il tombe avec le processus, même tué), PUIS
+    temporaires d'un arrêt brutal retirés : tout autre export exclu, ils sont forcément orphelins."""
 
     def __init__(self, directory: Path, what: str, logger):
         self.directory = Path(directory)

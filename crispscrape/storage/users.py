@@ -1,12 +1,5 @@
-"""Magasin de l'export des utilisateurs : ``utilisateurs/utilisateurs.jsonl`` et son état.
-
-Le fichier : un profil par ligne (l'objet ``data`` renvoyé par l'API ; l'enveloppe entière
-qu'écrivait le users.py d'origine est comprise, et normalisée à la réécriture), unique par
-e-mail sans tenir compte de la casse, AJOUTÉ au fil de l'eau, trié par e-mail (casefold) à la
-fin de l'exécution. L'état retient les e-mails sans fiche (404), pour ne pas les redemander,
-et les e-mails dont la fiche porte une autre adresse. Les e-mails ne servent JAMAIS de nom de
-fichier : ils ne sortent pas de ces deux fichiers.
-"""
+"""Magasin de l'export des utilisateurs : ``utilisateurs/utilisateurs.jsonl`` et son état
+(docs/conversations.md). Les e-mails ne servent JAMAIS de nom de fichier."""
 
 from __future__ import annotations
 

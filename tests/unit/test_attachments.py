@@ -148,7 +148,7 @@ def test_index_survives_a_torn_last_line_and_duplicates(tmp_path: Path):
 def test_store_writes_atomically_private_and_never_outside(tmp_path: Path):
     from io import BytesIO
 
-    from crispscrape.storage.file_index import AttachmentStore
+    from crispscrape.pipelines.attachment_store import AttachmentStore
 
     store = AttachmentStore(str(tmp_path / "fichiers"))
     store.persist_file("s/1-a.pdf", BytesIO(b"%PDF"), info=None)

@@ -15,7 +15,7 @@ from crispscrape.status import AccountStatus
 from crispscrape.storage.file_index import read_failures
 from crispscrape.storage.files import StorageError
 from crispscrape.oserrors import _CAUSES, os_reason
-from crispscrape.storage.paths import data_dir_problem
+from crispscrape.commands.data_dir import data_dir_problem
 
 REQUIRED = ("ENOTDIR", "EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENAMETOOLONG", "ENOENT",
             "EEXIST", "EISDIR")

@@ -10,7 +10,8 @@ import pytest
 
 from crispscrape.sources.crisp import CRISP_MODEL
 from crispscrape.paging.cursor import MessagesCursor
-from crispscrape.storage.files import StorageError, exchange_paths, remove_stale_temporaries
+from crispscrape.report.exchange import exchange_paths
+from crispscrape.storage.files import StorageError, remove_stale_temporaries
 from crispscrape.storage.jsonl import load_and_repair, read_lines
 from crispscrape.storage.messages import MessageStore, OpenConversation
 from crispscrape.storage.paths import check_output
