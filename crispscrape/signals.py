@@ -28,6 +28,10 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   conversations ``unsettled`` (session_id -> plus ancien horodatage écrit) attendent leur
   relecture REST. Le pipeline du journal note les deux d'une écriture.
 - ``live_settled(session_id, started)`` : relue par REST depuis ``started`` (time.time()).
+- ``removals_due()`` : le direct est calme (aucune relecture en cours) et des suppressions
+  attendent : l'extension des suppressions efface tout de suite ce que le registre désigne.
+- ``traces_erased(conversations, messages)`` : elle vient de l'effacer des fichiers ; chaque
+  magasin l'oublie aussi en mémoire, pour qu'aucune écriture ne le ramène.
 - ``listing_advanced(position, seen, census_done)`` : l'araignée des conversations a fait
   avancer son parcours de la liste (``paging.conversations.ListingPosition``, une copie ;
   ``seen`` : conversations vues par un recensement ; ``census_done`` : il est fini) ; le
@@ -47,6 +51,8 @@ live_event = object()
 live_journaled = object()
 live_applied = object()
 live_settled = object()
+removals_due = object()
+traces_erased = object()
 
 
 def refuse_start(crawler, reason: str, message: str) -> None:

@@ -5,7 +5,8 @@ suppressions (fin d'un crawl, pipelines/removals.py) comme pour ``scrapy forget`
 Une conversation laisse : sa ligne de conversations.jsonl, son fichier de messages (et ses
 ``.lignes-illisibles``), ses entrées dans l'état des messages, ses pièces jointes (répertoire,
 lignes de l'index, état du balayage), ses lignes mises de côté par la validation
-(*.invalides.jsonl) et sa place dans le journal d'un recensement en cours.
+(*.invalides.jsonl), sa place dans le journal d'un recensement en cours, et ses événements
+du direct (``evenements/*.jsonl``, et sa place parmi les conversations à relire).
 
 Quand : toujours APRÈS que le registre des suppressions les nomme (storage/suppressions.py)
 et seulement quand aucun magasin n'est ouvert (fin du crawl, ou scrapy forget, sous le
@@ -27,7 +28,11 @@ from crispscrape.file_refs import session_dir
 from crispscrape.model import profile_of, session_id_of
 from crispscrape.sources.base import MessageModel
 from crispscrape.sources.crisp import CRISP_MODEL
-from crispscrape.storage.erase import drop_from_census, drop_from_files_state, drop_from_messages_state, filter_lines
+from crispscrape.storage.erase import (
+    drop_from_census, drop_from_files_state, drop_from_messages_state, filter_lines,
+)
+from crispscrape.storage.files import StateFile
+from crispscrape.storage.journal import STATE_NAME as JOURNAL_STATE
 from crispscrape.storage.jsonl import read_lines
 from crispscrape.storage.layout import UNREADABLE_SUFFIX, ExportLayout
 
@@ -109,6 +114,9 @@ def conversations_traces(data_dir: Path, ids: set[str], apply: bool,
     census = layout.census_log
     done.note("entrées du recensement en cours", drop_from_census(census, ids, apply), census,
               root)
+    if crisp:
+        done.merge(journal_traces(root, lambda data: data.get("session_id") in ids, apply,
+                                  mentions, unsettled=ids))
     # En dernier : tant qu'elle est là, l'e-mail ou le people_id retrouve la conversation.
     count = filter_lines(layout.listing,
                           lambda obj: model.conversation_id(model.unwrap(obj)) in ids, apply,
@@ -145,6 +153,8 @@ def erase_messages(data_dir: Path, keys: set[tuple[str, object]]) -> Erased:
             done.note("pièces jointes", 1, Path(target), Path(inside))
     count = filter_lines(layout.files_index, lambda obj: (obj.get("session_id"), obj.get("fingerprint")) in keys)
     done.note("lignes d'index des pièces jointes", count, layout.files_index, root)
+    done.merge(journal_traces(root, lambda data: (data.get("session_id"),
+                                                  data.get("fingerprint")) in keys, True))
     return done
 
 
@@ -160,4 +170,29 @@ def erase_profiles(data_dir: Path, people_ids: set[str]) -> Erased:
     if people_ids:
         count = filter_lines(path, lambda obj: profile_of(obj).get("people_id") in people_ids)
         done.note("profils", count, path, root)
+        done.merge(journal_traces(root, lambda data: data.get("people_id") in people_ids, True))
+    return done
+
+
+def journal_traces(root: Path, drop: Callable[[dict], bool], apply: bool,
+                   mentions: Callable[[str], bool] | None = None,
+                   unsettled: frozenset[str] | set[str] = frozenset()) -> Erased:
+    """Les événements du direct dont ``drop(data)`` est vrai, dans chaque fichier du journal
+    (un nouveau numéro n'y reprend jamais un ancien : le journal retrouve le plus grand
+    dans tous ses fichiers) ; et ``unsettled`` retirées des conversations à relire."""
+    done, folder = Erased(), ExportLayout(root).journal_dir
+    if not folder.is_dir():
+        return done
+    for path in sorted(folder.glob("*.jsonl")):
+        count = filter_lines(path, lambda record: isinstance(record.get("data"), dict)
+                             and drop(record["data"]), apply, mentions)
+        done.note("événements du direct", count, path, root)
+    state = StateFile(folder / JOURNAL_STATE, "État du journal des événements")
+    waiting = state.load().get("unsettled") if unsettled else None
+    if isinstance(waiting, dict) and unsettled & waiting.keys():
+        gone = unsettled & waiting.keys()
+        if apply:
+            state.data["unsettled"] = {k: v for k, v in waiting.items() if k not in gone}
+            state.save()
+        done.note("conversations à relire", len(gone), state.path, root)
     return done

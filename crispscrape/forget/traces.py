@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from crispscrape.forget.erase import Erased, set_aside_owner
+from crispscrape.forget.erase import Erased, journal_traces, set_aside_owner
 from crispscrape.forget.targets import Targets
 from crispscrape.model import EMAIL, SESSION, conversation_keys, normalise, profile_keys, session_id_of, unwrap
 from crispscrape.storage.erase import filter_lines
@@ -79,6 +79,10 @@ def person_traces(data_dir: Path, targets: Targets, ids: set[str], apply: bool) 
               root)
     count = filter_lines(layout.users, targets.profile_matches, apply, targets.mentioned_in)
     done.note("profils", count, layout.users, root)
+    # Événements du direct qui la nomment (profil, e-mail, people_id) hors de ses conversations.
+    done.merge(journal_traces(root, lambda data: targets.profile_matches(data)
+                              or targets.conversation_matches(data), apply,
+                              targets.mentioned_in))
     return done
 
 

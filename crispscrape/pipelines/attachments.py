@@ -50,7 +50,7 @@ from crispscrape.pipelines.attachment_store import AttachmentStore
 from crispscrape.pipelines.backlog import Backlog
 from crispscrape.pipelines.file_failures import AttachmentFailure, attempts_before, failure_reason, settled
 from crispscrape.pipelines.messages import message_store
-from crispscrape.signals import refuse_start, stop_export
+from crispscrape.signals import refuse_start, stop_export, traces_erased
 from crispscrape.storage.file_index import INTERRUPTED, OK, AttachmentIndex, Entry
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.layout import FILES_DIR
@@ -107,6 +107,7 @@ class AttachmentsPipeline(FilesPipeline):
                                                         website=website_of(crawler)), FILES_DIR))
         pipeline = cls(root, crawler=crawler)
         crawler.signals.connect(pipeline._spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(pipeline._erased, signal=traces_erased)
         return pipeline
 
     # --- Ouverture, fermeture -------------------------------------------------------------
@@ -124,10 +125,13 @@ class AttachmentsPipeline(FilesPipeline):
             return
         self.index = index
         # Déjà là : pièces notées ok dont le fichier est présent et complet.
-        self.stats.set_value("files/already", sum(
-            1 for key, entry in index.entries.items() if entry.status == OK
-            and key not in index.stale))
+        self.stats.set_value("files/already", sum(1 for key, entry in index.entries.items()
+                                                  if entry.status == OK and key not in index.stale))
         self.backlog = Backlog(self, index, messages.directory)
+
+    def _erased(self, conversations: set[str], messages: set[tuple]) -> None:
+        if self.index is not None:  # effacées des fichiers pendant le direct
+            self.index.forget(conversations, messages)
 
     def close_spider(self, spider=None):
         if self.backlog is not None:

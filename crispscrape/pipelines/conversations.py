@@ -21,7 +21,9 @@ from crispscrape.context import export_context
 from crispscrape.items import ConversationsPage, PageOutcome
 from crispscrape.model import activity_of, session_id_of, version_of
 from crispscrape.pipelines.base import StorePipeline
-from crispscrape.signals import conversation_restored, listing_advanced, stop_export
+from crispscrape.signals import (
+    conversation_removed, conversation_restored, listing_advanced, stop_export, traces_erased,
+)
 from crispscrape.storage import StorageError
 from crispscrape.storage.conversations import ConversationsStore
 from crispscrape.storage.forgotten import ForgetLog
@@ -34,6 +36,8 @@ class ConversationsPipeline(StorePipeline):
     def __init__(self, crawler):
         super().__init__(crawler)
         crawler.signals.connect(self.save_position, signal=listing_advanced)
+        crawler.signals.connect(self._removed, signal=conversation_removed)
+        crawler.signals.connect(self._erased, signal=traces_erased)
         # Ce que « scrapy forget » a oublié (empreintes) : jamais réécrit ici, lu une fois.
         context = export_context(crawler)
         self.forgotten = ForgetLog(ExportLayout(context.config.data_dir).forgotten) \
@@ -47,6 +51,14 @@ class ConversationsPipeline(StorePipeline):
         if self.store is not None:
             self.removed = SuppressionLog(ExportLayout(self.store.root.parent).suppressions
                                           ).removed()
+
+    def _removed(self, session_id: str, evidence: str = "") -> None:
+        # Supprimée pendant l'exécution (le direct) : listée de nouveau, elle serait rétablie.
+        self.removed.add(session_id)
+
+    def _erased(self, conversations: set[str], messages: set[tuple]) -> None:
+        if self.store is not None:
+            self.store.forget(conversations)
 
     @staticmethod
     def make_store(crawler, context) -> ConversationsStore:

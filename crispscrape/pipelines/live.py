@@ -19,7 +19,7 @@ import time
 from crispscrape.oserrors import os_reason
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.signals import (
-    live_applied, live_event, live_journaled, live_settled, stop_export,
+    live_applied, live_event, live_journaled, live_settled, stop_export, traces_erased,
 )
 from crispscrape.storage.forgotten import EMAIL, ForgetLog
 from crispscrape.storage.journal import EventJournal
@@ -50,6 +50,7 @@ class LiveJournalPipeline(StorePipeline):
         crawler.signals.connect(self.journal, signal=live_event)
         crawler.signals.connect(self.applied, signal=live_applied)
         crawler.signals.connect(self.settled, signal=live_settled)
+        crawler.signals.connect(self.erased, signal=traces_erased)
 
     def open_spider(self, spider=None):
         super().open_spider(spider)
@@ -90,6 +91,13 @@ class LiveJournalPipeline(StorePipeline):
     def settled(self, session_id: str, started: float) -> None:
         self._save(lambda now: self.store.settled(session_id, started, now))
         self.stats.inc_value("live/settled")
+
+    def erased(self, conversations: set[str], messages: set[tuple]) -> None:
+        """Effacées des fichiers (le journal compris) : plus à relire."""
+        if self.store is not None and conversations & self.store.unsettled.keys():
+            for session_id in conversations:
+                self.store.unsettled.pop(session_id, None)
+            self._save(self.store.save)
 
     def _save(self, write, stopping: bool = False) -> None:
         if self.store is None:

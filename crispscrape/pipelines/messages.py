@@ -14,7 +14,7 @@ import logging
 from crispscrape.console import Repeats
 from crispscrape.config import removal_policy
 from crispscrape.items import MessageBatch
-from crispscrape.signals import conversation_closed, stop_export
+from crispscrape.signals import conversation_closed, stop_export, traces_erased
 from crispscrape.oserrors import os_reason
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.storage.messages import MessageStore
@@ -31,11 +31,19 @@ class MessageFilePipeline(StorePipeline):
     # Vrai une fois l'arrêt demandé après une écriture impossible (disque plein…).
     stopping = False
 
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        crawler.signals.connect(self._erased, signal=traces_erased)
+
     @staticmethod
     def make_store(crawler, context) -> MessageStore:
         return MessageStore(context.config.data_dir, crawler.stats,
                             crawler.settings.getfloat("CRISP_MESSAGES_STATE_FLUSH", 1.0),
                             context.source.model, Repeats(crawler.settings))
+
+    def _erased(self, conversations: set[str], messages: set[tuple]) -> None:
+        if self.store is not None:  # effacées des fichiers pendant le direct
+            self.store.forget(conversations)
 
     def close_spider(self, spider=None):
         if self.store is not None:

@@ -30,7 +30,7 @@ from crispscrape.forget.erase import erase_conversations, erase_messages, erase_
 from crispscrape.oserrors import os_reason
 from crispscrape.signals import (
     conversation_removed, conversation_restored, messages_removed, profile_removed,
-    stop_export,
+    removals_due, stop_export, traces_erased,
 )
 from crispscrape.storage import StorageError
 from crispscrape.sources.crisp import CRISP_MODEL
@@ -50,6 +50,7 @@ class RemovalsPipeline:
         crawler.signals.connect(self.restored, signal=conversation_restored)
         crawler.signals.connect(self.messages_removed, signal=messages_removed)
         crawler.signals.connect(self.profile_removed, signal=profile_removed)
+        crawler.signals.connect(self.erase, signal=removals_due)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -133,25 +134,34 @@ class RemovalsPipeline:
         return True
 
     def close_spider(self, spider=None) -> None:
+        self.erase()
+
+    def erase(self) -> None:
+        """Efface ce que le registre désigne (CRISP_REMOVED=erase) : à la fermeture, quand les
+        autres magasins sont fermés ; pendant le direct (signal removals_due), quand il est
+        calme, et les magasins l'oublient alors en mémoire (signal traces_erased)."""
         log = self._log()
         if log is None or removal_policy(self.crawler.settings) != "erase" \
                 or not log.path.is_file():
             return
         data_dir = log.path.parent
+        source = self._source()
+        conversations = log.pending(removal_kind(source.name))
+        messages = message_keys(log.pending(MESSAGE)) if source.model is CRISP_MODEL else set()
         try:
-            source = self._source()
-            erased = erase_conversations(data_dir, log.pending(removal_kind(source.name)),
-                                         source.model)
+            erased = erase_conversations(data_dir, conversations, source.model)
             if source.model is CRISP_MODEL:
-                erased.merge(erase_messages(data_dir, message_keys(log.pending(MESSAGE))))
+                erased.merge(erase_messages(data_dir, messages))
                 erased.merge(erase_profiles(data_dir, log.pending(PROFILE)))
         except (OSError, StorageError) as exc:
             logger.error("Effacement de ce qui a été supprimé chez Crisp impossible : %s. "
                          "Il sera repris à la fin de la prochaine exécution.", os_reason(exc))
             return
+        self.crawler.signals.send_catch_log(traces_erased, conversations=conversations,
+                                            messages=messages)
         if not erased.counts:
             return
-        self.stats.set_value("removed/erased", erased.counts.get("conversations", 0))
+        self.stats.inc_value("removed/erased", erased.counts.get("conversations", 0))
         logger.info("Effacé de l'export : %s (%s).",
                     ", ".join(f"{n} {kind}" for kind, n in erased.counts.items()),
                     ", ".join(erased.paths))

@@ -169,6 +169,7 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
     def _refresh_done(self, item, response=None, spider=None) -> None:
         if getattr(item, "end", None) == REMOVED:
             self._gone.add(item.session_id)
+            self.erase_due = True
         super()._refresh_done(item, response, spider)
 
     def resource_missing(self, request):

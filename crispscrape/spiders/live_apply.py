@@ -44,6 +44,8 @@ class LiveApply:
     # Supprimés chez Crisp (registre, puis les événements de suppression) : conversations et
     # messages (« session:fingerprint ») jamais réécrits par un événement en double ou en retard.
     _gone: set[str]
+    # Vrai quand une suppression attend son effacement (fait quand le direct est calme).
+    erase_due = False
 
     def setup_apply(self) -> None:
         self._queue: asyncio.Queue = asyncio.Queue()
@@ -80,6 +82,7 @@ class LiveApply:
             self.crawler.signals.send_catch_log(
                 profile_removed, people_id=change.people_id,
                 evidence=f"événement {event} (direct)")
+            self.erase_due = True
             return {}
         if session_id is None:
             stats.inc_value("live/profile_changes")
@@ -91,6 +94,7 @@ class LiveApply:
             self._gone.add(session_id)
             self.crawler.signals.send_catch_log(conversation_removed, session_id=session_id,
                                                 evidence=f"événement {event} (direct)")
+            self.erase_due = True
             return {}
         if change.kind == CONVERSATION:
             return {session_id: None}
@@ -117,6 +121,7 @@ class LiveApply:
                 evidence=f"événement {event} (direct)")
             if stats.get_value(CAUSE_STAT) is None:
                 batch.removed = [change.fingerprint]
+                self.erase_due = True  # ses pièces jointes, ses événements
         # Toujours envoyé, même vide : il referme la conversation ouverte par ``known``.
         await process_item_now(self.crawler, batch)
         return {session_id: oldest}

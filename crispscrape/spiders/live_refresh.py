@@ -37,7 +37,7 @@ from crispscrape.paging.conversations import SCAN, plan_walk
 from crispscrape.paging.live import due, gap_lookback_days
 from crispscrape.paging.selection import Policy
 from crispscrape.pipelines.conversations import ConversationsPipeline
-from crispscrape.signals import listing_advanced, live_settled
+from crispscrape.signals import listing_advanced, live_settled, removals_due
 from crispscrape.spiders.conversations import check_conversations, page_url
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.suppressions import SuppressionLog
@@ -72,6 +72,7 @@ class LiveRefresh:
     config: Any
     _refreshing: dict[str, asyncio.Event]
     _gone: set[str]
+    erase_due: bool
     _batch_request: Any
     api_request: Any
     api_data: Any
@@ -112,6 +113,10 @@ class LiveRefresh:
         connected = self._watch_connection(now)
         if self.cycle is not None:
             return
+        if self.erase_due and not self._refreshing:
+            # Aucune relecture en cours : l'effacement ne croise aucune écriture.
+            self.erase_due = False
+            self.crawler.signals.send_catch_log(removals_due)
         # La réconciliation attend la connexion : ce qui arrive ensuite, le flux le dira.
         if connected and (self._reconcile_due
                           or now - self._last_reconcile >= self.reconcile_seconds):

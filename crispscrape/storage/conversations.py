@@ -151,6 +151,11 @@ class ConversationsStore:
                 "déjà présentes sont intactes ; la page sera redemandée à la prochaine exécution."
             ) from exc
 
+    def forget(self, session_ids: set[str]) -> None:
+        """Effacées du fichier pendant l'exécution (le direct) : oubliées en mémoire aussi."""
+        for session_id in session_ids:
+            self.file.entries.pop(session_id, None)
+
     def census_seen(self) -> set[str]:
         """Conversations vues par le recensement en cours, dans les exécutions précédentes."""
         if not self.census_log.is_file():

@@ -171,5 +171,14 @@ class AttachmentIndex:
         self._scanned_changed |= self.scanned.get(session_id) != size
         self.scanned[session_id] = size
 
+    def forget(self, session_ids: set[str], messages: set[tuple]) -> None:
+        """Effacées pendant l'exécution (le direct) : leurs lignes oubliées en mémoire aussi."""
+        for key in [k for k in self.entries if k[0] in session_ids or k in messages]:
+            del self.entries[key]
+            self.stale.discard(key)
+        for session_id in session_ids & self.scanned.keys():
+            del self.scanned[session_id]
+            self._scanned_changed = True
+
     def counts(self) -> dict[str, int]:
         return dict(Counter(entry.status for entry in self.entries.values()))

@@ -67,6 +67,13 @@ class GroupedReplace:
         fsync_directory(self.directory)
         return True
 
+    def drop(self, path: str) -> None:
+        """Abandonne le nouveau contenu préparé de ``path`` (effacé entre-temps)."""
+        tmp = self._staged.pop(path, None)
+        self._sizes.pop(path, None)
+        if tmp is not None:
+            discard_temporary(tmp)
+
     def discard(self) -> None:
         """Abandonne les fichiers préparés (leurs anciens contenus restent en place)."""
         for tmp in self._staged.values():

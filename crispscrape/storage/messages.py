@@ -211,6 +211,16 @@ class MessageStore:
             self._commit_files()
         return Finished(conversation.session_id if conversation else "", LIVE, True, opened=False)
 
+    def forget(self, session_ids: set[str]) -> None:
+        """Effacées des fichiers pendant l'exécution (le direct) : oubliées en mémoire aussi."""
+        for session_id in session_ids:
+            self.cursor.done.pop(session_id)
+            self.cursor.incomplete.pop(session_id, None)
+            self.open_conversations.pop(session_id, None)
+            if name := self.model.file_name(session_id):
+                self._files.drop(os.path.join(self._directory, name))
+        self.cursor.dirty = True
+
     def write_failed(self, session_id: str, exc: OSError) -> None:
         # L'écriture est atomique : l'ancien fichier est intact, le curseur n'a pas bougé.
         self.stats.inc_value("messages/write_failed")
