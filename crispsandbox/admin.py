@@ -15,7 +15,9 @@ touchés, 404 si la conversation, le message ou le profil est inconnu :
 - POST /_admin/conversations/{session_id}/messages/{fingerprint}/delete : supprime un
   message ; renvoie le message tel qu'il était ;
 - POST /_admin/profiles/{people_id}/delete : supprime un profil ; renvoie la fiche telle
-  qu'elle était.
+  qu'elle était ;
+- POST /_admin/profiles/{people_id}/edit : modifie un profil (champs du corps fusionnés,
+  400 si people_id ou email changent) ; renvoie la fiche modifiée.
 
 ?website=ID choisit un autre site que le premier (404 s'il n'est pas servi). Chaque mutation
 est aussi annoncée aux clients temps réel abonnés (rtm_events.py) ; /_admin/rtm pilote ce
@@ -133,6 +135,18 @@ async def edit_message(request: web.Request) -> web.Response:
     return _json(edited)
 
 
+async def edit_profile(request: web.Request) -> web.Response:
+    dataset = _dataset(request)
+    try:
+        edited = dataset.edit_profile(request.match_info["people_id"], await _body(request))
+    except KeyError:
+        return _fail(404, "profil inconnu")
+    except ValueError as error:
+        return _fail(400, str(error))
+    await rtm_events.profile_updated(_sandbox(request).rtm, dataset.website_id, edited)
+    return _json(edited)
+
+
 def _deletion(method: str, params: tuple[str, ...], unknown: str, announce):
     """Route de suppression : appelle ``method`` du jeu de données avec ces paramètres de
     l'URL (``fingerprint`` en entier), l'annonce aux clients temps réel (``announce``, de
@@ -184,6 +198,7 @@ def setup_admin(app: web.Application) -> None:
     router.add_post("/_admin/conversations/{session_id}/delete", delete_conversation)
     router.add_post(r"/_admin/conversations/{session_id}/messages/{fingerprint:\d+}/delete", delete_message)
     router.add_post("/_admin/profiles/{people_id}/delete", delete_profile)
+    router.add_post("/_admin/profiles/{people_id}/edit", edit_profile)
     InstrumentRoutes(_sandbox).register(router)  # compteurs et pannes
     RtmAdminRoutes(lambda request: _sandbox(request).rtm).register(router)  # flux temps réel
     HookAdminRoutes(lambda request: _sandbox(request).rtm.hooks).register(router)  # web hooks

@@ -5,7 +5,7 @@ website_id) : deux instances identiques produisent les mêmes octets. Rien n'est
 généré d'avance : une conversation n'est construite que lorsqu'on la demande, et
 seuls ses squelettes (ConversationPlan, quelques entiers) sont gardés pour trier
 la liste. Les mutations (messages ajoutés, modifiés ou supprimés, conversations
-nouvelles ou supprimées, profils supprimés) vivent dans une surcouche, le jeu de base
+nouvelles ou supprimées, profils modifiés ou supprimés) vivent dans une surcouche, le jeu de base
 n'est jamais modifié.
 
 Utilisable directement depuis les tests :
@@ -90,6 +90,7 @@ class Dataset(DatasetMutations):
         self._activity: dict[str, int] = {}
         self._removed: dict[str, set[int]] = {}  # empreintes supprimées, par session
         self._deleted_people: set[str] = set()  # people_id des fiches supprimées
+        self._edited_people: dict[str, dict] = {}  # people_id -> fiche modifiée (complète)
         self._clock = MUTATION_START_MS - 1000
 
     # ------------------------------------------------------------------ squelettes
@@ -281,8 +282,9 @@ class Dataset(DatasetMutations):
         """Fiche d'une personne par UUID ou par e-mail (casse ignorée), None sinon."""
         by_id, by_email = self._profiles()
         person = by_id.get(people_id) or by_email.get(people_id.lower())
-        return make_profile(self.seed, person, WEBSITE_CREATED_MS) if person else None
+        return self._edited_profile(make_profile(self.seed, person, WEBSITE_CREATED_MS)) if person else None
 
     def profiles(self) -> list[dict]:
-        """Toutes les fiches, dans l'ordre des personnes."""
-        return [make_profile(self.seed, person, WEBSITE_CREATED_MS) for person in self._profiles()[0].values()]
+        """Toutes les fiches (modifications comprises), dans l'ordre des personnes."""
+        return [self._edited_profile(make_profile(self.seed, person, WEBSITE_CREATED_MS))
+                for person in self._profiles()[0].values()]

@@ -1,5 +1,5 @@
 """Mutations du jeu de données du bac à sable : messages ajoutés, modifiés ou supprimés,
-conversations nouvelles (dérive de pagination) ou supprimées, profils supprimés.
+conversations nouvelles (dérive de pagination) ou supprimées, profils modifiés ou supprimés.
 
 Elles vivent dans une surcouche de ``Dataset`` (dataset.py), dont cette classe est la partie
 « écriture » : le jeu de base n'est jamais modifié, seuls les caches touchés sont oubliés.
@@ -16,6 +16,20 @@ from .seeds import MAX_POSITIONS, ConversationPlan, Person, rng_for
 
 # Limite d'un ajout de messages par l'API d'administration.
 MAX_ADDED_PER_CALL = 10_000
+# Champs d'une fiche que edit_profile refuse de changer (ils l'identifient).
+FIXED_PROFILE_FIELDS = ("people_id", "email")
+
+
+def _merge(base: dict, changes: dict) -> dict:
+    """Fusion des champs d'une fiche : un objet se fusionne dans l'objet qu'il remplace,
+    toute autre valeur (listes comprises) remplace l'ancienne."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 class DatasetMutations:
@@ -32,6 +46,7 @@ class DatasetMutations:
     _activity: dict
     _removed: dict
     _deleted_people: set
+    _edited_people: dict
     _profile_index: Any
     _by_session: dict
     _clock: int
@@ -152,5 +167,30 @@ class DatasetMutations:
         if deleted is None or deleted["people_id"] != people_id:  # inconnue, ou un e-mail
             raise KeyError(people_id)
         self._deleted_people.add(people_id)
+        self._edited_people.pop(people_id, None)
         self._profile_index = None  # index reconstruit sans elle
         return deleted
+
+    def edit_profile(self, people_id: str, changes: dict) -> dict:
+        """Modifie la fiche d'une personne (par people_id) ; renvoie la fiche modifiée.
+
+        Les objets se fusionnent (``{"person": {"nickname": …}}`` garde les autres champs de
+        ``person``), le reste remplace ; ``updated_at`` passe à l'instant simulé (qui avance
+        d'une seconde). KeyError si la fiche est inconnue ; ValueError si ``changes`` change
+        ``people_id`` ou ``email`` (les redonner à l'identique est permis).
+        """
+        current = self.profile(people_id)
+        if current is None or current["people_id"] != people_id:  # inconnue, ou un e-mail
+            raise KeyError(people_id)
+        for name in FIXED_PROFILE_FIELDS:
+            if name in changes and changes[name] != current[name]:
+                raise ValueError(f"{name} ne peut pas être modifié")
+        self._clock += 1000
+        edited = {**_merge(current, changes), "updated_at": self._clock}
+        self._edited_people[people_id] = edited
+        return copy.deepcopy(edited)
+
+    def _edited_profile(self, profile: dict) -> dict:
+        """Fiche générée, ou sa version modifiée par edit_profile (copie)."""
+        edited = self._edited_people.get(profile["people_id"])
+        return profile if edited is None else copy.deepcopy(edited)

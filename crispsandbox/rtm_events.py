@@ -9,7 +9,8 @@ l'issue (docs/sandbox.md, « Temps réel »), tous avec ``website_id`` :
 - ``message:removed`` : ``session_id``, ``fingerprint`` ;
 - ``session:removed`` : ``session_id`` ;
 - ``session:set_state`` : ``session_id``, ``state`` de chaque conversation créée ;
-- ``people:profile:removed`` : ``people_id``.
+- ``people:profile:removed`` : ``people_id`` ;
+- ``people:profile:updated`` : ``people_id`` et ``email`` de la fiche modifiée.
 """
 
 from __future__ import annotations
@@ -62,3 +63,8 @@ async def sessions_created(hub: RtmHub, website_id: str, conversations: list[dic
 async def profile_removed(hub: RtmHub, website_id: str, profile: dict) -> None:
     await hub.publish(website_id, "people:profile:removed", {"website_id": website_id,
                                                              "people_id": profile["people_id"]})
+
+
+async def profile_updated(hub: RtmHub, website_id: str, profile: dict) -> None:
+    await hub.publish(website_id, "people:profile:updated", {
+        "website_id": website_id, "people_id": profile["people_id"], "email": profile["email"]})
