@@ -105,6 +105,8 @@ class ProfileItem:
     # le profil est supprimé chez Crisp (retiré du fichier si CRISP_REMOVED=erase).
     recheck: bool = False
     removed: bool = False
+    # Relu par le direct après un événement people:profile:* : la fiche remplace l'ancienne.
+    refresh: bool = False
 
     def __repr__(self) -> str:
         return f"ProfileItem(email={self.email!r}, fiche={'oui' if self.profile else 'non'})"

@@ -24,13 +24,14 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   hook) ; le pipeline du journal l'écrit (fsync) tout de suite (pipelines/live.py).
 - ``live_journaled(seq, event, data)`` : l'événement est dans le journal (numéro ``seq``) ;
   l'araignée ``live`` l'applique (spiders/live_apply.py).
-- ``live_applied(seq, unsettled)`` : l'araignée a appliqué l'événement ``seq`` ; les
-  conversations ``unsettled`` (session_id -> plus ancien horodatage écrit) attendent leur
-  relecture REST. Le pipeline du journal note les deux d'une écriture.
-- ``live_settled(session_id, started)`` : relue par REST depuis ``started`` (time.time()).
+- ``live_applied(seq, unsettled, profiles)`` : l'araignée a appliqué l'événement ``seq`` ;
+  les conversations ``unsettled`` (session_id -> plus ancien horodatage écrit) et les
+  profils ``profiles`` (people_id -> e-mail) attendent leur relecture REST. Le pipeline du
+  journal note le tout d'une écriture.
+- ``live_settled(started, session_id | people_id)`` : relu par REST depuis ``started``.
 - ``removals_due()`` : le direct est calme (aucune relecture en cours) et des suppressions
   attendent : l'extension des suppressions efface tout de suite ce que le registre désigne.
-- ``traces_erased(conversations, messages)`` : elle vient de l'effacer des fichiers ; chaque
+- ``traces_erased(conversations, messages, profiles)`` : elle vient de l'effacer des fichiers ; chaque
   magasin l'oublie aussi en mémoire, pour qu'aucune écriture ne le ramène.
 - ``listing_advanced(position, seen, census_done)`` : l'araignée des conversations a fait
   avancer son parcours de la liste (``paging.conversations.ListingPosition``, une copie ;

@@ -84,13 +84,15 @@ class LiveJournalPipeline(StorePipeline):
         self.crawler.signals.send_catch_log(live_journaled, seq=seq, event=event, data=data)
         return "journaled"
 
-    def applied(self, seq: int, unsettled: dict) -> None:
-        """Signal live_applied : l'événement appliqué, et les conversations à relire."""
-        self._save(lambda now: self.store.mark_applied(seq, unsettled, now))
+    def applied(self, seq: int, unsettled: dict, profiles: dict | None = None) -> None:
+        """Signal live_applied : l'événement appliqué, et ce qu'il laisse à relire."""
+        self._save(lambda now: self.store.mark_applied(seq, unsettled, now, profiles))
 
-    def settled(self, session_id: str, started: float) -> None:
-        self._save(lambda now: self.store.settled(session_id, started, now))
-        self.stats.inc_value("live/settled")
+    def settled(self, started: float, session_id: str | None = None,
+                people_id: str | None = None) -> None:
+        key, profile = (people_id, True) if people_id is not None else (session_id, False)
+        self._save(lambda now: self.store.settled(str(key), started, now, profile))
+        self.stats.inc_value("live/settled_profiles" if profile else "live/settled")
 
     def erased(self, conversations: set[str], messages: set[tuple]) -> None:
         """Effacées des fichiers (le journal compris) : plus à relire."""
@@ -113,6 +115,7 @@ class LiveJournalPipeline(StorePipeline):
             return
         self.stats.set_value("live/applied_seq", self.store.applied)
         self.stats.set_value("live/unsettled", len(self.store.unsettled))
+        self.stats.set_value("live/unsettled_profiles", len(self.store.profiles))
 
     def close_spider(self, spider=None):
         if self.store is not None:

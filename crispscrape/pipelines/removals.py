@@ -158,7 +158,7 @@ class RemovalsPipeline:
                          "Il sera repris à la fin de la prochaine exécution.", os_reason(exc))
             return
         self.crawler.signals.send_catch_log(traces_erased, conversations=conversations,
-                                            messages=messages)
+                                            messages=messages, profiles=log.pending(PROFILE))
         if not erased.counts:
             return
         self.stats.inc_value("removed/erased", erased.counts.get("conversations", 0))

@@ -14,12 +14,22 @@ from scrapy.exceptions import DropItem
 from crispscrape.config import removal_policy
 from crispscrape.items import ProfileItem
 from crispscrape.pipelines.base import StorePipeline
+from crispscrape.signals import traces_erased
 from crispscrape.storage.files import StorageError
 from crispscrape.oserrors import os_reason
 from crispscrape.storage.users import UsersStore
 
 
 class UsersPipeline(StorePipeline):
+    def __init__(self, crawler):
+        super().__init__(crawler)
+        crawler.signals.connect(self._erased, signal=traces_erased)
+
+    def _erased(self, conversations: set[str], messages: set[tuple],
+                profiles: frozenset[str] | set[str] = frozenset()) -> None:
+        if self.store is not None and profiles:  # effacés des fichiers pendant le direct
+            self.store.forget_people(profiles)
+
     @staticmethod
     def make_store(crawler, context) -> UsersStore:
         return UsersStore(context.config.data_dir, crawler.stats)
@@ -45,6 +55,10 @@ class UsersPipeline(StorePipeline):
                 return item
             if item.recheck:
                 return item  # toujours là : rien de plus à faire
+            if item.refresh:
+                if store.refresh(item.profile):
+                    self.stats.inc_value("users/refreshed")
+                return item
             item.added = store.add(item.profile, item.key)
         except OSError as exc:
             raise StorageError(

@@ -34,7 +34,7 @@ from crispscrape.pipelines.live import KNOWN_EVENTS, LiveJournalPipeline
 from crispscrape.pipelines.messages import message_store
 from crispscrape.signals import live_event
 from crispscrape.spiders.live_apply import LiveApply
-from crispscrape.spiders.live_refresh import SWEEP, LiveRefresh
+from crispscrape.spiders.live_refresh import PROFILE, SWEEP, LiveRefresh
 from crispscrape.spiders.messages import ConversationFetch, MessagesSpider, Step
 
 
@@ -51,6 +51,7 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
             "crispscrape.pipelines.conversations.ConversationsPipeline": 250,
             "crispscrape.pipelines.dedup.MessageDedupPipeline": 300,
             "crispscrape.pipelines.messages.MessageFilePipeline": 400,
+            "crispscrape.pipelines.users.UsersPipeline": 450,
             "crispscrape.pipelines.attachments.AttachmentsPipeline": 500,
             "crispscrape.pipelines.live.LiveJournalPipeline": 600,
         },
@@ -173,6 +174,12 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
         super()._refresh_done(item, response, spider)
 
     def resource_missing(self, request):
+        if request.meta.get(PROFILE):
+            # Plus de fiche (404) : rien n'est supprimé sur ce seul signe (l'événement
+            # people:profile:removed, lui, en est la preuve) ; le profil est réglé.
+            self.crawler.stats.inc_value("live/profile_missing")
+            self.profile_answered(request.cb_kwargs["people_id"], True)
+            return []
         if request.meta.get(SWEEP):
             self.stop("bad_api_url", f"L'API répond 404 sur la liste des conversations "
                                      f"({request.url}) : vérifiez CRISP_API_URL.")
@@ -181,6 +188,9 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
     def _unfinished(self, request, why: str):
         if request.meta.get(SWEEP):
             return self.sweep_failed()
+        if request.meta.get(PROFILE):
+            self.profile_answered(request.cb_kwargs["people_id"], False)  # réessayé plus tard
+            return []
         if "fetch" not in request.cb_kwargs:
             return []  # l'adresse de la connexion : l'échec est déjà dit et compté
         return super()._unfinished(request, why)

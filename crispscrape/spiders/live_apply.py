@@ -19,6 +19,7 @@ sa relecture n'est pas finie (un seul écrivain par conversation à la fois).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import Any
 
 from crispscrape.compat import process_item_now
@@ -30,6 +31,15 @@ from crispscrape.paging.live import (
 from crispscrape.signals import (
     conversation_removed, live_applied, live_journaled, messages_removed, profile_removed,
 )
+
+
+@dataclass
+class Left:
+    """Ce qu'un événement laisse à relire : conversations (session_id -> plus ancien
+    horodatage écrit d'après un événement) et profils (people_id -> e-mail ou None)."""
+
+    conversations: dict = field(default_factory=dict)
+    profiles: dict = field(default_factory=dict)
 
 
 class LiveApply:
@@ -61,43 +71,47 @@ class LiveApply:
             seq, event, data = await self._queue.get()
             if self.journal.closed:
                 return  # fin du crawl : le reste sera rejoué au prochain départ
-            unsettled = await self._apply(event, data)
+            left = await self._apply(event, data)
             if stats.get_value(CAUSE_STAT) is not None:
                 # Écriture impossible (disque plein…) : l'événement reste à appliquer, il
                 # sera rejoué au prochain départ.
                 return
             stats.inc_value("live/applied")
-            self.crawler.signals.send_catch_log(live_applied, seq=seq, unsettled=unsettled)
+            self.crawler.signals.send_catch_log(live_applied, seq=seq,
+                                                unsettled=left.conversations,
+                                                profiles=left.profiles)
 
-    async def _apply(self, event: str, data: dict) -> dict:
+    async def _apply(self, event: str, data: dict) -> Left:
         """Applique un événement ; rend les conversations qu'il laisse à relire."""
         stats = self.crawler.stats
         change = meaning(event, data)
         website_id = data.get("website_id")
         if change is None or website_id is not None and website_id != self.config.website_id:
             stats.inc_value("live/unusable" if change is None else "live/other_website")
-            return {}
+            return Left()
         session_id = change.session_id
         if change.kind == PROFILE_GONE:
             self.crawler.signals.send_catch_log(
                 profile_removed, people_id=change.people_id,
                 evidence=f"événement {event} (direct)")
             self.erase_due = True
-            return {}
+            return Left()
         if session_id is None:
+            # people:profile:created|updated : le profil relu (un appel) une fois calme.
             stats.inc_value("live/profile_changes")
-            return {}
+            email = data.get("email")
+            return Left(profiles={change.people_id: email if isinstance(email, str) else None})
         if session_id in self._gone:
             stats.inc_value("live/removed_ignored")
-            return {}
+            return Left()
         if change.kind == CONVERSATION_GONE:
             self._gone.add(session_id)
             self.crawler.signals.send_catch_log(conversation_removed, session_id=session_id,
                                                 evidence=f"événement {event} (direct)")
             self.erase_due = True
-            return {}
+            return Left()
         if change.kind == CONVERSATION:
-            return {session_id: None}
+            return Left({session_id: None})
         while session_id in self._refreshing:
             await self._refreshing[session_id].wait()
         known = self.store.known(session_id, None)  # ouvre la conversation (lecture)
@@ -124,4 +138,4 @@ class LiveApply:
                 self.erase_due = True  # ses pièces jointes, ses événements
         # Toujours envoyé, même vide : il referme la conversation ouverte par ``known``.
         await process_item_now(self.crawler, batch)
-        return {session_id: oldest}
+        return Left({session_id: oldest})

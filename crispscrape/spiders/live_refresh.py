@@ -30,8 +30,8 @@ from scrapy import signals
 
 from crispscrape.api import InvalidResponse
 from crispscrape.arguments import UNLIMITED
-from crispscrape.items import ConversationsPage, MessageBatch
-from crispscrape.model import session_id_of
+from crispscrape.items import ConversationsPage, MessageBatch, ProfileItem
+from crispscrape.model import email_key, session_id_of
 from crispscrape.outcome import CAUSE_STAT
 from crispscrape.paging.conversations import SCAN, plan_walk
 from crispscrape.paging.live import due, gap_lookback_days
@@ -42,8 +42,8 @@ from crispscrape.spiders.conversations import check_conversations, page_url
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.suppressions import SuppressionLog
 
-# Rôle d'une page de liste du direct dans request.meta.
-SWEEP = "crisp_live_sweep"
+# Rôle d'une requête du direct dans request.meta : page de liste, profil.
+SWEEP, PROFILE = "crisp_live_sweep", "crisp_live_profile"
 # Fins d'une relecture qui la règlent (toutes les autres : échec, arrêt, à refaire).
 SETTLING_ENDS = ("fin", "à jour", "supprimée", "introuvable")
 
@@ -77,6 +77,7 @@ class LiveRefresh:
     api_request: Any
     api_data: Any
     retry_or_fail: Any
+    api_config: Any
     stop: Any
 
     def setup_refresh(self, journal) -> None:
@@ -88,6 +89,8 @@ class LiveRefresh:
         self.cycle: Cycle | None = None
         self._refreshing = {}
         self._retry_after: dict[str, float] = {}
+        # Profils demandés (people_id -> heure de la demande).
+        self._profiles_asked: dict[str, float] = {}
         # Réconciliation due au départ : la coupure court depuis la dernière écriture de
         # l'état du journal (inconnue au premier départ : la fenêtre d'account).
         saved_at = journal.saved_at
@@ -101,6 +104,7 @@ class LiveRefresh:
         self._gone = log.removed() | log.removed("message")
         self.crawler.signals.connect(self._refresh_done, signal=signals.item_scraped)
         self.crawler.signals.connect(self._refresh_error, signal=signals.item_error)
+        self.crawler.signals.connect(self._refresh_error, signal=signals.item_dropped)
 
     # --- Horloge : un coup d'œil par seconde au plus --------------------------------------
     async def refresh_loop(self) -> None:
@@ -111,6 +115,7 @@ class LiveRefresh:
 
     def tick(self, now: float) -> None:
         connected = self._watch_connection(now)
+        self._refresh_profiles(now)
         if self.cycle is not None:
             return
         if self.erase_due and not self._refreshing:
@@ -128,6 +133,39 @@ class LiveRefresh:
                  if s not in self._refreshing and self._retry_after.get(s, 0) <= now]
         if ready:
             self._start(Cycle(now, set(ready)))
+
+    def _refresh_profiles(self, now: float) -> None:
+        """Profils touchés par un événement et calmes : relus, un appel chacun."""
+        for people_id in due(self.journal.profiles, now, self.settle_seconds):
+            if people_id in self._profiles_asked or self._retry_after.get(people_id, 0) > now:
+                continue
+            self._profiles_asked[people_id] = now
+            email = self.journal.profiles[people_id].get("email")
+            url = self.api_config.website_url("people", "profile",
+                                              email if email_key(email) else people_id)
+            self.crawler.engine.crawl(self.api_request(
+                url, self.parse_live_profile, cb_kwargs={"people_id": people_id},
+                meta={PROFILE: True}, dont_filter=True))
+
+    def parse_live_profile(self, response, people_id: str):
+        try:
+            profile = self.api_data(response, dict)
+        except InvalidResponse as exc:
+            yield from self.retry_or_fail(response.request, exc)
+            return
+        email = profile.get("email")
+        if email_key(email) is None:
+            self.profile_answered(people_id, True)  # sans e-mail : hors de l'export des profils
+            return
+        yield ProfileItem(email, str(email_key(email)), profile, refresh=True)
+
+    def profile_answered(self, people_id: str, settled: bool) -> None:
+        started = self._profiles_asked.pop(people_id, time.time())
+        if settled:
+            self.crawler.signals.send_catch_log(live_settled, started=started,
+                                                people_id=people_id)
+        else:
+            self._retry_after[people_id] = time.time() + self.settle_seconds
 
     def _watch_connection(self, now: float) -> bool:
         """Vrai si la connexion est authentifiée ; une coupure finie appelle une
@@ -226,12 +264,17 @@ class LiveRefresh:
 
     # --- Fin d'une relecture ---------------------------------------------------------
     def _refresh_done(self, item, response=None, spider=None) -> None:
-        if isinstance(item, ConversationsPage):
+        if isinstance(item, ProfileItem) and item.refresh and item.profile is not None:
+            self.profile_answered(str(item.profile.get("people_id")), True)
+        elif isinstance(item, ConversationsPage):
             self._page_saved(item)
         elif isinstance(item, MessageBatch) and item.end is not None:
             self._ended(item.session_id, item.end in SETTLING_ENDS)
 
     def _refresh_error(self, item, response=None, spider=None, failure=None) -> None:
+        if isinstance(item, ProfileItem) and item.refresh and item.profile is not None:
+            # Écartée (fiche non valide) ou non écrite : rien de plus à faire d'elle ici.
+            self.profile_answered(str(item.profile.get("people_id")), True)
         if isinstance(item, MessageBatch) and item.end is not None:
             self._ended(item.session_id, False)
 

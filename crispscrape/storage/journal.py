@@ -49,6 +49,8 @@ class EventJournal:
         self.last_seq = 0
         self.applied = 0
         self.unsettled: dict[str, dict] = {}
+        # Profils à relire (people_id -> since, email) après un événement people:profile:*.
+        self.profiles: dict[str, dict] = {}
         self.saved_at: float | None = None
         # État de la connexion, écrit avec le reste (posé par le pipeline du journal).
         self.connection: dict | None = None
@@ -61,9 +63,10 @@ class EventJournal:
         self.directory.mkdir(parents=True, exist_ok=True)
         data = self.state.load()
         self.applied = int(data.get("applied", 0))
-        unsettled = data.get("unsettled")
-        self.unsettled = {k: v for k, v in unsettled.items() if isinstance(v, dict)} \
-            if isinstance(unsettled, dict) else {}
+        self.unsettled, self.profiles = (
+            {k: v for k, v in found.items() if isinstance(v, dict)}
+            if isinstance(found := data.get(name), dict) else {}
+            for name in ("unsettled", "profiles"))
         saved_at = data.get("saved_at")
         self.saved_at = float(saved_at) if isinstance(saved_at, (int, float)) else None
         # Tous les fichiers, pas seulement le dernier par son nom : une horloge qui recule
@@ -93,10 +96,16 @@ class EventJournal:
                         and record["seq"] > self.applied:
                     yield record
 
-    def mark_applied(self, seq: int, unsettled: dict | None = None, now: float = 0.0) -> None:
+    def mark_applied(self, seq: int, unsettled: dict | None = None, now: float = 0.0,
+                     profiles: dict | None = None) -> None:
         """L'événement ``seq`` (et tous ceux d'avant) est appliqué ; ``unsettled`` :
         conversations qu'il laisse à relire (session_id -> plus ancien horodatage écrit, ou
-        None). Une seule écriture atomique pour les deux."""
+        None) ; ``profiles`` : profils à relire (people_id -> e-mail ou None). Une seule
+        écriture atomique pour tout."""
+        for people_id, email in (profiles or {}).items():
+            entry = self.profiles.setdefault(people_id, {"email": None})
+            entry["since"] = now
+            entry["email"] = email or entry["email"]
         for session_id, oldest in (unsettled or {}).items():
             entry = self.unsettled.setdefault(session_id, {"oldest": None})
             entry["since"] = now
@@ -105,16 +114,19 @@ class EventJournal:
         self.applied = max(self.applied, seq)
         self.save(now)
 
-    def settled(self, session_id: str, started: float, now: float) -> None:
-        """Relue par REST depuis ``started`` : réglée, sauf si un événement est arrivé après."""
-        entry = self.unsettled.get(session_id)
+    def settled(self, key: str, started: float, now: float, profile: bool = False) -> None:
+        """Relue par REST depuis ``started`` (une conversation, ou un profil par son
+        people_id) : réglée, sauf si un événement est arrivé après."""
+        waiting = self.profiles if profile else self.unsettled
+        entry = waiting.get(key)
         if entry is not None and entry.get("since", 0) <= started:
-            del self.unsettled[session_id]
+            del waiting[key]
             self.save(now)
 
     def save(self, now: float) -> None:
         data = self.state.data
-        data.update(applied=self.applied, unsettled=self.unsettled, saved_at=now)
+        data.update(applied=self.applied, unsettled=self.unsettled, profiles=self.profiles,
+                    saved_at=now)
         if self.connection is not None:
             data["connection"] = self.connection
         self.saved_at = now

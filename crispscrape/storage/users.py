@@ -80,6 +80,23 @@ class UsersFile(KeyedFile):
             self._save_state()
         return added
 
+    def refresh(self, profile: dict) -> bool:
+        """Le direct : la fiche relue remplace l'ancienne, fichier réécrit d'un coup tout de
+        suite (trié, atomique). Une fiche absente n'est pas ajoutée : l'export des profils
+        ne garde que les personnes des conversations (« users » l'ajoutera). Vrai si le
+        fichier a changé."""
+        key, text = profile_key(profile), dumps_line(profile)
+        if key is None or self.entries.get(key, text) == text:
+            return False
+        self.entries[key] = text
+        self.rewrite()
+        return True
+
+    def forget_people(self, people_ids: set[str]) -> None:
+        """Effacés du fichier pendant le direct : oubliés en mémoire aussi."""
+        for key in [k for k in self.entries if self.people_id(k) in people_ids]:
+            del self.entries[key]
+
     def mark_set_aside(self, key: str) -> None:
         """Fiche reçue mais non valide, mise de côté (validation/pipeline.py) : la demande est
         satisfaite sans profil utilisable, comme une fiche sans e-mail."""

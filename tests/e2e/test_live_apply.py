@@ -158,3 +158,23 @@ def test_sigkill_mid_apply_then_restart_gives_the_same_files(sandbox, tmp_path):
     state = json.loads((data_dir / "evenements" / "journal.state.json").read_text())
     assert state["applied"] == max(r["seq"] for r in records)
     assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+
+
+def test_a_changed_profile_is_read_again_once_quiet(sandbox, tmp_path):
+    data_dir = exported(sandbox, tmp_path, "data")
+    users = data_dir / "utilisateurs" / "utilisateurs.jsonl"
+    people_id = json.loads(users.read_text().splitlines()[2])["people_id"]
+    stats_file = tmp_path / "live-stats.json"
+    process = start_crawl("live", data_dir, sandbox.env(), settings=SETTINGS,
+                          stats_file=stats_file)
+    try:
+        connected(sandbox)
+        sandbox.admin(f"/_admin/profiles/{people_id}/edit", method="POST",
+                      json={"person": {"nickname": "Nom changé en direct"}})
+        wait_for(lambda: "Nom changé en direct" in users.read_text(), 30, "profil relu")
+    finally:
+        out, stats = stop(process, stats_file)
+    assert process.returncode == 0, out[-3000:]
+    assert stats["users/refreshed"] == 1 and stats["live/settled_profiles"] == 1
+    fresh = exported(sandbox, tmp_path, "fresh")
+    assert users.read_bytes() == (fresh / "utilisateurs" / "utilisateurs.jsonl").read_bytes()
