@@ -55,8 +55,11 @@ class RtmConnection:
         self.origin, self.path = socket_target(app_url)
         self.events, self.rooms, self.tier = events, rooms, tier
         self.on_event, self.on_refused, self.logger = on_event, on_refused, logger
+        # handle_sigint=False : sinon python-socketio prend SIGINT pour lui (Ctrl-C, et le
+        # cancel.json de scrapyd) — il annule TOUTES les tâches asyncio et arrête la boucle,
+        # sans la fin propre de Scrapy (journal, état, récapitulatif).
         self.client = socketio.AsyncClient(reconnection=False, logger=False,
-                                           engineio_logger=False)
+                                           engineio_logger=False, handle_sigint=False)
         self.stopping = False
         self.connected = asyncio.Event()
         self._lost_at: float | None = None

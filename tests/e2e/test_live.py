@@ -100,3 +100,17 @@ def test_refused_credentials_stop_the_live_intake_in_french(sandbox, data_dir):
     # Le bac à sable refuse déjà l'appel d'adresse (401) : rien n'est connecté ni journalisé.
     assert stats["finish_reason"] == "unauthorized"
     assert journal(data_dir) == []
+
+
+def test_ctrl_c_is_a_normal_end_too(sandbox, data_dir):
+    """SIGINT (Ctrl-C, et cancel.json de scrapyd) : la fin propre de Scrapy, pas celle que
+    python-socketio voudrait (qui annule toutes les tâches et arrête la boucle)."""
+    listed(sandbox, data_dir)
+    stats_file = data_dir.parent / "live-stats.json"
+    process = start_crawl("live", data_dir, sandbox.env(), stats_file=stats_file)
+    wait_for(lambda: sandbox.admin("/_admin/rtm")["clients"] == 1, 30, "connexion")
+    process.send_signal(signal.SIGINT)
+    out, _ = communicate_or_kill(process, 60, "Ctrl-C du direct")
+    assert process.returncode == 0, out[-3000:]
+    assert json.loads(stats_file.read_text())["finish_reason"] == "live_stopped"
+    assert "Fin : direct arrêté" in out

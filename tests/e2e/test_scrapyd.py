@@ -19,6 +19,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -270,3 +271,31 @@ def test_credentials_never_leak_through_scrapyd(bad_jobs, export_jobs, scrapyd, 
         for path in directory.rglob("*"):
             if path.is_file():
                 secrets.assert_absent(path.read_bytes().decode("latin-1"), str(path))
+
+
+# --- Le direct, job de longue durée ------------------------------------------------------------
+
+
+def test_live_is_a_long_job_and_cancel_json_is_its_normal_end(export_jobs, scrapyd, sandbox,
+                                                              data_dir):
+    job = scrapyd.schedule("live")
+    deadline = time.monotonic() + 60
+    while sandbox.admin("/_admin/rtm")["clients"] != 1:
+        assert time.monotonic() < deadline, scrapyd.log[-3000:]
+        time.sleep(0.1)
+    session_id = sandbox.admin("/_admin/truth/conversations")[0]["session_id"]
+    [added] = sandbox.admin(f"/_admin/conversations/{session_id}/messages", method="POST",
+                            json={"count": 1})
+    path = data_dir / "conversations" / "messages" / f"{session_id}.jsonl"
+    while str(added["fingerprint"]) not in path.read_text():
+        assert time.monotonic() < deadline + 10, "message du direct absent du fichier"
+        time.sleep(0.05)
+    assert scrapyd.get("listjobs.json", project=PROJECT)["running"][0]["id"] == job
+    scrapyd.request_text("cancel.json", [("project", PROJECT), ("job", job)])
+    entry = scrapyd.wait_finished([job])[job]
+    log = scrapyd.job_log(entry)
+    assert finish_reason(log) == "live_stopped", log[-3000:]
+    assert "Fin : direct arrêté" in log and "Récapitulatif live :" in log
+    # Code de sortie 0 : scrapyd le dit « finished », pas « died ».
+    assert re.search(rf"Process finished: project='{PROJECT}' spider='live' job='{job}'",
+                     scrapyd.log), scrapyd.log[-3000:]
