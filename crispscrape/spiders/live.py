@@ -34,7 +34,8 @@ from crispscrape.pipelines.live import KNOWN_EVENTS, LiveJournalPipeline
 from crispscrape.pipelines.messages import message_store
 from crispscrape.signals import live_event
 from crispscrape.spiders.live_apply import LiveApply
-from crispscrape.spiders.live_refresh import PROFILE, SWEEP, LiveRefresh
+from crispscrape.spiders.live_profiles import PROFILE
+from crispscrape.spiders.live_refresh import SWEEP, LiveRefresh
 from crispscrape.spiders.messages import ConversationFetch, MessagesSpider, Step
 
 

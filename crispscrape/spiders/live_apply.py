@@ -28,9 +28,12 @@ from crispscrape.outcome import CAUSE_STAT
 from crispscrape.paging.live import (
     CONVERSATION, CONVERSATION_GONE, EDIT, MESSAGE, MESSAGE_GONE, PROFILE_GONE, edited, meaning,
 )
+from crispscrape.oserrors import os_reason
 from crispscrape.signals import (
     conversation_removed, live_applied, live_journaled, messages_removed, profile_removed,
+    stop_export,
 )
+from crispscrape.storage.files import StorageError
 
 
 @dataclass
@@ -71,7 +74,17 @@ class LiveApply:
             seq, event, data = await self._queue.get()
             if self.journal.closed:
                 return  # fin du crawl : le reste sera rejoué au prochain départ
-            left = await self._apply(event, data)
+            try:
+                left = await self._apply(event, data)
+            except StorageError as exc:
+                # Un identifiant qui ne peut pas servir de nom de fichier (rien n'est écrit
+                # hors du répertoire de données) : l'événement est compté et passé.
+                stats.inc_value("live/unusable")
+                self.logger.warning("Événement %s n° %d ignoré : %s", event, seq, exc)
+                left = Left()
+            except OSError as exc:
+                stop_export(self.crawler, "output_error", "Fichiers de l'export illisibles "
+                            f"pendant le direct : {os_reason(exc)}. Arrêt du direct.")
             if stats.get_value(CAUSE_STAT) is not None:
                 # Écriture impossible (disque plein…) : l'événement reste à appliquer, il
                 # sera rejoué au prochain départ.

@@ -30,8 +30,8 @@ from scrapy import signals
 
 from crispscrape.api import InvalidResponse
 from crispscrape.arguments import UNLIMITED
-from crispscrape.items import ConversationsPage, MessageBatch, ProfileItem
-from crispscrape.model import email_key, session_id_of
+from crispscrape.items import ConversationsPage, MessageBatch
+from crispscrape.model import session_id_of
 from crispscrape.outcome import CAUSE_STAT
 from crispscrape.paging.conversations import SCAN, plan_walk
 from crispscrape.paging.live import due, gap_lookback_days
@@ -39,11 +39,13 @@ from crispscrape.paging.selection import Policy
 from crispscrape.pipelines.conversations import ConversationsPipeline
 from crispscrape.signals import listing_advanced, live_settled, removals_due
 from crispscrape.spiders.conversations import check_conversations, page_url
+from crispscrape.spiders.live_profiles import LiveProfiles
+from crispscrape.storage.files import StorageError
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.suppressions import SuppressionLog
 
-# Rôle d'une requête du direct dans request.meta : page de liste, profil.
-SWEEP, PROFILE = "crisp_live_sweep", "crisp_live_profile"
+# Rôle d'une page de liste du direct dans request.meta.
+SWEEP = "crisp_live_sweep"
 # Fins d'une relecture qui la règlent (toutes les autres : échec, arrêt, à refaire).
 SETTLING_ENDS = ("fin", "à jour", "supprimée", "introuvable")
 
@@ -61,7 +63,7 @@ class Cycle:
     listed: set[str] = field(default_factory=set)
 
 
-class LiveRefresh:
+class LiveRefresh(LiveProfiles):
     """À placer avant ``MessagesSpider`` (dont il reprend la pagination des messages)."""
 
     crawler: Any
@@ -110,7 +112,12 @@ class LiveRefresh:
     async def refresh_loop(self) -> None:
         interval = max(0.02, min(1.0, self.settle_seconds / 4))
         while self.crawler.stats.get_value(CAUSE_STAT) is None:
-            self.tick(time.time())
+            try:
+                self.tick(time.time())
+            except (OSError, StorageError) as exc:
+                # Fichiers illisibles le temps d'un coup d'œil : dit, et réessayé au suivant.
+                self.logger.error("Direct : relecture impossible à préparer (%s) ; nouvel "
+                                  "essai dans %.0f s.", exc, interval)
             await asyncio.sleep(interval)
 
     def tick(self, now: float) -> None:
@@ -133,39 +140,6 @@ class LiveRefresh:
                  if s not in self._refreshing and self._retry_after.get(s, 0) <= now]
         if ready:
             self._start(Cycle(now, set(ready)))
-
-    def _refresh_profiles(self, now: float) -> None:
-        """Profils touchés par un événement et calmes : relus, un appel chacun."""
-        for people_id in due(self.journal.profiles, now, self.settle_seconds):
-            if people_id in self._profiles_asked or self._retry_after.get(people_id, 0) > now:
-                continue
-            self._profiles_asked[people_id] = now
-            email = self.journal.profiles[people_id].get("email")
-            url = self.api_config.website_url("people", "profile",
-                                              email if email_key(email) else people_id)
-            self.crawler.engine.crawl(self.api_request(
-                url, self.parse_live_profile, cb_kwargs={"people_id": people_id},
-                meta={PROFILE: True}, dont_filter=True))
-
-    def parse_live_profile(self, response, people_id: str):
-        try:
-            profile = self.api_data(response, dict)
-        except InvalidResponse as exc:
-            yield from self.retry_or_fail(response.request, exc)
-            return
-        email = profile.get("email")
-        if email_key(email) is None:
-            self.profile_answered(people_id, True)  # sans e-mail : hors de l'export des profils
-            return
-        yield ProfileItem(email, str(email_key(email)), profile, refresh=True)
-
-    def profile_answered(self, people_id: str, settled: bool) -> None:
-        started = self._profiles_asked.pop(people_id, time.time())
-        if settled:
-            self.crawler.signals.send_catch_log(live_settled, started=started,
-                                                people_id=people_id)
-        else:
-            self._retry_after[people_id] = time.time() + self.settle_seconds
 
     def _watch_connection(self, now: float) -> bool:
         """Vrai si la connexion est authentifiée ; une coupure finie appelle une
@@ -264,18 +238,17 @@ class LiveRefresh:
 
     # --- Fin d'une relecture ---------------------------------------------------------
     def _refresh_done(self, item, response=None, spider=None) -> None:
-        if isinstance(item, ProfileItem) and item.refresh and item.profile is not None:
-            self.profile_answered(str(item.profile.get("people_id")), True)
-        elif isinstance(item, ConversationsPage):
+        if self.profile_item_done(item):
+            return
+        if isinstance(item, ConversationsPage):
             self._page_saved(item)
         elif isinstance(item, MessageBatch) and item.end is not None:
             self._ended(item.session_id, item.end in SETTLING_ENDS)
 
     def _refresh_error(self, item, response=None, spider=None, failure=None) -> None:
-        if isinstance(item, ProfileItem) and item.refresh and item.profile is not None:
-            # Écartée (fiche non valide) ou non écrite : rien de plus à faire d'elle ici.
-            self.profile_answered(str(item.profile.get("people_id")), True)
-        if isinstance(item, MessageBatch) and item.end is not None:
+        # Un profil écarté (fiche non valide) ou non écrit : rien de plus à faire de lui ici.
+        if not self.profile_item_done(item) and isinstance(item, MessageBatch) \
+                and item.end is not None:
             self._ended(item.session_id, False)
 
     def _ended(self, session_id: str, settled: bool) -> None:
