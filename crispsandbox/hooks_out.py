@@ -10,7 +10,8 @@ adresse, au format des web hooks de Crisp (contrat de l'issue 22) :
   (hook de plugin) ; avec une clé enregistrée, ``?key=…`` ajouté à l'adresse (hook de site).
 
 L'envoi est attendu (10 s au plus) avant que la mutation ne réponde : quand l'appel
-d'administration revient, le récepteur a déjà répondu. Pas de réessai ; les pertes et
+d'administration revient, le récepteur a déjà répondu (sauf pour un événement retenu par
+/_admin/rtm/hold, envoyé à sa sortie). Pas de réessai ; les pertes et
 doublons de /_admin/rtm ne s'appliquent pas aux hooks. Une cible, tous les sites servis.
 
 Routes (boucle locale seulement, comme tout /_admin) :

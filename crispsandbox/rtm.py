@@ -11,8 +11,9 @@ Contrat (voir docs/sandbox.md, « Temps réel ») :
 - ensuite, chaque événement d'un site de ``rooms`` dont le nom figure dans ``events`` lui
   arrive comme événement Socket.IO du même nom, avec un seul objet.
 
-Les pannes du flux (coupure réseau, pertes, doublons) se règlent par /_admin/rtm
-(rtm_admin.py) ; les événements naissent des mutations d'administration (rtm_events.py).
+Les pannes du flux (coupure réseau, pertes, doublons, retards et désordre) se règlent par
+/_admin/rtm (rtm_admin.py, rtm_hold.py) ; les événements naissent des mutations
+d'administration (rtm_events.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aiohttp import web
 from .envelope import CrispError
 from .hooks_out import HookSender
 from .layer import abort_connection
+from .rtm_hold import HoldQueue
 
 if TYPE_CHECKING:
     from .state import SandboxConfig
@@ -84,6 +86,7 @@ class RtmHub:
         self.drop_left = 0  # événements à perdre
         self.duplicate_left = 0  # événements à envoyer deux fois
         self.hooks = HookSender()  # chaque événement aussi POSTé en web hook (hooks_out.py)
+        self.hold = HoldQueue(self._deliver)  # événements retenus, partis plus tard (rtm_hold.py)
         self.server.on("connect", self._on_connect)
         self.server.on("authentication", self._on_authentication)
         self.server.on("disconnect", self._on_disconnect)
@@ -147,6 +150,7 @@ class RtmHub:
         """Arrêt du bac à sable : les WebSockets ouvertes n'attendent pas le délai d'arrêt
         d'aiohttp, elles sont coupées comme par une perte du réseau."""
         self.cut_everyone()
+        await self.hold.close()
         await self.server.shutdown()
 
     # ------------------------------------------------------------------ flux
@@ -163,7 +167,18 @@ class RtmHub:
 
     async def publish(self, website_id: str, event: str, data: dict, *, subscribed_only: bool = True) -> int:
         """Envoie un événement à ses destinataires, puis en web hook à la cible enregistrée
-        (hooks_out.py, sans pertes ni doublons) ; renvoie le nombre d'émissions Socket.IO."""
+        (hooks_out.py, sans pertes ni doublons) ; renvoie le nombre d'émissions Socket.IO.
+
+        Une retenue prévue (/_admin/rtm/hold) le garde pour plus tard s'il a un destinataire,
+        client ou cible de hooks : rien ne part maintenant (0 émission)."""
+        has_target = self.hooks.target is not None or bool(
+            self.recipients(website_id, event if subscribed_only else None))
+        if has_target and self.hold.take(website_id, event, data, subscribed_only):
+            return 0
+        return await self._deliver(website_id, event, data, subscribed_only)
+
+    async def _deliver(self, website_id: str, event: str, data: dict, subscribed_only: bool) -> int:
+        """Émissions Socket.IO, puis web hook ; aussi le départ d'un événement retenu."""
         sent = await self._emit(website_id, event, data, subscribed_only)
         await self.hooks.deliver(website_id, event, data)
         return sent
@@ -205,5 +220,9 @@ class RtmHub:
         return len(requests)
 
     def snapshot(self) -> dict:
-        return {"clients": self.client_count, "events_sent": self.events_sent,
-                "auth_failures": self.auth_failures}
+        """Compteurs de GET /_admin/rtm ; ceux de la retenue dès qu'une a été demandée."""
+        counts = {"clients": self.client_count, "events_sent": self.events_sent,
+                  "auth_failures": self.auth_failures}
+        if self.hold.requested:
+            counts.update(self.hold.snapshot())
+        return counts

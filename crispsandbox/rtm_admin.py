@@ -1,10 +1,14 @@
 """Routes /_admin/rtm : piloter le flux temps réel depuis les tests (boucle locale seulement,
 JSON simple, erreurs {"error": "<message en français>"} comme le reste de /_admin).
 
-- GET /_admin/rtm : {"clients", "events_sent", "auth_failures"} ;
+- GET /_admin/rtm : {"clients", "events_sent", "auth_failures"}, et dès qu'une retenue a été
+  demandée {"hold_left", "held", "released"} (prochains à retenir, retenus, partis après retenue) ;
 - POST /_admin/rtm/disconnect : coupe chaque client (perte du réseau) -> {"disconnected": N} ;
 - POST /_admin/rtm/drop {"count": N} : les N prochains événements ne partent pas -> {"drop_left": N} ;
 - POST /_admin/rtm/duplicate {"count": N} : les N prochains partent deux fois -> {"duplicate_left": N} ;
+- POST /_admin/rtm/hold {"count": N, "seconds": S} : les N prochains événements partent S
+  secondes plus tard, après ceux publiés entre-temps (rtm_hold.py)
+  -> {"hold_left": N, "seconds": S, "held": retenus} ;
 - POST /_admin/rtm/emit {"event", "data", "website"} : un événement quelconque (inconnu de
   Crisp compris) à tous les clients authentifiés de ce site -> {"sent": émissions}.
 """
@@ -17,6 +21,7 @@ from aiohttp import web
 
 from .adminkit import fail, json_reply, read_body
 from .rtm import RESERVED_EVENTS, RtmHub
+from .rtm_hold import parse_seconds
 
 
 def _count(payload: dict) -> int:
@@ -54,6 +59,18 @@ class RtmAdminRoutes:
             return fail(400, str(error))
         return json_reply({name: getattr(hub, name)})
 
+    async def hold(self, request: web.Request) -> web.Response:
+        """Prochains événements retenus ; « seconds » n'est requis que si « count » > 0."""
+        queue = self._locate(request).hold
+        try:
+            payload = await read_body(request)
+            count = _count(payload)
+            seconds = parse_seconds(payload) if count else 0.0
+        except ValueError as error:
+            return fail(400, str(error))
+        queue.configure(count, seconds)
+        return json_reply({"hold_left": queue.hold_left, "seconds": queue.seconds, "held": queue.held})
+
     async def emit(self, request: web.Request) -> web.Response:
         hub = self._locate(request)
         try:
@@ -75,4 +92,5 @@ class RtmAdminRoutes:
         router.add_post("/_admin/rtm/disconnect", self.disconnect)
         router.add_post("/_admin/rtm/drop", self.drop)
         router.add_post("/_admin/rtm/duplicate", self.duplicate)
+        router.add_post("/_admin/rtm/hold", self.hold)
         router.add_post("/_admin/rtm/emit", self.emit)
