@@ -31,16 +31,12 @@ from io import BytesIO
 from typing import Any, ClassVar
 
 from scrapy import Request, signals
-from scrapy.exceptions import (
-    DontCloseSpider, NotConfigured,
-)
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http.request import NO_CALLBACK
 from scrapy.pipelines.files import FilesPipeline, FilesStoreProtocol
 
 from crispscrape import compat
-from crispscrape.file_refs import (
-    FILE_META, FILES_SLOT, REF_META, FileRef, file_refs, scheme_allowed,
-)
+from crispscrape.file_refs import FILE_META, FILES_SLOT, REF_META, FileRef, file_refs, scheme_allowed
 from crispscrape.console import Repeats
 from crispscrape.oserrors import os_reason
 from crispscrape.config import data_dir_of

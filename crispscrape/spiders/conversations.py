@@ -91,15 +91,9 @@ class ConversationsSpider(ExportSpider):
                                 cb_kwargs={"page": page}, dont_filter=True)
 
     def parse_page(self, response, page: int):
-        try:
-            conversations = self.api_data(response, list)
-            check_conversations(conversations)
-        except InvalidResponse as exc:
-            yield from self.retry_or_fail(response.request, exc)
-            return
-        self.crawler.stats.inc_value("conversations/pages")
         exported = self.crawler.stats.get_value("conversations/exported", 0)
-        yield ConversationsPage(page, conversations, limit=max(0, self.nb - exported))
+        yield from parsed_page(self, response, page, max(0, self.nb - exported),
+                               "conversations/pages")
 
     def resource_missing(self, request):
         if request.meta.get(CONFIRM_ROLE):
@@ -222,7 +216,20 @@ def page_url(spider, page: int, per_page: int) -> str:
     return spider.api_config.website_url("conversations", str(page)) + "?" + urlencode(params)
 
 
-def check_conversations(page: list) -> None:
+def parsed_page(spider, response, page: int, limit: int, stat: str):
+    """La page de liste d'une réponse (``ConversationsPage``), ou la requête refaite si elle
+    est abîmée ; ``stat`` compte les pages reçues (liste, ou balayage du direct)."""
+    try:
+        conversations = spider.api_data(response, list)
+        _check_conversations(conversations)
+    except InvalidResponse as exc:
+        yield from spider.retry_or_fail(response.request, exc)
+        return
+    spider.crawler.stats.inc_value(stat)
+    yield ConversationsPage(page, conversations, limit=limit)
+
+
+def _check_conversations(page: list) -> None:
     """Chaque élément d'une page doit être un objet avec un session_id utilisable.
 
     Sinon la page est abîmée (souvent en passant) : elle est redemandée, comme un lot de

@@ -28,7 +28,6 @@ from typing import Any
 
 from scrapy import signals
 
-from crispscrape.api import InvalidResponse
 from crispscrape.arguments import UNLIMITED
 from crispscrape.items import ConversationsPage, MessageBatch
 from crispscrape.model import session_id_of
@@ -38,7 +37,7 @@ from crispscrape.paging.live import due, gap_lookback_days
 from crispscrape.paging.selection import Policy
 from crispscrape.pipelines.conversations import ConversationsPipeline
 from crispscrape.signals import listing_advanced, live_settled, removals_due
-from crispscrape.spiders.conversations import check_conversations, page_url
+from crispscrape.spiders.conversations import page_url, parsed_page
 from crispscrape.spiders.live_profiles import LiveProfiles
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.layout import ExportLayout
@@ -178,14 +177,7 @@ class LiveRefresh(LiveProfiles):
             meta={SWEEP: True}, priority=2, dont_filter=True))
 
     def parse_sweep_page(self, response, page: int):
-        try:
-            conversations = self.api_data(response, list)
-            check_conversations(conversations)
-        except InvalidResponse as exc:
-            yield from self.retry_or_fail(response.request, exc)
-            return
-        self.crawler.stats.inc_value("live/list_pages")
-        yield ConversationsPage(page, conversations, limit=UNLIMITED)
+        return parsed_page(self, response, page, UNLIMITED, "live/list_pages")
 
     def _page_saved(self, item: ConversationsPage) -> None:
         cycle = self.cycle

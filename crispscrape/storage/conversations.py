@@ -153,8 +153,7 @@ class ConversationsStore:
 
     def forget(self, session_ids: set[str]) -> None:
         """Effacées du fichier pendant l'exécution (le direct) : oubliées en mémoire aussi."""
-        for session_id in session_ids:
-            self.file.entries.pop(session_id, None)
+        self.file.entries = {k: v for k, v in self.file.entries.items() if k not in session_ids}
 
     def census_seen(self) -> set[str]:
         """Conversations vues par le recensement en cours, dans les exécutions précédentes."""

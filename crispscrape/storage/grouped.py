@@ -67,19 +67,13 @@ class GroupedReplace:
         fsync_directory(self.directory)
         return True
 
-    def drop(self, path: str) -> None:
-        """Abandonne le nouveau contenu préparé de ``path`` (effacé entre-temps)."""
-        tmp = self._staged.pop(path, None)
-        self._sizes.pop(path, None)
-        if tmp is not None:
-            discard_temporary(tmp)
-
-    def discard(self) -> None:
-        """Abandonne les fichiers préparés (leurs anciens contenus restent en place)."""
-        for tmp in self._staged.values():
-            discard_temporary(tmp)
-        self._staged.clear()
-        self._sizes.clear()
+    def discard(self, paths: Iterable[str] | None = None) -> None:
+        """Abandonne les fichiers préparés, tous ou ``paths`` (effacés entre-temps) : leurs
+        anciens contenus restent en place."""
+        for path in list(self._staged) if paths is None else paths:
+            self._sizes.pop(path, None)
+            if (tmp := self._staged.pop(path, None)) is not None:
+                discard_temporary(tmp)
 
     def _sync(self, temporaries: list[str]) -> None:
         if _SYNCFS is not None:

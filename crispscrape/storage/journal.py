@@ -1,20 +1,15 @@
 """Le journal des événements en direct : ``{DATA}/evenements/AAAA-MM-JJ.jsonl`` (issue 22).
 
-Journal d'abord : chaque événement reçu (RTM de Crisp, ou web hook) est AJOUTÉ ici, ligne
-complète + fsync, AVANT d'être appliqué aux fichiers de l'export. Un arrêt brutal à tout
-moment ne perd donc rien de ce qui a été reçu : au redémarrage, ce qui suit le dernier
-événement appliqué (``journal.state.json``) est rejoué, et l'application, idempotente, donne
-les mêmes fichiers.
+Journal d'abord : chaque événement reçu (RTM ou web hook) est AJOUTÉ ici, ligne complète +
+fsync, AVANT d'être appliqué. Après un arrêt brutal, ce qui suit le dernier événement
+appliqué est rejoué ; l'application, idempotente, donne les mêmes fichiers. Une ligne :
+``{"seq", "received", "source", "event", "data"}`` ; ``seq`` croît d'un fichier du jour au
+suivant. Les fichiers tout appliqués de plus de ``keep_days`` jours sont retirés.
 
-Une ligne : ``{"seq": N, "received": "…Z", "source": "rtm"|"hook", "event": "message:send",
-"data": {…}}``. ``seq`` croît d'un événement au suivant, d'un fichier du jour au suivant.
-Les fichiers dont tout est appliqué et plus vieux que ``keep_days`` jours sont retirés.
-
-L'état dit aussi quelles conversations attendent leur relecture REST (``unsettled`` :
-session_id -> ``since``, heure du dernier événement, et ``oldest``, horodatage du plus
-ancien message écrit d'après un événement), l'état de la connexion (``connection``, pour
-``scrapy status``) et l'heure de sa dernière écriture (``saved_at`` : le début d'une
-coupure, si le direct s'arrête).
+``journal.state.json`` : ``applied``, conversations et profils à relire (``unsettled``,
+``profiles`` : ``since``, heure du dernier événement ; ``oldest``, plus ancien message écrit
+d'après un événement), ``connection`` (pour ``scrapy status``) et ``saved_at`` (début d'une
+coupure si le direct s'arrête). Détails : docs/direct.md.
 """
 
 from __future__ import annotations

@@ -217,8 +217,8 @@ class MessageStore:
             self.cursor.done.pop(session_id)
             self.cursor.incomplete.pop(session_id, None)
             self.open_conversations.pop(session_id, None)
-            if name := self.model.file_name(session_id):
-                self._files.drop(os.path.join(self._directory, name))
+        self._files.discard(os.path.join(self._directory, name) for name in
+                            map(self.model.file_name, session_ids) if name)
         self.cursor.dirty = True
 
     def write_failed(self, session_id: str, exc: OSError) -> None:

@@ -81,10 +81,8 @@ class UsersFile(KeyedFile):
         return added
 
     def refresh(self, profile: dict) -> bool:
-        """Le direct : la fiche relue remplace l'ancienne, fichier réécrit d'un coup tout de
-        suite (trié, atomique). Une fiche absente n'est pas ajoutée : l'export des profils
-        ne garde que les personnes des conversations (« users » l'ajoutera). Vrai si le
-        fichier a changé."""
+        """Le direct : la fiche relue remplace l'ancienne, réécrite d'un coup ; une absente
+        n'est pas ajoutée (« users » le fera). Vrai si le fichier a changé."""
         key, text = profile_key(profile), dumps_line(profile)
         if key is None or self.entries.get(key, text) == text:
             return False

@@ -59,6 +59,15 @@ def differences(mine: Path, fresh: Path) -> list[str]:
     return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
+def settled_like(data_dir: Path, fresh: Path, timeout: float) -> None:
+    """Attend que les fichiers du direct soient ceux d'un export neuf ; sinon, l'échec est
+    dit après l'arrêt du direct, avec les fichiers qui diffèrent et son journal."""
+    try:
+        wait_for(lambda: tree(data_dir) == tree(fresh), timeout, "fichiers réglés")
+    except AssertionError:
+        pass
+
+
 def connected(sandbox) -> None:
     wait_for(lambda: sandbox.admin("/_admin/rtm")["clients"] == 1, 30, "connexion")
 
@@ -98,10 +107,7 @@ def test_events_on_disk_within_a_second_then_settled_identical_to_a_fresh_export
 
         # Calme depuis 3 s : relue par REST, le fichier devient celui d'un export neuf.
         fresh = exported(sandbox, tmp_path, "fresh")
-        try:
-            wait_for(lambda: tree(data_dir) == tree(fresh), 30, "fichiers réglés")
-        except AssertionError:
-            pass  # dit plus bas, avec les fichiers qui diffèrent et le journal du direct
+        settled_like(data_dir, fresh, 30)
     finally:
         out, stats = stop(process, stats_file)
     assert tree(data_dir) == tree(fresh), (differences(data_dir, fresh), out[-6000:])
@@ -146,10 +152,7 @@ def test_sigkill_mid_apply_then_restart_gives_the_same_files(sandbox, tmp_path):
         connected(sandbox)
         fresh = exported(sandbox, tmp_path, "fresh")
         # Rejeu du journal, puis réconciliation (ce que la coupure a fait manquer).
-        try:
-            wait_for(lambda: tree(data_dir) == tree(fresh), 60, "fichiers rattrapés")
-        except AssertionError:
-            pass  # dit plus bas, avec les fichiers qui diffèrent et le journal du direct
+        settled_like(data_dir, fresh, 60)
     finally:
         out, stats = stop(process, stats_file)
     assert tree(data_dir) == tree(fresh), (differences(data_dir, fresh), out[-6000:])
