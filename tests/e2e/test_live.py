@@ -25,14 +25,17 @@ def journal(data_dir: Path) -> list[dict]:
             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def wait_for(condition, timeout: float, what: str):
+def wait_for(condition, timeout: float, what: str, run=None):
+    """La valeur de ``condition`` dès qu'elle est vraie ; sinon l'échec, avec la fin de la
+    sortie du direct ``run`` (tests.support.live.LiveLog) s'il est donné."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(0.02)
-    raise AssertionError(f"{what} : pas en {timeout} s")
+    tail = f"\n{run.log[-3000:]}" if run is not None else ""
+    raise AssertionError(f"{what} : pas en {timeout} s{tail}")
 
 
 def stop(process, stats_file: Path):

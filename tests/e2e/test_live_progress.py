@@ -22,6 +22,7 @@ import time
 
 import crispscrape.jsonrpc  # noqa: F401 - rend scrapy_jsonrpc importable sous Scrapy 2
 from scrapy_jsonrpc.jsonrpc import jsonrpc_client_call
+from tests.e2e.test_live import wait_for
 from tests.support.crawling import ROOT, crawl_env, run_crawl, start_crawl
 from tests.support.live import LiveLog
 
@@ -32,17 +33,6 @@ CALLS = re.compile(r"appels aujourd'hui : (\d+)/5000 \(quota\)\.$")
 def export(sandbox, data_dir) -> None:
     result = run_crawl("account", data_dir, sandbox.env())
     assert result.returncode == 0, result.log[-3000:]
-
-
-def wait_for(condition, timeout: float, what: str, run: LiveLog | None = None):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    tail = run.log[-3000:] if run is not None else ""
-    raise AssertionError(f"{what} : pas en {timeout} s\n{tail}")
 
 
 def quiet(read, run: LiveLog, seconds: float = 2.0, timeout: float = 60) -> None:

@@ -57,13 +57,20 @@ def test_calls_today_restart_from_the_last_reading_at_utc_midnight():
     assert calls.count(50, midnight + 60) == 10
 
 
-def progress_for(key: str, **settings):
+def bare_crawler(**settings):
+    """Un crawler réduit à ses réglages (défauts de l'add-on, puis ``settings``) et à des
+    statistiques en mémoire."""
     values = Settings()
     CrispAddon().update_settings(values)
     for name, value in settings.items():
         values.set(name, value)
     crawler = SimpleNamespace(settings=values, spider=None)
     crawler.stats = MemoryStatsCollector(crawler)
+    return crawler
+
+
+def progress_for(key: str, **settings):
+    crawler = bare_crawler(**settings)
     publish_context(crawler, ExportContext(name="live", source=None, config=None,
                                            progress_key=key, progress_unit="événements"))
     return Progress(crawler, 1.0), crawler.stats
@@ -161,12 +168,7 @@ def test_status_reads_only_the_tail_of_a_long_journal(tmp_path, monkeypatch):
 # --- Le moniteur « Direct coupé » ---------------------------------------------------------------
 
 def periodic(stats: dict, **settings):
-    values = Settings()
-    CrispAddon().update_settings(values)
-    for name, value in settings.items():
-        values.set(name, value)
-    crawler = SimpleNamespace(settings=values, spider=None)
-    crawler.stats = MemoryStatsCollector(crawler)
+    crawler = bare_crawler(**settings)
     suite = PeriodicMonitors(crawler=crawler)
     MonitorRunner().run(suite, stats=stats, crawler=crawler, spider=None, stats_history=[],
                         job=None)
