@@ -22,6 +22,8 @@ Détails internes utilisés (vérifiés avec Scrapy 2.19) :
   AutoThrottle surcharge (``require_method``) ;
 - ``ExecutionEngine.scraper.start_itemproc_async`` : un événement en direct passe par les
   pipelines hors de toute réponse (``process_item_now``) ;
+- ``MediaPipeline.SpiderInfo.downloaded`` : le cache des résultats, vidé pour le direct
+  (``trim_media_cache``) ;
 - ``scrapy.pipelines.media._MediaRequestFiltered`` : l'échec de média que Scrapy journalise
   en DEBUG, sans trace Python (``quiet_media_failure``) ; un 404 ou un délai dépassé d'une
   pièce jointe est un résultat noté dans l'index, pas une erreur du programme.
@@ -147,6 +149,17 @@ def quiet_media_failure() -> type[Exception]:
     if not (isinstance(quiet, type) and issubclass(quiet, module.FileException)):
         _fail("scrapy.pipelines.media._MediaRequestFiltered", "n'est plus une FileException")
     return quiet
+
+
+def trim_media_cache(info: Any, keep: int = 256) -> None:
+    """Vide le cache des résultats de MediaPipeline (``SpiderInfo.downloaded``) au-delà de
+    ``keep`` entrées. Scrapy le garde toute la vie de l'araignée (échecs compris, avec leur
+    trace) : rien pour un crawl, mais le direct tourne des jours et sa mémoire grandissait
+    (banc du direct). L'index des pièces jointes dit déjà ce qui est fait : rien n'est
+    téléchargé deux fois (pipelines/attachments.py le consulte avant chaque requête)."""
+    downloaded = require_attribute(info, "downloaded", "MediaPipeline.SpiderInfo.downloaded")
+    if len(downloaded) > keep:
+        downloaded.clear()
 
 
 # --- Moteur --------------------------------------------------------------------------------

@@ -269,6 +269,7 @@ class AttachmentsPipeline(FilesPipeline):
             else:
                 reason = getattr(value.value, "reason", "erreur")
             entries.append(self._failed(ref, reason))
+        compat.trim_media_cache(self.spiderinfo)  # le direct tourne des jours : mémoire plate
         try:
             self.index.record(entries)
         except OSError as exc:

@@ -92,7 +92,7 @@ class EventJournal:
                     yield record
 
     def mark_applied(self, seq: int, unsettled: dict | None = None, now: float = 0.0,
-                     profiles: dict | None = None) -> None:
+                     profiles: dict | None = None, save: bool = True) -> None:
         """L'événement ``seq`` (et tous ceux d'avant) est appliqué ; ``unsettled`` :
         conversations qu'il laisse à relire (session_id -> plus ancien horodatage écrit, ou
         None) ; ``profiles`` : profils à relire (people_id -> e-mail ou None). Une seule
@@ -107,7 +107,8 @@ class EventJournal:
             if oldest is not None and (entry["oldest"] is None or oldest < entry["oldest"]):
                 entry["oldest"] = oldest
         self.applied = max(self.applied, seq)
-        self.save(now)
+        if save:
+            self.save(now)
 
     def settled(self, key: str, started: float, now: float, profile: bool = False) -> None:
         """Relue par REST depuis ``started`` (une conversation, ou un profil par son

@@ -174,3 +174,17 @@ def test_quiet_media_failure_is_the_class_scrapy_logs_without_a_trace(monkeypatc
     monkeypatch.delattr(media, "_MediaRequestFiltered")
     with pytest.raises(compat.ScrapyInternalsError, match="_MediaRequestFiltered"):
         compat.quiet_media_failure()
+
+
+def test_the_media_cache_is_emptied_past_its_bound_and_the_attribute_is_checked():
+    from scrapy.pipelines.media import MediaPipeline
+
+    info = MediaPipeline.SpiderInfo(None)
+    info.downloaded.update({b"a": 1, b"b": 2})
+    compat.trim_media_cache(info, keep=2)
+    assert info.downloaded == {b"a": 1, b"b": 2}
+    info.downloaded[b"c"] = 3
+    compat.trim_media_cache(info, keep=2)
+    assert info.downloaded == {}
+    with pytest.raises(compat.ScrapyInternalsError, match="SpiderInfo.downloaded"):
+        compat.trim_media_cache(object())
