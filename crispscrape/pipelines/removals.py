@@ -50,7 +50,9 @@ class RemovalsPipeline:
         crawler.signals.connect(self.restored, signal=conversation_restored)
         crawler.signals.connect(self.messages_removed, signal=messages_removed)
         crawler.signals.connect(self.profile_removed, signal=profile_removed)
-        crawler.signals.connect(self.erase, signal=removals_due)
+        crawler.signals.connect(self.erase_now, signal=removals_due)
+        # Vrai quand un effacement attend la reconstruction de analyse/.
+        self.analysis_owed = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -134,9 +136,13 @@ class RemovalsPipeline:
         return True
 
     def close_spider(self, spider=None) -> None:
-        self.erase()
+        self.erase(closing=True)
 
-    def erase(self) -> None:
+    def erase_now(self) -> None:
+        """Signal removals_due (le direct, calme)."""
+        self.erase(closing=False)
+
+    def erase(self, closing: bool) -> None:
         """Efface ce que le registre désigne (CRISP_REMOVED=erase) : à la fermeture, quand les
         autres magasins sont fermés ; pendant le direct (signal removals_due), quand il est
         calme, et les magasins l'oublient alors en mémoire (signal traces_erased)."""
@@ -159,13 +165,16 @@ class RemovalsPipeline:
             return
         self.crawler.signals.send_catch_log(traces_erased, conversations=conversations,
                                             messages=messages, profiles=log.pending(PROFILE))
-        if not erased.counts:
-            return
-        self.stats.inc_value("removed/erased", erased.counts.get("conversations", 0))
-        logger.info("Effacé de l'export : %s (%s).",
-                    ", ".join(f"{n} {kind}" for kind, n in erased.counts.items()),
-                    ", ".join(erased.paths))
-        self._rebuild_analysis(data_dir)
+        if erased.counts:
+            self.stats.inc_value("removed/erased", erased.counts.get("conversations", 0))
+            logger.info("Effacé de l'export : %s (%s).",
+                        ", ".join(f"{n} {kind}" for kind, n in erased.counts.items()),
+                        ", ".join(erased.paths))
+            self.analysis_owed = True
+        # Pendant le direct, la base d'analyse (DuckDB, synchrone) bloquerait la connexion
+        # et l'application des événements : elle est refaite à son arrêt.
+        if closing and self.analysis_owed:
+            self._rebuild_analysis(data_dir)
 
     def _rebuild_analysis(self, data_dir) -> None:
         layout = ExportLayout(data_dir)

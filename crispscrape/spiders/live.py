@@ -161,7 +161,7 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
         oldest = (self.journal.unsettled.get(fetch.session_id) or {}).get("oldest")
         lowest = min((m["timestamp"] for m in batch), default=None)
         if step.end == "à jour" and isinstance(oldest, int) and lowest is not None \
-                and lowest > oldest:
+                and lowest >= oldest:
             following = lowest + 1
             if fetch.before is not None and following >= fetch.before:
                 following = lowest

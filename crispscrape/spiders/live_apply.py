@@ -142,12 +142,15 @@ class LiveApply:
                 oldest = line.get("timestamp") if isinstance(line.get("timestamp"), int) else None
         elif change.kind == MESSAGE_GONE:
             self._gone.add(f"{session_id}:{change.fingerprint}")
-        if change.kind == MESSAGE_GONE and change.fingerprint in known.stored:
+        if change.kind == MESSAGE_GONE:
+            # Noté même s'il n'est pas (encore) dans le fichier : un message:send en retard,
+            # après un redémarrage, le trouvera au registre (voir setup_refresh : _gone).
             self.crawler.signals.send_catch_log(
                 messages_removed, session_id=session_id, keys=[change.fingerprint],
                 evidence=f"événement {event} (direct)")
             if stats.get_value(CAUSE_STAT) is None:
-                batch.removed = [change.fingerprint]
+                if change.fingerprint in known.stored:
+                    batch.removed = [change.fingerprint]
                 self.erase_due = True  # ses pièces jointes, ses événements
         # Toujours envoyé, même vide : il referme la conversation ouverte par ``known``.
         await process_item_now(self.crawler, batch)

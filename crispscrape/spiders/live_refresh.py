@@ -58,6 +58,8 @@ class Cycle:
     lookback_days: float = 0.0
     walk: Any = None
     waiting: set[str] = field(default_factory=set)
+    # Réconciliation : la coupure qu'elle couvre (None : inconnue), rendue si elle échoue.
+    gap: float | None = 0.0
     # Conversations vues dans les pages du balayage de ce tour.
     listed: set[str] = field(default_factory=set)
 
@@ -99,6 +101,9 @@ class LiveRefresh(LiveProfiles):
         self._reconcile_due = True
         self._last_reconcile = 0.0
         self._down_at: float | None = None
+        self._sweep_retry_at = 0.0
+        # Coupures comptées par rtm.py : une coupure plus courte qu'un coup d'œil se voit aussi.
+        self._losses_seen = 0
         self._was_connected = False
         layout = ExportLayout(self.config.data_dir)
         log = SuppressionLog(layout.suppressions)
@@ -122,7 +127,7 @@ class LiveRefresh(LiveProfiles):
     def tick(self, now: float) -> None:
         connected = self._watch_connection(now)
         self._refresh_profiles(now)
-        if self.cycle is not None:
+        if self.cycle is not None or now < self._sweep_retry_at:
             return
         if self.erase_due and not self._refreshing:
             # Aucune relecture en cours : l'effacement ne croise aucune écriture.
@@ -133,7 +138,7 @@ class LiveRefresh(LiveProfiles):
                           or now - self._last_reconcile >= self.reconcile_seconds):
             gap, self._gap, self._reconcile_due = self._gap, 0.0, False
             self._last_reconcile = now
-            self._start(Cycle(now, None, gap_lookback_days(gap, self.default_lookback)))
+            self._start(Cycle(now, None, gap_lookback_days(gap, self.default_lookback), gap=gap))
             return
         ready = [s for s in due(self.journal.unsettled, now, self.settle_seconds)
                  if s not in self._refreshing and self._retry_after.get(s, 0) <= now]
@@ -151,6 +156,12 @@ class LiveRefresh(LiveProfiles):
         elif self._down_at is not None:
             self._gap = max(self._gap or 0.0, now - self._down_at)
             self._down_at, self._reconcile_due = None, True
+        losses = self.crawler.stats.get_value("live/connection_losses", 0) or 0
+        if losses > self._losses_seen and connected and self._down_at is None:
+            # Coupée et rétablie entre deux coups d'œil : réconciliée quand même.
+            self._gap = max(self._gap or 0.0, 1.0)
+            self._reconcile_due = True
+        self._losses_seen = max(self._losses_seen, losses)
         self._was_connected = self._was_connected or connected
         return connected
 
@@ -205,8 +216,14 @@ class LiveRefresh(LiveProfiles):
     def sweep_failed(self) -> list:
         """Page de liste perdue (échec, arrêt) : le tour s'arrête, repris au prochain coup."""
         cycle, self.cycle = self.cycle, None
+        # Pas de nouveau tour avant un délai : une API en panne ne coûte pas un appel par
+        # seconde (budget, quota).
+        self._sweep_retry_at = time.time() + max(1.0, min(self.settle_seconds, 60.0))
         if cycle is not None and cycle.targets is None:
+            # La coupure n'est pas couverte : elle reste due, avec sa fenêtre.
             self._reconcile_due = True
+            self._gap = None if cycle.gap is None or self._gap is None \
+                else max(self._gap, cycle.gap)
         return []
 
     def _select(self) -> None:
