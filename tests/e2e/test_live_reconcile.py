@@ -11,27 +11,13 @@ Contre le RTM du bac à sable (routes /_admin/rtm/drop, /duplicate, /disconnect)
 from __future__ import annotations
 
 import json
-import time
 
+from bench.live_process import quiet
 from tests.e2e.test_live import journal, stop, wait_for
 from tests.e2e.test_live_apply import connected, exported, fingerprints, tree
 from tests.support.crawling import start_crawl
 
 SETTINGS = {"CRISP_LIVE_SETTLE_MINUTES": "0.05", "CRISP_LIVE_RECONCILE_HOURS": "0.003"}
-
-
-def quiet(sandbox, seconds: float = 2.0, timeout: float = 60) -> None:
-    """Attend que le direct n'appelle plus l'API depuis ``seconds`` (réconciliation finie)."""
-    deadline = time.monotonic() + timeout
-    last, since = None, time.monotonic()
-    while time.monotonic() < deadline:
-        calls = sandbox.admin("/_admin/stats")["calls"]
-        if calls != last:
-            last, since = calls, time.monotonic()
-        elif time.monotonic() - since >= seconds:
-            return
-        time.sleep(0.1)
-    raise AssertionError("le direct appelle encore l'API")
 
 
 def settled(sandbox, data_dir) -> None:

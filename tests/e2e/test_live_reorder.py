@@ -23,7 +23,7 @@ from aiohttp import web
 from tests.e2e.test_live import journal, stop, wait_for
 from tests.e2e.test_live_apply import connected as live_connected
 from tests.e2e.test_live_apply import differences, exported, fingerprints, lines, tree
-from tests.e2e.test_live_reconcile import quiet
+from bench.live_process import quiet
 from tests.e2e.test_sandbox_rtm import (
     admin, admin_error, assert_nothing_before_sentinel, connected, first_session, run,
 )
