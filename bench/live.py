@@ -39,7 +39,8 @@ from bench.live_watch import (LOST_SECONDS, POLL_SECONDS, SESSION_LENGTH, Chats,
                               percentile)
 from bench.report import INFO, Row, Section, number, ratio, verdict
 
-SETTLE_MINUTES = 0.05  # 3 s de calme avant la relecture REST (défaut du produit : 30 min)
+# 3 s de calme avant la relecture REST et entre deux pages de réglage (défauts : 30, 60 min).
+SETTLE = {"CRISP_LIVE_SETTLE_MINUTES": 0.05, "CRISP_LIVE_LIST_MINUTES": 0.05}
 P50_TARGET, P99_TARGET, RSS_TARGET = 0.100, 1.0, 1.05
 
 
@@ -71,7 +72,7 @@ def live_run(sandbox, workdir: Path, args, say) -> list[Section]:
     say("Export initial (scrapy crawl account)…")
     run_account(sandbox, data_dir, extra)
     ids = [c["session_id"] for c in sandbox.admin("/_admin/truth/conversations")]
-    live = LiveProcess(sandbox, data_dir, {"CRISP_LIVE_SETTLE_MINUTES": SETTLE_MINUTES, **extra})
+    live = LiveProcess(sandbox, data_dir, {**SETTLE, **extra})
     origin = time.perf_counter()
     rss = RssSampler(live.pid, origin)
     rss.start()
@@ -203,7 +204,8 @@ def end_section(live, code, settle_wait, differ, compared, missing, duplicates) 
     notes = [f"Comparés octet pour octet : conversations/conversations.jsonl et "
              f"conversations/messages/*.jsonl ({compared} fichiers) ; ni les états, ni "
              "conversations/fichiers.jsonl (son compteur attempts compte les exécutions).",
-             f"CRISP_LIVE_SETTLE_MINUTES={SETTLE_MINUTES} dans ce banc (3 s ; défaut 30 min)."]
+             "CRISP_LIVE_SETTLE_MINUTES et CRISP_LIVE_LIST_MINUTES à 0,05 dans ce banc (3 s ; "
+             "défauts 30 et 60 min)."]
     if differ:
         notes.append("Fichiers différents (10 premiers) : " + ", ".join(differ[:10]))
     return Section("3. Arrêt et fichiers", rows, notes)
@@ -252,10 +254,8 @@ def run_all(args, workdir: Path, day: bool, say) -> list[Section] | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.minutes is None:
-        args.minutes = 1.0 if args.quick else 10.0
-    if args.quick:
-        args.rate = min(args.rate, 50.0)
+    args.minutes = args.minutes or (1.0 if args.quick else 10.0)
+    args.rate = min(args.rate, 50.0) if args.quick else args.rate
     args.conversations = args.conversations or (300 if args.quick else 1000)
     day = (not args.quick) if args.day is None else args.day
     started = time.perf_counter()

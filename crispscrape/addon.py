@@ -191,6 +191,9 @@ DEFAULTS = {
     # intervalle des réconciliations sans coupure (docs/direct.md).
     "CRISP_LIVE_SETTLE_MINUTES": 30.0,
     "CRISP_LIVE_RECONCILE_HOURS": 24.0,
+    # Direct : au plus un balayage du haut de la liste pour le réglage par période (une
+    # conversation calme attend le prochain ; docs/direct.md).
+    "CRISP_LIVE_LIST_MINUTES": 60.0,
     # Actions de Spidermon (chemins de classes : e-mail, Slack…), aucune par défaut.
     "CRISP_MONITOR_FAILED_ACTIONS": [],
     "CRISP_MONITOR_FINISHED_ACTIONS": [],

@@ -6,6 +6,7 @@ spiders/live_refresh.py) en tire ses items et ses requêtes.
 - ``meaning`` : un événement -> une ``Change`` (message à écrire, contenu modifié,
   suppression, conversation ou profil à relire), ou None s'il est inutilisable ;
 - ``due`` : les conversations calmes depuis ``CRISP_LIVE_SETTLE_MINUTES``, à relire ;
+- ``settle_round`` : lesquelles relire maintenant, et s'il faut d'abord une page de liste ;
 - ``gap_lookback_days`` : la fenêtre de revérification d'une réconciliation, d'après la
   coupure qui la précède (aucune coupure : aucune revérification).
 """
@@ -86,6 +87,22 @@ def due(unsettled: dict, now: float, settle_seconds: float) -> list[str]:
     """Conversations sans événement depuis ``settle_seconds`` : à relire maintenant."""
     return sorted(session_id for session_id, entry in unsettled.items()
                   if now - float(entry.get("since") or 0) >= settle_seconds)
+
+
+def settle_round(ready: list[str], unsettled: dict, listed_at: dict[str, float], now: float,
+                 swept_at: float, list_seconds: float) -> tuple[set[str], bool]:
+    """Le tour de réglage à lancer : (conversations, balayage de liste d'abord ?).
+
+    L'empreinte notée pour une conversation réglée vient de la liste et doit être prise
+    après son dernier événement (``listed_at`` : début du dernier balayage qui l'a vue ;
+    ``since`` : son dernier événement appliqué). Celles qu'un tel balayage a vues sont
+    relues sans page ; pour les autres, un balayage au plus par ``list_seconds`` (la page
+    coûte autant que la relecture) : en l'attendant, elles restent à régler."""
+    seen = {s for s in ready
+            if listed_at.get(s, float("-inf")) > float((unsettled.get(s) or {}).get("since") or 0)}
+    if len(seen) < len(ready) and now - swept_at >= list_seconds:
+        return set(ready), True
+    return seen, False
 
 
 def gap_lookback_days(gap_seconds: float | None, default_days: float) -> float:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 
+from twisted.internet.task import LoopingCall
+
 from crispscrape.console import Repeats
 from crispscrape.config import removal_policy
 from crispscrape.items import MessageBatch
 from crispscrape.signals import conversation_closed, stop_export, traces_erased
 from crispscrape.oserrors import os_reason
 from crispscrape.pipelines.base import StorePipeline
+from crispscrape.storage.files import StorageError
 from crispscrape.storage.messages import MessageStore
 
 logger = logging.getLogger(__name__)
@@ -30,6 +33,7 @@ def message_store(crawler) -> MessageStore:
 class MessageFilePipeline(StorePipeline):
     # Vrai une fois l'arrêt demandé après une écriture impossible (disque plein…).
     stopping = False
+    _tick: LoopingCall | None = None
 
     def __init__(self, crawler):
         super().__init__(crawler)
@@ -45,7 +49,30 @@ class MessageFilePipeline(StorePipeline):
         if self.store is not None:  # effacées des fichiers pendant le direct
             self.store.forget(conversations)
 
+    def open_spider(self, spider=None):
+        super().open_spider(spider)
+        if self.store is not None:
+            # Les fichiers préparés et l'état sont mis en place au plus tard une seconde après,
+            # même sans item derrière (le direct reste ouvert des heures entre deux relectures).
+            self._tick = LoopingCall(self._flush_pending)
+            self._tick.start(self.store.state_flush_seconds, now=False)
+
+    def _flush_pending(self) -> None:
+        try:
+            self.store.maybe_flush(pending_only=True)
+        except (OSError, StorageError) as exc:
+            # Disque plein : les fichiers en place restent intacts ; réessayé au tic suivant,
+            # dit une fois (pas chaque seconde).
+            first = not self.stats.get_value("messages/state_save_failed")
+            self.stats.inc_value("messages/state_save_failed")
+            (logger.error if first else logger.debug)(
+                "État de l'export des messages non enregistré : %s. Les fichiers en place sont "
+                "intacts ; nouvel essai chaque seconde.", exc if isinstance(exc, StorageError)
+                else os_reason(exc))
+
     def close_spider(self, spider=None):
+        if self._tick is not None and self._tick.running:
+            self._tick.stop()
         if self.store is not None:
             # Arrêt (quota, Ctrl-C) : les conversations encore ouvertes sont sauvées en partiel.
             for done in self.store.interrupt_all():

@@ -13,10 +13,13 @@ fois, dans le même processus et le même budget :
   incomplètes. La fenêtre de revérification ne couvre que la coupure qui précède (aucune
   coupure : aucun appel de fenêtre ; voir paging/live.py).
 
-Chaque tour commence par le balayage du haut de la liste (la même marche que l'export des
-conversations, ``CrispListWalk``, arrêtée quand le haut est à jour) : la ligne d'une nouvelle
-conversation et l'empreinte de chaque conversation relue y sont prises, pour qu'``account``
-ensuite n'ait rien à refaire (0 appel de messages pour une conversation réglée).
+Une conversation n'est relue qu'après un balayage du haut de la liste fait depuis son dernier
+événement (la même marche que l'export des conversations, ``CrispListWalk``, arrêtée quand le
+haut est à jour) : la ligne d'une nouvelle conversation et l'empreinte de chaque conversation
+relue y sont prises, pour qu'``account`` ensuite n'ait rien à refaire (0 appel de messages
+pour une conversation réglée). L'empreinte est toujours prise avant les messages : un
+changement entre les deux coûte une relecture, jamais une perte. Au plus un balayage de
+réglage par ``CRISP_LIVE_LIST_MINUTES`` (docs/bench.md, journée simulée).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from crispscrape.items import ConversationsPage, MessageBatch
 from crispscrape.model import session_id_of
 from crispscrape.outcome import CAUSE_STAT
 from crispscrape.paging.conversations import SCAN, plan_walk
-from crispscrape.paging.live import due, gap_lookback_days
+from crispscrape.paging.live import due, gap_lookback_days, settle_round
 from crispscrape.paging.selection import Policy
 from crispscrape.pipelines.conversations import ConversationsPipeline
 from crispscrape.signals import listing_advanced, live_settled, removals_due
@@ -89,6 +92,11 @@ class LiveRefresh(LiveProfiles):
         self.settle_seconds = settings.getfloat("CRISP_LIVE_SETTLE_MINUTES", 30.0) * 60
         self.reconcile_seconds = settings.getfloat("CRISP_LIVE_RECONCILE_HOURS", 24.0) * 3600
         self.default_lookback = settings.getfloat("CRISP_MESSAGES_LOOKBACK_DAYS", 7.0)
+        self.list_seconds = settings.getfloat("CRISP_LIVE_LIST_MINUTES", 60.0) * 60
+        # Début du dernier balayage de liste, et pour chaque conversation à régler, celui du
+        # dernier balayage qui l'a vue (son empreinte dans conversations.jsonl en vient).
+        self._swept_at = float("-inf")
+        self._listed_at: dict[str, float] = {}
         self.cycle: Cycle | None = None
         self._refreshing = {}
         self._retry_after: dict[str, float] = {}
@@ -142,8 +150,10 @@ class LiveRefresh(LiveProfiles):
             return
         ready = [s for s in due(self.journal.unsettled, now, self.settle_seconds)
                  if s not in self._refreshing and self._retry_after.get(s, 0) <= now]
-        if ready:
-            self._start(Cycle(now, set(ready)))
+        targets, sweep = settle_round(ready, self.journal.unsettled, self._listed_at, now,
+                                      self._swept_at, self.list_seconds)
+        if targets:
+            self._start(Cycle(now, targets), sweep=sweep)
 
     def _watch_connection(self, now: float) -> bool:
         """Vrai si la connexion est authentifiée ; une coupure finie appelle une
@@ -166,19 +176,18 @@ class LiveRefresh(LiveProfiles):
         return connected
 
     # --- Un tour : balayage du haut de la liste, puis relectures --------------------------
-    def _start(self, cycle: Cycle) -> None:
+    def _start(self, cycle: Cycle, sweep: bool = True) -> None:
         self.cycle = cycle
-        what = "réconciliation" if cycle.targets is None else \
-            f"réglage de {len(cycle.targets)} conversation(s)"
         self.crawler.stats.inc_value("live/reconciliations" if cycle.targets is None
                                      else "live/settle_rounds")
-        self.logger.debug("Direct : %s.", what)
         store = ConversationsPipeline.store_for(self.crawler)
         walk = plan_walk(store.position(), len(store), store.file.newest_at_load, store.per_page)
-        if walk.mode != SCAN:
-            self._select()  # liste jamais relevée : à faire par « account » d'abord
+        if not sweep or walk.mode != SCAN:
+            # Liste jamais relevée : le balayage est à faire par « account » d'abord.
+            self._select()
             return
         cycle.walk = walk
+        self._swept_at = cycle.started
         self._request_page(walk.page)
 
     def _request_page(self, page: int) -> None:
@@ -195,7 +204,10 @@ class LiveRefresh(LiveProfiles):
         if cycle is None or cycle.walk is None or item.outcome is None:
             return
         walk, outcome = cycle.walk, item.outcome
-        cycle.listed.update(str(session_id_of(c)) for c in item.conversations)
+        listed = {str(session_id_of(c)) for c in item.conversations}
+        cycle.listed |= listed
+        for session_id in listed & self.journal.unsettled.keys():
+            self._listed_at[session_id] = cycle.started
         watermark = walk.position.watermark
         next_page, changed = walk.advance(outcome, budget_left=UNLIMITED)
         if changed:
@@ -264,6 +276,7 @@ class LiveRefresh(LiveProfiles):
         event = self._refreshing.pop(session_id, None)
         if event is None:
             return
+        self._listed_at.pop(session_id, None)
         event.set()
         cycle = self.cycle
         started = cycle.started if cycle is not None else time.time()

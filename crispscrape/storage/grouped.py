@@ -47,6 +47,9 @@ class GroupedReplace:
         self._sizes[path] = size = os.stat(tmp).st_size
         return size
 
+    def __len__(self) -> int:
+        return len(self._staged)
+
     def staged(self, path: str) -> bool:
         return path in self._staged
 

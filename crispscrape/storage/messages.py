@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from types import MappingProxyType
 
@@ -112,10 +113,8 @@ class MessageStore:
                      MappingProxyType(conversation.stored), MappingProxyType(conversation.pending))
 
     def count_files(self) -> int:
-        if not self.directory.is_dir():
-            return 0
-        with os.scandir(self.directory) as entries:
-            return sum(1 for entry in entries if entry.name.endswith(".jsonl") and entry.is_file())
+        with os.scandir(self.directory) if self.directory.is_dir() else nullcontext(()) as found:
+            return sum(1 for entry in found if entry.name.endswith(".jsonl") and entry.is_file())
 
     def add(self, session_id: str, messages: list[dict], reached_stored: bool,
             new: int, updated: int, ignored: int, removed=()) -> None:
@@ -151,7 +150,7 @@ class MessageStore:
             # ne plus coûter d'appel tant que la liste ne la montre pas changée.
             size = os.stat(conversation.path).st_size if conversation.exists else None
             cursor.settle(rank, session_id, complete=True, size=size)
-            self._maybe_flush()
+            self.maybe_flush()
             return Finished(session_id, why, True, opened=False)
         if why == LIVE:
             return self._apply_live(conversation)
@@ -159,7 +158,7 @@ class MessageStore:
             # Supprimée chez Crisp (spiders/removals.py) : rien à écrire ni à noter ; le
             # registre des suppressions dit de ne plus la demander, l'effacement suit.
             cursor.settle(rank, session_id, complete=True, record=False)
-            self._maybe_flush()
+            self.maybe_flush()
             return Finished(session_id, why, True, opened=False)
         if conversation is None:
             # Aucune réponse exploitable (404, échec dès le premier appel) : rien à écrire.
@@ -171,7 +170,7 @@ class MessageStore:
             else:
                 cursor.mark_incomplete(session_id, cursor.incomplete.get(session_id))
                 cursor.settle(rank, session_id, complete=False)
-            self._maybe_flush()
+            self.maybe_flush()
             return Finished(session_id, why, complete or why == "introuvable", opened=False)
         if complete:
             if conversation.pending or conversation.dropped or not conversation.exists \
@@ -193,7 +192,7 @@ class MessageStore:
             if session_id not in cursor.incomplete and not conversation.exists:
                 cursor.mark_incomplete(session_id, None)
             cursor.settle(rank, session_id, complete=False)
-        self._maybe_flush()
+        self.maybe_flush()
         return Finished(session_id, why, complete, True, conversation.new_count,
                         conversation.updated_count, conversation.ignored_count,
                         len({**conversation.stored, **conversation.pending})
@@ -240,10 +239,12 @@ class MessageStore:
         self._last_flush = time.monotonic()
         self.stats.inc_value("messages/state_saves")
 
-    def _maybe_flush(self) -> None:
-        # L'état avance au plus une fois par CRISP_MESSAGES_STATE_FLUSH secondes : un arrêt
-        # brutal entre deux écritures ne fait que redemander les dernières conversations.
-        if time.monotonic() - self._last_flush >= self.state_flush_seconds:
+    def maybe_flush(self, pending_only: bool = False) -> None:
+        # Au plus une fois par CRISP_MESSAGES_STATE_FLUSH s (un arrêt brutal ne fait que
+        # redemander les dernières conversations). ``pending_only`` : le tic du pipeline, pour
+        # la dernière relecture du direct, qu'aucun item ne suit.
+        if time.monotonic() - self._last_flush >= self.state_flush_seconds and not (
+                pending_only and not self.cursor.dirty and not len(self._files)):
             self.flush()
 
     def _size_of(self, path: str) -> int | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from tests.e2e.test_live import journal, stop, wait_for
 from tests.support.crawling import communicate_or_kill, run_crawl, start_crawl
 
-SETTINGS = {"CRISP_LIVE_SETTLE_MINUTES": "0.05"}
+SETTINGS = {"CRISP_LIVE_SETTLE_MINUTES": "0.05", "CRISP_LIVE_LIST_MINUTES": "0.05"}
 
 
 def messages_file(data_dir: Path, session_id: str) -> Path:

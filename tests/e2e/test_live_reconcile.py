@@ -11,13 +11,15 @@ Contre le RTM du bac à sable (routes /_admin/rtm/drop, /duplicate, /disconnect)
 from __future__ import annotations
 
 import json
+import time
 
 from bench.live_process import quiet
 from tests.e2e.test_live import journal, stop, wait_for
 from tests.e2e.test_live_apply import connected, exported, fingerprints, tree
 from tests.support.crawling import start_crawl
 
-SETTINGS = {"CRISP_LIVE_SETTLE_MINUTES": "0.05", "CRISP_LIVE_RECONCILE_HOURS": "0.003"}
+SETTINGS = {"CRISP_LIVE_SETTLE_MINUTES": "0.05", "CRISP_LIVE_LIST_MINUTES": "0.05",
+            "CRISP_LIVE_RECONCILE_HOURS": "0.003"}
 
 
 def settled(sandbox, data_dir) -> None:
@@ -74,3 +76,36 @@ def test_duplicates_lost_events_and_gaps_are_caught_up(sandbox, tmp_path):
     assert added["fingerprint"] in sent
     # L'événement doublé a été journalisé deux fois, et écrit une fois.
     assert stats["live/events/message:send"] == 2
+
+
+def test_one_list_page_serves_every_conversation_settled_after_it(sandbox, tmp_path):
+    """La page de liste coûtait un appel par tour de réglage, autant que la relecture : au
+    plus une par CRISP_LIVE_LIST_MINUTES maintenant, pour toutes les conversations calmes."""
+    data_dir = exported(sandbox, tmp_path, "data")
+    truth = sandbox.admin("/_admin/truth/conversations")
+    chats = [truth[i]["session_id"] for i in (3, 4, 5, 6, 8)]
+    stats_file = tmp_path / "live-stats.json"
+    process = start_crawl("live", data_dir, sandbox.env(), stats_file=stats_file, settings={
+        "CRISP_LIVE_SETTLE_MINUTES": "0.05", "CRISP_LIVE_LIST_MINUTES": "0.25"})
+    try:
+        connected(sandbox)
+        quiet(sandbox)  # réconciliation du départ finie : son balayage vient d'avoir lieu
+        sandbox.admin("/_admin/stats/reset", method="POST")
+        started = time.monotonic()
+        for session_id in chats:  # une conversation calme par seconde
+            sandbox.admin(f"/_admin/conversations/{session_id}/messages", method="POST",
+                          json={"count": 1})
+            time.sleep(1.0)
+        settled(sandbox, data_dir)
+        elapsed = time.monotonic() - started
+        calls = sandbox.admin("/_admin/stats")
+        fresh = exported(sandbox, tmp_path, "fresh")
+        wait_for(lambda: tree(data_dir) == tree(fresh), 30, "fichiers réglés")
+    finally:
+        out, stats = stop(process, stats_file)
+    assert process.returncode == 0, out[-3000:]
+    # Chaque conversation relue une fois (un appel), et une page par période de 15 s au plus
+    # (avant : une page par tour, soit cinq ici).
+    assert calls["calls_by_session"] == {s: 1 for s in chats}, calls
+    assert 1 <= calls["by_kind"]["conversations"] <= 1 + elapsed // 15, (calls, elapsed)
+    assert stats["live/settle_rounds"] >= 1

@@ -29,7 +29,7 @@ from tests.e2e.test_sandbox_rtm import (
 )
 from tests.support.crawling import start_crawl
 
-SETTINGS = {"CRISP_LIVE_SETTLE_MINUTES": "0.05"}
+SETTINGS = {"CRISP_LIVE_SETTLE_MINUTES": "0.05", "CRISP_LIVE_LIST_MINUTES": "0.05"}
 SECONDS_ERROR = "seconds doit être un nombre de secondes (plus de 0, 600 au plus)"
 
 

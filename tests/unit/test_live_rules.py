@@ -9,7 +9,7 @@ import pytest
 
 from crispscrape.paging.live import (
     CONVERSATION, CONVERSATION_GONE, EDIT, GAP_MARGIN_SECONDS, MESSAGE, MESSAGE_GONE, PROFILE,
-    PROFILE_GONE, due, edited, gap_lookback_days, meaning,
+    PROFILE_GONE, due, edited, gap_lookback_days, meaning, settle_round,
 )
 from crispscrape.storage.journal import EventJournal
 
@@ -61,6 +61,22 @@ def test_conversations_are_due_once_quiet_for_the_settle_delay():
     unsettled = {"a": {"since": 100.0}, "b": {"since": 130.0}, "c": {}}
     assert due(unsettled, now=130.0, settle_seconds=30.0) == ["a", "c"]
     assert due(unsettled, now=160.0, settle_seconds=30.0) == ["a", "b", "c"]
+
+
+def test_a_settle_round_needs_a_list_page_taken_after_the_last_event():
+    unsettled = {"a": {"since": 100.0}, "b": {"since": 200.0}}
+    # « a » vue par un balayage commencé après son dernier événement, « b » non.
+    listed_at = {"a": 150.0, "b": 150.0}
+    # Balayage récent (il y a 100 s, période 3 600 s) : « a » relue sans page, « b » attend.
+    assert settle_round(["a", "b"], unsettled, listed_at, 250.0, 150.0, 3600.0) == ({"a"}, False)
+    # La période passée : un balayage d'abord, pour les deux.
+    assert settle_round(["a", "b"], unsettled, listed_at, 3750.0, 150.0, 3600.0) \
+        == ({"a", "b"}, True)
+    # Vue au même instant que son événement : pas « après » ; jamais vue : balayage.
+    assert settle_round(["b"], unsettled, {"b": 200.0}, 250.0, 150.0, 3600.0) == (set(), False)
+    assert settle_round(["b"], unsettled, {}, 250.0, float("-inf"), 3600.0) == ({"b"}, True)
+    # Toutes vues depuis : aucune page, même la période passée.
+    assert settle_round(["a"], unsettled, listed_at, 9999.0, 0.0, 60.0) == ({"a"}, False)
 
 
 def test_the_lookback_window_covers_the_gap_only():
