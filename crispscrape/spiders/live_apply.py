@@ -13,7 +13,11 @@ brutal, le journal rejoue ce qui suit le dernier événement appliqué et les fi
 les mêmes.
 
 Une conversation en cours de relecture REST n'est pas touchée par un événement tant que
-sa relecture n'est pas finie (un seul écrivain par conversation à la fois).
+sa relecture n'est pas finie (un seul écrivain par conversation à la fois) : ses événements
+sont mis de côté, dans l'ordre, et appliqués dès la fin de la relecture ; ceux des autres
+conversations passent sans attendre (au premier départ, la réconciliation relit des
+milliers de conversations). L'événement noté appliqué reste alors juste sous le plus ancien
+mis de côté : un arrêt brutal rejoue celui-ci et ce qui suit.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ from crispscrape.signals import (
     stop_export,
 )
 from crispscrape.storage.files import StorageError
+
+
+# Événements qui écrivent dans le fichier d'une conversation (mis de côté pendant sa
+# relecture), et l'entrée de la file qui reprend ceux d'une conversation relue.
+WAITING_EVENTS = ("message:send", "message:received", "message:updated", "message:removed")
+RESUME = "reprise"
 
 
 @dataclass
@@ -62,6 +72,9 @@ class LiveApply:
 
     def setup_apply(self) -> None:
         self._queue: asyncio.Queue = asyncio.Queue()
+        # Événements mis de côté (session_id -> [(seq, event, data)…]) pendant sa relecture.
+        self._parked: dict[str, list[tuple]] = {}
+        self._highest = 0
         self.crawler.signals.connect(self._journaled, signal=live_journaled)
 
     def _journaled(self, seq: int, event: str, data: dict) -> None:
@@ -69,30 +82,75 @@ class LiveApply:
 
     async def apply_loop(self) -> None:
         """Le consommateur : un événement après l'autre, jusqu'à l'arrêt de l'export."""
-        stats = self.crawler.stats
         while True:
             seq, event, data = await self._queue.get()
             if self.journal.closed:
                 return  # fin du crawl : le reste sera rejoué au prochain départ
-            try:
-                left = await self._apply(event, data)
-            except StorageError as exc:
-                # Un identifiant qui ne peut pas servir de nom de fichier (rien n'est écrit
-                # hors du répertoire de données) : l'événement est compté et passé.
-                stats.inc_value("live/unusable")
-                self.logger.warning("Événement %s n° %d ignoré : %s", event, seq, exc)
-                left = Left()
-            except OSError as exc:
-                stop_export(self.crawler, "output_error", "Fichiers de l'export illisibles "
-                            f"pendant le direct : {os_reason(exc)}. Arrêt du direct.")
-            if stats.get_value(CAUSE_STAT) is not None:
-                # Écriture impossible (disque plein…) : l'événement reste à appliquer, il
-                # sera rejoué au prochain départ.
+            if seq == RESUME:
+                if not await self._resume(event):
+                    return
+                continue
+            session_id = data.get("session_id") \
+                if event in WAITING_EVENTS and isinstance(data, dict) else None
+            if session_id in self._refreshing or session_id in self._parked:
+                self._park(session_id, (seq, event, data))
+            elif not await self._apply_one(seq, event, data):
                 return
-            stats.inc_value("live/applied")
-            self.crawler.signals.send_catch_log(live_applied, seq=seq,
-                                                unsettled=left.conversations,
-                                                profiles=left.profiles)
+
+    def _park(self, session_id: str, entry: tuple) -> None:
+        parked = self._parked.setdefault(session_id, [])
+        parked.append(entry)
+        self.crawler.stats.inc_value("live/parked")
+        if len(parked) == 1:
+            asyncio.ensure_future(self._resume_after(session_id))
+
+    async def _resume_after(self, session_id: str) -> None:
+        refresh = self._refreshing.get(session_id)
+        if refresh is not None:
+            await refresh.wait()
+        self._queue.put_nowait((RESUME, session_id, None))
+
+    async def _resume(self, session_id: str) -> bool:
+        """Relecture finie : ses événements mis de côté, dans l'ordre (False : arrêt)."""
+        if session_id in self._refreshing:  # relue de nouveau entre-temps : on attend encore
+            asyncio.ensure_future(self._resume_after(session_id))
+            return True
+        parked = self._parked.get(session_id, [])
+        while parked:
+            # Retiré AVANT d'être appliqué : le suivant borne ce qui est noté appliqué.
+            entry = parked.pop(0)
+            if not parked:
+                del self._parked[session_id]
+            if not await self._apply_one(*entry):
+                return False
+        return True
+
+    async def _apply_one(self, seq: int, event: str, data: dict) -> bool:
+        """Applique l'événement ``seq`` ; False si l'export s'arrête (il sera rejoué)."""
+        stats = self.crawler.stats
+        try:
+            left = await self._apply(event, data)
+        except StorageError as exc:
+            # Un identifiant qui ne peut pas servir de nom de fichier (rien n'est écrit
+            # hors du répertoire de données) : l'événement est compté et passé.
+            stats.inc_value("live/unusable")
+            self.logger.warning("Événement %s n° %d ignoré : %s", event, seq, exc)
+            left = Left()
+        except OSError as exc:
+            stop_export(self.crawler, "output_error", "Fichiers de l'export illisibles "
+                        f"pendant le direct : {os_reason(exc)}. Arrêt du direct.")
+        if stats.get_value(CAUSE_STAT) is not None:
+            # Écriture impossible (disque plein…) : l'événement reste à appliquer, il
+            # sera rejoué au prochain départ.
+            return False
+        stats.inc_value("live/applied")
+        self._highest = max(self._highest, seq)
+        # Noté appliqué jusqu'au plus ancien mis de côté (exclu) seulement.
+        applied = min([self._highest] + [p[0][0] - 1 for p in self._parked.values() if p])
+        self.crawler.signals.send_catch_log(live_applied, seq=applied,
+                                            unsettled=left.conversations,
+                                            profiles=left.profiles)
+        return True
 
     async def _apply(self, event: str, data: dict) -> Left:
         """Applique un événement ; rend les conversations qu'il laisse à relire."""
@@ -125,8 +183,6 @@ class LiveApply:
             return Left()
         if change.kind == CONVERSATION:
             return Left({session_id: None})
-        while session_id in self._refreshing:
-            await self._refreshing[session_id].wait()
         known = self.store.known(session_id, None)  # ouvre la conversation (lecture)
         batch = MessageBatch(session_id, None, end=LIVE, complete=True)
         oldest = None
