@@ -29,6 +29,10 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   profils ``profiles`` (people_id -> e-mail) attendent leur relecture REST. Le pipeline du
   journal note le tout d'une écriture.
 - ``live_settled(started, session_id | people_id)`` : relu par REST depuis ``started``.
+- ``live_uncovered(since)`` : une réconciliation commence ; le flux n'est pas réputé complet
+  depuis ``since`` (heure ; 0 : inconnu) ; ``None`` : elle a fini, tout est couvert. Le
+  pipeline du journal le garde dans son état : un arrêt brutal en pleine réconciliation ne
+  raccourcit pas la fenêtre de la suivante.
 - ``removals_due()`` : le direct est calme (aucune relecture en cours) et des suppressions
   attendent : l'extension des suppressions efface tout de suite ce que le registre désigne.
 - ``traces_erased(conversations, messages, profiles)`` : elle vient de l'effacer des fichiers ; chaque
@@ -52,6 +56,7 @@ live_event = object()
 live_journaled = object()
 live_applied = object()
 live_settled = object()
+live_uncovered = object()
 removals_due = object()
 traces_erased = object()
 

@@ -105,6 +105,19 @@ def settle_round(ready: list[str], unsettled: dict, listed_at: dict[str, float],
     return seen, False
 
 
+def startup_gap(saved_at: float | None, connection: dict | None, now: float) -> float | None:
+    """La coupure à couvrir au départ (secondes ; None : inconnue, premier départ). Elle court
+    depuis le plus ancien de : la dernière écriture de l'état du journal, le début d'une
+    coupure de connexion en cours, et le début de ce qu'une réconciliation interrompue
+    (arrêt brutal) n'a pas fini de couvrir (``uncovered_since``, 0 : depuis toujours)."""
+    if saved_at is None:
+        return None
+    connection = connection or {}
+    starts = [saved_at, connection.get("uncovered_since"),
+              connection.get("since") if connection.get("state") == "down" else None]
+    return max(0.0, now - min(float(t) for t in starts if isinstance(t, (int, float))))
+
+
 def gap_lookback_days(gap_seconds: float | None, default_days: float) -> float:
     """Fenêtre de revérification d'une réconciliation. Sans coupure depuis la dernière, le
     flux a tout dit : aucune (0). Après une coupure de durée connue : la coupure plus une

@@ -19,7 +19,8 @@ import time
 from crispscrape.oserrors import os_reason
 from crispscrape.pipelines.base import StorePipeline
 from crispscrape.signals import (
-    live_applied, live_event, live_journaled, live_settled, stop_export, traces_erased,
+    live_applied, live_event, live_journaled, live_settled, live_uncovered, stop_export,
+    traces_erased,
 )
 from crispscrape.storage.forgotten import EMAIL, ForgetLog
 from crispscrape.storage.journal import EventJournal
@@ -52,11 +53,23 @@ class LiveJournalPipeline(StorePipeline):
         crawler.signals.connect(self.applied, signal=live_applied)
         crawler.signals.connect(self.settled, signal=live_settled)
         crawler.signals.connect(self.erased, signal=traces_erased)
+        crawler.signals.connect(self.uncovered, signal=live_uncovered)
+        # Début de la période que le flux n'a peut-être pas tout dite (None : aucune).
+        self._uncovered: float | None = None
 
     def open_spider(self, spider=None):
         super().open_spider(spider)
         if self.store is not None:
             self.forgotten = ForgetLog(ExportLayout(self.store.directory.parent).forgotten)
+            since = (self.store.connection or {}).get("uncovered_since")
+            self._uncovered = float(since) if isinstance(since, (int, float)) else None
+
+    def uncovered(self, since: float | None) -> None:
+        """Signal live_uncovered : écrit tout de suite (un arrêt brutal ne le perd pas)."""
+        self._uncovered = None if since is None else since if self._uncovered is None \
+            else min(self._uncovered, since)
+        if self.store is not None:
+            self._save(self.store.save)
 
     def journal(self, source: str, event: str, data) -> str:
         """Signal live_event : l'événement dans le journal (fsync), ou compté et jeté.
@@ -114,6 +127,8 @@ class LiveJournalPipeline(StorePipeline):
         now = time.time()
         self.store.connection = {"state": "stopped", "since": now} if stopping \
             else self._connection()
+        if stopping and self._uncovered is not None:
+            self.store.connection["uncovered_since"] = self._uncovered
         try:
             write(now)
         except OSError as exc:
@@ -133,6 +148,8 @@ class LiveJournalPipeline(StorePipeline):
     def _connection(self) -> dict:
         """L'état de la connexion, noté à chaque écriture pour ``scrapy status`` (statistiques
         de crispscrape/rtm.py ; l'araignée fait écrire l'état quand il change)."""
-        if self.stats.get_value("live/connected"):
-            return {"state": "connected", "since": self.stats.get_value("live/connected_since")}
-        return {"state": "down", "since": self.stats.get_value("live/down_since")}
+        connection = {"state": "connected", "since": self.stats.get_value("live/connected_since")} \
+            if self.stats.get_value("live/connected") \
+            else {"state": "down", "since": self.stats.get_value("live/down_since")}
+        return connection if self._uncovered is None \
+            else {**connection, "uncovered_since": self._uncovered}

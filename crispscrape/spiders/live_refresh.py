@@ -36,10 +36,10 @@ from crispscrape.items import ConversationsPage, MessageBatch
 from crispscrape.model import session_id_of
 from crispscrape.outcome import CAUSE_STAT
 from crispscrape.paging.conversations import SCAN, plan_walk
-from crispscrape.paging.live import due, gap_lookback_days, settle_round
+from crispscrape.paging.live import due, gap_lookback_days, settle_round, startup_gap
 from crispscrape.paging.selection import Policy
 from crispscrape.pipelines.conversations import ConversationsPipeline
-from crispscrape.signals import listing_advanced, live_settled, removals_due
+from crispscrape.signals import listing_advanced, live_settled, live_uncovered, removals_due
 from crispscrape.spiders.conversations import page_url, parsed_page
 from crispscrape.spiders.live_profiles import LiveProfiles
 from crispscrape.storage.files import StorageError
@@ -63,8 +63,9 @@ class Cycle:
     waiting: set[str] = field(default_factory=set)
     # Réconciliation : la coupure qu'elle couvre (None : inconnue), rendue si elle échoue.
     gap: float | None = 0.0
-    # Conversations vues dans les pages du balayage de ce tour.
+    # Conversations vues dans les pages du balayage de ce tour ; une relecture a échoué.
     listed: set[str] = field(default_factory=set)
+    failed: bool = False
 
 
 class LiveRefresh(LiveProfiles):
@@ -80,11 +81,6 @@ class LiveRefresh(LiveProfiles):
     _gone: set[str]
     erase_due: bool
     _batch_request: Any
-    api_request: Any
-    api_data: Any
-    retry_or_fail: Any
-    api_config: Any
-    stop: Any
 
     def setup_refresh(self, journal) -> None:
         settings = self.settings
@@ -102,10 +98,8 @@ class LiveRefresh(LiveProfiles):
         self._retry_after: dict[str, float] = {}
         # Profils demandés (people_id -> heure de la demande).
         self._profiles_asked: dict[str, float] = {}
-        # Réconciliation due au départ : la coupure court depuis la dernière écriture de
-        # l'état du journal (inconnue au premier départ : la fenêtre d'account).
-        saved_at = journal.saved_at
-        self._gap: float | None = None if saved_at is None else max(0.0, time.time() - saved_at)
+        # Réconciliation due au départ, sur la coupure qui court (paging/live.py).
+        self._gap = startup_gap(journal.saved_at, journal.connection, time.time())
         self._reconcile_due = True
         self._last_reconcile = 0.0
         self._down_at: float | None = None
@@ -146,6 +140,9 @@ class LiveRefresh(LiveProfiles):
                           or now - self._last_reconcile >= self.reconcile_seconds):
             gap, self._gap, self._reconcile_due = self._gap, 0.0, False
             self._last_reconcile = now
+            if gap != 0:  # noté tout de suite : un arrêt brutal ne raccourcit pas la fenêtre
+                self.crawler.signals.send_catch_log(
+                    live_uncovered, since=0.0 if gap is None else now - gap)
             self._start(Cycle(now, None, gap_lookback_days(gap, self.default_lookback), gap=gap))
             return
         ready = [s for s in due(self.journal.unsettled, now, self.settle_seconds)
@@ -232,10 +229,8 @@ class LiveRefresh(LiveProfiles):
         # seconde (budget, quota).
         self._sweep_retry_at = time.time() + max(1.0, min(self.settle_seconds, 60.0))
         if cycle is not None and cycle.targets is None:
-            # La coupure n'est pas couverte : elle reste due, avec sa fenêtre.
             self._reconcile_due = True
-            self._gap = None if cycle.gap is None or self._gap is None \
-                else max(self._gap, cycle.gap)
+            self._keep_gap(cycle)
         return []
 
     def _select(self) -> None:
@@ -252,7 +247,18 @@ class LiveRefresh(LiveProfiles):
         if cycle.targets is None:
             self.logger.info("Direct : réconciliation, %d conversation(s) à relire.", len(chosen))
         if not chosen:
-            self.cycle = None
+            self._cycle_over(cycle)
+
+    def _cycle_over(self, cycle: Cycle) -> None:
+        self.cycle = None
+        if cycle.targets is None and not cycle.failed:
+            self.crawler.signals.send_catch_log(live_uncovered, since=None)
+        elif cycle.targets is None:
+            self._keep_gap(cycle)  # une relecture a échoué : à couvrir par la suivante
+
+    def _keep_gap(self, cycle: Cycle) -> None:
+        # Réconciliation ratée : sa coupure n'est pas couverte, elle reste due avec sa fenêtre.
+        self._gap = None if cycle.gap is None or self._gap is None else max(self._gap, cycle.gap)
 
     def fetch_for(self, session_id: str) -> Any:
         raise NotImplementedError
@@ -287,6 +293,7 @@ class LiveRefresh(LiveProfiles):
             # Échec : réessayée après un nouveau délai de calme, pas en boucle.
             self._retry_after[session_id] = time.time() + self.settle_seconds
         if cycle is not None:
+            cycle.failed = cycle.failed or not settled
             cycle.waiting.discard(session_id)
             if not cycle.waiting:
-                self.cycle = None
+                self._cycle_over(cycle)

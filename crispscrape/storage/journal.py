@@ -64,6 +64,7 @@ class EventJournal:
             for name in ("unsettled", "profiles"))
         saved_at = data.get("saved_at")
         self.saved_at = float(saved_at) if isinstance(saved_at, (int, float)) else None
+        self.connection = found if isinstance(found := data.get("connection"), dict) else None
         # Tous les fichiers, pas seulement le dernier par son nom : une horloge qui recule
         # écrirait dans un jour plus ancien, et un numéro ne doit jamais resservir.
         for path in _day_files(self.directory):

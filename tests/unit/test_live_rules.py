@@ -9,7 +9,7 @@ import pytest
 
 from crispscrape.paging.live import (
     CONVERSATION, CONVERSATION_GONE, EDIT, GAP_MARGIN_SECONDS, MESSAGE, MESSAGE_GONE, PROFILE,
-    PROFILE_GONE, due, edited, gap_lookback_days, meaning, settle_round,
+    PROFILE_GONE, due, edited, gap_lookback_days, meaning, settle_round, startup_gap,
 )
 from crispscrape.storage.journal import EventJournal
 
@@ -77,6 +77,21 @@ def test_a_settle_round_needs_a_list_page_taken_after_the_last_event():
     assert settle_round(["b"], unsettled, {}, 250.0, float("-inf"), 3600.0) == ({"b"}, True)
     # Toutes vues depuis : aucune page, même la période passée.
     assert settle_round(["a"], unsettled, listed_at, 9999.0, 0.0, 60.0) == ({"a"}, False)
+
+
+def test_the_gap_at_start_runs_from_the_oldest_uncovered_moment():
+    # Premier départ : inconnue (la fenêtre d'account).
+    assert startup_gap(None, None, 1000.0) is None
+    # Arrêt propre : depuis la dernière écriture de l'état.
+    assert startup_gap(900.0, {"state": "stopped", "since": 900.0}, 1000.0) == 100.0
+    # Tué pendant une coupure de connexion : depuis le début de la coupure.
+    assert startup_gap(990.0, {"state": "down", "since": 400.0}, 1000.0) == 600.0
+    # Tué en pleine réconciliation d'une coupure : ce qu'elle n'a pas fini de couvrir compte.
+    assert startup_gap(990.0, {"state": "connected", "since": 980.0,
+                               "uncovered_since": 200.0}, 1000.0) == 800.0
+    # Début inconnu (0) : depuis toujours, la fenêtre est alors bornée par celle d'account.
+    now = 1_796_000_000.0
+    assert gap_lookback_days(startup_gap(now - 10, {"uncovered_since": 0.0}, now), 7.0) == 7.0
 
 
 def test_the_lookback_window_covers_the_gap_only():
