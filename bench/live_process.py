@@ -73,6 +73,13 @@ class LiveProcess:
                 raise harness.BenchError(f"le direct ne s'est pas connecté :\n{self.log_tail()}")
             time.sleep(0.1)
 
+    def kill(self) -> int:
+        """SIGKILL au groupe du processus (arrêt brutal, sans fin propre) ; rend le code de
+        sortie (-9 s'il tournait encore)."""
+        if self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGKILL)
+        return self.process.wait()
+
     def stop(self, timeout: float = 120) -> int:
         """SIGTERM (sa fin normale) ; rend le code de sortie (SIGKILL passé ``timeout``)."""
         if self.process.poll() is None:
@@ -99,6 +106,15 @@ def quiet(sandbox, seconds: float = 2.0, timeout: float = 300) -> None:
             return
         time.sleep(0.1)
     raise harness.BenchError("le direct appelle encore l'API (pas de calme)")
+
+
+def wait_until(what: str, condition, timeout: float) -> None:
+    """Attend que ``condition()`` soit vraie (BenchError passé ``timeout`` secondes)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise harness.BenchError(f"attente trop longue : {what}")
+        time.sleep(0.2)
 
 
 def settled(sandbox, data_dir: Path, timeout: float = 300) -> float:
@@ -153,3 +169,24 @@ def absent(data_dir: Path, added: list[Expected]) -> int:
         present = set(fingerprints(path.read_bytes())) if path.is_file() else set()
         missing += len(wanted - present)
     return missing
+
+
+def truth_gaps(sandbox, data_dir: Path) -> dict[str, list[tuple[str, int]]]:
+    """Comparaison à la vérité du bac à sable, conversation par conversation, en
+    (session_id, empreinte) : ``lost``, messages de la vérité absents de leur fichier ;
+    ``extra``, messages d'un fichier absents de la vérité (supprimés chez Crisp, encore là) ;
+    ``stale``, présents des deux côtés avec un autre contenu (modification manquée)."""
+    gaps: dict[str, list[tuple[str, int]]] = {"lost": [], "extra": [], "stale": []}
+    for conversation in sandbox.admin("/_admin/truth/conversations"):
+        session_id = conversation["session_id"]
+        truth = {m["fingerprint"]: m.get("content")
+                 for m in sandbox.admin(f"/_admin/truth/messages/{session_id}")}
+        path = messages_path(data_dir, session_id)
+        lines = [json.loads(line) for line in path.read_bytes().splitlines() if line.strip()] \
+            if path.is_file() else []
+        present = {m.get("fingerprint"): m.get("content") for m in lines}
+        gaps["lost"] += [(session_id, fp) for fp in truth if fp not in present]
+        gaps["extra"] += [(session_id, fp) for fp in present if fp not in truth]
+        gaps["stale"] += [(session_id, fp) for fp, content in present.items()
+                          if fp in truth and truth[fp] != content]
+    return gaps
