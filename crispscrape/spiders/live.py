@@ -35,7 +35,7 @@ from crispscrape.pipelines.messages import message_store
 from crispscrape.signals import live_event
 from crispscrape.spiders.live_apply import LiveApply
 from crispscrape.spiders.live_profiles import PROFILE
-from crispscrape.spiders.live_refresh import SWEEP, LiveRefresh
+from crispscrape.spiders.live_refresh import SETTLING_ENDS, SWEEP, LiveRefresh
 from crispscrape.spiders.messages import ConversationFetch, MessagesSpider, Step
 
 
@@ -151,14 +151,16 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
         self.abort("unauthorized", message)
 
     # --- Relectures : la pagination des messages, prolongée ------------------------------
-    def fetch_for(self, session_id: str) -> ConversationFetch:
-        return ConversationFetch(session_id, None)
+    def fetch_for(self, session_id: str, floor: int | None = None) -> ConversationFetch:
+        return ConversationFetch(session_id, None, floor=floor)
 
     def next_step(self, batch, last, known, fetch, new) -> Step:
         """Comme ``messages``, mais une relecture descend jusqu'au plus ancien message écrit
-        d'après un événement : chacun doit être remplacé par sa version REST."""
+        d'après un événement (chacun doit être remplacé par sa version REST) et, après une
+        coupure, jusqu'à son début (``floor`` : ce que le flux a pu taire)."""
         step = super().next_step(batch, last, known, fetch, new)
-        oldest = (self.journal.unsettled.get(fetch.session_id) or {}).get("oldest")
+        oldest = min((t for t in ((self.journal.unsettled.get(fetch.session_id) or {})
+                                  .get("oldest"), fetch.floor) if isinstance(t, int)), default=None)
         lowest = min((m["timestamp"] for m in batch), default=None)
         if step.end == "à jour" and isinstance(oldest, int) and lowest is not None \
                 and lowest >= oldest:
@@ -167,6 +169,24 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
                 following = lowest
             return Step(next_before=following)
         return step
+
+    def removed_on_reread(self, fetch, known, step) -> list:
+        """Toute relecture du direct est une preuve pour la partie relue : un message du
+        fichier daté entre le plus ancien (exclu : la même milliseconde peut continuer dans le
+        lot suivant, sauf au début de l'historique) et le plus récent message relus, qu'elle
+        n'a pas revu, a été supprimé chez Crisp (son message:removed perdu par le flux, ou
+        envoyé pendant une coupure)."""
+        if step.end not in SETTLING_ENDS or fetch.span is None:
+            return []
+        low, high = fetch.span
+        low = -1 if fetch.reached_start else low  # tout l'historique relu (un 200)
+        removed = [key for key, message in known.stored.items() if key not in fetch.seen
+                   and isinstance(stamp := message.get("timestamp"), int) and low < stamp <= high]
+        removed = self._removed_messages(fetch, known, removed, "absent de la relecture du direct")
+        # Comme après un message:removed : jamais réécrits, leurs traces effacées au calme.
+        self._gone.update(f"{fetch.session_id}:{key}" for key in removed)
+        self.erase_due = self.erase_due or bool(removed)
+        return removed
 
     def _refresh_done(self, item, response=None, spider=None) -> None:
         if getattr(item, "end", None) == REMOVED:

@@ -36,6 +36,7 @@ from crispscrape.items import ConversationsPage, MessageBatch
 from crispscrape.model import session_id_of
 from crispscrape.outcome import CAUSE_STAT
 from crispscrape.paging.conversations import SCAN, plan_walk
+from crispscrape.paging.live import GAP_MARGIN_SECONDS as MARGIN
 from crispscrape.paging.live import due, gap_lookback_days, settle_round, startup_gap
 from crispscrape.paging.selection import Policy
 from crispscrape.pipelines.conversations import ConversationsPipeline
@@ -81,6 +82,7 @@ class LiveRefresh(LiveProfiles):
     _gone: set[str]
     erase_due: bool
     _batch_request: Any
+    fetch_for: Any  # (session_id, floor) -> ConversationFetch (spiders/live.py)
 
     def setup_refresh(self, journal) -> None:
         settings = self.settings
@@ -114,7 +116,7 @@ class LiveRefresh(LiveProfiles):
         self.crawler.signals.connect(self._refresh_error, signal=signals.item_error)
         self.crawler.signals.connect(self._refresh_error, signal=signals.item_dropped)
 
-    # --- Horloge : un coup d'œil par seconde au plus --------------------------------------
+    # Horloge : un coup d'œil par seconde au plus.
     async def refresh_loop(self) -> None:
         interval = max(0.02, min(1.0, self.settle_seconds / 4))
         while self.crawler.stats.get_value(CAUSE_STAT) is None:
@@ -239,10 +241,12 @@ class LiveRefresh(LiveProfiles):
             return
         policy = Policy(lookback_days=cycle.lookback_days, removed=frozenset(self._gone))
         chosen = self.store.choose(policy, cycle.targets)
+        # Après une coupure connue, chaque relecture descend jusqu'à son début (et la marge).
+        floor = int((cycle.started - cycle.gap - MARGIN) * 1000) if cycle.gap else None
         for session_id in chosen:
             self._refreshing[session_id] = asyncio.Event()
             cycle.waiting.add(session_id)
-            self.crawler.engine.crawl(self._batch_request(self.fetch_for(session_id),
+            self.crawler.engine.crawl(self._batch_request(self.fetch_for(session_id, floor),
                                                           priority=1))
         if cycle.targets is None:
             self.logger.info("Direct : réconciliation, %d conversation(s) à relire.", len(chosen))
@@ -260,10 +264,6 @@ class LiveRefresh(LiveProfiles):
         # Réconciliation ratée : sa coupure n'est pas couverte, elle reste due avec sa fenêtre.
         self._gap = None if cycle.gap is None or self._gap is None else max(self._gap, cycle.gap)
 
-    def fetch_for(self, session_id: str) -> Any:
-        raise NotImplementedError
-
-    # --- Fin d'une relecture ---------------------------------------------------------
     def _refresh_done(self, item, response=None, spider=None) -> None:
         if self.profile_item_done(item):
             return

@@ -57,9 +57,12 @@ class ConversationFetch:
     rank: int | None
     before: int | None = None
     seen: set[int] = field(default_factory=set)
-    # Un lot tenait dans une milliseconde : des messages ont pu être sautés, la relecture
-    # n'est pas complète (rien n'est alors tenu pour supprimé).
+    # Un lot tenait dans une milliseconde : relecture incomplète, rien tenu pour supprimé.
     overflowed: bool = False
+    # Horodatages relus (min, max), début de l'historique atteint (200) ; direct : jusqu'à floor.
+    span: tuple[int, int] | None = None
+    reached_start: bool = False
+    floor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -74,12 +77,10 @@ class Step:
 
 def next_step(batch: list[dict], last: bool, known: Known, before: int | None,
               new: bool, full: bool = False) -> Step:
-    """Règle de pagination, sans entrée-sortie (testée seule dans tests/unit).
-
-    ``last`` : l'API dit que c'est le dernier lot (200, ou lot court) ; ``new`` : le lot
-    apporte au moins un message ni dans le fichier ni déjà reçu ; ``full`` : relecture
-    complète (-a verify=1), jusqu'au premier message, pour voir ce que Crisp a supprimé.
-    """
+    """Règle de pagination, sans entrée-sortie (testée seule dans tests/unit). ``last`` :
+    l'API dit que c'est le dernier lot (200, ou lot court) ; ``new`` : le lot apporte au moins
+    un message ni dans le fichier ni déjà reçu ; ``full`` : relecture complète (-a verify=1)
+    jusqu'au premier message, pour voir ce que Crisp a supprimé."""
     if last:
         return Step(end="fin")
     reached_stored = not full and any(m["fingerprint"] in known.stored for m in batch)
@@ -103,8 +104,7 @@ def next_step(batch: list[dict], last: bool, known: Known, before: int | None,
 class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
     name = "messages"
     default_nb = 50
-    # -a verify=1 : revérifier chaque conversation une fois (un appel chacune), même inchangée.
-    flags: tuple[str, ...] = ("verify",)
+    flags: tuple[str, ...] = ("verify",)  # -a verify=1 : tout revérifier une fois
     progress_key = "messages/conversations_done"
     verify = False
     # Conversations dont le lot suivant attend que le précédent soit passé par les pipelines.
@@ -173,11 +173,13 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
         new = any(m["fingerprint"] not in known.stored and m["fingerprint"] not in fetch.seen
                   for m in batch)
         fetch.seen.update(m["fingerprint"] for m in batch)
+        stamps = [m["timestamp"] for m in batch] + list(fetch.span or ())
+        fetch.span = (min(stamps), max(stamps)) if stamps else None
         self.site_proven = True  # une conversation de l'export répond : le site est le bon
         # Relecture complète : seul un 200 dit la fin de l'historique (un lot court en 206 ne
         # la dit pas), sans quoi la suite serait prise pour supprimée.
-        last = response.status == 200 or not batch \
-            or (len(batch) < self.batch_size and not self.verify)
+        fetch.reached_start = response.status == 200 or not batch
+        last = fetch.reached_start or (len(batch) < self.batch_size and not self.verify)
         step = self.next_step(batch, last, known, fetch, new)
         if step.overflow:
             fetch.overflowed = True
@@ -187,8 +189,8 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
                                 self.batch_size, step.next_before)
         item = MessageBatch(fetch.session_id, fetch.rank, batch, end=step.end,
                             complete=step.end is not None, next_before=step.next_before)
-        if self.verify and step.end == "fin" and not fetch.overflowed:
-            item.removed = self._removed_messages(fetch, known)
+        if step.end is not None and not fetch.overflowed:
+            item.removed = self.removed_on_reread(fetch, known, step)
         if step.next_before is not None:
             fetch.before = step.next_before
             self._paging[fetch.session_id] = fetch
@@ -199,21 +201,27 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
         """Règle de pagination (``next_step``) ; le direct la prolonge (spiders/live.py)."""
         return next_step(batch, last, known, fetch.before, new, full=self.verify)
 
-    def _removed_messages(self, fetch: ConversationFetch, known: Known) -> list:
-        """Relecture complète finie : les messages du fichier qu'elle n'a plus revus ont été
-        supprimés chez Crisp ; annoncés (registre) avant que le lot ne les retire."""
-        removed = [key for key in known.stored if key not in fetch.seen]
+    def removed_on_reread(self, fetch: ConversationFetch, known: Known, step: Step) -> list:
+        """Relue jusqu'à sa fin (-a verify=1) : ce qu'elle ne revoit plus (spiders/live.py)."""
+        if not (self.verify and step.end == "fin"):
+            return []
+        return self._removed_messages(fetch, known, [k for k in known.stored if k not in fetch.seen],
+                                      "absent de la relecture complète (-a verify=1)")
+
+    def _removed_messages(self, fetch: ConversationFetch, known: Known, removed: list,
+                          evidence: str) -> list:
+        """Supprimés chez Crisp, annoncés (registre) avant que le lot ne les retire."""
         if removed and (not fetch.seen or len(removed) > max(3, len(known.stored) // 2)):
             # Lot vide ou qui ne revoit presque rien : une réponse anormale, pas un ménage.
             self.crawler.stats.inc_value("messages/removals_refused")
-            self.logger.warning("Conversation %s : la relecture complète ne revoit que %d des %d "
+            self.logger.warning("Conversation %s : la relecture ne revoit que %d des %d "
                                 "messages du fichier ; réponse anormale, rien n'est supprimé.",
                                 fetch.session_id, len(fetch.seen), len(known.stored))
             return []
         if removed:
             self.crawler.signals.send_catch_log(
                 messages_removed, session_id=fetch.session_id, keys=removed,
-                evidence="absent de la relecture complète (-a verify=1)")
+                evidence=evidence)
             if self.crawler.stats.get_value(CAUSE_STAT) is not None:
                 return []  # registre impossible à écrire : rien n'est retiré du fichier
         return removed
