@@ -62,6 +62,7 @@ class LiveProfiles:
 
     def profile_answered(self, people_id: str, settled: bool) -> None:
         started = self._profiles_asked.pop(people_id, time.time())
+        self._retry_after.pop(people_id, None)
         if settled:
             self.crawler.signals.send_catch_log(live_settled, started=started,
                                                 people_id=people_id)

@@ -283,6 +283,7 @@ class LiveRefresh(LiveProfiles):
         if event is None:
             return
         self._listed_at.pop(session_id, None)
+        self._retry_after.pop(session_id, None)  # la mémoire ne grandit pas avec les échecs
         event.set()
         cycle = self.cycle
         started = cycle.started if cycle is not None else time.time()
