@@ -17,6 +17,8 @@ Classement de chaque conversation reçue (l'araignée a déjà refusé les pages
 
 from __future__ import annotations
 
+import json
+
 from crispscrape.context import export_context
 from crispscrape.items import ConversationsPage, PageOutcome
 from crispscrape.model import activity_of, session_id_of, version_of
@@ -30,6 +32,13 @@ from crispscrape.storage.forgotten import ForgetLog
 from crispscrape.storage.layout import ExportLayout
 from crispscrape.storage.suppressions import SuppressionLog
 from crispscrape.storage.listing import ListingPosition
+
+
+def _listed_fields_changed(conversation: dict, stored_text: str) -> bool:
+    """Un champ de la liste a changé (les champs ajoutés à la main à la ligne ne comptent pas :
+    ils restent tant que la liste ne dit rien de neuf)."""
+    stored = json.loads(stored_text)
+    return any(stored.get(key) != value for key, value in conversation.items())
 
 
 class ConversationsPipeline(StorePipeline):
@@ -96,13 +105,16 @@ class ConversationsPipeline(StorePipeline):
                 outcome.present += 1
                 continue
             seen.add(session_id)
-            known = store.file.version(session_id)
+            known = store.file.stored(session_id)
             if known is None:
                 if len(new) < item.limit:
                     new.append(conversation)
                 else:
                     outcome.left_over += 1
-            elif version_of(conversation) > known:
+            elif version_of(conversation) > known.version or version_of(conversation) \
+                    == known.version and _listed_fields_changed(conversation, known.text):
+                # Même version, autres champs : le dernier message modifié change l'aperçu
+                # (preview_message, last_message) sans toucher updated_at ni active.last.
                 updated.append(conversation)
             else:
                 outcome.present += 1

@@ -69,9 +69,8 @@ class ConversationsFile(KeyedFile):
         activities = [e.activity for e in self.entries.values() if e.activity is not None]
         self.newest_at_load = max(activities) if activities else None
 
-    def version(self, session_id: str) -> tuple[int, int] | None:
-        entry = self.entries.get(session_id)
-        return entry.version if entry else None
+    def stored(self, session_id: str) -> StoredConversation | None:
+        return self.entries.get(session_id)
 
     def save_page(self, new: list[dict], updated: list[dict]) -> None:
         """Enregistre une page : ajout des nouvelles (fsync) ou, s'il y a des mises à jour,

@@ -158,3 +158,25 @@ def test_progress_lines_give_done_total_rate_and_eta(sandbox_factory, data_dir):
     assert "/30 conversations (" in lines[0] and "fin estimée dans" in lines[0]
     assert result.stats["progress/total"] == 30 and result.stats["progress/done"] == 30
     assert result.stats["progress/unit"] == "conversations"
+
+
+def test_an_edited_last_message_refreshes_its_list_line_and_its_file(sandbox, data_dir):
+    """Le dernier message modifié change l'aperçu de la conversation dans la liste
+    (``last_message``, ``preview_message``) sans toucher ``updated_at`` ni ``active.last`` :
+    la ligne est quand même remplacée, et son empreinte changée fait relire les messages
+    (trouvé par le banc de la mauvaise journée du direct)."""
+    assert account(sandbox, data_dir).returncode == 0
+    session_id = sandbox.admin("/_admin/truth/conversations")[0]["session_id"]  # page 1
+    newest = max(sandbox.admin(f"/_admin/truth/messages/{session_id}"),
+                 key=lambda m: m["timestamp"])
+    sandbox.admin(f"/_admin/conversations/{session_id}/messages/{newest['fingerprint']}/edit",
+                  method="POST", json={"content": "Dernier message modifié"})
+    reset(sandbox)
+    again = account(sandbox, data_dir)
+    assert again.returncode == 0, again.log[-3000:]
+    listed = {c["session_id"]: c for c in read_jsonl(data_dir / "conversations" / "conversations.jsonl")}
+    truth = {c["session_id"]: c for c in sandbox.admin("/_admin/truth/conversations")}
+    assert listed[session_id] == truth[session_id]
+    assert "Dernier message modifié" in json.dumps(listed[session_id], ensure_ascii=False)
+    assert stats(sandbox)["calls_by_session"] == {session_id: 1}
+    assert_account_equals_truth(sandbox, data_dir)
