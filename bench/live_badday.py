@@ -1,10 +1,9 @@
 """``python -m bench.live_badday [--conversations N] [--minutes M] [--seed S] [--output F]`` : la mauvaise
-journée du direct (issue 22), un seul scénario tout réel. Export ``account``, puis ``scrapy crawl live`` (réglage
-3 s, réconciliation toutes les ``--reconcile-seconds``) ; M minutes de mutations (ajouts, modifications,
-suppressions) avec 3 coupures, 5 % d'événements perdus, des doublons, des retenues (désordre) et 2 SIGKILL
-(relance DEAD_SECONDS après) ; puis réglage, une réconciliation commencée après la charge, SIGTERM, export neuf,
-fichiers comparés octet pour octet, messages comparés à la vérité. Une perte ou un doublon vise UNE mutation,
-annulé juste après (voir ``faulty_mutation``) ; chaque mutation est notée dans ``mutations.jsonl`` (``--keep``).
+journée du direct (issue 22), un seul scénario tout réel. Export ``account``, puis ``scrapy crawl live`` ; M minutes
+de mutations (ajouts datés en temps réel, modifications, suppressions) avec 3 coupures, 5 % d'événements perdus, des
+doublons, des retenues (désordre) et 2 SIGKILL ; puis réglage, réconciliation, SIGTERM, export neuf, fichiers comparés
+octet pour octet et à la vérité. Une perte ou un doublon vise UNE mutation (``faulty_mutation``) ; chaque mutation est
+notée dans ``mutations.jsonl`` (``--keep``).
 """
 
 from __future__ import annotations
@@ -79,7 +78,9 @@ class Day:
         kind = self.rng.choices(list(MIX), list(MIX.values()))[0] if self.alive else "send"
         if kind == "send":
             session_id = self.chats.next()
-            added: Any = self.client.call(f"/_admin/conversations/{session_id}/messages", {"count": 1})
+            # Datés en temps réel (le bac à sable vit en 2025) : la fenêtre d'une réconciliation les couvre.
+            stamp = {"count": 1, "timestamp": int(time.time() * 1000)}
+            added: Any = self.client.call(f"/_admin/conversations/{session_id}/messages", stamp)
             self.alive.append((session_id, fp := added[0]["fingerprint"]))
         elif kind == "edit":
             session_id, fp = self.alive[self.rng.randrange(len(self.alive))]
@@ -104,8 +105,7 @@ class Day:
         return fault
 
     def faulty_mutation(self, k: int, at: float) -> None:
-        """La mutation, peut-être avec une panne du flux sur son événement, notée. Perte ou doublon : appliqué si
-        ``events_sent`` bouge d'une émission de moins (ou de plus) que prévu, retenus partis entre-temps compris."""
+        """La mutation, peut-être avec une panne : appliquée si ``events_sent`` bouge d'une de moins (ou de plus)."""
         before = self.rtm()
         fault = self._choose_fault(before)
         if fault == "hold":

@@ -109,10 +109,10 @@ def startup_gap(saved_at: float | None, connection: dict | None, now: float) -> 
     """La coupure à couvrir au départ (secondes ; None : inconnue, premier départ). Elle court
     depuis le plus ancien de : la dernière écriture de l'état du journal, le début d'une
     coupure de connexion en cours, et le début de ce qu'une réconciliation interrompue
-    (arrêt brutal) n'a pas fini de couvrir (``uncovered_since``, 0 : depuis toujours)."""
-    if saved_at is None:
-        return None
+    (arrêt brutal) n'a pas fini de couvrir (``uncovered_since`` ; 0 : inconnu)."""
     connection = connection or {}
+    if saved_at is None or connection.get("uncovered_since") == 0:
+        return None  # premier départ, ou sa réconciliation interrompue : la fenêtre d'account
     starts = [saved_at, connection.get("uncovered_since"),
               connection.get("since") if connection.get("state") == "down" else None]
     return max(0.0, now - min(float(t) for t in starts if isinstance(t, (int, float))))

@@ -52,22 +52,23 @@ class MessageFilePipeline(StorePipeline):
     def open_spider(self, spider=None):
         super().open_spider(spider)
         if self.store is not None:
-            # Les fichiers préparés et l'état sont mis en place au plus tard une seconde après,
-            # même sans item derrière (le direct reste ouvert des heures entre deux relectures).
+            # Les fichiers préparés et l'état mis en place au plus tard CRISP_MESSAGES_STATE_FLUSH
+            # après, même sans item derrière (le direct reste ouvert des heures entre deux
+            # relectures) ; jamais plus d'un tic par demi-seconde (0 : après chaque conversation).
             self._tick = LoopingCall(self._flush_pending)
-            self._tick.start(self.store.state_flush_seconds, now=False)
+            self._tick.start(max(0.5, self.store.state_flush_seconds), now=False)
 
     def _flush_pending(self) -> None:
         try:
             self.store.maybe_flush(pending_only=True)
         except (OSError, StorageError) as exc:
             # Disque plein : les fichiers en place restent intacts ; réessayé au tic suivant,
-            # dit une fois (pas chaque seconde).
+            # dit une fois (pas à chaque tic).
             first = not self.stats.get_value("messages/state_save_failed")
             self.stats.inc_value("messages/state_save_failed")
             (logger.error if first else logger.debug)(
                 "État de l'export des messages non enregistré : %s. Les fichiers en place sont "
-                "intacts ; nouvel essai chaque seconde.", exc if isinstance(exc, StorageError)
+                "intacts ; nouvel essai au prochain tic.", exc if isinstance(exc, StorageError)
                 else os_reason(exc))
 
     def close_spider(self, spider=None):

@@ -158,6 +158,14 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
         """Comme ``messages``, mais une relecture descend jusqu'au plus ancien message écrit
         d'après un événement (chacun doit être remplacé par sa version REST) et, après une
         coupure, jusqu'à son début (``floor`` : ce que le flux a pu taire)."""
+        stamps = [m["timestamp"] for m in batch]
+        if stamps and fetch.spans and fetch.before is not None \
+                and fetch.before >= fetch.spans[-1][0]:
+            fetch.spans[-1][0] = min(fetch.spans[-1][0], min(stamps))  # suite d'un seul tenant
+        elif stamps:
+            # Premier lot, ou saut (fichier incomplet repris sous son plus ancien message) : ce
+            # qui est entre les deux n'a pas été relu, rien n'y sera tenu pour supprimé.
+            fetch.spans.append([min(stamps), max(stamps)])
         step = super().next_step(batch, last, known, fetch, new)
         oldest = min((t for t in ((self.journal.unsettled.get(fetch.session_id) or {})
                                   .get("oldest"), fetch.floor) if isinstance(t, int)), default=None)
@@ -166,7 +174,8 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
                 and lowest >= oldest:
             following = lowest + 1
             if fetch.before is not None and following >= fetch.before:
-                following = lowest
+                # Tout le lot dans une milliseconde : des messages peuvent être sautés.
+                return Step(next_before=lowest, overflow=True)
             return Step(next_before=following)
         return step
 
@@ -176,13 +185,16 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
         lot suivant, sauf au début de l'historique) et le plus récent message relus, qu'elle
         n'a pas revu, a été supprimé chez Crisp (son message:removed perdu par le flux, ou
         envoyé pendant une coupure)."""
-        if step.end not in SETTLING_ENDS or fetch.span is None:
+        if step.end not in SETTLING_ENDS or not fetch.spans:
             return []
-        low, high = fetch.span
-        low = -1 if fetch.reached_start else low  # tout l'historique relu (un 200)
-        removed = [key for key, message in known.stored.items() if key not in fetch.seen
-                   and isinstance(stamp := message.get("timestamp"), int) and low < stamp <= high]
-        removed = self._removed_messages(fetch, known, removed, "absent de la relecture du direct")
+        spans = [list(span) for span in fetch.spans]
+        if fetch.reached_start:  # la dernière plage descend jusqu'au premier message (un 200)
+            spans[-1][0] = -1
+        inside = [key for key, message in known.stored.items()
+                  if isinstance(stamp := message.get("timestamp"), int)
+                  and any(low < stamp <= high for low, high in spans)]
+        removed = self._removed_messages(fetch, known, [k for k in inside if k not in fetch.seen],
+                                         "absent de la relecture du direct", len(inside))
         # Comme après un message:removed : jamais réécrits, leurs traces effacées au calme.
         self._gone.update(f"{fetch.session_id}:{key}" for key in removed)
         self.erase_due = self.erase_due or bool(removed)

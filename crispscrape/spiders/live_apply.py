@@ -26,7 +26,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from crispscrape.compat import process_item_now
+from crispscrape.compat import process_item_now, spawn
 from crispscrape.items import LIVE, MessageBatch
 from crispscrape.outcome import CAUSE_STAT
 from crispscrape.paging.live import (
@@ -92,6 +92,8 @@ class LiveApply:
                 continue
             session_id = data.get("session_id") \
                 if event in WAITING_EVENTS and isinstance(data, dict) else None
+            if not isinstance(session_id, str):
+                session_id = None  # inutilisable : compté par _apply
             if session_id in self._refreshing or session_id in self._parked:
                 self._park(session_id, (seq, event, data))
             elif not await self._apply_one(seq, event, data):
@@ -102,7 +104,7 @@ class LiveApply:
         parked.append(entry)
         self.crawler.stats.inc_value("live/parked")
         if len(parked) == 1:
-            asyncio.ensure_future(self._resume_after(session_id))
+            spawn(self._resume_after(session_id))
 
     async def _resume_after(self, session_id: str) -> None:
         refresh = self._refreshing.get(session_id)
@@ -112,11 +114,11 @@ class LiveApply:
 
     async def _resume(self, session_id: str) -> bool:
         """Relecture finie : ses événements mis de côté, dans l'ordre (False : arrêt)."""
-        if session_id in self._refreshing:  # relue de nouveau entre-temps : on attend encore
-            asyncio.ensure_future(self._resume_after(session_id))
-            return True
         parked = self._parked.get(session_id, [])
         while parked:
+            if session_id in self._refreshing:  # relue de nouveau entre-temps : on attend encore
+                spawn(self._resume_after(session_id))
+                return True
             # Retiré AVANT d'être appliqué : le suivant borne ce qui est noté appliqué.
             entry = parked.pop(0)
             if not parked:

@@ -116,7 +116,6 @@ class LiveRefresh(LiveProfiles):
         self.crawler.signals.connect(self._refresh_error, signal=signals.item_error)
         self.crawler.signals.connect(self._refresh_error, signal=signals.item_dropped)
 
-    # Horloge : un coup d'œil par seconde au plus.
     async def refresh_loop(self) -> None:
         interval = max(0.02, min(1.0, self.settle_seconds / 4))
         while self.crawler.stats.get_value(CAUSE_STAT) is None:
@@ -226,9 +225,8 @@ class LiveRefresh(LiveProfiles):
 
     def sweep_failed(self) -> list:
         """Page de liste perdue (échec, arrêt) : le tour s'arrête, repris au prochain coup."""
-        cycle, self.cycle = self.cycle, None
-        # Pas de nouveau tour avant un délai : une API en panne ne coûte pas un appel par
-        # seconde (budget, quota).
+        cycle, self.cycle, self._swept_at = self.cycle, None, float("-inf")
+        # Pas de nouveau tour avant un délai : une API en panne ne coûte pas un appel par seconde.
         self._sweep_retry_at = time.time() + max(1.0, min(self.settle_seconds, 60.0))
         if cycle is not None and cycle.targets is None:
             self._reconcile_due = True
@@ -241,8 +239,10 @@ class LiveRefresh(LiveProfiles):
             return
         policy = Policy(lookback_days=cycle.lookback_days, removed=frozenset(self._gone))
         chosen = self.store.choose(policy, cycle.targets)
-        # Après une coupure connue, chaque relecture descend jusqu'à son début (et la marge).
-        floor = int((cycle.started - cycle.gap - MARGIN) * 1000) if cycle.gap else None
+        # Après une coupure connue, chaque relecture descend jusqu'à son début (et la marge),
+        # jamais plus bas que la fenêtre d'account.
+        depth = min((cycle.gap or 0) + MARGIN, self.default_lookback * 86400)
+        floor = int((cycle.started - depth) * 1000) if cycle.gap else None
         for session_id in chosen:
             self._refreshing[session_id] = asyncio.Event()
             cycle.waiting.add(session_id)

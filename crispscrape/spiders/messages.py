@@ -59,8 +59,8 @@ class ConversationFetch:
     seen: set[int] = field(default_factory=set)
     # Un lot tenait dans une milliseconde : relecture incomplète, rien tenu pour supprimé.
     overflowed: bool = False
-    # Horodatages relus (min, max), début de l'historique atteint (200) ; direct : jusqu'à floor.
-    span: tuple[int, int] | None = None
+    # Le direct : plages relues d'un seul tenant, début de l'historique atteint (200), floor.
+    spans: list[list[int]] = field(default_factory=list)
     reached_start: bool = False
     floor: int | None = None
 
@@ -173,13 +173,11 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
         new = any(m["fingerprint"] not in known.stored and m["fingerprint"] not in fetch.seen
                   for m in batch)
         fetch.seen.update(m["fingerprint"] for m in batch)
-        stamps = [m["timestamp"] for m in batch] + list(fetch.span or ())
-        fetch.span = (min(stamps), max(stamps)) if stamps else None
         self.site_proven = True  # une conversation de l'export répond : le site est le bon
         # Relecture complète : seul un 200 dit la fin de l'historique (un lot court en 206 ne
         # la dit pas), sans quoi la suite serait prise pour supprimée.
-        fetch.reached_start = response.status == 200 or not batch
-        last = fetch.reached_start or (len(batch) < self.batch_size and not self.verify)
+        fetch.reached_start = response.status == 200
+        last = fetch.reached_start or not batch or (len(batch) < self.batch_size and not self.verify)
         step = self.next_step(batch, last, known, fetch, new)
         if step.overflow:
             fetch.overflowed = True
@@ -209,9 +207,11 @@ class MessagesSpider(RemovalCheck, ConversationEnds, ExportSpider):
                                       "absent de la relecture complète (-a verify=1)")
 
     def _removed_messages(self, fetch: ConversationFetch, known: Known, removed: list,
-                          evidence: str) -> list:
-        """Supprimés chez Crisp, annoncés (registre) avant que le lot ne les retire."""
-        if removed and (not fetch.seen or len(removed) > max(3, len(known.stored) // 2)):
+                          evidence: str, base: int | None = None) -> list:
+        """Supprimés chez Crisp, annoncés (registre) avant que le lot ne les retire ; ``base`` :
+        messages du fichier dans la partie relue (tout le fichier par défaut)."""
+        base = len(known.stored) if base is None else base
+        if removed and (not fetch.seen or len(removed) > max(3, base // 2)):
             # Lot vide ou qui ne revoit presque rien : une réponse anormale, pas un ménage.
             self.crawler.stats.inc_value("messages/removals_refused")
             self.logger.warning("Conversation %s : la relecture ne revoit que %d des %d "
