@@ -37,11 +37,12 @@ from crispscrape.model import session_id_of
 from crispscrape.outcome import CAUSE_STAT
 from crispscrape.paging.conversations import SCAN, plan_walk
 from crispscrape.paging.live import GAP_MARGIN_SECONDS as MARGIN
-from crispscrape.paging.live import due, gap_lookback_days, settle_round, startup_gap
+from crispscrape.paging.live import due, gap_lookback_days, settle_round
 from crispscrape.paging.selection import Policy
 from crispscrape.pipelines.conversations import ConversationsPipeline
-from crispscrape.signals import listing_advanced, live_settled, live_uncovered, removals_due
+from crispscrape.signals import listing_advanced, live_settled, removals_due
 from crispscrape.spiders.conversations import page_url, parsed_page
+from crispscrape.spiders.live_gap import LiveGap
 from crispscrape.spiders.live_profiles import LiveProfiles
 from crispscrape.storage.files import StorageError
 from crispscrape.storage.layout import ExportLayout
@@ -69,7 +70,7 @@ class Cycle:
     failed: bool = False
 
 
-class LiveRefresh(LiveProfiles):
+class LiveRefresh(LiveGap, LiveProfiles):
     """À placer avant ``MessagesSpider`` (dont il reprend la pagination des messages)."""
 
     crawler: Any
@@ -100,15 +101,9 @@ class LiveRefresh(LiveProfiles):
         self._retry_after: dict[str, float] = {}
         # Profils demandés (people_id -> heure de la demande).
         self._profiles_asked: dict[str, float] = {}
-        # Réconciliation due au départ, sur la coupure qui court (paging/live.py).
-        self._gap = startup_gap(journal.saved_at, journal.connection, time.time())
-        self._reconcile_due = True
+        self.setup_gap(journal)
         self._last_reconcile = 0.0
-        self._down_at: float | None = None
         self._sweep_retry_at = 0.0
-        # Coupures comptées par rtm.py : une coupure plus courte qu'un coup d'œil se voit aussi.
-        self._losses_seen = 0
-        self._was_connected = False
         layout = ExportLayout(self.config.data_dir)
         log = SuppressionLog(layout.suppressions)
         self._gone = log.removed() | log.removed("message")
@@ -141,9 +136,6 @@ class LiveRefresh(LiveProfiles):
                           or now - self._last_reconcile >= self.reconcile_seconds):
             gap, self._gap, self._reconcile_due = self._gap, 0.0, False
             self._last_reconcile = now
-            if gap != 0:  # noté tout de suite : un arrêt brutal ne raccourcit pas la fenêtre
-                self.crawler.signals.send_catch_log(
-                    live_uncovered, since=0.0 if gap is None else now - gap)
             self._start(Cycle(now, None, gap_lookback_days(gap, self.default_lookback), gap=gap))
             return
         ready = [s for s in due(self.journal.unsettled, now, self.settle_seconds)
@@ -152,26 +144,6 @@ class LiveRefresh(LiveProfiles):
                                       self._swept_at, self.list_seconds)
         if targets:
             self._start(Cycle(now, targets), sweep=sweep)
-
-    def _watch_connection(self, now: float) -> bool:
-        """Vrai si la connexion est authentifiée ; une coupure finie appelle une
-        réconciliation, sur la durée de la coupure (le flux ne rejoue rien)."""
-        rtm = self.rtm
-        connected = rtm is not None and rtm.connected.is_set()
-        if not connected:
-            if self._down_at is None and self._was_connected:
-                self._down_at = now
-        elif self._down_at is not None:
-            self._gap = max(self._gap or 0.0, now - self._down_at)
-            self._down_at, self._reconcile_due = None, True
-        losses = self.crawler.stats.get_value("live/connection_losses", 0) or 0
-        if losses > self._losses_seen and connected and self._down_at is None:
-            # Coupée et rétablie entre deux coups d'œil : réconciliée quand même.
-            self._gap = max(self._gap or 0.0, 1.0)
-            self._reconcile_due = True
-        self._losses_seen = max(self._losses_seen, losses)
-        self._was_connected = self._was_connected or connected
-        return connected
 
     # --- Un tour : balayage du haut de la liste, puis relectures --------------------------
     def _start(self, cycle: Cycle, sweep: bool = True) -> None:
@@ -230,7 +202,7 @@ class LiveRefresh(LiveProfiles):
         self._sweep_retry_at = time.time() + max(1.0, min(self.settle_seconds, 60.0))
         if cycle is not None and cycle.targets is None:
             self._reconcile_due = True
-            self._keep_gap(cycle)
+            self._gap_covered(cycle.gap, failed=True)
         return []
 
     def _select(self) -> None:
@@ -255,14 +227,8 @@ class LiveRefresh(LiveProfiles):
 
     def _cycle_over(self, cycle: Cycle) -> None:
         self.cycle = None
-        if cycle.targets is None and not cycle.failed:
-            self.crawler.signals.send_catch_log(live_uncovered, since=None)
-        elif cycle.targets is None:
-            self._keep_gap(cycle)  # une relecture a échoué : à couvrir par la suivante
-
-    def _keep_gap(self, cycle: Cycle) -> None:
-        # Réconciliation ratée : sa coupure n'est pas couverte, elle reste due avec sa fenêtre.
-        self._gap = None if cycle.gap is None or self._gap is None else max(self._gap, cycle.gap)
+        if cycle.targets is None:
+            self._gap_covered(cycle.gap, cycle.failed)
 
     def _refresh_done(self, item, response=None, spider=None) -> None:
         if self.profile_item_done(item):
