@@ -39,8 +39,9 @@ class MessageBatch:
     # l'ordre de réception est alors celui de l'API, et les messages déjà connus restent dans
     # le lot pour que l'écriture garde cet ordre (ex aequo de Wanzo).
     full_order: bool = False
-    # Fin d'une relecture complète (-a verify=1) : clés du fichier qu'elle n'a plus revues,
-    # supprimées chez Crisp (spiders/messages.py) ; retirées du fichier si CRISP_REMOVED=erase.
+    # Fin d'une relecture complète (-a verify=1) ou d'une relecture du direct (dans sa plage) :
+    # clés du fichier qu'elle n'a plus revues, supprimées chez Crisp (spiders/messages.py,
+    # spiders/live.py) ; retirées du fichier si CRISP_REMOVED=erase.
     removed: list = field(default_factory=list)
     # Rempli par le pipeline de déduplication.
     reached_stored: bool = False

@@ -16,8 +16,9 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   suppressions la note dans le registre, puis l'efface à la fin du crawl (CRISP_REMOVED ; pipelines/removals.py).
 - ``conversation_restored(session_id)`` : une conversation du registre des suppressions est
   de nouveau dans la liste de Crisp : la suppression ne tient plus (``restored``).
-- ``messages_removed(session_id, keys, evidence)`` : une relecture complète (-a verify=1)
-  n'a plus revu ces messages du fichier : supprimés chez Crisp, notés au registre.
+- ``messages_removed(session_id, keys, evidence)`` : une relecture complète (-a verify=1),
+  une relecture du direct (dans la plage relue) ou un ``message:removed`` : ces messages du
+  fichier sont supprimés chez Crisp, notés au registre.
 - ``profile_removed(people_id, evidence)`` : un profil déjà exporté répond 404 à sa
   revérification : supprimé chez Crisp, noté au registre (son people_id, jamais l'e-mail).
 - ``live_event(source, event, data)`` : un événement en direct reçu (RTM de Crisp ou web
