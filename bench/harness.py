@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,3 +203,12 @@ def count_lines(directory: Path) -> int:
         with open(path, "rb") as handle:
             total += sum(1 for line in handle if line.strip())
     return total
+
+
+def paced(rate: float, count: int, start: float) -> Iterator[int]:
+    """Les rangs 0 à count - 1, chacun à son heure : ``start + k / rate`` (perf_counter)."""
+    for k in range(count):
+        delay = start + k / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        yield k

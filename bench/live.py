@@ -290,10 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- Cibles : {passed} atteinte(s), {failed} manquée(s).",
     ]
     text = report.markdown(sections, header)
-    print(text)
-    if args.output:
-        report.write(args.output, text)
-    return 0
+    return report.emit(text, args.output)
 
 
 if __name__ == "__main__":

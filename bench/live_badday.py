@@ -152,10 +152,7 @@ class Day:
         count, done = int(rate * total), set[float]()
         start = next_report = time.perf_counter()
         try:
-            for k in range(count):
-                delay = start + k / rate - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
+            for k in harness.paced(rate, count, start):
                 self.scheduled(time.perf_counter() - start, total, done)
                 self.faulty_mutation(k + 1, time.perf_counter() - start)
                 if time.perf_counter() >= next_report:
@@ -290,10 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         f"durée {number((time.perf_counter() - started) / 60, 1)} min ; {os.cpu_count()} cœurs, "
         f"charge à la fin {number(os.getloadavg()[0], 2)} ; {len(day.lives)} direct(s) ; travail : {workdir}.",
         f"- Cibles : {passed} atteinte(s), {failed} manquée(s)."])
-    print(text)
-    if args.output:
-        report.write(args.output, text)
-    return 0
+    return report.emit(text, args.output)
 
 
 if __name__ == "__main__":

@@ -192,10 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         section = simulated_day(Path(workdir), args.seed, say, args.conversations)
     text = report.markdown([section], [f"## Journée simulée — python -m bench.live_day "
                                        f"--conversations {args.conversations}", ""])
-    print(text)
-    if args.output:
-        report.write(args.output, text)
-    return 0
+    return report.emit(text, args.output)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from bench import harness
 from urllib.parse import urlsplit
 
 from bench.report import number
@@ -280,10 +282,7 @@ def drive(sandbox, watcher: FileWatcher, chats: Chats, rate: float, seconds: flo
     total = int(rate * seconds)
     start = next_report = time.perf_counter()
     try:
-        for k in range(total):
-            delay = start + k / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
+        for k in harness.paced(rate, total, start):
             session_id = chats.next()
             t0 = time.perf_counter()
             [message] = client.call(f"/_admin/conversations/{session_id}/messages", {"count": 1})

@@ -76,3 +76,11 @@ def summary(sections: list[Section], variants: bool = False) -> tuple[int, int]:
 
 def write(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
+
+
+def emit(text: str, output: Path | None) -> int:
+    """Le bilan sur la sortie standard, et aussi dans ``output`` s'il est donné ; rend 0."""
+    print(text)
+    if output:
+        write(output, text)
+    return 0

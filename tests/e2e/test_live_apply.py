@@ -72,6 +72,19 @@ def connected(sandbox) -> None:
     wait_for(lambda: sandbox.admin("/_admin/rtm")["clients"] == 1, 30, "connexion")
 
 
+def start_live(sandbox, data_dir: Path, tmp_path: Path, settings: dict = SETTINGS):
+    """Un direct en sous-processus, connecté ; rend (processus, fichier de statistiques)."""
+    stats_file = tmp_path / "live-stats.json"
+    process = start_crawl("live", data_dir, sandbox.env(), settings=settings,
+                          stats_file=stats_file)
+    try:
+        connected(sandbox)
+    except BaseException:
+        stop(process, stats_file)
+        raise
+    return process, stats_file
+
+
 def test_events_on_disk_within_a_second_then_settled_identical_to_a_fresh_export(
         sandbox, tmp_path):
     data_dir = exported(sandbox, tmp_path, "data")

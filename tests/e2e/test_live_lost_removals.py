@@ -17,8 +17,7 @@ import time
 
 from bench.live_process import quiet
 from tests.e2e.test_live import stop, wait_for
-from tests.e2e.test_live_apply import SETTINGS, connected, exported, fingerprints, lines, messages_file
-from tests.support.crawling import start_crawl
+from tests.e2e.test_live_apply import exported, fingerprints, lines, messages_file, start_live
 
 MINUTE_MS = 60_000
 
@@ -44,11 +43,8 @@ def delete(sandbox, session_id: str, fingerprint: int) -> None:
 def test_a_lost_removal_is_seen_by_the_next_reread_of_its_conversation(sandbox, tmp_path):
     data_dir = exported(sandbox, tmp_path, "data")
     session_id = sandbox.admin("/_admin/truth/conversations")[4]["session_id"]
-    stats_file = tmp_path / "live-stats.json"
-    process = start_crawl("live", data_dir, sandbox.env(), settings=SETTINGS,
-                          stats_file=stats_file)
+    process, stats_file = start_live(sandbox, data_dir, tmp_path)
     try:
-        connected(sandbox)
         quiet(sandbox)
         doomed = add(sandbox, session_id)
         add(sandbox, session_id)
@@ -82,11 +78,8 @@ def test_what_changed_while_live_was_stopped_is_found_by_the_reconciliation(sand
     edited = add(sandbox, session_id, timestamp=now_ms - 2 * MINUTE_MS)
     add(sandbox, session_id, timestamp=now_ms - 1 * MINUTE_MS)
     data_dir = exported(sandbox, tmp_path, "data")
-    stats_file = tmp_path / "live-stats.json"
-    process = start_crawl("live", data_dir, sandbox.env(), settings=SETTINGS,
-                          stats_file=stats_file)
+    process, stats_file = start_live(sandbox, data_dir, tmp_path)
     try:
-        connected(sandbox)
         quiet(sandbox)
     finally:
         stop(process, stats_file)
@@ -94,10 +87,8 @@ def test_what_changed_while_live_was_stopped_is_found_by_the_reconciliation(sand
     delete(sandbox, session_id, doomed["fingerprint"])
     sandbox.admin(f"/_admin/conversations/{session_id}/messages/{edited['fingerprint']}/edit",
                   method="POST", json={"content": "modifié pendant l'arrêt"})
-    process = start_crawl("live", data_dir, sandbox.env(), settings=SETTINGS,
-                          stats_file=stats_file)
+    process, stats_file = start_live(sandbox, data_dir, tmp_path)
     try:
-        connected(sandbox)
         wait_for(lambda: doomed["fingerprint"] not in fingerprints(data_dir, session_id), 30,
                  "suppression de la coupure retrouvée")
         quiet(sandbox)

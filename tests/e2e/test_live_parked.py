@@ -13,10 +13,7 @@ import time
 
 from bench.live_process import quiet
 from tests.e2e.test_live import stop, wait_for
-from tests.e2e.test_live_apply import (
-    SETTINGS, connected, exported, fingerprints, tree,
-)
-from tests.support.crawling import start_crawl
+from tests.e2e.test_live_apply import exported, fingerprints, start_live, tree
 
 LATENCY_MS = 4000
 
@@ -25,11 +22,8 @@ def test_only_the_conversation_being_reread_waits(sandbox, tmp_path):
     data_dir = exported(sandbox, tmp_path, "data")
     truth = sandbox.admin("/_admin/truth/conversations")
     slow, other = truth[2]["session_id"], truth[5]["session_id"]
-    stats_file = tmp_path / "live-stats.json"
-    process = start_crawl("live", data_dir, sandbox.env(), settings=SETTINGS,
-                          stats_file=stats_file)
+    process, stats_file = start_live(sandbox, data_dir, tmp_path)
     try:
-        connected(sandbox)
         quiet(sandbox)  # réconciliation du départ finie
         sandbox.admin("/_admin/faults", method="POST", json={"latency_ms": LATENCY_MS})
         sandbox.admin("/_admin/stats/reset", method="POST")
