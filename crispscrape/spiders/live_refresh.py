@@ -63,8 +63,10 @@ class Cycle:
     lookback_days: float = 0.0
     walk: Any = None
     waiting: set[str] = field(default_factory=set)
-    # Réconciliation : la coupure qu'elle couvre (None : inconnue), rendue si elle échoue.
+    # Réconciliation : la coupure qu'elle couvre (None : inconnue) et son début noté (rendu
+    # si elle échoue ; spiders/live_gap.py).
     gap: float | None = 0.0
+    since: float | None = None
     # Conversations vues dans les pages du balayage de ce tour ; une relecture a échoué.
     listed: set[str] = field(default_factory=set)
     failed: bool = False
@@ -134,9 +136,10 @@ class LiveRefresh(LiveGap, LiveProfiles):
         # La réconciliation attend la connexion : ce qui arrive ensuite, le flux le dira.
         if connected and (self._reconcile_due
                           or now - self._last_reconcile >= self.reconcile_seconds):
-            gap, self._gap, self._reconcile_due = self._gap, 0.0, False
+            gap, since = self._take_gap(now)
             self._last_reconcile = now
-            self._start(Cycle(now, None, gap_lookback_days(gap, self.default_lookback), gap=gap))
+            self._start(Cycle(now, None, gap_lookback_days(gap, self.default_lookback), gap=gap,
+                              since=since))
             return
         ready = [s for s in due(self.journal.unsettled, now, self.settle_seconds)
                  if s not in self._refreshing and self._retry_after.get(s, 0) <= now]
@@ -202,7 +205,7 @@ class LiveRefresh(LiveGap, LiveProfiles):
         self._sweep_retry_at = time.time() + max(1.0, min(self.settle_seconds, 60.0))
         if cycle is not None and cycle.targets is None:
             self._reconcile_due = True
-            self._gap_covered(cycle.gap, failed=True)
+            self._gap_covered(cycle.since, failed=True)
         return []
 
     def _select(self) -> None:
@@ -228,7 +231,7 @@ class LiveRefresh(LiveGap, LiveProfiles):
     def _cycle_over(self, cycle: Cycle) -> None:
         self.cycle = None
         if cycle.targets is None:
-            self._gap_covered(cycle.gap, cycle.failed)
+            self._gap_covered(cycle.since, cycle.failed)
 
     def _refresh_done(self, item, response=None, spider=None) -> None:
         if self.profile_item_done(item):
