@@ -154,7 +154,12 @@ class LiveRefresh(LiveGap, LiveProfiles):
         self.crawler.stats.inc_value("live/reconciliations" if cycle.targets is None
                                      else "live/settle_rounds")
         store = ConversationsPipeline.store_for(self.crawler)
-        walk = plan_walk(store.position(), len(store), store.file.newest_at_load, store.per_page)
+        try:
+            walk = plan_walk(store.position(), len(store), store.file.newest_at_load,
+                             store.per_page)
+        except (OSError, StorageError):
+            self._abandon(cycle)
+            raise
         if not sweep or walk.mode != SCAN:
             # Liste jamais relevée : le balayage est à faire par « account » d'abord.
             self._select()
@@ -213,7 +218,11 @@ class LiveRefresh(LiveGap, LiveProfiles):
         if cycle is None:
             return
         policy = Policy(lookback_days=cycle.lookback_days, removed=frozenset(self._gone))
-        chosen = self.store.choose(policy, cycle.targets)
+        try:
+            chosen = self.store.choose(policy, cycle.targets)
+        except (OSError, StorageError):
+            self._abandon(cycle)
+            raise
         # Après une coupure connue, chaque relecture descend jusqu'à son début (et la marge),
         # jamais plus bas que la fenêtre d'account.
         depth = min((cycle.gap or 0) + MARGIN, self.default_lookback * 86400)
@@ -227,6 +236,12 @@ class LiveRefresh(LiveGap, LiveProfiles):
             self.logger.info("Direct : réconciliation, %d conversation(s) à relire.", len(chosen))
         if not chosen:
             self._cycle_over(cycle)
+
+    def _abandon(self, cycle: Cycle) -> None:
+        # Fichiers illisibles le temps d'un tour : abandonné (il bloquerait tous les suivants),
+        # sa coupure rendue ; l'erreur est dite par l'appelant.
+        cycle.failed = True
+        self._cycle_over(cycle)
 
     def _cycle_over(self, cycle: Cycle) -> None:
         self.cycle = None

@@ -10,7 +10,11 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
+
+from crispscrape.spiders.live import LiveSpider
 from crispscrape.spiders.live_gap import LiveGap
+from crispscrape.spiders.live_refresh import Cycle
 
 
 class Watched(LiveGap):
@@ -66,3 +70,21 @@ def test_a_loss_shorter_than_a_look_is_seen():
     live.losses = 1
     live.look(1200.0, connected=True)
     assert live._reconcile_due and live._take_gap(1200.0) == (1.0, 1199.0)
+
+
+def test_a_round_that_cannot_read_its_files_is_dropped_and_gives_its_gap_back():
+    def unreadable(policy, targets):
+        raise OSError(5, "Input/output error")
+
+    live = LiveSpider.__new__(LiveSpider)
+    watched = Watched(saved_at=900.0, connection={"state": "stopped", "since": 900.0})
+    live.crawler, live.rtm = watched.crawler, watched.rtm
+    live.setup_gap(SimpleNamespace(saved_at=900.0, connection={"state": "stopped", "since": 900.0}))
+    gap, since = live._take_gap(1000.0)
+    live.cycle = Cycle(1000.0, None, 0.01, gap=gap, since=since)
+    live.store, live._gone, live.default_lookback = SimpleNamespace(choose=unreadable), set(), 7.0
+    with pytest.raises(OSError):
+        live._select()
+    # Plus de tour en cours (il bloquerait les suivants) ; la coupure reste à couvrir.
+    assert live.cycle is None
+    assert live._take_gap(1100.0) == (200.0, 900.0)
