@@ -99,3 +99,25 @@ def test_what_changed_while_live_was_stopped_is_found_by_the_reconciliation(sand
     assert contents[edited["fingerprint"]] == "modifié pendant l'arrêt"
     truth = {m["fingerprint"] for m in sandbox.admin(f"/_admin/truth/messages/{session_id}")}
     assert set(contents) == truth
+
+
+def test_a_removal_made_during_a_short_disconnection_is_found(sandbox, tmp_path):
+    session_id = sandbox.admin("/_admin/truth/conversations")[7]["session_id"]
+    data_dir = exported(sandbox, tmp_path, "data")
+    process, stats_file = start_live(sandbox, data_dir, tmp_path)
+    try:
+        quiet(sandbox)
+        now_ms = int(time.time() * 1000)
+        doomed = add(sandbox, session_id, timestamp=now_ms - 2000)
+        add(sandbox, session_id, timestamp=now_ms - 1000)
+        settled(sandbox, data_dir)
+        assert doomed["fingerprint"] in fingerprints(data_dir, session_id)
+        # Coupée : la suppression part pendant que personne n'écoute.
+        sandbox.admin("/_admin/rtm/disconnect", method="POST")
+        delete(sandbox, session_id, doomed["fingerprint"])
+        wait_for(lambda: doomed["fingerprint"] not in fingerprints(data_dir, session_id), 30,
+                 "suppression faite pendant la coupure retrouvée")
+    finally:
+        out, stats = stop(process, stats_file)
+    assert process.returncode == 0, out[-3000:]
+    assert stats.get("live/events/message:removed", 0) == 0
