@@ -30,10 +30,11 @@ l'araignée de base (spiders/base.py) s'y abonne dans ``from_crawler``.
   profils ``profiles`` (people_id -> e-mail) attendent leur relecture REST. Le pipeline du
   journal note le tout d'une écriture.
 - ``live_settled(started, session_id | people_id)`` : relu par REST depuis ``started``.
-- ``live_uncovered(since)`` : une réconciliation commence ; le flux n'est pas réputé complet
-  depuis ``since`` (heure ; 0 : inconnu) ; ``None`` : elle a fini, tout est couvert. Le
-  pipeline du journal le garde dans son état : un arrêt brutal en pleine réconciliation ne
-  raccourcit pas la fenêtre de la suivante.
+- ``live_uncovered(since)`` : une coupure est connue (départ, perte de la connexion) ; le
+  flux n'est pas réputé complet depuis ``since`` (heure ; 0 : inconnu) ; ``None`` : une
+  réconciliation a tout couvert (spiders/live_gap.py). Le pipeline du journal garde le plus
+  ancien dans son état : un arrêt brutal ne raccourcit pas la fenêtre de la réconciliation
+  suivante.
 - ``removals_due()`` : le direct est calme (aucune relecture en cours) et des suppressions
   attendent : l'extension des suppressions efface tout de suite ce que le registre désigne.
 - ``traces_erased(conversations, messages, profiles)`` : elle vient de l'effacer des fichiers ; chaque

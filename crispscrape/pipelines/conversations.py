@@ -111,7 +111,7 @@ class ConversationsPipeline(StorePipeline):
                     new.append(conversation)
                 else:
                     outcome.left_over += 1
-            elif version_of(conversation) > known.version or version_of(conversation) \
+            elif (version := version_of(conversation)) > known.version or version \
                     == known.version and _listed_fields_changed(conversation, known.text):
                 # Même version, autres champs : le dernier message modifié change l'aperçu
                 # (preview_message, last_message) sans toucher updated_at ni active.last.

@@ -125,10 +125,10 @@ class LiveJournalPipeline(StorePipeline):
         if self.store is None:
             return
         now = time.time()
-        self.store.connection = {"state": "stopped", "since": now} if stopping \
-            else self._connection()
-        if stopping and self._uncovered is not None:
-            self.store.connection["uncovered_since"] = self._uncovered
+        connection = {"state": "stopped", "since": now} if stopping else self._connection()
+        # Ce que la réconciliation n'a pas encore couvert (spiders/live_gap.py), avec le reste.
+        self.store.connection = connection if self._uncovered is None \
+            else {**connection, "uncovered_since": self._uncovered}
         try:
             write(now)
         except OSError as exc:
@@ -148,8 +148,6 @@ class LiveJournalPipeline(StorePipeline):
     def _connection(self) -> dict:
         """L'état de la connexion, noté à chaque écriture pour ``scrapy status`` (statistiques
         de crispscrape/rtm.py ; l'araignée fait écrire l'état quand il change)."""
-        connection = {"state": "connected", "since": self.stats.get_value("live/connected_since")} \
-            if self.stats.get_value("live/connected") \
-            else {"state": "down", "since": self.stats.get_value("live/down_since")}
-        return connection if self._uncovered is None \
-            else {**connection, "uncovered_since": self._uncovered}
+        if self.stats.get_value("live/connected"):
+            return {"state": "connected", "since": self.stats.get_value("live/connected_since")}
+        return {"state": "down", "since": self.stats.get_value("live/down_since")}

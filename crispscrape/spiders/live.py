@@ -169,8 +169,8 @@ class LiveSpider(LiveApply, LiveRefresh, MessagesSpider):
         step = super().next_step(batch, last, known, fetch, new)
         oldest = min((t for t in ((self.journal.unsettled.get(fetch.session_id) or {})
                                   .get("oldest"), fetch.floor) if isinstance(t, int)), default=None)
-        lowest = min((m["timestamp"] for m in batch), default=None)
-        if step.end == "à jour" and isinstance(oldest, int) and lowest is not None \
+        lowest = min(stamps, default=None)
+        if step.end == "à jour" and oldest is not None and lowest is not None \
                 and lowest >= oldest:
             following = lowest + 1
             if fetch.before is not None and following >= fetch.before:

@@ -243,8 +243,8 @@ class MessageStore:
         # Au plus une fois par CRISP_MESSAGES_STATE_FLUSH s (un arrêt brutal ne fait que
         # redemander les dernières conversations). ``pending_only`` : le tic du pipeline, pour
         # la dernière relecture du direct, qu'aucun item ne suit.
-        if time.monotonic() - self._last_flush >= self.state_flush_seconds and not (
-                pending_only and not self.cursor.dirty and not len(self._files)):
+        if time.monotonic() - self._last_flush >= self.state_flush_seconds and (
+                not pending_only or self.cursor.dirty or len(self._files) > 0):
             self.flush()
 
     def _size_of(self, path: str) -> int | None:
